@@ -1,0 +1,80 @@
+// Catalog resolver: which relation a record touches and how its tuples are laid out.
+//
+// walreader decodes tuples only for *tracked* relations; every other relfilenode is skipped
+// through a negative cache. Descriptors are read over SQL from the hot standby, gated on
+// pg_last_wal_replay_lsn() >= the LSN being decoded, so the catalog matches the WAL (DESIGN §3).
+// Not thread-safe: one decoder thread owns it.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "walreader/lsn.h"
+#include "walreader/status.h"
+#include "walreader/value.h"
+
+namespace pgt {
+
+struct RelFileLocator {
+  Oid spc_oid = 0;
+  Oid db_oid = 0;
+  Oid rel_number = 0;
+  bool operator==(const RelFileLocator&) const = default;
+};
+
+struct AttributeDesc {
+  int16_t attnum = 0;
+  std::string name;
+  Oid type_oid = 0;
+  TypeId type = TypeId::kUnknown;
+  int16_t attlen = 0;       // >0 fixed, -1 varlena, -2 cstring
+  char attalign = 'c';      // c s i d
+  bool attbyval = false;
+  bool dropped = false;
+  bool has_missing = false;
+  Value missing;            // attmissingval when has_missing
+};
+
+struct RelationDesc {
+  Oid relid = 0;
+  std::string schema;
+  std::string name;
+  RelFileLocator locator;
+  std::vector<AttributeDesc> attrs;     // index = attnum - 1
+  std::vector<int16_t> key_attnums;     // primary key / replica identity index columns
+  Lsn valid_from = kInvalidLsn;         // LSN at which this version was read
+};
+
+class CatalogResolver {
+ public:
+  virtual ~CatalogResolver() = default;
+  // Descriptor for the relation stored in `loc`, as of `lsn`; nullptr if untracked (cheap).
+  virtual const RelationDesc* Lookup(const RelFileLocator& loc, Lsn lsn) = 0;
+  // Descriptor by table OID (for TRUNCATE, which names OIDs); nullptr if untracked.
+  virtual const RelationDesc* LookupByOid(Oid relid) = 0;
+};
+
+// Resolver backed by SQL on the standby (libpq). Track() reads the descriptor of a table once
+// the standby has replayed up to `at_lsn`.
+class SqlCatalogResolver : public CatalogResolver {
+ public:
+  static Result<std::unique_ptr<SqlCatalogResolver>> Connect(const std::string& standby_conninfo);
+  ~SqlCatalogResolver() override;
+
+  Status Track(Oid relid, Lsn at_lsn);
+  void Untrack(Oid relid);
+  Result<RelationDesc> Describe(Oid relid) ;   // current descriptor, without tracking
+  const RelationDesc* Lookup(const RelFileLocator& loc, Lsn lsn) override;
+  const RelationDesc* LookupByOid(Oid relid) override;
+  Oid database_oid() const { return db_oid_; }
+
+ private:
+  SqlCatalogResolver() = default;
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+  Oid db_oid_ = 0;
+};
+
+}  // namespace pgt

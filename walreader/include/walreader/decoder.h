@@ -1,0 +1,54 @@
+// Decoder: WAL bytes -> committed transactions of row changes, in commit-LSN order.
+//
+// Pipeline (each layer its own file): page/record reader (page headers, reassembly, CRC-32C,
+// XLOG_SWITCH) -> record decoder (block refs, main data, rmgr dispatch; ignored record types
+// listed explicitly, unknown ones are errors) -> logical decoder (heap/heap2/xact/standby
+// records) -> reorder buffer (per-transaction change lists, subtransactions, emitted at commit).
+//
+// Consistency: after a fresh start at an arbitrary LSN the decoder cannot know transactions that
+// began earlier. It becomes `consistent()` after a two-stage wait on XLOG_RUNNING_XACTS records
+// (as snapbuild does): from then on every open transaction's first record has been seen and
+// restart_lsn() is exact. A restart from a checkpointed restart_lsn that was taken while
+// consistent may call Start(..., consistent=true).
+// Not thread-safe.
+#pragma once
+
+#include <chrono>
+#include <memory>
+#include <optional>
+
+#include "walreader/catalog.h"
+#include "walreader/change.h"
+#include "walreader/source.h"
+
+namespace pgt {
+
+struct DecoderOptions {
+  Oid database_oid = 0;   // decode only this database's relations
+};
+
+class Decoder {
+ public:
+  Decoder(WalSource* source, CatalogResolver* catalog, DecoderOptions opts);
+  ~Decoder();
+
+  // (Re)starts decoding at record-start LSN `lsn` (or at the first record boundary at/after a
+  // page-aligned `lsn`). Drops all buffered transactions.
+  Status Start(Lsn lsn, TimeLineId tli, bool consistent);
+
+  // Decodes until one committed transaction is ready (returned), or until no WAL arrived for
+  // `wait` (returns nullopt). Errors (corruption, unknown record types) are returned with the
+  // LSN; after an error the decoder must be restarted.
+  Result<std::optional<Transaction>> Next(std::chrono::milliseconds wait);
+
+  Lsn decoded_upto() const;   // end LSN of the last fully processed record
+  Lsn restart_lsn() const;    // min(first_lsn of open transactions, decoded_upto())
+  bool consistent() const;
+  size_t open_transactions() const;
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace pgt
