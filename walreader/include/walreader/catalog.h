@@ -45,6 +45,9 @@ struct RelationDesc {
   std::vector<AttributeDesc> attrs;     // index = attnum - 1
   std::vector<int16_t> key_attnums;     // primary key / replica identity index columns
   Lsn valid_from = kInvalidLsn;         // LSN at which this version was read
+  // Added for TOAST chunk reassembly: the table's TOAST relation (0 = none).
+  Oid toast_relid = 0;                  // pg_class.reltoastrelid
+  RelFileLocator toast_locator;         // where its chunks are stored
 };
 
 class CatalogResolver {
@@ -54,6 +57,14 @@ class CatalogResolver {
   virtual const RelationDesc* Lookup(const RelFileLocator& loc, Lsn lsn) = 0;
   // Descriptor by table OID (for TRUNCATE, which names OIDs); nullptr if untracked.
   virtual const RelationDesc* LookupByOid(Oid relid) = 0;
+  // Added: descriptor of the tracked table whose TOAST relation is stored in `loc` (chunks of
+  // its out-of-line values); nullptr if none. The default knows no TOAST relations, in which case
+  // external values in INSERTs are reported as errors (never as wrong bytes).
+  virtual const RelationDesc* LookupToastOwner(const RelFileLocator& loc, Lsn lsn) {
+    (void)loc;
+    (void)lsn;
+    return nullptr;
+  }
 };
 
 // Resolver backed by SQL on the standby (libpq). Track() reads the descriptor of a table once
@@ -66,8 +77,12 @@ class SqlCatalogResolver : public CatalogResolver {
   Status Track(Oid relid, Lsn at_lsn);
   void Untrack(Oid relid);
   Result<RelationDesc> Describe(Oid relid) ;   // current descriptor, without tracking
+  // Added: OIDs of the database's ordinary tables outside pg_catalog/information_schema, or of
+  // the comma-separated `names` (resolved with regclass) when not empty.
+  Result<std::vector<Oid>> UserTables(const std::string& names);
   const RelationDesc* Lookup(const RelFileLocator& loc, Lsn lsn) override;
   const RelationDesc* LookupByOid(Oid relid) override;
+  const RelationDesc* LookupToastOwner(const RelFileLocator& loc, Lsn lsn) override;
   Oid database_oid() const { return db_oid_; }
 
  private:

@@ -24,6 +24,8 @@ struct Change {
   bool old_is_key_only = false;  // non-key columns of old_row are NULL placeholders
   std::optional<Row> new_row;    // INSERT and UPDATE
   std::vector<Oid> truncated;    // TRUNCATE: every truncated tracked relation (relid = first)
+  bool truncate_cascade = false;       // added: TRUNCATE ... CASCADE
+  bool truncate_restart_seqs = false;  // added: TRUNCATE ... RESTART IDENTITY
 };
 
 struct Transaction {

@@ -1,0 +1,30 @@
+// Public: engine configuration: command-line flags and an optional `key = value` config file
+// (docs/engine-cli.md). A bad value is reported as one line naming the flag and the problem.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "walreader/status.h"
+
+namespace pgt::engine {
+
+enum class LogFormat { kText, kJson };
+
+struct EngineOptions {
+  std::string primary_conninfo;       // required
+  std::string standby_conninfo;       // required
+  std::string state_dir;              // required
+  std::string slot = "pgtrickle_engine";
+  LogFormat log_format = LogFormat::kText;
+  int poll_ms = 500;                  // catalog poll period (new/dropped stream tables)
+  int batch_ms = 200;                 // max age of an uncommitted batch of decoded transactions
+  int heartbeat_ms = 1000;            // status written to the primary
+  bool help = false;
+};
+
+// Parses argv (and --config FILE). Returns InvalidArgument with a one-line reason.
+Result<EngineOptions> ParseOptions(const std::vector<std::string>& args);
+std::string UsageText();
+
+}  // namespace pgt::engine

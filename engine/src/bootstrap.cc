@@ -1,0 +1,153 @@
+// Bootstrap of a new stream table (DESIGN §6 invariant 3), with an exact LSN cut:
+//
+//  1. Commit the current batch; decoding has processed everything up to D0 = decoded_upto.
+//  2. Track the source from D0 on: the catalog resolver waits until the standby replayed D0.
+//  3. Pause replay on the standby, open a REPEATABLE READ snapshot there and read
+//     R = pg_last_wal_replay_lsn() in its first statement, resume replay. With replay paused the
+//     snapshot contains exactly the transactions whose commit record ends at or before R
+//     (a hot standby makes a commit visible when it replays the record), so the cut is an LSN
+//     cut from the start. (pg_current_snapshot() on a standby reports no in-progress xids, so
+//     it cannot drive the cut there; pausing is also what makes R exact.) R >= D0.
+//  4. Load the snapshot's rows through the circuit (weight +1) in chunks; the table is not
+//     registered until the end, and any partial state of an interrupted bootstrap is wiped first.
+//  5. Register the table with bootstrap_lsn = R: transactions ending <= R are skipped for it,
+//     later ones applied.
+//  6. Transactions still open at D0 may have touched the source before it was tracked: rewind
+//     the decoder to the oldest first-LSN of open transactions, so they are decoded whole.
+//     (Other tables skip what they already applied: their applied LSN only grows.)
+#include <thread>
+
+#include "engine_impl.h"
+#include "log.h"
+#include "values/text_io.h"
+
+namespace pgt::engine {
+
+std::string TableMetaKey(int64_t id);
+
+namespace {
+constexpr char kPauseMarker[] = "replay_paused_by_engine";
+constexpr size_t kChunkRows = 10000;
+
+Status CheckSourceMatchesPlan(const SourceSpec& spec, const RelationDesc& desc) {
+  for (const auto& col : spec.columns) {
+    size_t i = static_cast<size_t>(col.attnum - 1);
+    if (i >= desc.attrs.size() || desc.attrs[i].dropped || desc.attrs[i].type_oid != col.typoid)
+      return Status::Conflict("source " + spec.schema + "." + spec.name + " column " + col.name +
+                              " changed since the stream table was created");
+  }
+  if (desc.key_attnums != spec.key_attnums)
+    return Status::Conflict("source " + spec.schema + "." + spec.name + " has a different primary key than at creation");
+  return Status::Ok();
+}
+}  // namespace
+
+Status Engine::Impl::ResumeReplayIfWePaused() {
+  PGT_ASSIGN_OR_RETURN(auto marker, store->Get(Cf::kMeta, kPauseMarker));
+  if (!marker) return Status::Ok();
+  PGT_LOG_WARN("a previous engine run stopped while standby replay was paused for a bootstrap; resuming replay");
+  PGT_RETURN_IF_ERROR(standby->Exec("SELECT pg_wal_replay_resume()"));
+  Batch b(store.get());
+  b.Delete(Cf::kMeta, kPauseMarker);
+  return store->Commit(&b);
+}
+
+Status Engine::Impl::Bootstrap(int64_t id, const std::string& name, const std::string& plan_json) {
+  PGT_RETURN_IF_ERROR(CommitBatch());
+  TableMeta meta;
+  meta.id = id;
+  meta.name = name;
+  meta.plan_json = plan_json;
+  PGT_ASSIGN_OR_RETURN(auto table, StreamTable::Create(meta));
+  const SourceSpec& src = table->plan().sources[0];
+  Lsn d0 = decoder->decoded_upto();
+  PGT_LOG_INFO("bootstrap of ", name, " (id ", id, ") from ", src.schema, ".", src.name, ", decoded up to ", FormatLsn(d0));
+  PGT_RETURN_IF_ERROR(resolver->Track(src.relid, d0));
+  const RelationDesc* desc = resolver->LookupByOid(src.relid);
+  if (!desc) return Status::NotFound("source relation " + std::to_string(src.relid) + " is not on the standby");
+  PGT_RETURN_IF_ERROR(CheckSourceMatchesPlan(src, *desc));
+
+  Status st;
+  StreamTable::ForEachStatePrefix(id, [&](Cf cf, const std::string& p) { if (st.ok()) st = store->DeletePrefix(cf, p); });
+  PGT_RETURN_IF_ERROR(st);
+
+  // Snapshot with replay paused (step 3). The marker makes a crashed engine resume replay.
+  PGT_ASSIGN_OR_RETURN(auto snap, PgConn::Connect(opts.standby_conninfo, "standby snapshot"));
+  {
+    Batch b(store.get());
+    b.Put(Cf::kMeta, kPauseMarker, "1");
+    PGT_RETURN_IF_ERROR(store->Commit(&b));
+  }
+  auto take_snapshot = [&]() -> Result<Lsn> {
+    PGT_RETURN_IF_ERROR(standby->Exec("SELECT pg_wal_replay_pause()"));
+    for (int i = 0;; ++i) {
+      PGT_ASSIGN_OR_RETURN(PgRows s, standby->Query("SELECT pg_get_wal_replay_pause_state()"));
+      if (s.at(0, 0).value_or("") == "paused") break;
+      if (i > 1000) return Status::Unavailable("standby replay did not pause within 10 s");
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    PGT_RETURN_IF_ERROR(snap->Exec("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY"));
+    PGT_ASSIGN_OR_RETURN(PgRows r, snap->Query("SELECT pg_last_wal_replay_lsn()::text"));
+    return ParseLsn(r.at(0, 0).value_or(""));
+  };
+  auto r_lsn = take_snapshot();
+  Status resumed = standby->Exec("SELECT pg_wal_replay_resume()");
+  if (resumed.ok()) {
+    Batch b(store.get());
+    b.Delete(Cf::kMeta, kPauseMarker);
+    PGT_RETURN_IF_ERROR(store->Commit(&b));
+  }
+  PGT_RETURN_IF_ERROR(r_lsn.status());
+  PGT_RETURN_IF_ERROR(resumed);
+  Lsn r = *r_lsn;
+  if (r < d0) return Status::Internal("snapshot LSN " + FormatLsn(r) + " precedes the decode position " + FormatLsn(d0));
+
+  // Step 4: load the snapshot through the circuit.
+  std::string cols;
+  std::vector<std::pair<size_t, TypeId>> slots;
+  for (const auto& c : src.columns) {
+    cols += (cols.empty() ? "" : ", ") + QuoteIdent(c.name);
+    slots.emplace_back(static_cast<size_t>(c.attnum - 1), TypeIdFromOid(c.typoid));
+  }
+  std::string copy = "COPY (SELECT " + cols + " FROM ONLY " + QuoteIdent(src.schema) + "." + QuoteIdent(src.name) +
+                     ") TO STDOUT";
+  Batch b(store.get());
+  size_t nrows = 0;
+  Status row_st;
+  PGT_RETURN_IF_ERROR(snap->CopyOut(copy, [&](std::string_view line) -> Status {
+    PGT_ASSIGN_OR_RETURN(auto fields, values::SplitCopyTextLine(line));
+    if (fields.size() != slots.size()) return Status::Corruption("snapshot row with wrong column count");
+    Row row(static_cast<size_t>(src.natts), Value::Null(TypeId::kUnknown));
+    for (size_t i = 0; i < slots.size(); ++i) {
+      if (!fields[i]) { row[slots[i].first] = Value::Null(slots[i].second); continue; }
+      PGT_ASSIGN_OR_RETURN(row[slots[i].first], values::ParseText(slots[i].second, *fields[i]));
+    }
+    PGT_RETURN_IF_ERROR(table->ApplySnapshotRow(&b, std::move(row)));
+    if (++nrows % kChunkRows == 0) {
+      PGT_RETURN_IF_ERROR(table->FinishBatch(&b));
+      PGT_RETURN_IF_ERROR(store->Commit(&b));
+      if (nrows % 100000 == 0) PGT_LOG_INFO("bootstrap of ", name, ": ", nrows, " rows loaded");
+    }
+    return Status::Ok();
+  }));
+  PGT_RETURN_IF_ERROR(snap->Exec("COMMIT"));
+  table->TouchGlobalGroup();
+  PGT_RETURN_IF_ERROR(table->FinishBatch(&b));
+
+  // Step 5 + 6: register and rewind in one commit.
+  table->meta().bootstrap_lsn = r;
+  b.Put(Cf::kMeta, TableMetaKey(id), table->meta().Encode());
+  Lsn rewind = decoder->restart_lsn();
+  ckpt.restart_lsn = rewind;
+  b.Put(Cf::kMeta, "checkpoint", ckpt.Encode());
+  PGT_RETURN_IF_ERROR(store->Commit(&b));
+  TableRuntime& rt = tables[id];
+  rt.table = std::move(table);
+  rt.last_merge = Clock::now() - std::chrono::hours(1);   // first merge right away
+  PGT_LOG_INFO("bootstrap of ", name, ": ", nrows, " rows at snapshot LSN ", FormatLsn(r),
+               rewind < d0 ? "; re-decoding open transactions from " + FormatLsn(rewind) : std::string());
+  if (rewind < d0) PGT_RETURN_IF_ERROR(decoder->Start(rewind, ckpt.tli, true));
+  return Status::Ok();
+}
+
+}  // namespace pgt::engine

@@ -1,0 +1,84 @@
+// Notices new and dropped stream tables by polling the replicated catalog on the standby.
+#include <nlohmann/json.hpp>
+
+#include "engine_impl.h"
+#include "log.h"
+
+namespace pgt::engine {
+
+std::string TableMetaKey(int64_t id);
+std::string InflightKey(int64_t id);
+
+Status Engine::Impl::PollCatalog() {
+  auto r = standby->Query(
+      "SELECT id, name, plan::text, (EXTRACT(EPOCH FROM schedule) * 1000)::bigint, sla_tier, status "
+      "FROM pgtrickle.pgt_stream_tables ORDER BY id");
+  if (!r.ok()) {
+    if (!standby->healthy()) {
+      PGT_ASSIGN_OR_RETURN(standby, PgConn::Connect(opts.standby_conninfo, "standby"));
+    }
+    return r.status();   // e.g. extension not created yet: keep what we have
+  }
+  std::set<int64_t> present;
+  for (const auto& row : r->rows) {
+    int64_t id = std::stoll(*row[0]);
+    present.insert(id);
+    auto it = tables.find(id);
+    if (it != tables.end()) {
+      it->second.schedule_ms = row[3] ? std::max<int64_t>(std::stoll(*row[3]), 1) : 5000;
+      it->second.sla_tier = row[4].value_or("standard");
+      continue;
+    }
+    if (failed.count(id)) continue;
+    if (!decoder->consistent()) {
+      PGT_LOG_INFO("stream table ", *row[1], " waits for the WAL decoder to reach a consistent point");
+      continue;
+    }
+    Status st = Bootstrap(id, *row[1], row[2].value_or(""));
+    if (!st.ok()) {
+      if (st.code() == Status::Code::kUnavailable) {
+        PGT_LOG_WARN("bootstrap of ", *row[1], " postponed: ", st.message());
+        continue;
+      }
+      MarkError(id, st.WithContext("bootstrap of " + *row[1]));
+      continue;
+    }
+    auto nt = tables.find(id);
+    if (nt != tables.end()) {
+      nt->second.schedule_ms = row[3] ? std::max<int64_t>(std::stoll(*row[3]), 1) : 5000;
+      nt->second.sla_tier = row[4].value_or("standard");
+    }
+  }
+  std::vector<int64_t> gone;
+  for (auto& [id, t] : tables) if (!present.count(id)) gone.push_back(id);
+  for (int64_t id : failed) if (!present.count(id)) gone.push_back(id);
+  for (int64_t id : gone) PGT_RETURN_IF_ERROR(DropTable(id));
+  return Status::Ok();
+}
+
+Status Engine::Impl::DropTable(int64_t id) {
+  PGT_RETURN_IF_ERROR(CommitBatch());
+  Oid relid = 0;
+  auto it = tables.find(id);
+  if (it != tables.end()) {
+    relid = it->second.table->source_relid();
+    PGT_LOG_INFO("stream table ", it->second.table->meta().name, " was dropped; removing its state");
+    tables.erase(it);
+  }
+  failed.erase(id);
+  Status st;
+  StreamTable::ForEachStatePrefix(id, [&](Cf cf, const std::string& prefix) {
+    if (st.ok()) st = store->DeletePrefix(cf, prefix);
+  });
+  PGT_RETURN_IF_ERROR(st);
+  Batch b(store.get());
+  b.Delete(Cf::kMeta, TableMetaKey(id));
+  b.Delete(Cf::kMeta, InflightKey(id));
+  PGT_RETURN_IF_ERROR(store->Commit(&b));
+  bool still_used = false;
+  for (auto& [oid, t] : tables) still_used |= t.table->source_relid() == relid;
+  if (relid && !still_used) resolver->Untrack(relid);
+  return Status::Ok();
+}
+
+}  // namespace pgt::engine

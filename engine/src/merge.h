@@ -1,0 +1,74 @@
+// Merge writer: applies one stream table's consolidated pending output to the primary in one
+// transaction, guarded by the frontier CAS and the engine epoch (DESIGN §5 "Merge"):
+//
+//   BEGIN
+//   SELECT epoch FROM pgtrickle.pgt_engine FOR SHARE            -- fencing: epoch must be ours
+//   SELECT frontier ... FROM pgt_stream_tables WHERE id FOR UPDATE  -- CAS: frontier must be F
+//   COPY pgt_delta_<id> FROM STDIN                               -- op, row id, user columns
+//   DELETE FROM st USING delta WHERE op = 'D'
+//   INSERT INTO st SELECT ... WHERE op = 'U' ON CONFLICT (__pgt_row_id) DO UPDATE ...
+//   UPDATE pgt_stream_tables SET frontier = P, stats ...
+//   COMMIT
+//
+// Pending rows hold final output values (not deltas), so applying the same pending set twice
+// gives the same table: a merge whose outcome is unknown may be retried safely; the CAS decides
+// whether it had landed.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "circuit/plan.h"
+#include "pg_conn.h"
+
+namespace pgt::engine {
+
+struct PendingRow {
+  std::string row_id;         // 16 bytes
+  std::optional<Row> row;     // nullopt = delete
+};
+
+struct MergeRequest {
+  int64_t table_id = 0;
+  const std::vector<OutputColumn>* columns = nullptr;
+  std::vector<PendingRow> rows;
+  std::optional<Lsn> expected_frontier;   // nullopt = NULL (first merge)
+  Lsn new_frontier = 0;
+  int64_t epoch = 0;
+};
+
+struct MergeSql {
+  std::string create_delta;   // temp table, created once per connection
+  std::string copy;
+  std::string apply_deletes;  // takes the storage table name
+  std::string apply_upserts;
+};
+
+// SQL for one table; `storage` is the storage table's quoted qualified name.
+MergeSql GenerateMergeSql(int64_t table_id, const std::string& storage, const std::vector<OutputColumn>& cols);
+// COPY text lines: op ('U'/'D'), row id (uuid), then `ncols` user columns (NULL for deletes).
+std::string BuildDeltaCopyData(const std::vector<PendingRow>& rows, size_t ncols);
+
+struct MergeResult {
+  int64_t rows_changed = 0;
+  double duration_ms = 0;
+};
+
+// Runs the merge transaction. Conflict = frontier or epoch CAS failed (nothing applied);
+// NotFound = the stream table no longer exists on the primary.
+class MergeWriter {
+ public:
+  explicit MergeWriter(PgConn* primary) : conn_(primary) {}
+  Result<MergeResult> Merge(const MergeRequest& req);
+  // The primary's frontier of a table (nullopt = NULL); NotFound if the table is gone.
+  Result<std::optional<Lsn>> ReadFrontier(int64_t table_id);
+  void ResetConnection(PgConn* primary) { conn_ = primary; created_.clear(); }
+
+ private:
+  Result<MergeResult> MergeInTxn(const MergeRequest& req);
+  PgConn* conn_;
+  std::vector<int64_t> created_;   // temp delta tables created on this connection
+};
+
+}  // namespace pgt::engine

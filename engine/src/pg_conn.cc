@@ -1,0 +1,134 @@
+#include "pg_conn.h"
+
+#include <cstring>
+#include <string_view>
+
+namespace pgt::engine {
+
+namespace {
+std::string ErrorOf(PGconn* c, PGresult* r) {
+  std::string msg = r ? PQresultErrorMessage(r) : PQerrorMessage(c);
+  while (!msg.empty() && (msg.back() == '\n' || msg.back() == ' ')) msg.pop_back();
+  return msg;
+}
+
+Result<PgRows> TakeRows(PGconn* c, PGresult* r, const std::string& what) {
+  ExecStatusType st = PQresultStatus(r);
+  if (st != PGRES_TUPLES_OK && st != PGRES_COMMAND_OK) {
+    std::string err = ErrorOf(c, r);
+    const char* sqlstate = PQresultErrorField(r, PG_DIAG_SQLSTATE);
+    PQclear(r);
+    std::string full = what + ": " + err + (sqlstate ? std::string(" (SQLSTATE ") + sqlstate + ")" : "");
+    if (PQstatus(c) != CONNECTION_OK) return Status::Unavailable(full);
+    return Status::IOError(full);
+  }
+  PgRows rows;
+  int nf = PQnfields(r), nt = PQntuples(r);
+  for (int f = 0; f < nf; ++f) rows.columns.emplace_back(PQfname(r, f));
+  rows.rows.reserve(nt);
+  for (int t = 0; t < nt; ++t) {
+    std::vector<std::optional<std::string>> row;
+    row.reserve(nf);
+    for (int f = 0; f < nf; ++f) {
+      if (PQgetisnull(r, t, f)) row.emplace_back(std::nullopt);
+      else row.emplace_back(std::string(PQgetvalue(r, t, f), PQgetlength(r, t, f)));
+    }
+    rows.rows.push_back(std::move(row));
+  }
+  PQclear(r);
+  return rows;
+}
+}  // namespace
+
+Result<std::unique_ptr<PgConn>> PgConn::Connect(const std::string& conninfo, const std::string& what) {
+  PGconn* c = PQconnectdb(conninfo.c_str());
+  if (PQstatus(c) != CONNECTION_OK) {
+    std::string err = ErrorOf(c, nullptr);
+    PQfinish(c);
+    return Status::Unavailable("cannot connect to " + what + ": " + err);
+  }
+  auto conn = std::unique_ptr<PgConn>(new PgConn(c, what));
+  // Stable text forms for values we parse and write back.
+  PGT_RETURN_IF_ERROR(conn->Exec("SET DateStyle = ISO; SET TimeZone = 'UTC'; SET extra_float_digits = 3; "
+                                 "SET application_name = 'pgtrickle-engine'"));
+  return conn;
+}
+
+PgConn::~PgConn() { PQfinish(conn_); }
+
+bool PgConn::healthy() const { return PQstatus(conn_) == CONNECTION_OK; }
+
+Result<PgRows> PgConn::Query(const std::string& sql) {
+  PGresult* r = PQexec(conn_, sql.c_str());
+  return TakeRows(conn_, r, what_);
+}
+
+Result<PgRows> PgConn::QueryParams(const std::string& sql, const std::vector<std::optional<std::string>>& params) {
+  std::vector<const char*> vals;
+  for (const auto& p : params) vals.push_back(p ? p->c_str() : nullptr);
+  PGresult* r = PQexecParams(conn_, sql.c_str(), static_cast<int>(vals.size()), nullptr, vals.data(), nullptr,
+                             nullptr, 0);
+  return TakeRows(conn_, r, what_);
+}
+
+Status PgConn::CopyIn(const std::string& copy_sql, const std::string& data) {
+  PGresult* r = PQexec(conn_, copy_sql.c_str());
+  if (PQresultStatus(r) != PGRES_COPY_IN) {
+    auto rows = TakeRows(conn_, r, what_);
+    return rows.ok() ? Status::Internal(what_ + ": COPY FROM did not start") : rows.status();
+  }
+  PQclear(r);
+  if (PQputCopyData(conn_, data.data(), static_cast<int>(data.size())) != 1 || PQputCopyEnd(conn_, nullptr) != 1)
+    return Status::IOError(what_ + ": COPY failed: " + ErrorOf(conn_, nullptr));
+  Status st;
+  while ((r = PQgetResult(conn_)) != nullptr) {
+    auto rows = TakeRows(conn_, r, what_);
+    if (!rows.ok() && st.ok()) st = rows.status();
+  }
+  return st;
+}
+
+Status PgConn::CopyOutImpl(const std::string& copy_sql, void* ctx, Status (*cb)(void*, const char*, size_t)) {
+  PGresult* r = PQexec(conn_, copy_sql.c_str());
+  if (PQresultStatus(r) != PGRES_COPY_OUT) {
+    auto rows = TakeRows(conn_, r, what_);
+    return rows.ok() ? Status::Internal(what_ + ": COPY TO did not start") : rows.status();
+  }
+  PQclear(r);
+  Status st;
+  for (;;) {
+    char* buf = nullptr;
+    int n = PQgetCopyData(conn_, &buf, 0);
+    if (n == -1) break;
+    if (n == -2) return Status::IOError(what_ + ": COPY TO failed: " + ErrorOf(conn_, nullptr));
+    size_t len = static_cast<size_t>(n);
+    if (len > 0 && buf[len - 1] == '\n') --len;
+    if (st.ok()) st = cb(ctx, buf, len);
+    PQfreemem(buf);
+  }
+  while ((r = PQgetResult(conn_)) != nullptr) {
+    auto rows = TakeRows(conn_, r, what_);
+    if (!rows.ok() && st.ok()) st = rows.status();
+  }
+  return st;
+}
+
+std::string QuoteIdent(const std::string& ident) {
+  std::string out = "\"";
+  for (char c : ident) {
+    if (c == '"') out += '"';
+    out += c;
+  }
+  return out + "\"";
+}
+
+std::string QuoteLiteral(const std::string& text) {
+  std::string out = "'";
+  for (char c : text) {
+    if (c == '\'') out += '\'';
+    out += c;
+  }
+  return out + "'";
+}
+
+}  // namespace pgt::engine

@@ -1,0 +1,154 @@
+// Merge scheduling and crash-safe merges (DESIGN §5 "Merge", §6 invariant 4).
+//
+// Before the primary transaction the engine durably records an in-flight header {F -> P}.
+// After it, one RocksDB commit removes the merged pending rows, the header, and records P as
+// the table's merged frontier. If the engine dies in between, ReconcileInflight() asks the
+// primary: frontier = P -> the merge landed (drop pending); frontier = F -> it did not (merge
+// again: pending is unchanged because merges run with no uncommitted batch).
+#include <algorithm>
+
+#include <nlohmann/json.hpp>
+
+#include "engine_impl.h"
+#include "log.h"
+#include "values/codec.h"
+
+namespace pgt::engine {
+
+std::string TableMetaKey(int64_t id);
+std::string InflightKey(int64_t id);
+
+namespace {
+int TierRank(const std::string& tier) { return tier == "critical" ? 0 : tier == "standard" ? 1 : 2; }
+
+Status FinishMerge(StateStore* store, TableRuntime& t, const std::vector<std::string>& keys, Lsn to) {
+  Batch b(store);
+  for (const auto& k : keys) b.Delete(Cf::kPending, k);
+  t.table->meta().merged_frontier = to;
+  t.table->meta().has_merged = true;
+  b.Put(Cf::kMeta, TableMetaKey(t.table->meta().id), t.table->meta().Encode());
+  b.Delete(Cf::kMeta, InflightKey(t.table->meta().id));
+  return store->Commit(&b);
+}
+}  // namespace
+
+Status Engine::Impl::ReconcileInflight() {
+  for (auto& [id, t] : tables) {
+    PGT_ASSIGN_OR_RETURN(auto raw, store->Get(Cf::kMeta, InflightKey(id)));
+    auto primary_frontier = merger->ReadFrontier(id);
+    if (!primary_frontier.ok()) {
+      if (primary_frontier.status().code() == Status::Code::kNotFound) continue;   // dropped: poll cleans up
+      return primary_frontier.status();
+    }
+    const TableMeta& m = t.table->meta();
+    std::optional<Lsn> ours = m.has_merged ? std::optional<Lsn>(m.merged_frontier) : std::nullopt;
+    if (raw) {
+      auto j = nlohmann::json::parse(*raw);
+      Lsn to = j.at("to").get<Lsn>();
+      if (*primary_frontier == std::optional<Lsn>(to)) {
+        std::vector<std::string> keys;
+        PGT_RETURN_IF_ERROR(store->Scan(Cf::kPending, t.table->PendingPrefix(), [&](std::string_view k, std::string_view) {
+          keys.emplace_back(k);
+          return true;
+        }));
+        PGT_LOG_INFO("merge of ", m.name, " to ", FormatLsn(to), " had landed before the restart");
+        PGT_RETURN_IF_ERROR(FinishMerge(store.get(), t, keys, to));
+        continue;
+      }
+      PGT_LOG_INFO("merge of ", m.name, " to ", FormatLsn(to), " had not landed; it will be redone");
+      Batch b(store.get());
+      b.Delete(Cf::kMeta, InflightKey(id));
+      PGT_RETURN_IF_ERROR(store->Commit(&b));
+    }
+    if (*primary_frontier != ours)
+      MarkError(id, Status::Conflict("frontier on the primary (" +
+                                     (*primary_frontier ? FormatLsn(**primary_frontier) : std::string("NULL")) +
+                                     ") differs from the engine's (" + (ours ? FormatLsn(*ours) : std::string("NULL")) +
+                                     "): another engine or a restore changed it; re-create the stream table"));
+  }
+  return Status::Ok();
+}
+
+Status Engine::Impl::RunDueMerges(bool force_all) {
+  std::vector<TableRuntime*> due;
+  auto now = Clock::now();
+  for (auto& [id, t] : tables) {
+    if (failed.count(id)) continue;
+    if (force_all || now - t.last_merge >= std::chrono::milliseconds(t.schedule_ms)) due.push_back(&t);
+  }
+  if (due.empty()) return Status::Ok();
+  std::stable_sort(due.begin(), due.end(), [](auto* a, auto* b) { return TierRank(a->sla_tier) < TierRank(b->sla_tier); });
+  PGT_RETURN_IF_ERROR(CommitBatch());   // merge exactly what is committed
+  for (TableRuntime* t : due) {
+    Status st = MergeTable(*t);
+    t->last_merge = Clock::now();
+    if (st.ok()) continue;
+    if (st.code() == Status::Code::kUnavailable || st.code() == Status::Code::kIOError) {
+      PGT_LOG_WARN("merge of ", t->table->meta().name, " failed, will retry: ", st.message());
+      if (!primary->healthy()) {
+        auto c = PgConn::Connect(opts.primary_conninfo, "primary");
+        if (c.ok()) { primary = std::move(c).value(); merger->ResetConnection(primary.get()); }
+      }
+      continue;
+    }
+    MarkError(t->table->meta().id, st);
+  }
+  return Status::Ok();
+}
+
+Status Engine::Impl::MergeTable(TableRuntime& t) {
+  TableMeta& m = t.table->meta();
+  Lsn to = TableApplied(t);
+  std::optional<Lsn> from = m.has_merged ? std::optional<Lsn>(m.merged_frontier) : std::nullopt;
+  MergeRequest req;
+  req.table_id = m.id;
+  req.columns = &t.table->plan().output;
+  req.expected_frontier = from;
+  req.new_frontier = to;
+  req.epoch = epoch;
+  std::vector<std::string> keys;
+  Status decode_st;
+  PGT_RETURN_IF_ERROR(store->Scan(Cf::kPending, t.table->PendingPrefix(), [&](std::string_view k, std::string_view v) {
+    keys.emplace_back(k);
+    PendingRow pr;
+    pr.row_id = std::string(k.substr(8));
+    if (!v.empty() && v[0] == 'U') {
+      auto row = values::DecodeRow(v.substr(1));
+      if (!row.ok()) { decode_st = row.status(); return false; }
+      pr.row = std::move(row).value();
+    }
+    req.rows.push_back(std::move(pr));
+    return true;
+  }));
+  PGT_RETURN_IF_ERROR(decode_st);
+  if (req.rows.empty() && from && *from == to) {
+    // Nothing new decoded: only freshness moves.
+    return primary->QueryParams("UPDATE pgtrickle.pgt_stream_tables SET last_refresh_at = now(), "
+                                "rows_changed_last_cycle = 0 WHERE id = $1 AND frontier = $2::pg_lsn",
+                                {std::to_string(m.id), FormatLsn(to)}).status();
+  }
+  {
+    Batch b(store.get());
+    nlohmann::json j = {{"to", to}, {"from", from ? nlohmann::json(*from) : nlohmann::json(nullptr)}};
+    b.Put(Cf::kMeta, InflightKey(m.id), j.dump());
+    PGT_RETURN_IF_ERROR(store->Commit(&b));
+  }
+  auto res = merger->Merge(req);
+  if (!res.ok() && res.status().code() == Status::Code::kConflict) {
+    // The CAS failed: did an earlier attempt of this very merge land?
+    auto f = merger->ReadFrontier(m.id);
+    if (!(f.ok() && *f == std::optional<Lsn>(to))) return res.status();
+  } else if (!res.ok()) {
+    if (res.status().code() == Status::Code::kNotFound) return Status::Ok();   // dropped; the poll cleans up
+    return res.status();
+  }
+  PGT_RETURN_IF_ERROR(FinishMerge(store.get(), t, keys, to));
+  t.source_changes_since_merge = 0;
+  t.oldest_pending_commit_us = 0;
+  if (res.ok() && res->rows_changed > 0)
+    PGT_LOG_INFO("merged ", m.name, ": ", res->rows_changed, " row(s), frontier ", FormatLsn(to), " in ",
+                 static_cast<int64_t>(res->duration_ms), " ms");
+  return Status::Ok();
+}
+
+}  // namespace pgt::engine

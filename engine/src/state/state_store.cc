@@ -1,0 +1,175 @@
+#include "state/state_store.h"
+
+#include <rocksdb/db.h>
+#include <rocksdb/options.h>
+#include <rocksdb/utilities/write_batch_with_index.h>
+
+#include <vector>
+
+namespace pgt::engine {
+namespace {
+const char* kCfNames[] = {"meta", "mirror", "agg", "minmax", "pending"};
+
+Status FromRocks(const rocksdb::Status& s, const std::string& what) {
+  if (s.ok()) return Status::Ok();
+  return Status::IOError("RocksDB " + what + ": " + s.ToString());
+}
+
+bool HasPrefix(const rocksdb::Slice& key, std::string_view prefix) {
+  return key.size() >= prefix.size() && std::memcmp(key.data(), prefix.data(), prefix.size()) == 0;
+}
+}  // namespace
+
+void AppendBE64(std::string* out, uint64_t v) {
+  for (int i = 7; i >= 0; --i) out->push_back(static_cast<char>((v >> (8 * i)) & 0xff));
+}
+
+uint64_t ReadBE64(std::string_view s) {
+  uint64_t v = 0;
+  for (int i = 0; i < 8; ++i) v = (v << 8) | static_cast<uint8_t>(s[i]);
+  return v;
+}
+
+std::string TablePrefix(int64_t table_id) {
+  std::string p;
+  AppendBE64(&p, static_cast<uint64_t>(table_id));
+  return p;
+}
+
+std::string PrefixSuccessor(std::string prefix) {
+  while (!prefix.empty()) {
+    auto c = static_cast<uint8_t>(prefix.back());
+    if (c != 0xff) { prefix.back() = static_cast<char>(c + 1); return prefix; }
+    prefix.pop_back();
+  }
+  return prefix;
+}
+
+Result<std::unique_ptr<StateStore>> StateStore::Open(const std::string& dir) {
+  rocksdb::DBOptions dbo;
+  dbo.create_if_missing = true;
+  dbo.create_missing_column_families = true;
+  rocksdb::ColumnFamilyOptions cfo;
+  cfo.compression = rocksdb::kLZ4Compression;     // hot levels: cheap
+  cfo.bottommost_compression = rocksdb::kZSTD;    // cold data: small
+  std::vector<rocksdb::ColumnFamilyDescriptor> descs;
+  descs.emplace_back(rocksdb::kDefaultColumnFamilyName, cfo);
+  for (const char* n : kCfNames) descs.emplace_back(n, cfo);
+  std::vector<rocksdb::ColumnFamilyHandle*> handles;
+  rocksdb::DB* raw = nullptr;
+  auto s = rocksdb::DB::Open(dbo, dir, descs, &handles, &raw);
+  if (!s.ok()) return Status::IOError("cannot open state directory " + dir + ": " + s.ToString());
+  auto store = std::unique_ptr<StateStore>(new StateStore());
+  store->db_.reset(raw);
+  for (int i = 0; i < static_cast<int>(Cf::kCount); ++i) store->cfs_[i] = handles[i + 1];
+  delete handles[0];  // default CF handle unused
+  return store;
+}
+
+StateStore::~StateStore() {
+  if (db_) {
+    for (auto* h : cfs_) if (h) db_->DestroyColumnFamilyHandle(h);
+    db_->Close();
+  }
+}
+
+Result<std::optional<std::string>> StateStore::Get(Cf cf, std::string_view key) {
+  std::string v;
+  auto s = db_->Get(rocksdb::ReadOptions(), cfs_[static_cast<int>(cf)], rocksdb::Slice(key.data(), key.size()), &v);
+  if (s.IsNotFound()) return std::optional<std::string>();
+  PGT_RETURN_IF_ERROR(FromRocks(s, "get"));
+  return std::optional<std::string>(std::move(v));
+}
+
+Status StateStore::Scan(Cf cf, std::string_view prefix,
+                        const std::function<bool(std::string_view, std::string_view)>& fn) {
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), cfs_[static_cast<int>(cf)]));
+  for (it->Seek(rocksdb::Slice(prefix.data(), prefix.size())); it->Valid() && HasPrefix(it->key(), prefix); it->Next()) {
+    if (!fn(std::string_view(it->key().data(), it->key().size()), std::string_view(it->value().data(), it->value().size())))
+      break;
+  }
+  return FromRocks(it->status(), "scan");
+}
+
+Status StateStore::Commit(Batch* batch) {
+  rocksdb::WriteOptions wo;
+  wo.sync = true;
+  auto s = db_->Write(wo, batch->wb_->GetWriteBatch());
+  PGT_RETURN_IF_ERROR(FromRocks(s, "write"));
+  batch->wb_->Clear();
+  return Status::Ok();
+}
+
+Status StateStore::DeletePrefix(Cf cf, std::string_view prefix) {
+  rocksdb::WriteOptions wo;
+  wo.sync = true;
+  std::string end = PrefixSuccessor(std::string(prefix));
+  if (end.empty()) return Status::InvalidArgument("DeletePrefix: empty prefix");
+  auto s = db_->DeleteRange(wo, cfs_[static_cast<int>(cf)], rocksdb::Slice(prefix.data(), prefix.size()), end);
+  return FromRocks(s, "delete range");
+}
+
+uint64_t StateStore::ApproximateSize() {
+  uint64_t total = 0, v = 0;
+  for (auto* h : cfs_) {
+    if (db_->GetIntProperty(h, "rocksdb.total-sst-files-size", &v)) total += v;
+  }
+  return total;
+}
+
+Batch::Batch(StateStore* store) : store_(store), wb_(std::make_unique<rocksdb::WriteBatchWithIndex>(
+                                                    rocksdb::BytewiseComparator(), 0, /*overwrite_key=*/true)) {}
+Batch::~Batch() = default;
+
+size_t Batch::count() const { return wb_->GetWriteBatch()->Count(); }
+
+Result<std::optional<std::string>> Batch::Get(Cf cf, std::string_view key) {
+  std::string v;
+  auto s = wb_->GetFromBatchAndDB(store_->db_.get(), rocksdb::ReadOptions(), store_->cfs_[static_cast<int>(cf)],
+                                  rocksdb::Slice(key.data(), key.size()), &v);
+  if (s.IsNotFound()) return std::optional<std::string>();
+  PGT_RETURN_IF_ERROR(FromRocks(s, "get"));
+  return std::optional<std::string>(std::move(v));
+}
+
+void Batch::Put(Cf cf, std::string_view key, std::string_view value) {
+  wb_->Put(store_->cfs_[static_cast<int>(cf)], rocksdb::Slice(key.data(), key.size()),
+           rocksdb::Slice(value.data(), value.size()));
+}
+
+void Batch::Delete(Cf cf, std::string_view key) {
+  wb_->Delete(store_->cfs_[static_cast<int>(cf)], rocksdb::Slice(key.data(), key.size()));
+}
+
+Status Batch::Scan(Cf cf, std::string_view prefix,
+                   const std::function<bool(std::string_view, std::string_view)>& fn) {
+  auto* h = store_->cfs_[static_cast<int>(cf)];
+  std::unique_ptr<rocksdb::Iterator> it(
+      wb_->NewIteratorWithBase(h, store_->db_->NewIterator(rocksdb::ReadOptions(), h)));
+  for (it->Seek(rocksdb::Slice(prefix.data(), prefix.size())); it->Valid() && HasPrefix(it->key(), prefix); it->Next()) {
+    if (!fn(std::string_view(it->key().data(), it->key().size()), std::string_view(it->value().data(), it->value().size())))
+      break;
+  }
+  return FromRocks(it->status(), "scan");
+}
+
+Status Batch::ScanReverse(Cf cf, std::string_view prefix,
+                          const std::function<bool(std::string_view, std::string_view)>& fn) {
+  auto* h = store_->cfs_[static_cast<int>(cf)];
+  std::unique_ptr<rocksdb::Iterator> it(
+      wb_->NewIteratorWithBase(h, store_->db_->NewIterator(rocksdb::ReadOptions(), h)));
+  std::string end = PrefixSuccessor(std::string(prefix));
+  if (end.empty()) it->SeekToLast();
+  else {
+    it->Seek(end);
+    if (it->Valid()) it->Prev();
+    else it->SeekToLast();
+  }
+  for (; it->Valid() && HasPrefix(it->key(), prefix); it->Prev()) {
+    if (!fn(std::string_view(it->key().data(), it->key().size()), std::string_view(it->value().data(), it->value().size())))
+      break;
+  }
+  return FromRocks(it->status(), "reverse scan");
+}
+
+}  // namespace pgt::engine

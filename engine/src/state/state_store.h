@@ -1,0 +1,76 @@
+// StateStore: the engine's one RocksDB instance (DESIGN §5 "State").
+//
+// Column families: meta (checkpoint, table registry, in-flight merges), mirror (source rows by
+// key), agg (aggregate group state), minmax (MIN/MAX value multisets), pending (output rows not
+// merged yet). Every processed batch of transactions is one atomic, synced write: a Batch is a
+// WriteBatchWithIndex, so reads inside a batch see the batch's own writes (read-your-writes) and
+// nothing reaches disk until Commit(). Not thread-safe: the engine's main thread owns it.
+#pragma once
+
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "walreader/status.h"
+
+namespace rocksdb {
+class DB;
+class ColumnFamilyHandle;
+class WriteBatchWithIndex;
+}  // namespace rocksdb
+
+namespace pgt::engine {
+
+enum class Cf { kMeta = 0, kMirror, kAgg, kMinMax, kPending, kCount };
+
+class StateStore;
+
+class Batch {
+ public:
+  explicit Batch(StateStore* store);
+  ~Batch();
+  Result<std::optional<std::string>> Get(Cf cf, std::string_view key);
+  void Put(Cf cf, std::string_view key, std::string_view value);
+  void Delete(Cf cf, std::string_view key);
+  // Visits keys with `prefix` in order (batch writes merged over the DB) until `fn` returns false.
+  Status Scan(Cf cf, std::string_view prefix, const std::function<bool(std::string_view, std::string_view)>& fn);
+  // The same in reverse key order.
+  Status ScanReverse(Cf cf, std::string_view prefix, const std::function<bool(std::string_view, std::string_view)>& fn);
+  size_t count() const;
+  bool empty() const { return count() == 0; }
+
+ private:
+  friend class StateStore;
+  StateStore* store_;
+  std::unique_ptr<rocksdb::WriteBatchWithIndex> wb_;
+};
+
+class StateStore {
+ public:
+  static Result<std::unique_ptr<StateStore>> Open(const std::string& dir);
+  ~StateStore();
+
+  Result<std::optional<std::string>> Get(Cf cf, std::string_view key);
+  Status Scan(Cf cf, std::string_view prefix, const std::function<bool(std::string_view, std::string_view)>& fn);
+  Status Commit(Batch* batch);                       // atomic + fsync'd
+  Status DeletePrefix(Cf cf, std::string_view prefix);  // range delete, fsync'd
+  // Approximate bytes on disk (SST + WAL) for metrics.
+  uint64_t ApproximateSize();
+
+ private:
+  friend class Batch;
+  StateStore() = default;
+  std::unique_ptr<rocksdb::DB> db_;
+  rocksdb::ColumnFamilyHandle* cfs_[static_cast<int>(Cf::kCount)] = {};
+};
+
+// Big-endian fixed-width encodings: keys sort numerically.
+void AppendBE64(std::string* out, uint64_t v);
+uint64_t ReadBE64(std::string_view s);
+std::string TablePrefix(int64_t table_id);   // 8 bytes
+// Smallest key greater than every key with `prefix` ("" if none).
+std::string PrefixSuccessor(std::string prefix);
+
+}  // namespace pgt::engine

@@ -1,0 +1,223 @@
+// Expression compilation (JSON -> Expr) and evaluation (see expr.h).
+#include "values/expr.h"
+
+#include "values/compare.h"
+#include "values/text_io.h"
+
+namespace pgt::values {
+namespace {
+
+using json = nlohmann::json;
+
+struct OpInfo {
+  const char* name;
+  OpFn fn;
+  int arity;
+};
+constexpr OpInfo kOps[] = {
+    {"add", OpFn::kAdd, 2}, {"sub", OpFn::kSub, 2}, {"mul", OpFn::kMul, 2},
+    {"div", OpFn::kDiv, 2}, {"mod", OpFn::kMod, 2}, {"neg", OpFn::kNeg, 1},
+    {"eq", OpFn::kEq, 2},   {"ne", OpFn::kNe, 2},   {"lt", OpFn::kLt, 2},
+    {"le", OpFn::kLe, 2},   {"gt", OpFn::kGt, 2},   {"ge", OpFn::kGe, 2},
+    {"cast", OpFn::kCast, 1},
+};
+
+bool IsArith(OpFn f) { return f <= OpFn::kNeg; }
+bool IsCompare(OpFn f) { return f >= OpFn::kEq && f <= OpFn::kGe; }
+
+bool Numberish(TypeId t) {
+  Family f = FamilyOf(t);
+  return f == Family::kInteger || f == Family::kNumeric || f == Family::kFloat;
+}
+
+Status Bad(const std::string& m) { return Status::InvalidArgument("expression: " + m); }
+
+Result<TypeId> TypeOf(const json& j) {
+  auto it = j.find("typoid");
+  if (it == j.end() || !it->is_number_unsigned())
+    return Bad("node without a valid \"typoid\": " + j.dump());
+  Oid oid = it->get<Oid>();
+  TypeId t = TypeIdFromOid(oid);
+  if (t == TypeId::kUnknown) return Bad("unsupported type oid " + std::to_string(oid));
+  return t;
+}
+
+Result<std::vector<std::unique_ptr<Expr>>> CompileArgs(const json& j, const std::string& what) {
+  auto it = j.find("args");
+  if (it == j.end() || !it->is_array()) return Bad(what + " without an \"args\" array");
+  std::vector<std::unique_ptr<Expr>> out;
+  for (const json& a : *it) {
+    PGT_ASSIGN_OR_RETURN(std::unique_ptr<Expr> e, CompileExpr(a));
+    out.push_back(std::move(e));
+  }
+  return out;
+}
+
+Status CheckOp(const Expr& e) {
+  std::string where = "op \"" + e.pg_fn + "\"";
+  auto tn = [](const std::unique_ptr<Expr>& a) { return std::string(TypeName(a->type)); };
+  if (IsArith(e.op)) {
+    bool int_result = FamilyOf(e.type) == Family::kInteger && e.type != TypeId::kOid;
+    bool float_result = FamilyOf(e.type) == Family::kFloat;
+    if (!int_result && !float_result && e.type != TypeId::kNumeric)
+      return Bad(where + ": arithmetic with result type " + TypeName(e.type));
+    if (float_result && e.op == OpFn::kMod) return Bad(where + ": mod on floating point");
+    for (const auto& a : e.args) {
+      if (!Numberish(a->type) || a->type == TypeId::kOid)
+        return Bad(where + ": arithmetic on " + tn(a));
+      if (int_result && FamilyOf(a->type) != Family::kInteger)
+        return Bad(where + ": integer result from " + tn(a));
+      if (e.type == TypeId::kNumeric && FamilyOf(a->type) == Family::kFloat)
+        return Bad(where + ": numeric result from " + tn(a));
+    }
+    return Status::Ok();
+  }
+  if (IsCompare(e.op)) {
+    if (e.type != TypeId::kBool) return Bad(where + ": comparison must return bool");
+    if (!Comparable(e.args[0]->type, e.args[1]->type))
+      return Bad(where + ": cannot compare " + tn(e.args[0]) + " with " + tn(e.args[1]));
+    return Status::Ok();
+  }
+  if (!CastSupported(e.args[0]->type, e.type))
+    return Bad(where + ": unsupported cast from " + tn(e.args[0]) + " to " + TypeName(e.type));
+  return Status::Ok();
+}
+
+}  // namespace
+
+Result<std::unique_ptr<Expr>> CompileExpr(const json& j) {
+  if (!j.is_object()) return Bad("node is not an object: " + j.dump());
+  auto kit = j.find("kind");
+  if (kit == j.end() || !kit->is_string()) return Bad("node without \"kind\": " + j.dump());
+  const std::string kind = kit->get<std::string>();
+  auto e = std::make_unique<Expr>();
+  PGT_ASSIGN_OR_RETURN(e->type, TypeOf(j));
+  e->typoid = j["typoid"].get<Oid>();
+  if (kind == "col") {
+    e->kind = ExprKind::kCol;
+    auto c = j.find("col");
+    if (c == j.end() || !c->is_number_unsigned() || c->get<uint64_t>() > 100000)
+      return Bad("col node without a valid \"col\": " + j.dump());
+    e->col = c->get<int>();
+  } else if (kind == "const") {
+    e->kind = ExprKind::kConst;
+    auto n = j.find("null");
+    if (n != j.end() && n->is_boolean() && n->get<bool>()) {
+      e->constant = Value::Null(e->type);
+    } else {
+      auto v = j.find("value");
+      if (v == j.end() || !v->is_string()) return Bad("const without a string \"value\": " + j.dump());
+      Result<Value> parsed = ParseText(e->type, v->get<std::string>());
+      if (!parsed.ok()) return Bad("const: " + parsed.status().message());
+      e->constant = std::move(parsed).value();
+    }
+  } else if (kind == "op") {
+    e->kind = ExprKind::kOp;
+    auto f = j.find("fn");
+    if (f == j.end() || !f->is_string()) return Bad("op without \"fn\": " + j.dump());
+    const std::string fn = f->get<std::string>();
+    const OpInfo* info = nullptr;
+    for (const auto& o : kOps)
+      if (fn == o.name) info = &o;
+    if (!info) return Bad("unknown op fn \"" + fn + "\"");
+    e->op = info->fn;
+    auto pf = j.find("pg_fn");
+    e->pg_fn = pf != j.end() && pf->is_string() ? pf->get<std::string>() : fn;
+    PGT_ASSIGN_OR_RETURN(e->args, CompileArgs(j, "op \"" + fn + "\""));
+    if (static_cast<int>(e->args.size()) != info->arity)
+      return Bad("op \"" + fn + "\" takes " + std::to_string(info->arity) + " argument(s), got " +
+                 std::to_string(e->args.size()));
+    PGT_RETURN_IF_ERROR(CheckOp(*e));
+  } else if (kind == "bool") {
+    e->kind = ExprKind::kBool;
+    auto f = j.find("fn");
+    std::string fn = f != j.end() && f->is_string() ? f->get<std::string>() : "";
+    if (fn == "and") e->bool_fn = BoolFn::kAnd;
+    else if (fn == "or") e->bool_fn = BoolFn::kOr;
+    else if (fn == "not") e->bool_fn = BoolFn::kNot;
+    else return Bad("unknown bool fn \"" + fn + "\"");
+    PGT_ASSIGN_OR_RETURN(e->args, CompileArgs(j, "bool \"" + fn + "\""));
+    if (e->args.empty() || (e->bool_fn == BoolFn::kNot && e->args.size() != 1))
+      return Bad("bool \"" + fn + "\" with " + std::to_string(e->args.size()) + " argument(s)");
+    for (const auto& a : e->args)
+      if (a->type != TypeId::kBool) return Bad("bool \"" + fn + "\" argument of type " + TypeName(a->type));
+    if (e->type != TypeId::kBool) return Bad("bool \"" + fn + "\" must return bool");
+  } else if (kind == "nulltest") {
+    e->kind = ExprKind::kNullTest;
+    auto neg = j.find("negated");
+    if (neg != j.end() && !neg->is_boolean()) return Bad("nulltest \"negated\" is not a boolean");
+    e->negated = neg != j.end() && neg->get<bool>();
+    auto a = j.find("arg");
+    if (a == j.end()) return Bad("nulltest without \"arg\"");
+    PGT_ASSIGN_OR_RETURN(std::unique_ptr<Expr> arg, CompileExpr(*a));
+    e->args.push_back(std::move(arg));
+    if (e->type != TypeId::kBool) return Bad("nulltest must return bool");
+  } else {
+    return Bad("unknown expression kind \"" + kind + "\"");
+  }
+  return e;
+}
+
+Result<Value> Eval(const Expr& e, const Row& row) {
+  switch (e.kind) {
+    case ExprKind::kCol: {
+      if (e.col < 0 || static_cast<size_t>(e.col) >= row.size())
+        return Status::InvalidArgument("column " + std::to_string(e.col) + " beyond row of " +
+                                       std::to_string(row.size()) + " values");
+      const Value& v = row[e.col];
+      if (v.unchanged_toast)
+        return Status::Internal("column " + std::to_string(e.col) +
+                                " holds an unresolved unchanged TOAST value");
+      return v;
+    }
+    case ExprKind::kConst: return e.constant;
+    case ExprKind::kOp: {
+      // Strict functions: every argument is evaluated (errors surface), then NULL in -> NULL out.
+      PGT_ASSIGN_OR_RETURN(Value a, Eval(*e.args[0], row));
+      if (e.args.size() == 1) {
+        if (a.is_null) return Value::Null(e.type);
+        return e.op == OpFn::kNeg ? Negate(a, e.type) : CastValue(a, e.type);
+      }
+      PGT_ASSIGN_OR_RETURN(Value b, Eval(*e.args[1], row));
+      if (a.is_null || b.is_null) return Value::Null(e.type);
+      if (IsArith(e.op)) return Arith(e.op, a, b, e.type);
+      PGT_ASSIGN_OR_RETURN(int c, CompareValues(a, b));
+      switch (e.op) {
+        case OpFn::kEq: return Value::Bool(c == 0);
+        case OpFn::kNe: return Value::Bool(c != 0);
+        case OpFn::kLt: return Value::Bool(c < 0);
+        case OpFn::kLe: return Value::Bool(c <= 0);
+        case OpFn::kGt: return Value::Bool(c > 0);
+        default: return Value::Bool(c >= 0);
+      }
+    }
+    case ExprKind::kBool: {
+      if (e.bool_fn == BoolFn::kNot) {
+        PGT_ASSIGN_OR_RETURN(Value a, Eval(*e.args[0], row));
+        return a.is_null ? Value::Null(TypeId::kBool) : Value::Bool(a.i == 0);
+      }
+      // AND: any FALSE -> FALSE, else any NULL -> NULL; OR symmetrically. Short-circuits.
+      bool decisive = e.bool_fn == BoolFn::kOr;
+      bool saw_null = false;
+      for (const auto& arg : e.args) {
+        PGT_ASSIGN_OR_RETURN(Value a, Eval(*arg, row));
+        if (a.is_null) { saw_null = true; continue; }
+        if ((a.i != 0) == decisive) return Value::Bool(decisive);
+      }
+      return saw_null ? Value::Null(TypeId::kBool) : Value::Bool(!decisive);
+    }
+    case ExprKind::kNullTest: {
+      PGT_ASSIGN_OR_RETURN(Value a, Eval(*e.args[0], row));
+      return Value::Bool(a.is_null != e.negated);
+    }
+  }
+  return Status::Internal("unknown expression kind");
+}
+
+Result<bool> EvalPredicate(const Expr& e, const Row& row) {
+  PGT_ASSIGN_OR_RETURN(Value v, Eval(e, row));
+  if (v.type != TypeId::kBool) return Status::InvalidArgument(std::string("predicate of type ") + TypeName(v.type));
+  return !v.is_null && v.i != 0;
+}
+
+}  // namespace pgt::values

@@ -1,0 +1,202 @@
+/*-------------------------------------------------------------------------
+ * catalog.c
+ *    SPI access to the pgtrickle catalog and creation of storage tables.
+ *
+ * Statements run with the caller's privileges: creating a stream table
+ * needs CREATE on the target schema and write access to the catalog.
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "catalog/namespace.h"
+#include "catalog/pg_type.h"
+#include "commands/async.h"
+#include "executor/spi.h"
+#include "lib/stringinfo.h"
+#include "utils/builtins.h"
+#include "utils/lsyscache.h"
+#include "utils/regproc.h"
+#include "utils/ruleutils.h"
+#include "utils/timestamp.h"
+#include "utils/varlena.h"
+
+#include "catalog.h"
+#include "pg_trickle.h"
+
+void
+pgt_spi_begin(void)
+{
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+}
+
+void
+pgt_spi_end(void)
+{
+	if (SPI_finish() != SPI_OK_FINISH)
+		elog(ERROR, "SPI_finish failed");
+}
+
+bool
+pgt_catalog_is_stream_table(Oid relid)
+{
+	Oid			argtypes[1] = {OIDOID};
+	Datum		values[1] = {ObjectIdGetDatum(relid)};
+	int			rc;
+
+	rc = SPI_execute_with_args("SELECT 1 FROM " PGT_SCHEMA ".pgt_stream_tables WHERE relid = $1",
+							   1, argtypes, values, NULL, true, 1);
+	if (rc != SPI_OK_SELECT)
+		elog(ERROR, "catalog lookup failed: %s", SPI_result_code_string(rc));
+	return SPI_processed > 0;
+}
+
+Oid
+pgt_create_storage_table(const char *qualified_name, Oid nspid,
+						 const char *relname, List *columns)
+{
+	StringInfoData sql;
+	ListCell   *lc;
+	Oid			relid;
+	int			rc;
+
+	initStringInfo(&sql);
+	appendStringInfo(&sql, "CREATE TABLE %s (", qualified_name);
+	foreach(lc, columns)
+	{
+		PgtOutputColumn *col = lfirst(lc);
+
+		appendStringInfo(&sql, "%s %s", quote_identifier(col->name), col->type_sql);
+		if (OidIsValid(col->collation))
+			appendStringInfo(&sql, " COLLATE %s",
+							 generate_collation_name(col->collation));
+		appendStringInfoString(&sql, ", ");
+	}
+	appendStringInfo(&sql, "%s uuid PRIMARY KEY)", PGT_ROW_ID_COLUMN);
+
+	rc = SPI_execute(sql.data, false, 0);
+	if (rc != SPI_OK_UTILITY)
+		elog(ERROR, "creating the storage table failed: %s",
+			 SPI_result_code_string(rc));
+
+	relid = get_relname_relid(relname, nspid);
+	if (!OidIsValid(relid))
+		elog(ERROR, "storage table %s not found after creation", qualified_name);
+	return relid;
+}
+
+int64
+pgt_catalog_insert(const char *name, Oid relid, const char *query,
+				   const char *plan_json, Interval *schedule, const char *sla_tier)
+{
+	Oid			argtypes[6] = {TEXTOID, OIDOID, TEXTOID, TEXTOID, INTERVALOID, TEXTOID};
+	Datum		values[6];
+	bool		isnull;
+	Datum		id;
+	int			rc;
+
+	values[0] = CStringGetTextDatum(name);
+	values[1] = ObjectIdGetDatum(relid);
+	values[2] = CStringGetTextDatum(query);
+	values[3] = CStringGetTextDatum(plan_json);
+	values[4] = IntervalPGetDatum(schedule);
+	values[5] = CStringGetTextDatum(sla_tier);
+
+	rc = SPI_execute_with_args("INSERT INTO " PGT_SCHEMA ".pgt_stream_tables "
+							   "(name, relid, query, plan, schedule, sla_tier, status) "
+							   "VALUES ($1, $2, $3, $4::jsonb, $5, $6, 'INITIALIZING') "
+							   "RETURNING id",
+							   6, argtypes, values, NULL, false, 1);
+	if (rc != SPI_OK_INSERT_RETURNING || SPI_processed != 1)
+		elog(ERROR, "inserting the catalog row failed: %s",
+			 SPI_result_code_string(rc));
+	id = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
+	return DatumGetInt64(id);
+}
+
+void
+pgt_catalog_insert_source(int64 id, PgtSourceInfo *src)
+{
+	Oid			argtypes[3] = {INT8OID, OIDOID, TEXTOID};
+	Datum		values[3];
+	int			rc;
+
+	values[0] = Int64GetDatum(id);
+	values[1] = ObjectIdGetDatum(src->relid);
+	values[2] = CStringGetTextDatum(src->qualified_name);
+	rc = SPI_execute_with_args("INSERT INTO " PGT_SCHEMA ".pgt_sources "
+							   "(stream_table_id, source_relid, source_name) "
+							   "VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
+							   3, argtypes, values, NULL, false, 0);
+	if (rc != SPI_OK_INSERT)
+		elog(ERROR, "inserting the source row failed: %s",
+			 SPI_result_code_string(rc));
+}
+
+/* Runs a one-parameter catalog SELECT returning (id, relid) FOR UPDATE. */
+static bool
+lookup_by(const char *where, Oid argtype, Datum arg, int64 *id, Oid *relid)
+{
+	char	   *sql = psprintf("SELECT id, relid FROM " PGT_SCHEMA ".pgt_stream_tables "
+							   "WHERE %s FOR UPDATE", where);
+	bool		isnull;
+	int			rc;
+
+	rc = SPI_execute_with_args(sql, 1, &argtype, &arg, NULL, false, 1);
+	if (rc != SPI_OK_SELECT)
+		elog(ERROR, "catalog lookup failed: %s", SPI_result_code_string(rc));
+	if (SPI_processed == 0)
+		return false;
+	*id = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+	*relid = DatumGetObjectId(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull));
+	return true;
+}
+
+bool
+pgt_catalog_lookup(const char *name, int64 *id, Oid *relid)
+{
+	List	   *names = stringToQualifiedNameList(name);
+	RangeVar   *rv = makeRangeVarFromNameList(names);
+	Oid			found = RangeVarGetRelid(rv, NoLock, true);
+
+	if (OidIsValid(found) &&
+		lookup_by("relid = $1", OIDOID, ObjectIdGetDatum(found), id, relid))
+		return true;
+	/*
+	 * The storage table may be gone (dropped by hand): the stored name, as
+	 * given or as create_stream_table would have qualified it.
+	 */
+	if (lookup_by("name = $1", TEXTOID, CStringGetTextDatum(name), id, relid))
+		return true;
+	if (rv->schemaname == NULL)
+	{
+		Oid			nspid = RangeVarGetCreationNamespace(rv);
+
+		rv->schemaname = get_namespace_name(nspid);
+	}
+	return lookup_by("name = $1", TEXTOID,
+					 CStringGetTextDatum(quote_qualified_identifier(rv->schemaname,
+																	rv->relname)),
+					 id, relid);
+}
+
+void
+pgt_catalog_delete(int64 id)
+{
+	Oid			argtype = INT8OID;
+	Datum		arg = Int64GetDatum(id);
+	int			rc;
+
+	rc = SPI_execute_with_args("DELETE FROM " PGT_SCHEMA ".pgt_stream_tables WHERE id = $1",
+							   1, &argtype, &arg, NULL, false, 0);
+	if (rc != SPI_OK_DELETE)
+		elog(ERROR, "deleting the catalog row failed: %s",
+			 SPI_result_code_string(rc));
+}
+
+/* NOTIFY pgtrickle_catalog, '<action> <id>' (delivered at commit). */
+void
+pgt_notify_catalog(const char *action, int64 id)
+{
+	Async_Notify(PGT_NOTIFY_CHANNEL, psprintf("%s " INT64_FORMAT, action, id));
+}

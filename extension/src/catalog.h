@@ -1,0 +1,41 @@
+/*-------------------------------------------------------------------------
+ * catalog.h
+ *    Reads and writes of the pgtrickle catalog (docs/catalog.md) and of
+ *    storage tables, through SPI. Callers connect SPI (pgt_spi_begin/end).
+ *-------------------------------------------------------------------------
+ */
+#ifndef PGT_CATALOG_H
+#define PGT_CATALOG_H
+
+#include "postgres.h"
+
+#include "datatype/timestamp.h"
+#include "nodes/pg_list.h"
+
+#include "compiler.h"
+
+extern void pgt_spi_begin(void);
+extern void pgt_spi_end(void);
+
+/* Is relid the storage table of a stream table? */
+extern bool pgt_catalog_is_stream_table(Oid relid);
+
+/* Creates the storage table (user columns + __pgt_row_id); returns its OID. */
+extern Oid	pgt_create_storage_table(const char *qualified_name, Oid nspid,
+									 const char *relname, List *columns);
+
+extern int64 pgt_catalog_insert(const char *name, Oid relid, const char *query,
+								const char *plan_json, Interval *schedule,
+								const char *sla_tier);
+extern void pgt_catalog_insert_source(int64 id, PgtSourceInfo *src);
+
+/*
+ * Finds a stream table by name (resolved like a table name, or the stored
+ * catalog name) and locks its catalog row; false if there is none.
+ */
+extern bool pgt_catalog_lookup(const char *name, int64 *id, Oid *relid);
+extern void pgt_catalog_delete(int64 id);
+
+extern void pgt_notify_catalog(const char *action, int64 id);
+
+#endif							/* PGT_CATALOG_H */

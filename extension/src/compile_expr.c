@@ -1,0 +1,396 @@
+/*-------------------------------------------------------------------------
+ * compile_expr.c
+ *    Expressions → plan expression JSON, one function per node type.
+ *
+ * Accepted nodes: Var (column of the source), Const, OpExpr and FuncExpr
+ * in the allow-list (compile_funcs.c), BoolExpr (AND/OR/NOT), NullTest,
+ * RelabelType between text and varchar, CollateExpr (transparent: the
+ * collation is checked where it matters, at comparisons), and, over the
+ * output of an aggregate, group keys and Aggrefs. Every other node is
+ * rejected naming the construct.
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "catalog/pg_proc.h"
+#include "catalog/pg_type.h"
+#include "miscadmin.h"
+#include "nodes/nodeFuncs.h"
+#include "utils/builtins.h"
+#include "utils/lsyscache.h"
+#include "utils/regproc.h"
+
+#include "compiler_internal.h"
+
+static const char *
+node_construct_name(Node *node)
+{
+	switch (nodeTag(node))
+	{
+		case T_SubLink:
+			return "subqueries";
+		case T_WindowFunc:
+			return "window functions";
+		case T_CaseExpr:
+			return "CASE expressions";
+		case T_CoalesceExpr:
+			return "COALESCE";
+		case T_MinMaxExpr:
+			return "GREATEST/LEAST";
+		case T_NullIfExpr:
+			return "NULLIF";
+		case T_ScalarArrayOpExpr:
+			return "IN lists and ANY/ALL";
+		case T_DistinctExpr:
+			return "IS DISTINCT FROM";
+		case T_BooleanTest:
+			return "IS [NOT] TRUE/FALSE/UNKNOWN";
+		case T_ArrayExpr:
+			return "ARRAY constructors";
+		case T_RowExpr:
+			return "ROW constructors";
+		case T_RowCompareExpr:
+			return "row comparisons";
+		case T_ArrayCoerceExpr:
+			return "array casts";
+		case T_SQLValueFunction:
+			return "SQL value functions (CURRENT_DATE, CURRENT_TIMESTAMP, CURRENT_USER, ...)";
+		case T_Param:
+			return "parameters";
+		case T_FieldSelect:
+		case T_FieldStore:
+			return "composite field access";
+		case T_SubscriptingRef:
+			return "subscripts";
+		case T_XmlExpr:
+			return "XML expressions";
+		case T_GroupingFunc:
+			return "GROUPING()";
+		case T_NextValueExpr:
+			return "sequence values";
+		case T_CoerceToDomain:
+			return "domains";
+		case T_ConvertRowtypeExpr:
+			return "row type conversions";
+		case T_CurrentOfExpr:
+			return "CURRENT OF";
+		default:
+			return psprintf("expression node type %d", (int) nodeTag(node));
+	}
+}
+
+static void
+write_typoid(JsonWriter *w, Oid typoid)
+{
+	jw_kv_int(w, "typoid", typoid);
+}
+
+/* Rejects a function or operator that is not in the allow-list. */
+static void
+reject_function(Oid funcid, Oid opno)
+{
+	char	   *fname = format_procedure(funcid);
+
+	if (func_volatile(funcid) == PROVOLATILE_VOLATILE)
+		pgt_reject("volatile function", "%s", fname);
+	if (OidIsValid(opno))
+		pgt_reject("operator", "%s (function %s)",
+				   format_operator(opno), fname);
+	pgt_reject("function", "%s", fname);
+}
+
+static void
+compile_var(PgtCompileCtx *ctx, Var *var, PgtExprMode mode)
+{
+	Oid			relid = ctx->source->relid;
+	char	   *colname;
+
+	if (var->varlevelsup != 0 || var->varno != 1)
+		pgt_reject("query construct", "outer references");
+	if (var->varattno == 0)
+		pgt_reject("query construct", "whole-row references (\"%s\")",
+				   ctx->source->relname);
+	colname = get_attname(relid, var->varattno, false);
+	if (var->varattno < 0)
+		pgt_reject("query construct", "system column \"%s\"", colname);
+	if (mode == PGT_EXPR_AGG_OUTPUT)
+		pgt_reject("query construct",
+				   "column \"%s\" outside GROUP BY and aggregates (functional dependency on the key)",
+				   colname);
+	if (!pgt_type_supported(var->vartype))
+		pgt_reject("type", "column \"%s\" of %s has type %s",
+				   colname, ctx->source->qualified_name,
+				   format_type_with_typemod(var->vartype, var->vartypmod));
+
+	jw_begin_object(ctx->w);
+	jw_kv_string(ctx->w, "kind", "col");
+	jw_kv_int(ctx->w, "col", var->varattno - 1);
+	write_typoid(ctx->w, var->vartype);
+	jw_end_object(ctx->w);
+}
+
+/* Value as the type's output function prints it (DateStyle ISO, see compile_query.c). */
+static void
+compile_const(PgtCompileCtx *ctx, Const *c)
+{
+	if (!pgt_type_supported(c->consttype))
+		pgt_reject("type", "constant of type %s",
+				   format_type_be(c->consttype));
+
+	jw_begin_object(ctx->w);
+	jw_kv_string(ctx->w, "kind", "const");
+	write_typoid(ctx->w, c->consttype);
+	if (c->constisnull)
+		jw_kv_bool(ctx->w, "null", true);
+	else
+	{
+		Oid			outfunc;
+		bool		isvarlena;
+
+		getTypeOutputInfo(c->consttype, &outfunc, &isvarlena);
+		jw_kv_string(ctx->w, "value",
+					 OidOutputFunctionCall(outfunc, c->constvalue));
+	}
+	jw_end_object(ctx->w);
+}
+
+/* Shared by OpExpr and FuncExpr: {"kind": "op", "fn", "args", ...} */
+static void
+compile_call(PgtCompileCtx *ctx, PgtExprMode mode, Oid funcid, Oid opno,
+			 List *args, Oid resulttype, Oid inputcollid)
+{
+	const PgtFnInfo *info = pgt_lookup_function(funcid);
+	ListCell   *lc;
+
+	if (info == NULL || info->nargs != list_length(args))
+		reject_function(funcid, opno);
+	if (!pgt_type_supported(resulttype))
+		pgt_reject("type", "result of %s is %s",
+				   format_procedure(funcid), format_type_be(resulttype));
+	foreach(lc, args)
+	{
+		Oid			argtype = exprType(lfirst(lc));
+
+		/* e.g. timestamptz shares prosrc timestamp_eq with timestamp */
+		if (!pgt_type_supported(argtype))
+			pgt_reject("type", "argument of %s is %s",
+					   format_procedure(funcid), format_type_be(argtype));
+	}
+
+	if (info->cls == PGT_FN_COMPARE && pgt_type_is_text(exprType(linitial(args))))
+	{
+		char	   *what = OidIsValid(opno)
+			? psprintf("comparison %s", format_operator(opno))
+			: psprintf("comparison %s", format_procedure(funcid));
+
+		if (strcmp(info->fn, "eq") == 0 || strcmp(info->fn, "ne") == 0)
+			pgt_check_equality_collation(inputcollid, what);
+		else
+			pgt_check_ordering_collation(inputcollid, what);
+	}
+
+	jw_begin_object(ctx->w);
+	jw_kv_string(ctx->w, "kind", "op");
+	jw_kv_string(ctx->w, "fn", info->fn);
+	jw_key(ctx->w, "args");
+	jw_begin_array(ctx->w);
+	foreach(lc, args)
+		pgt_compile_expr(ctx, lfirst(lc), mode);
+	jw_end_array(ctx->w);
+	write_typoid(ctx->w, resulttype);
+	jw_kv_string(ctx->w, "pg_fn", info->prosrc);
+	jw_kv_int(ctx->w, "pg_oid", funcid);
+	jw_end_object(ctx->w);
+}
+
+static void
+compile_opexpr(PgtCompileCtx *ctx, OpExpr *op, PgtExprMode mode)
+{
+	set_opfuncid(op);
+	compile_call(ctx, mode, op->opfuncid, op->opno, op->args,
+				 op->opresulttype, op->inputcollid);
+}
+
+static void
+compile_funcexpr(PgtCompileCtx *ctx, FuncExpr *fe, PgtExprMode mode)
+{
+	if (fe->funcretset)
+		pgt_reject("query construct", "set-returning function %s",
+				   format_procedure(fe->funcid));
+	if (fe->funcvariadic)
+		pgt_reject("function", "%s (VARIADIC)", format_procedure(fe->funcid));
+	compile_call(ctx, mode, fe->funcid, InvalidOid, fe->args,
+				 fe->funcresulttype, fe->inputcollid);
+}
+
+static void
+compile_boolexpr(PgtCompileCtx *ctx, BoolExpr *be, PgtExprMode mode)
+{
+	const char *fn;
+	ListCell   *lc;
+
+	switch (be->boolop)
+	{
+		case AND_EXPR:
+			fn = "and";
+			break;
+		case OR_EXPR:
+			fn = "or";
+			break;
+		case NOT_EXPR:
+			fn = "not";
+			break;
+		default:
+			elog(ERROR, "unrecognized boolop %d", (int) be->boolop);
+	}
+	jw_begin_object(ctx->w);
+	jw_kv_string(ctx->w, "kind", "bool");
+	jw_kv_string(ctx->w, "fn", fn);
+	jw_key(ctx->w, "args");
+	jw_begin_array(ctx->w);
+	foreach(lc, be->args)
+		pgt_compile_expr(ctx, lfirst(lc), mode);
+	jw_end_array(ctx->w);
+	write_typoid(ctx->w, BOOLOID);
+	jw_end_object(ctx->w);
+}
+
+static void
+compile_nulltest(PgtCompileCtx *ctx, NullTest *nt, PgtExprMode mode)
+{
+	if (nt->argisrow)
+		pgt_reject("query construct", "IS [NOT] NULL on a row value");
+	jw_begin_object(ctx->w);
+	jw_kv_string(ctx->w, "kind", "nulltest");
+	jw_kv_bool(ctx->w, "negated", nt->nulltesttype == IS_NOT_NULL);
+	jw_key(ctx->w, "arg");
+	pgt_compile_expr(ctx, (Node *) nt->arg, mode);
+	write_typoid(ctx->w, BOOLOID);
+	jw_end_object(ctx->w);
+}
+
+/*
+ * Binary-compatible coercion. Same type (collation relabel): transparent.
+ * text ↔ varchar: a "cast" op with pg_fn "relabel" and pg_oid 0.
+ */
+static void
+compile_relabel(PgtCompileCtx *ctx, RelabelType *rt, PgtExprMode mode)
+{
+	Oid			from = exprType((Node *) rt->arg);
+
+	if (from == rt->resulttype)
+	{
+		pgt_compile_expr(ctx, (Node *) rt->arg, mode);
+		return;
+	}
+	if (!pgt_type_is_text(from) || !pgt_type_is_text(rt->resulttype))
+		pgt_reject("cast", "%s to %s",
+				   format_type_be(from), format_type_be(rt->resulttype));
+
+	jw_begin_object(ctx->w);
+	jw_kv_string(ctx->w, "kind", "op");
+	jw_kv_string(ctx->w, "fn", "cast");
+	jw_key(ctx->w, "args");
+	jw_begin_array(ctx->w);
+	pgt_compile_expr(ctx, (Node *) rt->arg, mode);
+	jw_end_array(ctx->w);
+	write_typoid(ctx->w, rt->resulttype);
+	jw_kv_string(ctx->w, "pg_fn", "relabel");
+	jw_kv_int(ctx->w, "pg_oid", 0);
+	jw_end_object(ctx->w);
+}
+
+/* Over the aggregate's output: a column. */
+static void
+write_agg_output_col(PgtCompileCtx *ctx, int col, Oid typoid)
+{
+	jw_begin_object(ctx->w);
+	jw_kv_string(ctx->w, "kind", "col");
+	jw_kv_int(ctx->w, "col", col);
+	write_typoid(ctx->w, typoid);
+	jw_end_object(ctx->w);
+}
+
+/* AGG_OUTPUT mode: a group key or an aggregate → its column; else -1. */
+static int
+agg_output_column(PgtCompileCtx *ctx, Node *node)
+{
+	int			i = 0;
+	ListCell   *lc;
+
+	foreach(lc, ctx->group_exprs)
+	{
+		if (equal(node, lfirst(lc)))
+			return i;
+		i++;
+	}
+	if (IsA(node, Aggref))
+	{
+		foreach(lc, ctx->aggrefs)
+		{
+			if (equal(node, lfirst(lc)))
+				return i;
+			i++;
+		}
+		elog(ERROR, "aggregate not collected");
+	}
+	return -1;
+}
+
+void
+pgt_compile_expr(PgtCompileCtx *ctx, Node *node, PgtExprMode mode)
+{
+	check_stack_depth();
+	if (node == NULL)
+		elog(ERROR, "unexpected NULL expression");
+
+	if (mode == PGT_EXPR_AGG_OUTPUT)
+	{
+		int			col = agg_output_column(ctx, node);
+
+		if (col >= 0)
+		{
+			write_agg_output_col(ctx, col, exprType(node));
+			return;
+		}
+	}
+
+	switch (nodeTag(node))
+	{
+		case T_Var:
+			compile_var(ctx, (Var *) node, mode);
+			break;
+		case T_Const:
+			compile_const(ctx, (Const *) node);
+			break;
+		case T_OpExpr:
+			compile_opexpr(ctx, (OpExpr *) node, mode);
+			break;
+		case T_FuncExpr:
+			compile_funcexpr(ctx, (FuncExpr *) node, mode);
+			break;
+		case T_BoolExpr:
+			compile_boolexpr(ctx, (BoolExpr *) node, mode);
+			break;
+		case T_NullTest:
+			compile_nulltest(ctx, (NullTest *) node, mode);
+			break;
+		case T_RelabelType:
+			compile_relabel(ctx, (RelabelType *) node, mode);
+			break;
+		case T_CollateExpr:
+			pgt_compile_expr(ctx, (Node *) ((CollateExpr *) node)->arg, mode);
+			break;
+		case T_Aggref:
+			/* PostgreSQL rejects aggregates in WHERE and nested ones. */
+			elog(ERROR, "aggregate outside the target list");
+			break;
+		case T_CoerceViaIO:
+			pgt_reject("cast", "%s to %s (through text I/O)",
+					   format_type_be(exprType((Node *) ((CoerceViaIO *) node)->arg)),
+					   format_type_be(((CoerceViaIO *) node)->resulttype));
+			break;
+		default:
+			pgt_reject("expression", "%s", node_construct_name(node));
+	}
+}

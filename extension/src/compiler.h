@@ -1,0 +1,58 @@
+/*-------------------------------------------------------------------------
+ * compiler.h
+ *    Query compiler front end: SQL text → plan JSON (docs/plan-format.md).
+ *
+ * PostgreSQL's own parser and analyzer produce the Query tree; the compiler
+ * walks it, rejects everything the engine cannot maintain with
+ * ERRCODE_FEATURE_NOT_SUPPORTED ("<category> not supported in stream tables:
+ * <construct>") and writes the versioned plan. It never executes the query.
+ *
+ * Pipeline (one file per concern):
+ *   compile_query.c   statement + Query-level checks, plan assembly
+ *   compile_source.c  FROM clause: the single base table, its key, its JSON
+ *   compile_expr.c    expressions, one function per node type
+ *   compile_funcs.c   allow-list of functions/operators → plan "fn"
+ *   compile_agg.c     aggregates (COUNT/SUM/AVG/MIN/MAX)
+ *   compile_types.c   supported types, collations, the rejection helper
+ *   json_writer.c     the JSON string builder
+ *-------------------------------------------------------------------------
+ */
+#ifndef PGT_COMPILER_H
+#define PGT_COMPILER_H
+
+#include "postgres.h"
+
+#include "nodes/pg_list.h"
+
+/* One output column of the stream table (user columns, in order). */
+typedef struct PgtOutputColumn
+{
+	char	   *name;
+	Oid			typoid;
+	int32		typmod;
+	Oid			collation;		/* InvalidOid or the type's default: none */
+	char	   *type_sql;		/* format_type_with_typemod() */
+} PgtOutputColumn;
+
+/* One source table of the query. */
+typedef struct PgtSourceInfo
+{
+	Oid			relid;
+	char	   *schema;
+	char	   *relname;
+	char	   *qualified_name; /* quoted schema.table */
+	List	   *key_attnums;	/* integer list: primary key / replica identity */
+} PgtSourceInfo;
+
+typedef struct PgtCompiledQuery
+{
+	char	   *plan_json;		/* plan-format.md, version 1 */
+	List	   *columns;		/* PgtOutputColumn * */
+	List	   *sources;		/* PgtSourceInfo * */
+} PgtCompiledQuery;
+
+#define PGT_PLAN_VERSION 1
+
+extern PgtCompiledQuery *pgt_compile_query(const char *query_text);
+
+#endif							/* PGT_COMPILER_H */

@@ -1,0 +1,77 @@
+/*-------------------------------------------------------------------------
+ * compiler_internal.h
+ *    Declarations shared by the compile_*.c files (see compiler.h).
+ *-------------------------------------------------------------------------
+ */
+#ifndef PGT_COMPILER_INTERNAL_H
+#define PGT_COMPILER_INTERNAL_H
+
+#include "postgres.h"
+
+#include "nodes/parsenodes.h"
+#include "nodes/primnodes.h"
+
+#include "compiler.h"
+#include "json_writer.h"
+
+/*
+ * Where an expression is evaluated:
+ *   SCAN        over rows of the source (column i = attnum i+1): WHERE,
+ *               projections, GROUP BY keys, aggregate arguments;
+ *   AGG_OUTPUT  over rows of the aggregate operator (group keys, then
+ *               aggregates): the target list of a grouped query.
+ */
+typedef enum PgtExprMode
+{
+	PGT_EXPR_SCAN,
+	PGT_EXPR_AGG_OUTPUT
+} PgtExprMode;
+
+typedef struct PgtCompileCtx
+{
+	Query	   *query;
+	JsonWriter *w;
+	PgtSourceInfo *source;
+	bool		grouped;		/* aggregate operator present */
+	List	   *group_exprs;	/* Expr *, aggregate output columns 0..n-1 */
+	List	   *aggrefs;		/* Aggref *, aggregate output columns n.. */
+} PgtCompileCtx;
+
+/* compile_types.c */
+extern void pgt_reject(const char *category, const char *fmt,...)
+			pg_attribute_printf(2, 3) pg_attribute_noreturn();
+extern bool pgt_type_supported(Oid typoid);
+extern bool pgt_type_is_text(Oid typoid);
+extern void pgt_check_ordering_collation(Oid collid, const char *what);
+extern void pgt_check_equality_collation(Oid collid, const char *what);
+
+/* compile_source.c */
+extern PgtSourceInfo *pgt_compile_from(Query *query);
+extern void pgt_write_source(JsonWriter *w, PgtSourceInfo *src);
+
+/* compile_expr.c */
+extern void pgt_compile_expr(PgtCompileCtx *ctx, Node *node, PgtExprMode mode);
+
+/* compile_funcs.c */
+typedef enum PgtFnClass
+{
+	PGT_FN_ARITH,
+	PGT_FN_COMPARE,
+	PGT_FN_CAST
+} PgtFnClass;
+
+typedef struct PgtFnInfo
+{
+	const char *fn;				/* plan "fn" */
+	PgtFnClass	cls;
+	int			nargs;
+	const char *prosrc;			/* plan "pg_fn" */
+} PgtFnInfo;
+
+extern const PgtFnInfo *pgt_lookup_function(Oid funcoid);
+
+/* compile_agg.c */
+extern List *pgt_collect_aggrefs(Node *node, List *found);
+extern void pgt_write_aggregate(PgtCompileCtx *ctx, Aggref *agg);
+
+#endif							/* PGT_COMPILER_INTERNAL_H */

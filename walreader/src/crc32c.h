@@ -1,0 +1,14 @@
+// CRC-32C (Castagnoli), as PostgreSQL computes WAL record checksums (internal).
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+
+namespace pgt::internal {
+
+// Running CRC: start with kCrc32cInit, extend with Crc32cExtend, finish with Crc32cFinish.
+constexpr uint32_t kCrc32cInit = 0xFFFFFFFFu;
+uint32_t Crc32cExtend(uint32_t crc, const uint8_t* data, size_t len);
+inline uint32_t Crc32cFinish(uint32_t crc) { return crc ^ 0xFFFFFFFFu; }
+
+}  // namespace pgt::internal

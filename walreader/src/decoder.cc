@@ -1,0 +1,223 @@
+// Decoder: drives reader -> record decoder -> rmgr dispatch -> reorder buffer (decoder.h).
+//
+// Consistency (as snapbuild.c, simplified): without a consistent restart point the decoder
+// cannot know transactions that began before its start. Stages on XLOG_RUNNING_XACTS:
+//   kWaitFirst --first record: N1 = nextXid--> kWaitOldestN1
+//   kWaitOldestN1 --oldestRunningXid >= N1: N2 = nextXid--> kWaitOldestN2
+//   kWaitOldestN2 --oldestRunningXid >= N2--> kConsistent
+// (checked in sequence on the same record, so a record with no running xacts makes the decoder
+// consistent at once). Every transaction that commits before kConsistent is dropped, even if
+// complete: a consumer must not rely on it.
+#include <deque>
+
+#include "heap_decode.h"
+#include "record.h"
+#include "reorder_buffer.h"
+#include "walreader/decoder.h"
+#include "xact_parse.h"
+#include "xlog_reader.h"
+
+namespace pgt {
+
+using namespace internal;
+
+namespace {
+enum class Stage { kWaitFirst, kWaitOldestN1, kWaitOldestN2, kConsistent };
+
+// XLOG (rmgr 0) record types (catalog/pg_control.h); none carries row data.
+bool KnownXlogInfo(uint8_t info) {
+  switch (info & 0xF0) {
+    case 0x00:   // CHECKPOINT_SHUTDOWN
+    case 0x10:   // CHECKPOINT_ONLINE
+    case 0x20:   // NOOP
+    case 0x30:   // NEXTOID
+    case 0x40:   // SWITCH (the reader skips to the next segment)
+    case 0x50:   // BACKUP_END
+    case 0x60:   // PARAMETER_CHANGE
+    case 0x70:   // RESTORE_POINT
+    case 0x80:   // FPW_CHANGE
+    case 0x90:   // END_OF_RECOVERY
+    case 0xA0:   // FPI_FOR_HINT
+    case 0xB0:   // FPI
+    case 0xD0:   // OVERWRITE_CONTRECORD
+      return true;
+    default:
+      return false;
+  }
+}
+}  // namespace
+
+struct Decoder::Impl {
+  Impl(WalSource* s, CatalogResolver* c, DecoderOptions o)
+      : source(s), catalog(c), opts(o), reader(s) {}
+
+  Status Dispatch(const DecodedRecord& r);
+  Status DecodeXact(const DecodedRecord& r);
+  Status DecodeRunningXacts(const DecodedRecord& r);
+  Status Unknown(const DecodedRecord& r) {
+    return Status::Unsupported("unknown WAL record type (rmgr " + std::to_string(r.rmid) +
+                               ", info 0x" + Hex(r.info) + ") at " + FormatLsn(r.start));
+  }
+  static std::string Hex(uint8_t v) {
+    const char* d = "0123456789ABCDEF";
+    return std::string{d[v >> 4], d[v & 15]};
+  }
+
+  WalSource* source;
+  CatalogResolver* catalog;
+  DecoderOptions opts;
+  XLogReader reader;
+  ReorderBuffer rb;
+  std::deque<Transaction> ready;
+  bool started = false;
+  Status error;
+  Lsn decoded_upto = kInvalidLsn;
+  Stage stage = Stage::kWaitFirst;
+  Xid n1 = 0, n2 = 0;
+};
+
+Status Decoder::Impl::Dispatch(const DecodedRecord& r) {
+  rb.ProcessXid(r.xid, r.toplevel_xid, r.start);
+  HeapDecodeContext hctx{catalog, opts.database_oid, &rb};
+  switch (r.rmid) {
+    case kRmXlog:
+      return KnownXlogInfo(r.info) ? Status::Ok() : Unknown(r);
+    case kRmXact:
+      return DecodeXact(r);
+    case kRmSmgr:   // CREATE 0x10 / TRUNCATE 0x20: file-level, no rows
+      return ((r.info & 0xF0) == 0x10 || (r.info & 0xF0) == 0x20) ? Status::Ok() : Unknown(r);
+    case kRmStandby:
+      switch (r.info & 0xF0) {
+        case 0x00: return Status::Ok();   // LOCK (AccessExclusive locks)
+        case 0x10: return DecodeRunningXacts(r);
+        case 0x20: return Status::Ok();   // INVALIDATIONS
+      }
+      return Unknown(r);
+    case kRmHeap2:
+      return DecodeHeap2Record(r, hctx);
+    case kRmHeap:
+      return DecodeHeapRecord(r, hctx);
+    // Resource managers without row data for tables: ignored entirely.
+    case kRmClog:
+    case kRmDbase:
+    case kRmTblspc:
+    case kRmMultiXact:
+    case kRmRelMap:       // TODO(catalog): refresh mapped-catalog descriptors
+    case kRmBtree:
+    case kRmHash:
+    case kRmGin:
+    case kRmGist:
+    case kRmSeq:
+    case kRmSpgist:
+    case kRmBrin:
+    case kRmCommitTs:
+    case kRmReplOrigin:
+    case kRmGeneric:
+    case kRmLogicalMsg:
+      return Status::Ok();
+  }
+  return Status::Unsupported("unknown resource manager id " + std::to_string(r.rmid) +
+                             " in record at " + FormatLsn(r.start));
+}
+
+Status Decoder::Impl::DecodeXact(const DecodedRecord& r) {
+  uint8_t op = r.info & kXactOpMask;
+  switch (op) {
+    case kXactCommit:
+    case kXactCommitPrepared: {
+      auto parsed = ParseXactEnd(r.main_data(), r.main_len, r.info, true);
+      if (!parsed.ok()) return parsed.status().WithContext("commit at " + FormatLsn(r.start));
+      Xid xid = op == kXactCommitPrepared ? parsed->twophase_xid : r.xid;
+      Transaction t = rb.Commit(xid, parsed->subxacts, r.start, r.end, parsed->xact_time);
+      if (stage == Stage::kConsistent && !t.changes.empty()) ready.push_back(std::move(t));
+      return Status::Ok();
+    }
+    case kXactAbort:
+    case kXactAbortPrepared: {
+      auto parsed = ParseXactEnd(r.main_data(), r.main_len, r.info, false);
+      if (!parsed.ok()) return parsed.status().WithContext("abort at " + FormatLsn(r.start));
+      Xid xid = op == kXactAbortPrepared ? parsed->twophase_xid : r.xid;
+      rb.Abort(xid, parsed->subxacts);
+      return Status::Ok();
+    }
+    case kXactAssignment: {
+      auto parsed = ParseAssignment(r.main_data(), r.main_len);
+      if (!parsed.ok()) return parsed.status().WithContext("assignment at " + FormatLsn(r.start));
+      rb.Assign(parsed->top, parsed->subxacts, r.start);
+      return Status::Ok();
+    }
+    case kXactPrepare:         // stays open until COMMIT/ABORT PREPARED
+    case kXactInvalidations:   // TODO(catalog): relcache invalidations -> descriptor refresh
+      return Status::Ok();
+  }
+  return Unknown(r);
+}
+
+Status Decoder::Impl::DecodeRunningXacts(const DecodedRecord& r) {
+  auto rx = ParseRunningXacts(r.main_data(), r.main_len);
+  if (!rx.ok()) return rx.status().WithContext("running_xacts at " + FormatLsn(r.start));
+  rb.AbortOlderThan(rx->oldest_running_xid);   // transactions of a crashed server
+  if (stage == Stage::kWaitFirst) {
+    n1 = rx->next_xid;
+    stage = Stage::kWaitOldestN1;
+  }
+  if (stage == Stage::kWaitOldestN1 && !XidPrecedes(rx->oldest_running_xid, n1)) {
+    n2 = rx->next_xid;
+    stage = Stage::kWaitOldestN2;
+  }
+  if (stage == Stage::kWaitOldestN2 && !XidPrecedes(rx->oldest_running_xid, n2))
+    stage = Stage::kConsistent;
+  return Status::Ok();
+}
+
+Decoder::Decoder(WalSource* source, CatalogResolver* catalog, DecoderOptions opts)
+    : impl_(std::make_unique<Impl>(source, catalog, opts)) {}
+Decoder::~Decoder() = default;
+
+Status Decoder::Start(Lsn lsn, TimeLineId tli, bool consistent) {
+  Impl& d = *impl_;
+  d.rb.Clear();
+  d.ready.clear();
+  d.error = Status::Ok();
+  d.stage = consistent ? Stage::kConsistent : Stage::kWaitFirst;
+  d.n1 = d.n2 = 0;
+  d.decoded_upto = lsn;
+  Status st = d.reader.Start(lsn, tli);
+  d.started = st.ok();
+  return st;
+}
+
+Result<std::optional<Transaction>> Decoder::Next(std::chrono::milliseconds wait) {
+  Impl& d = *impl_;
+  if (!d.started) return Status::InvalidArgument("Decoder::Next before a successful Start");
+  if (!d.error.ok()) return d.error;
+  for (;;) {
+    if (!d.ready.empty()) {
+      Transaction t = std::move(d.ready.front());
+      d.ready.pop_front();
+      return std::optional<Transaction>(std::move(t));
+    }
+    auto raw = d.reader.Next(wait);
+    if (!raw.ok()) { d.error = raw.status(); return d.error; }
+    if (!raw->has_value()) return std::optional<Transaction>();
+    auto rec = DecodeRecord(std::move(**raw));
+    if (!rec.ok()) { d.error = rec.status(); return d.error; }
+    Status st = d.Dispatch(*rec);
+    if (!st.ok()) { d.error = st; return d.error; }
+    bool is_switch = rec->rmid == kRmXlog && (rec->info & 0xF0) == 0x40;
+    d.decoded_upto = is_switch ? d.reader.position() : rec->end;
+  }
+}
+
+Lsn Decoder::decoded_upto() const { return impl_->decoded_upto; }
+
+Lsn Decoder::restart_lsn() const {
+  Lsn oldest = impl_->rb.OldestFirstLsn();
+  if (oldest == kInvalidLsn || oldest > impl_->decoded_upto) return impl_->decoded_upto;
+  return oldest;
+}
+
+bool Decoder::consistent() const { return impl_->stage == Stage::kConsistent; }
+size_t Decoder::open_transactions() const { return impl_->rb.size(); }
+
+}  // namespace pgt

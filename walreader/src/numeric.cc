@@ -1,0 +1,86 @@
+// Numeric decoding (utils/adt/numeric.c): base-10000 int16 digits, short (2-byte header) and
+// long (4-byte header) forms, specials NaN/+Inf/-Inf; printed like get_str_from_var().
+#include "numeric.h"
+
+#include <vector>
+
+#include "bytes.h"
+
+namespace pgt::internal {
+
+namespace {
+constexpr uint16_t kSignMask = 0xC000;
+constexpr uint16_t kShort = 0x8000;
+constexpr uint16_t kSpecial = 0xC000;
+constexpr uint16_t kNeg = 0x4000;
+constexpr uint16_t kNaN = 0xC000, kPinf = 0xD000, kNinf = 0xF000;
+constexpr uint16_t kShortSign = 0x2000;
+constexpr uint16_t kShortDscaleMask = 0x1F80;
+constexpr int kShortDscaleShift = 7;
+constexpr uint16_t kShortWeightSign = 0x0040;
+constexpr uint16_t kShortWeightMask = 0x003F;
+}  // namespace
+
+Result<std::string> NumericToText(const uint8_t* p, size_t len) {
+  if (len < 2) return Status::Corruption("numeric datum too short");
+  uint16_t h = U16(p);
+  bool neg;
+  int dscale, weight;
+  size_t digits_off;
+  if ((h & kSignMask) == kSpecial) {
+    uint16_t s = h & 0xF000;
+    if (s == kNaN) return std::string("NaN");
+    if (s == kPinf) return std::string("Infinity");
+    if (s == kNinf) return std::string("-Infinity");
+    return Status::Corruption("invalid numeric special value");
+  }
+  if ((h & kSignMask) == kShort) {
+    neg = h & kShortSign;
+    dscale = (h & kShortDscaleMask) >> kShortDscaleShift;
+    weight = (h & kShortWeightSign) ? static_cast<int>((h & kShortWeightMask) | ~kShortWeightMask)
+                                    : (h & kShortWeightMask);
+    digits_off = 2;
+  } else {
+    if (len < 4) return Status::Corruption("numeric datum too short");
+    neg = (h & kSignMask) == kNeg;
+    dscale = h & 0x3FFF;
+    weight = static_cast<int16_t>(U16(p + 2));
+    digits_off = 4;
+  }
+  if ((len - digits_off) % 2 != 0) return Status::Corruption("numeric datum has odd length");
+  int ndigits = static_cast<int>((len - digits_off) / 2);
+  std::vector<int> digits(ndigits);
+  for (int i = 0; i < ndigits; i++) {
+    digits[i] = static_cast<int16_t>(U16(p + digits_off + 2 * i));
+    if (digits[i] < 0 || digits[i] >= 10000) return Status::Corruption("invalid numeric digit");
+  }
+  std::string out;
+  if (neg) out += '-';
+  int d;
+  if (weight < 0) {
+    d = weight + 1;
+    out += '0';
+  } else {
+    for (d = 0; d <= weight; d++) {
+      int dig = d < ndigits ? digits[d] : 0;
+      std::string s = std::to_string(dig);
+      if (d > 0) s.insert(0, 4 - s.size(), '0');
+      out += s;
+    }
+  }
+  if (dscale > 0) {
+    out += '.';
+    std::string frac;
+    for (int i = 0; i < dscale; d++, i += 4) {
+      int dig = (d >= 0 && d < ndigits) ? digits[d] : 0;
+      std::string s = std::to_string(dig);
+      s.insert(0, 4 - s.size(), '0');
+      frac += s;
+    }
+    frac.resize(dscale);
+    out += frac;
+  }
+  return out;
+}
+
+}  // namespace pgt::internal

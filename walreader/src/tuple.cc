@@ -1,0 +1,233 @@
+// Tuple decoding: see tuple.h and wal-format.md §5, §7.
+#include "tuple.h"
+
+#include <cstring>
+
+#include "bytes.h"
+#include "numeric.h"
+#include "pglz.h"
+
+namespace pgt::internal {
+
+namespace {
+constexpr uint16_t kHeapHasNull = 0x0001;
+constexpr uint8_t kVartagOnDisk = 18;
+constexpr uint32_t kToastPglz = 0, kToastLz4 = 1;
+
+size_t AlignOf(char attalign) {
+  switch (attalign) {
+    case 's': return 2;
+    case 'i': return 4;
+    case 'd': return 8;
+    default: return 1;
+  }
+}
+
+// Payload bytes (after decompression) -> typed value.
+Result<Value> ValueFromPayload(std::string payload, TypeId type) {
+  switch (type) {
+    case TypeId::kNumeric: {
+      PGT_ASSIGN_OR_RETURN(std::string txt, NumericToText(
+          reinterpret_cast<const uint8_t*>(payload.data()), payload.size()));
+      return Value::Str(TypeId::kNumeric, std::move(txt));
+    }
+    default:
+      return Value::Str(type, std::move(payload));
+  }
+}
+
+Result<std::string> Decompress(const uint8_t* p, size_t len, uint32_t method, size_t rawsize,
+                               const std::string& column) {
+  if (method == kToastPglz) return PglzDecompress(p, len, rawsize);
+  if (method == kToastLz4)
+    return Status::Unsupported("lz4-compressed value in column " + column + " (not supported yet)");
+  return Status::Corruption("unknown compression method " + std::to_string(method) +
+                            " in column " + column);
+}
+
+Result<Value> FixedValue(const uint8_t* p, const AttributeDesc& a, TypeId type,
+                         const std::string& column) {
+  auto want = [&](int n) -> Status {
+    if (a.attlen != n)
+      return Status::Corruption("column " + column + ": type " + TypeName(type) +
+                                " with attlen " + std::to_string(a.attlen));
+    return Status::Ok();
+  };
+  switch (type) {
+    case TypeId::kBool: PGT_RETURN_IF_ERROR(want(1)); return Value::Bool(p[0] != 0);
+    case TypeId::kInt2: PGT_RETURN_IF_ERROR(want(2)); return Value::Int(type, Load<int16_t>(p));
+    case TypeId::kInt4:
+    case TypeId::kDate: PGT_RETURN_IF_ERROR(want(4)); return Value::Int(type, Load<int32_t>(p));
+    case TypeId::kOid: PGT_RETURN_IF_ERROR(want(4)); return Value::Int(type, Load<uint32_t>(p));
+    case TypeId::kInt8:
+    case TypeId::kTime:
+    case TypeId::kTimestamp:
+    case TypeId::kTimestamptz: PGT_RETURN_IF_ERROR(want(8)); return Value::Int(type, Load<int64_t>(p));
+    case TypeId::kFloat4: {
+      PGT_RETURN_IF_ERROR(want(4));
+      Value v = Value::Int(type, 0);
+      v.i = 0;
+      v.f = Load<float>(p);
+      return v;
+    }
+    case TypeId::kFloat8: {
+      PGT_RETURN_IF_ERROR(want(8));
+      Value v = Value::Int(type, 0);
+      v.f = Load<double>(p);
+      return v;
+    }
+    case TypeId::kUuid:
+      PGT_RETURN_IF_ERROR(want(16));
+      return Value::Str(type, std::string(reinterpret_cast<const char*>(p), 16));
+    default:
+      return Value::Str(type, std::string(reinterpret_cast<const char*>(p), a.attlen));
+  }
+}
+}  // namespace
+
+Result<TupleView> ParseHeapTuple(const uint8_t* p, size_t len) {
+  if (len < kHeapHeaderSize) return Status::Corruption("tuple shorter than xl_heap_header");
+  TupleView t;
+  t.infomask2 = U16(p);
+  t.infomask = U16(p + 2);
+  t.t_hoff = p[4];
+  t.data = p + kHeapHeaderSize;
+  t.len = len - kHeapHeaderSize;
+  if (t.t_hoff < kTupleHeaderOffsetBits || t.t_hoff - kTupleHeaderOffsetBits > t.len)
+    return Status::Corruption("invalid t_hoff " + std::to_string(t.t_hoff));
+  return t;
+}
+
+Result<Value> DecodeVarlena(const uint8_t* p, size_t avail, TypeId type, const TupleContext& ctx,
+                            const std::string& column, size_t* consumed) {
+  if (avail < 1) return Status::Corruption("column " + column + ": truncated varlena");
+  uint8_t b0 = p[0];
+  if (b0 == 0x01) {   // TOAST pointer
+    if (avail < 2 || p[1] != kVartagOnDisk)
+      return Status::Corruption("column " + column + ": unexpected varlena tag " +
+                                std::to_string(avail < 2 ? -1 : p[1]) + " in WAL");
+    if (avail < 18) return Status::Corruption("column " + column + ": truncated TOAST pointer");
+    *consumed = 18;
+    ToastPointer ptr;
+    ptr.rawsize = Load<int32_t>(p + 2);
+    ptr.extinfo = U32(p + 6);
+    ptr.valueid = U32(p + 10);
+    ptr.toastrelid = U32(p + 14);
+    const std::string* chunks = ctx.toast ? ctx.toast->Find(ptr) : nullptr;
+    if (chunks != nullptr) {
+      if (chunks->size() != ptr.extsize())
+        return Status::Corruption("column " + column + ": TOAST value " +
+                                  std::to_string(ptr.valueid) + " has " +
+                                  std::to_string(chunks->size()) + " bytes, expected " +
+                                  std::to_string(ptr.extsize()));
+      std::string payload;
+      if (ptr.compressed()) {
+        // Stored bytes = va_tcinfo (u32) + compressed data.
+        if (chunks->size() < 4) return Status::Corruption("column " + column + ": short TOAST value");
+        const uint8_t* c = reinterpret_cast<const uint8_t*>(chunks->data());
+        PGT_ASSIGN_OR_RETURN(payload, Decompress(c + 4, chunks->size() - 4, ptr.extinfo >> 30,
+                                                 static_cast<size_t>(ptr.rawsize - 4), column));
+      } else {
+        payload = *chunks;
+      }
+      return ValueFromPayload(std::move(payload), type);
+    }
+    if (ctx.policy == ExternalPolicy::kUnchangedToast) {
+      Value v = Value::Null(type);
+      v.is_null = false;
+      v.unchanged_toast = true;
+      return v;
+    }
+    return Status::Unsupported("column " + column + ": external TOAST value " +
+                               std::to_string(ptr.valueid) + " whose chunks are not in the WAL read");
+  }
+  if (b0 & 0x01) {   // 1-byte header
+    size_t sz = b0 >> 1;
+    if (sz < 1 || sz > avail) return Status::Corruption("column " + column + ": bad short varlena");
+    *consumed = sz;
+    return ValueFromPayload(std::string(reinterpret_cast<const char*>(p + 1), sz - 1), type);
+  }
+  if (avail < 4) return Status::Corruption("column " + column + ": truncated varlena header");
+  uint32_t word = U32(p);
+  size_t sz = word >> 2;
+  if (sz < 4 || sz > avail) return Status::Corruption("column " + column + ": bad varlena length " + std::to_string(sz));
+  *consumed = sz;
+  if ((word & 0x03) == 0x02) {   // compressed inline
+    if (sz < 8) return Status::Corruption("column " + column + ": short compressed varlena");
+    uint32_t tcinfo = U32(p + 4);
+    PGT_ASSIGN_OR_RETURN(std::string payload, Decompress(p + 8, sz - 8, tcinfo >> 30,
+                                                         tcinfo & 0x3FFFFFFFu, column));
+    return ValueFromPayload(std::move(payload), type);
+  }
+  if ((word & 0x03) != 0) return Status::Corruption("column " + column + ": invalid varlena header");
+  return ValueFromPayload(std::string(reinterpret_cast<const char*>(p + 4), sz - 4), type);
+}
+
+Result<Row> DecodeTuple(const TupleView& t, const TupleContext& ctx) {
+  const RelationDesc& desc = *ctx.desc;
+  const int natts = t.natts();
+  const int ndesc = static_cast<int>(desc.attrs.size());
+  auto where = [&](int i) {
+    return desc.name + "." + desc.attrs[i].name + " at " + FormatLsn(ctx.lsn);
+  };
+  if (natts > ndesc)
+    return Status::Corruption("tuple of " + desc.name + " at " + FormatLsn(ctx.lsn) + " has " +
+                              std::to_string(natts) + " attributes, descriptor has " +
+                              std::to_string(ndesc) + " (catalog out of date?)");
+  const bool hasnull = t.infomask & kHeapHasNull;
+  const size_t data_start = t.t_hoff - kTupleHeaderOffsetBits;
+  if (hasnull && static_cast<size_t>((natts + 7) / 8) > data_start)
+    return Status::Corruption("null bitmap overlaps data in tuple at " + FormatLsn(ctx.lsn));
+  Row row;
+  row.reserve(ndesc);
+  size_t off = data_start;
+  for (int i = 0; i < ndesc; i++) {
+    const AttributeDesc& a = desc.attrs[i];
+    TypeId type = a.type != TypeId::kUnknown ? a.type : TypeIdFromOid(a.type_oid);
+    if (i >= natts) {   // added after this tuple was formed
+      if (a.dropped) row.push_back(Value::Null(TypeId::kUnknown));
+      else row.push_back(a.has_missing ? a.missing : Value::Null(type));
+      continue;
+    }
+    if (hasnull && !(t.data[i >> 3] & (1 << (i & 7)))) {
+      row.push_back(Value::Null(a.dropped ? TypeId::kUnknown : type));
+      continue;
+    }
+    Value v;
+    if (a.attlen > 0) {
+      off = AlignTo(off, AlignOf(a.attalign));
+      if (off + a.attlen > t.len) return Status::Corruption("column " + where(i) + ": tuple too short");
+      PGT_ASSIGN_OR_RETURN(v, FixedValue(t.data + off, a, type, where(i)));
+      off += a.attlen;
+    } else if (a.attlen == -1) {
+      if (off >= t.len) return Status::Corruption("column " + where(i) + ": tuple too short");
+      if (t.data[off] == 0) off = AlignTo(off, AlignOf(a.attalign));
+      size_t used = 0;
+      if (off >= t.len) return Status::Corruption("column " + where(i) + ": tuple too short");
+      if (a.dropped) {
+        // Walk it without interpreting: a dropped column may hold anything, even TOAST pointers.
+        uint8_t b0 = t.data[off];
+        if (b0 == 0x01) used = 18;
+        else if (b0 & 1) used = b0 >> 1;
+        else if (off + 4 <= t.len) used = U32(t.data + off) >> 2;
+        if (used == 0 || off + used > t.len)
+          return Status::Corruption("column " + where(i) + ": bad varlena");
+      } else {
+        PGT_ASSIGN_OR_RETURN(v, DecodeVarlena(t.data + off, t.len - off, type, ctx, where(i), &used));
+      }
+      off += used;
+    } else if (a.attlen == -2) {
+      const void* nul = std::memchr(t.data + off, 0, t.len - off);
+      if (nul == nullptr) return Status::Corruption("column " + where(i) + ": unterminated cstring");
+      size_t n = static_cast<const uint8_t*>(nul) - (t.data + off);
+      v = Value::Str(type, std::string(reinterpret_cast<const char*>(t.data + off), n));
+      off += n + 1;
+    } else {
+      return Status::Corruption("column " + where(i) + ": invalid attlen " + std::to_string(a.attlen));
+    }
+    row.push_back(a.dropped ? Value::Null(TypeId::kUnknown) : std::move(v));
+  }
+  return row;
+}
+
+}  // namespace pgt::internal

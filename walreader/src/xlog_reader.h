@@ -1,0 +1,73 @@
+// Page/record reader (internal): turns a WalSource's byte stream into complete, CRC-checked WAL
+// records. Validates every page header (magic, info bits, long header at segment start,
+// pageaddr, non-decreasing timeline), reassembles records across pages, follows XLOG_SWITCH to
+// the next segment and handles FIRST_IS_OVERWRITE_CONTRECORD. Not thread-safe.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <optional>
+#include <vector>
+
+#include "walreader/lsn.h"
+#include "walreader/source.h"
+#include "walreader/status.h"
+
+namespace pgt::internal {
+
+constexpr uint16_t kXLogPageMagicPg15 = 0xD110;
+constexpr uint16_t kXlpFirstIsContrecord = 0x1;
+constexpr uint16_t kXlpLongHeader = 0x2;
+constexpr uint16_t kXlpBkpRemovable = 0x4;
+constexpr uint16_t kXlpFirstIsOverwriteContrecord = 0x8;
+constexpr uint32_t kShortPageHeaderSize = 24;
+constexpr uint32_t kLongPageHeaderSize = 40;
+constexpr uint32_t kXLogRecordHeaderSize = 24;
+constexpr uint64_t kDefaultSegmentSize = 16 * 1024 * 1024;
+
+// One complete record: its bytes (header included) and position.
+struct RawRecord {
+  Lsn start = kInvalidLsn;   // LSN of the record header
+  Lsn end = kInvalidLsn;     // LSN just past its last byte (not aligned)
+  std::vector<uint8_t> bytes;
+};
+
+class XLogReader {
+ public:
+  explicit XLogReader(WalSource* source) : source_(source) {}
+
+  // Positions the reader. A page-aligned `lsn` means "the first record starting on or after this
+  // page" (a continued record is skipped); otherwise `lsn` must be the exact start of a record.
+  Status Start(Lsn lsn, TimeLineId tli);
+
+  // Reads the next record. Returns nullopt when not enough WAL arrived within `wait`.
+  Result<std::optional<RawRecord>> Next(std::chrono::milliseconds wait);
+
+  uint64_t segment_size() const { return seg_size_; }
+  // Start LSN of the next record to read (valid between records).
+  Lsn position() const { return pos_; }
+
+ private:
+  enum class Fill { kOk, kNoData };
+  // Makes bytes [lsn, lsn+n) available in buf_. kNoData if the source had nothing in time.
+  Result<Fill> Ensure(Lsn lsn, size_t n, std::chrono::milliseconds wait);
+  const uint8_t* At(Lsn lsn) const { return buf_.data() + (lsn - buf_start_); }
+  // Validates the header of the page starting at `page`; returns its size (24 or 40).
+  Result<uint32_t> ValidatePageHeader(Lsn page, std::chrono::milliseconds wait, bool* no_data);
+  void Trim();
+
+  WalSource* source_;
+  std::vector<uint8_t> buf_;
+  Lsn buf_start_ = 0;
+  Lsn pos_ = 0;                 // next record start candidate (or page start)
+  Lsn target_ = 0;              // exact record start requested by Start (0 = none)
+  bool skip_contrecord_ = false;
+  Lsn prev_record_ = 0;         // start of the previous record, for xl_prev checks
+  TimeLineId tli_ = 0;
+  TimeLineId last_page_tli_ = 0;
+  uint64_t seg_size_ = kDefaultSegmentSize;
+  uint64_t sysid_ = 0;
+  bool zero_hit_ = false;       // met zero-filled WAL (end of what was written)
+};
+
+}  // namespace pgt::internal
