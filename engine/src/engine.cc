@@ -192,6 +192,14 @@ Status Engine::Impl::ApplyTransaction(const Transaction& txn) {
       ++t.source_changes_since_merge;
       if (t.oldest_pending_commit_us == 0) t.oldest_pending_commit_us = txn.commit_time_us;
     }
+    // TRUNCATE gave the source a new relfilenode: resolve it again once the standby replayed
+    // the commit (the truncating transaction held an exclusive lock, so no other transaction
+    // wrote to the new file before this commit).
+    if (c.kind == ChangeKind::kTruncate) {
+      for (Oid relid : relids) {
+        if (resolver->LookupByOid(relid)) PGT_RETURN_IF_ERROR(resolver->Track(relid, txn.end_lsn));
+      }
+    }
   }
   return Status::Ok();
 }

@@ -1,11 +1,12 @@
 #include "stream_table.h"
 
-#include <xxhash.h>
+#include <cstring>
 
 #include <nlohmann/json.hpp>
 
 #include "values/codec.h"
 #include "values/expr.h"
+#include "values/row_id.h"
 
 namespace pgt::engine {
 
@@ -36,23 +37,14 @@ Result<TableMeta> TableMeta::Decode(std::string_view s) {
 }
 
 std::string RowIdOf(std::string_view encoded_key) {
-  XXH128_hash_t h = XXH3_128bits_withSeed(encoded_key.data(), encoded_key.size(), 0x70677472696b6c65ULL);
-  std::string out;
-  AppendBE64(&out, h.high64);
-  AppendBE64(&out, h.low64);
-  return out;
+  values::RowId id = values::RowIdFromEncodedKey(encoded_key);
+  return std::string(reinterpret_cast<const char*>(id.bytes), sizeof id.bytes);
 }
 
-std::string FormatRowIdUuid(std::string_view id) {
-  static const char* hex = "0123456789abcdef";
-  std::string out;
-  for (size_t i = 0; i < id.size(); ++i) {
-    if (i == 4 || i == 6 || i == 8 || i == 10) out.push_back('-');
-    auto b = static_cast<uint8_t>(id[i]);
-    out.push_back(hex[b >> 4]);
-    out.push_back(hex[b & 15]);
-  }
-  return out;
+std::string FormatRowIdUuid(std::string_view id16) {
+  values::RowId id;
+  std::memcpy(id.bytes, id16.data(), std::min(id16.size(), sizeof id.bytes));
+  return values::FormatUuid(id);
 }
 
 Result<std::unique_ptr<StreamTable>> StreamTable::Create(TableMeta meta) {

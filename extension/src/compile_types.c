@@ -12,10 +12,14 @@
 #include "postgres.h"
 
 #include "catalog/pg_collation.h"
+#include "catalog/pg_database.h"
 #include "catalog/pg_type.h"
 #include "lib/stringinfo.h"
+#include "miscadmin.h"
+#include "utils/builtins.h"
 #include "utils/lsyscache.h"
 #include "utils/pg_locale.h"
+#include "utils/syscache.h"
 
 #include "compiler_internal.h"
 
@@ -69,14 +73,35 @@ pgt_type_is_text(Oid typoid)
 	return typoid == TEXTOID || typoid == VARCHAROID;
 }
 
+/* The database's LC_COLLATE (pg_database.datcollate). */
+static char *
+database_collate(void)
+{
+	HeapTuple	tup;
+	Datum		datum;
+	bool		isnull;
+	char	   *result = "?";
+
+	tup = SearchSysCache1(DATABASEOID, ObjectIdGetDatum(MyDatabaseId));
+	if (HeapTupleIsValid(tup))
+	{
+		datum = SysCacheGetAttr(DATABASEOID, tup, Anum_pg_database_datcollate, &isnull);
+		if (!isnull)
+			result = TextDatumGetCString(datum);
+		ReleaseSysCache(tup);
+	}
+	return result;
+}
+
 static char *
 collation_display_name(Oid collid)
 {
-	char	   *name = get_collation_name(collid);
+	char	   *name;
 
 	if (collid == DEFAULT_COLLATION_OID)
-		return "default";
-	return name ? name : psprintf("%u", collid);
+		return psprintf("default (LC_COLLATE %s)", database_collate());
+	name = get_collation_name(collid);
+	return psprintf("\"%s\"", name ? name : psprintf("%u", collid));
 }
 
 /*
@@ -92,7 +117,7 @@ pgt_check_ordering_collation(Oid collid, const char *what)
 		return;
 	ereport(ERROR,
 			(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
-			 errmsg("collation not supported in stream tables: %s uses collation \"%s\"",
+			 errmsg("collation not supported in stream tables: %s uses collation %s",
 					what, collation_display_name(collid)),
 			 errdetail("Text ordering in stream tables is byte order (collation \"C\")."),
 			 errhint("Add COLLATE \"C\" to the comparison, or use a database whose default collation is C.")));
@@ -109,7 +134,7 @@ pgt_check_equality_collation(Oid collid, const char *what)
 		return;
 	ereport(ERROR,
 			(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
-			 errmsg("collation not supported in stream tables: %s uses nondeterministic collation \"%s\"",
+			 errmsg("collation not supported in stream tables: %s uses nondeterministic collation %s",
 					what, collation_display_name(collid)),
 			 errhint("Add COLLATE \"C\" to the expression.")));
 }

@@ -1,14 +1,262 @@
-// placeholder
+// SqlCatalogResolver: descriptors of tracked tables read over SQL from the (hot standby) server,
+// after its replay has reached the LSN being decoded. Lookups are O(1) hash lookups by
+// RelFileLocator; a miss is the negative answer (untracked) and never queries the server.
+// One descriptor version per table (no LSN versioning or invalidation-driven refresh yet: the
+// engine re-Tracks a table after DDL). Not thread-safe.
+#include <libpq-fe.h>
+
+#include <chrono>
+#include <cstring>
+#include <thread>
+#include <unordered_map>
+
 #include "walreader/catalog.h"
+
 namespace pgt {
-struct SqlCatalogResolver::Impl {};
-SqlCatalogResolver::~SqlCatalogResolver() = default;
-Result<std::unique_ptr<SqlCatalogResolver>> SqlCatalogResolver::Connect(const std::string&) { return Status::Unsupported("todo"); }
-Status SqlCatalogResolver::Track(Oid, Lsn) { return Status::Unsupported("todo"); }
-void SqlCatalogResolver::Untrack(Oid) {}
-Result<RelationDesc> SqlCatalogResolver::Describe(Oid) { return Status::Unsupported("todo"); }
-const RelationDesc* SqlCatalogResolver::Lookup(const RelFileLocator&, Lsn) { return nullptr; }
-const RelationDesc* SqlCatalogResolver::LookupByOid(Oid) { return nullptr; }
-const RelationDesc* SqlCatalogResolver::LookupToastOwner(const RelFileLocator&, Lsn) { return nullptr; }
+
+namespace {
+struct LocHash {
+  size_t operator()(const RelFileLocator& l) const {
+    return std::hash<uint64_t>()((uint64_t{l.spc_oid} << 40) ^ (uint64_t{l.db_oid} << 20) ^ l.rel_number);
+  }
+};
+
+class PgResult {
+ public:
+  explicit PgResult(PGresult* r) : r_(r) {}
+  ~PgResult() { PQclear(r_); }
+  PgResult(const PgResult&) = delete;
+  PgResult& operator=(const PgResult&) = delete;
+  PGresult* get() const { return r_; }
+  int rows() const { return PQntuples(r_); }
+  std::string Get(int row, int col) const { return PQgetvalue(r_, row, col); }
+  bool Null(int row, int col) const { return PQgetisnull(r_, row, col); }
+
+ private:
+  PGresult* r_;
+};
+
+// attmissingval::text is a one-element array literal: {42}, {"a b"}, {t}.
+std::string FirstArrayElement(const std::string& lit) {
+  if (lit.size() < 2) return lit;
+  std::string body = lit.substr(1, lit.size() - 2);
+  if (body.empty() || body[0] != '"') return body;
+  std::string out;
+  for (size_t i = 1; i < body.size() && body[i] != '"'; i++) {
+    if (body[i] == '\\' && i + 1 < body.size()) i++;
+    out += body[i];
+  }
+  return out;
 }
-namespace pgt { Result<std::vector<Oid>> SqlCatalogResolver::UserTables(const std::string&) { return Status::Unsupported("todo"); } }
+
+Result<Value> MissingValue(const AttributeDesc& a, const std::string& text) {
+  switch (a.type) {
+    case TypeId::kBool: return Value::Bool(text == "t" || text == "true");
+    case TypeId::kInt2:
+    case TypeId::kInt4:
+    case TypeId::kInt8:
+    case TypeId::kOid: return Value::Int(a.type, std::stoll(text));
+    case TypeId::kFloat4:
+    case TypeId::kFloat8: {
+      Value v = Value::Int(a.type, 0);
+      v.f = std::strtod(text.c_str(), nullptr);
+      return v;
+    }
+    case TypeId::kNumeric:
+    case TypeId::kText:
+    case TypeId::kVarchar:
+    case TypeId::kBpchar:
+    case TypeId::kJson: return Value::Str(a.type, text);
+    default:
+      return Status::Unsupported("column " + a.name + ": default for a column added later of type " +
+                                 std::to_string(a.type_oid) + " is not supported yet");
+  }
+}
+}  // namespace
+
+struct SqlCatalogResolver::Impl {
+  PGconn* conn = nullptr;
+  Oid default_spc = 0;
+  std::unordered_map<Oid, RelationDesc> tracked;
+  std::unordered_map<RelFileLocator, Oid, LocHash> by_loc;
+  std::unordered_map<RelFileLocator, Oid, LocHash> toast_by_loc;
+
+  Result<std::unique_ptr<PgResult>> Query(const std::string& sql, const std::vector<std::string>& params) {
+    std::vector<const char*> p;
+    for (const auto& s : params) p.push_back(s.c_str());
+    auto r = std::make_unique<PgResult>(PQexecParams(conn, sql.c_str(), static_cast<int>(p.size()),
+                                                     nullptr, p.data(), nullptr, nullptr, 0));
+    if (PQresultStatus(r->get()) != PGRES_TUPLES_OK) {
+      std::string msg = PQerrorMessage(conn);
+      while (!msg.empty() && msg.back() == '\n') msg.pop_back();
+      if (PQstatus(conn) != CONNECTION_OK) return Status::Unavailable("catalog connection lost: " + msg);
+      return Status::InvalidArgument("catalog query failed: " + msg);
+    }
+    return r;
+  }
+
+  void Unindex(Oid relid) {
+    auto it = tracked.find(relid);
+    if (it == tracked.end()) return;
+    by_loc.erase(it->second.locator);
+    if (it->second.toast_relid != 0) toast_by_loc.erase(it->second.toast_locator);
+    tracked.erase(it);
+  }
+};
+
+SqlCatalogResolver::~SqlCatalogResolver() {
+  if (impl_ && impl_->conn) PQfinish(impl_->conn);
+}
+
+Result<std::unique_ptr<SqlCatalogResolver>> SqlCatalogResolver::Connect(const std::string& conninfo) {
+  std::unique_ptr<SqlCatalogResolver> r(new SqlCatalogResolver());
+  r->impl_ = std::make_unique<Impl>();
+  r->impl_->conn = PQconnectdb(conninfo.c_str());
+  if (PQstatus(r->impl_->conn) != CONNECTION_OK) {
+    std::string msg = PQerrorMessage(r->impl_->conn);
+    while (!msg.empty() && msg.back() == '\n') msg.pop_back();
+    return Status::Unavailable("catalog connection failed: " + msg);
+  }
+  PGT_ASSIGN_OR_RETURN(auto res, r->impl_->Query(
+      "select oid, dattablespace from pg_database where datname = current_database()", {}));
+  if (res->rows() != 1) return Status::Internal("current database not found in pg_database");
+  r->db_oid_ = static_cast<Oid>(std::stoul(res->Get(0, 0)));
+  r->impl_->default_spc = static_cast<Oid>(std::stoul(res->Get(0, 1)));
+  return r;
+}
+
+Result<RelationDesc> SqlCatalogResolver::Describe(Oid relid) {
+  Impl& m = *impl_;
+  std::string id = std::to_string(relid);
+  PGT_ASSIGN_OR_RETURN(auto rel, m.Query(
+      "select c.relname, n.nspname, pg_relation_filenode(c.oid), c.reltablespace, c.reltoastrelid,"
+      " coalesce(pg_relation_filenode(t.oid), 0), coalesce(t.reltablespace, 0),"
+      " coalesce(pg_last_wal_replay_lsn(), '0/0')::text"
+      " from pg_class c join pg_namespace n on n.oid = c.relnamespace"
+      " left join pg_class t on t.oid = c.reltoastrelid where c.oid = $1::oid", {id}));
+  if (rel->rows() != 1) return Status::NotFound("relation with OID " + id + " does not exist");
+  RelationDesc d;
+  d.relid = relid;
+  d.name = rel->Get(0, 0);
+  d.schema = rel->Get(0, 1);
+  if (rel->Null(0, 2)) return Status::Unsupported("relation " + d.name + " has no storage");
+  auto spc = [&](const std::string& s) {
+    Oid o = static_cast<Oid>(std::stoul(s));
+    return o == 0 ? m.default_spc : o;
+  };
+  d.locator = RelFileLocator{spc(rel->Get(0, 3)), db_oid_, static_cast<Oid>(std::stoul(rel->Get(0, 2)))};
+  d.toast_relid = static_cast<Oid>(std::stoul(rel->Get(0, 4)));
+  if (d.toast_relid != 0)
+    d.toast_locator = RelFileLocator{spc(rel->Get(0, 6)), db_oid_,
+                                     static_cast<Oid>(std::stoul(rel->Get(0, 5)))};
+  auto lsn = ParseLsn(rel->Get(0, 7));
+  d.valid_from = lsn.ok() ? lsn.value() : kInvalidLsn;
+
+  PGT_ASSIGN_OR_RETURN(auto atts, m.Query(
+      "select attnum, attname, atttypid, attlen, attalign, attbyval, attisdropped, atthasmissing,"
+      " attmissingval::text from pg_attribute where attrelid = $1::oid and attnum > 0"
+      " order by attnum", {id}));
+  for (int i = 0; i < atts->rows(); i++) {
+    AttributeDesc a;
+    a.attnum = static_cast<int16_t>(std::stoi(atts->Get(i, 0)));
+    if (a.attnum != i + 1) return Status::Internal("attnums of " + d.name + " are not dense");
+    a.name = atts->Get(i, 1);
+    a.type_oid = static_cast<Oid>(std::stoul(atts->Get(i, 2)));
+    a.type = TypeIdFromOid(a.type_oid);
+    a.attlen = static_cast<int16_t>(std::stoi(atts->Get(i, 3)));
+    a.attalign = atts->Get(i, 4)[0];
+    a.attbyval = atts->Get(i, 5) == "t";
+    a.dropped = atts->Get(i, 6) == "t";
+    a.has_missing = atts->Get(i, 7) == "t" && !atts->Null(i, 8) && !a.dropped;
+    if (a.has_missing) {
+      auto v = MissingValue(a, FirstArrayElement(atts->Get(i, 8)));
+      if (!v.ok()) return v.status().WithContext("describing " + d.schema + "." + d.name);
+      a.missing = std::move(v.value());
+    }
+    d.attrs.push_back(std::move(a));
+  }
+  PGT_ASSIGN_OR_RETURN(auto key, m.Query(
+      "select array_to_string(indkey::int2[], ',') from pg_index where indrelid = $1::oid"
+      " and (indisprimary or indisreplident) order by indisprimary desc limit 1", {id}));
+  if (key->rows() == 1) {
+    std::string s = key->Get(0, 0);
+    size_t pos = 0;
+    while (pos < s.size()) {
+      size_t comma = s.find(',', pos);
+      if (comma == std::string::npos) comma = s.size();
+      d.key_attnums.push_back(static_cast<int16_t>(std::stoi(s.substr(pos, comma - pos))));
+      pos = comma + 1;
+    }
+  }
+  return d;
+}
+
+Status SqlCatalogResolver::Track(Oid relid, Lsn at_lsn) {
+  Impl& m = *impl_;
+  if (at_lsn != kInvalidLsn) {
+    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+    for (;;) {
+      PGT_ASSIGN_OR_RETURN(auto r, m.Query(
+          "select case when pg_is_in_recovery() then pg_last_wal_replay_lsn()"
+          " else pg_current_wal_lsn() end::text", {}));
+      if (r->rows() == 1 && !r->Null(0, 0)) {
+        auto lsn = ParseLsn(r->Get(0, 0));
+        if (lsn.ok() && lsn.value() >= at_lsn) break;
+      }
+      if (std::chrono::steady_clock::now() > deadline)
+        return Status::Unavailable("standby replay did not reach " + FormatLsn(at_lsn) +
+                                   " within 30 s");
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+  }
+  PGT_ASSIGN_OR_RETURN(RelationDesc d, Describe(relid));
+  if (at_lsn != kInvalidLsn) d.valid_from = at_lsn;
+  m.Unindex(relid);
+  m.by_loc[d.locator] = relid;
+  if (d.toast_relid != 0) m.toast_by_loc[d.toast_locator] = relid;
+  m.tracked[relid] = std::move(d);
+  return Status::Ok();
+}
+
+void SqlCatalogResolver::Untrack(Oid relid) { impl_->Unindex(relid); }
+
+const RelationDesc* SqlCatalogResolver::Lookup(const RelFileLocator& loc, Lsn) {
+  auto it = impl_->by_loc.find(loc);
+  return it == impl_->by_loc.end() ? nullptr : &impl_->tracked[it->second];
+}
+
+const RelationDesc* SqlCatalogResolver::LookupByOid(Oid relid) {
+  auto it = impl_->tracked.find(relid);
+  return it == impl_->tracked.end() ? nullptr : &it->second;
+}
+
+const RelationDesc* SqlCatalogResolver::LookupToastOwner(const RelFileLocator& loc, Lsn) {
+  auto it = impl_->toast_by_loc.find(loc);
+  return it == impl_->toast_by_loc.end() ? nullptr : &impl_->tracked[it->second];
+}
+
+Result<std::vector<Oid>> SqlCatalogResolver::UserTables(const std::string& names) {
+  std::vector<Oid> out;
+  if (names.empty()) {
+    PGT_ASSIGN_OR_RETURN(auto r, impl_->Query(
+        "select c.oid from pg_class c join pg_namespace n on n.oid = c.relnamespace"
+        " where c.relkind = 'r' and n.nspname not in ('pg_catalog', 'information_schema')"
+        " and n.nspname not like 'pg\\_toast%' order by 1", {}));
+    for (int i = 0; i < r->rows(); i++) out.push_back(static_cast<Oid>(std::stoul(r->Get(i, 0))));
+    return out;
+  }
+  size_t pos = 0;
+  while (pos <= names.size()) {
+    size_t comma = names.find(',', pos);
+    if (comma == std::string::npos) comma = names.size();
+    std::string n = names.substr(pos, comma - pos);
+    if (!n.empty()) {
+      PGT_ASSIGN_OR_RETURN(auto r, impl_->Query("select $1::regclass::oid", {n}));
+      out.push_back(static_cast<Oid>(std::stoul(r->Get(0, 0))));
+    }
+    pos = comma + 1;
+  }
+  return out;
+}
+
+}  // namespace pgt

@@ -180,7 +180,11 @@ Result<Row> DecodeTuple(const TupleView& t, const TupleContext& ctx) {
     return Status::Corruption("null bitmap overlaps data in tuple at " + FormatLsn(ctx.lsn));
   Row row;
   row.reserve(ndesc);
-  size_t off = data_start;
+  // Offsets are relative to the column data start (t_hoff on the page, MAXALIGNed there), so
+  // that alignment is computed as on the page.
+  const uint8_t* data = t.data + data_start;
+  const size_t dlen = t.len - data_start;
+  size_t off = 0;
   for (int i = 0; i < ndesc; i++) {
     const AttributeDesc& a = desc.attrs[i];
     TypeId type = a.type != TypeId::kUnknown ? a.type : TypeIdFromOid(a.type_oid);
@@ -196,31 +200,31 @@ Result<Row> DecodeTuple(const TupleView& t, const TupleContext& ctx) {
     Value v;
     if (a.attlen > 0) {
       off = AlignTo(off, AlignOf(a.attalign));
-      if (off + a.attlen > t.len) return Status::Corruption("column " + where(i) + ": tuple too short");
-      PGT_ASSIGN_OR_RETURN(v, FixedValue(t.data + off, a, type, where(i)));
+      if (off + a.attlen > dlen) return Status::Corruption("column " + where(i) + ": tuple too short");
+      PGT_ASSIGN_OR_RETURN(v, FixedValue(data + off, a, type, where(i)));
       off += a.attlen;
     } else if (a.attlen == -1) {
-      if (off >= t.len) return Status::Corruption("column " + where(i) + ": tuple too short");
-      if (t.data[off] == 0) off = AlignTo(off, AlignOf(a.attalign));
+      if (off >= dlen) return Status::Corruption("column " + where(i) + ": tuple too short");
+      if (data[off] == 0) off = AlignTo(off, AlignOf(a.attalign));
       size_t used = 0;
-      if (off >= t.len) return Status::Corruption("column " + where(i) + ": tuple too short");
+      if (off >= dlen) return Status::Corruption("column " + where(i) + ": tuple too short");
       if (a.dropped) {
         // Walk it without interpreting: a dropped column may hold anything, even TOAST pointers.
-        uint8_t b0 = t.data[off];
+        uint8_t b0 = data[off];
         if (b0 == 0x01) used = 18;
         else if (b0 & 1) used = b0 >> 1;
-        else if (off + 4 <= t.len) used = U32(t.data + off) >> 2;
-        if (used == 0 || off + used > t.len)
+        else if (off + 4 <= dlen) used = U32(data + off) >> 2;
+        if (used == 0 || off + used > dlen)
           return Status::Corruption("column " + where(i) + ": bad varlena");
       } else {
-        PGT_ASSIGN_OR_RETURN(v, DecodeVarlena(t.data + off, t.len - off, type, ctx, where(i), &used));
+        PGT_ASSIGN_OR_RETURN(v, DecodeVarlena(data + off, dlen - off, type, ctx, where(i), &used));
       }
       off += used;
     } else if (a.attlen == -2) {
-      const void* nul = std::memchr(t.data + off, 0, t.len - off);
+      const void* nul = std::memchr(data + off, 0, dlen - off);
       if (nul == nullptr) return Status::Corruption("column " + where(i) + ": unterminated cstring");
-      size_t n = static_cast<const uint8_t*>(nul) - (t.data + off);
-      v = Value::Str(type, std::string(reinterpret_cast<const char*>(t.data + off), n));
+      size_t n = static_cast<const uint8_t*>(nul) - (data + off);
+      v = Value::Str(type, std::string(reinterpret_cast<const char*>(data + off), n));
       off += n + 1;
     } else {
       return Status::Corruption("column " + where(i) + ": invalid attlen " + std::to_string(a.attlen));

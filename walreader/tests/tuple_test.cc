@@ -184,7 +184,7 @@ TEST(TupleTest, TooManyAttributesIsAnError) {
 TEST(TextFormatTest, OutputFunctions) {
   EXPECT_EQ(ValueToText(Value::Int(TypeId::kDate, 0)), "2000-01-01");
   EXPECT_EQ(ValueToText(Value::Int(TypeId::kDate, 8825)), "2024-02-29");
-  EXPECT_EQ(ValueToText(Value::Int(TypeId::kDate, -730485)), "0001-12-31 BC");
+  EXPECT_EQ(ValueToText(Value::Int(TypeId::kDate, -730120)), "0001-12-31 BC");
   EXPECT_EQ(ValueToText(Value::Int(TypeId::kTime, 47655123456)), "13:14:15.123456");
   EXPECT_EQ(ValueToText(Value::Int(TypeId::kTimestamptz, 0)), "2000-01-01 00:00:00+00");
   Value f = Value::Int(TypeId::kFloat8, 0);

@@ -2,7 +2,7 @@
 // test_decoding's text format (include-xids 0, skip-empty-xacts 1), so that the server's own
 // logical decoding can be used as the oracle.
 //
-//   pgtrickle-waldump --wal-dir=DIR --start=LSN [--end=LSN] [--timeline=N]
+//   pgtrickle-waldump (--wal-dir=DIR | --stream=CONNINFO) --start=LSN [--end=LSN] [--timeline=N]
 //                     (--catalog=CONNINFO [--tables=a,b] | --catalog-file=FILE --db-oid=N)
 //                     [--wait-consistent]
 #include <cstdio>
@@ -18,7 +18,7 @@
 
 namespace {
 struct Args {
-  std::string wal_dir, start, end, catalog, catalog_file, tables;
+  std::string wal_dir, stream, start, end, catalog, catalog_file, tables;
   unsigned long db_oid = 0, timeline = 1;
   bool wait_consistent = false;
 };
@@ -33,7 +33,7 @@ bool Parse(int argc, char** argv, Args* a) {
       return true;
     };
     std::string tmp;
-    if (val("wal-dir", &a->wal_dir) || val("start", &a->start) || val("end", &a->end) ||
+    if (val("wal-dir", &a->wal_dir) || val("stream", &a->stream) || val("start", &a->start) || val("end", &a->end) ||
         val("catalog", &a->catalog) || val("catalog-file", &a->catalog_file) ||
         val("tables", &a->tables))
       continue;
@@ -43,8 +43,8 @@ bool Parse(int argc, char** argv, Args* a) {
     std::cerr << "pgtrickle-waldump: unknown argument " << s << "\n";
     return false;
   }
-  if (a->wal_dir.empty() || a->start.empty() || (a->catalog.empty() == a->catalog_file.empty())) {
-    std::cerr << "usage: pgtrickle-waldump --wal-dir=DIR --start=LSN [--end=LSN] [--timeline=N]\n"
+  if (a->wal_dir.empty() == a->stream.empty() || a->start.empty() || (a->catalog.empty() == a->catalog_file.empty())) {
+    std::cerr << "usage: pgtrickle-waldump (--wal-dir=DIR | --stream=CONNINFO) --start=LSN [--end=LSN] [--timeline=N]\n"
                  "         (--catalog=CONNINFO [--tables=a,b] | --catalog-file=FILE --db-oid=N)\n"
                  "         [--wait-consistent]\n";
     return false;
@@ -88,7 +88,9 @@ int main(int argc, char** argv) {
     }
     catalog = std::move(c.value());
   }
-  auto src = pgt::OpenDirectorySource(a.wal_dir);
+  pgt::StreamOptions so;
+  so.conninfo = a.stream;
+  auto src = a.stream.empty() ? pgt::OpenDirectorySource(a.wal_dir) : pgt::OpenStreamSource(so);
   if (!src.ok()) return Fail(src.status());
   pgt::Decoder dec(src->get(), catalog.get(), pgt::DecoderOptions{db_oid});
   pgt::Status st = dec.Start(start.value(), static_cast<pgt::TimeLineId>(a.timeline),
@@ -98,7 +100,10 @@ int main(int argc, char** argv) {
   while (dec.decoded_upto() < end) {
     auto t = dec.Next(std::chrono::milliseconds(200));
     if (!t.ok()) return Fail(t.status());
-    if (!t->has_value()) break;   // no more WAL
+    if (!t->has_value()) {
+      if (a.stream.empty() || end == UINT64_MAX) break;   // no more WAL
+      continue;                                           // streaming: wait for --end
+    }
     const pgt::Transaction& txn = **t;
     if (txn.end_lsn > end) break;
     std::cout << "BEGIN\n";

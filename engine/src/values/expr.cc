@@ -34,9 +34,10 @@ Status Bad(const std::string& m) { return Status::InvalidArgument("expression: "
 
 Result<TypeId> TypeOf(const json& j) {
   auto it = j.find("typoid");
-  if (it == j.end() || !it->is_number_unsigned())
+  if (it == j.end() || !it->is_number_integer() || it->get<int64_t>() < 0 ||
+      it->get<int64_t>() > UINT32_MAX)
     return Bad("node without a valid \"typoid\": " + j.dump());
-  Oid oid = it->get<Oid>();
+  Oid oid = static_cast<Oid>(it->get<int64_t>());
   TypeId t = TypeIdFromOid(oid);
   if (t == TypeId::kUnknown) return Bad("unsupported type oid " + std::to_string(oid));
   return t;
@@ -92,11 +93,12 @@ Result<std::unique_ptr<Expr>> CompileExpr(const json& j) {
   const std::string kind = kit->get<std::string>();
   auto e = std::make_unique<Expr>();
   PGT_ASSIGN_OR_RETURN(e->type, TypeOf(j));
-  e->typoid = j["typoid"].get<Oid>();
+  e->typoid = static_cast<Oid>(j["typoid"].get<int64_t>());
   if (kind == "col") {
     e->kind = ExprKind::kCol;
     auto c = j.find("col");
-    if (c == j.end() || !c->is_number_unsigned() || c->get<uint64_t>() > 100000)
+    if (c == j.end() || !c->is_number_integer() || c->get<int64_t>() < 0 ||
+        c->get<int64_t>() > 100000)
       return Bad("col node without a valid \"col\": " + j.dump());
     e->col = c->get<int>();
   } else if (kind == "const") {

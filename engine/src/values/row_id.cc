@@ -12,6 +12,10 @@ namespace pgt::values {
 RowId ComputeRowId(const Row& identity_values) {
   std::string key;
   EncodeKeyTuple(identity_values, &key);
+  return RowIdFromEncodedKey(key);
+}
+
+RowId RowIdFromEncodedKey(std::string_view key) {
   XXH128_hash_t h = XXH3_128bits_withSeed(key.data(), key.size(), kRowIdSeed);
   XXH128_canonical_t c;
   XXH128_canonicalFromHash(&c, h);

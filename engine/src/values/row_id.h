@@ -6,6 +6,7 @@
 
 #include <cstdint>
 #include <string>
+#include <string_view>
 
 #include "walreader/value.h"
 
@@ -20,6 +21,8 @@ struct RowId {
 constexpr uint64_t kRowIdSeed = 0x7067745F726F7769ULL;  // "pgt_rowi"
 
 RowId ComputeRowId(const Row& identity_values);
+// The same from an already encoded key tuple (EncodeKeyTuple output).
+RowId RowIdFromEncodedKey(std::string_view encoded_key);
 // "xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx", lowercase hex.
 std::string FormatUuid(const RowId& id);
 // The 16 bytes as a uuid Value (TypeId::kUuid).

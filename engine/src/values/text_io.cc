@@ -158,6 +158,48 @@ Result<Value> ParseUuid(std::string_view text) {
   return Value::Str(TypeId::kUuid, std::move(out));
 }
 
+// Splits a printf/to_chars scientific string ("-1.25e+07") into sign, digits and the decimal
+// exponent of the first digit.
+void SplitSci(const std::string& sci, bool* neg, std::string* digits, int* exp10) {
+  size_t e = sci.find_first_of("eE");
+  *exp10 = std::atoi(sci.c_str() + e + 1);
+  *neg = sci[0] == '-';
+  digits->clear();
+  for (size_t i = *neg ? 1 : 0; i < e; i++)
+    if (sci[i] != '.') digits->push_back(sci[i]);
+  while (digits->size() > 1 && digits->back() == '0') digits->pop_back();
+}
+
+// Whether |digits * 10^(exp10 + 1 - len)| lies exactly halfway between |v| and a neighbouring
+// float (a tie that round-half-even parsing resolves to v). PostgreSQL's Ryu (d2s.c/f2s.c) does
+// not accept such interval bounds, so it prints a longer string in that case.
+bool OnRoundingBoundary(double v, bool f4, const std::string& digits, int exp10) {
+  int e2;
+  double frac = std::frexp(std::fabs(v), &e2);  // |v| = frac * 2^e2, frac in [0.5, 1)
+  int bits = f4 ? 24 : 53;
+  int64_t m = static_cast<int64_t>(std::ldexp(frac, bits));
+  int k = e2 - bits;  // |v| = m * 2^k
+  // Cheap filter in long double before the exact check.
+  long double cand = std::strtold((digits + "e" + std::to_string(exp10 + 1 - static_cast<int>(digits.size()))).c_str(), nullptr);
+  long double hi = std::ldexp(static_cast<long double>(2 * m + 1), k - 1);
+  long double lo = (m == (INT64_C(1) << (bits - 1)))
+                       ? std::ldexp(static_cast<long double>(4 * m - 1), k - 2)
+                       : std::ldexp(static_cast<long double>(2 * m - 1), k - 1);
+  auto near = [](long double a, long double b) { return std::fabs(a - b) <= std::fabs(b) * 1e-15L; };
+  if (!near(cand, hi) && !near(cand, lo)) return false;
+  // Exact: D * 10^E == M * 2^K ?
+  BigInt d(digits);
+  int E = exp10 + 1 - static_cast<int>(digits.size());
+  auto equal = [&](int64_t mm, int kk) {
+    BigInt lhs = d, rhs = mm;
+    if (E >= 0) lhs *= Pow10(E); else rhs *= Pow10(-E);
+    if (kk >= 0) rhs <<= kk; else lhs <<= -kk;
+    return lhs == rhs;
+  };
+  bool pow2 = m == (INT64_C(1) << (bits - 1));
+  return equal(2 * m + 1, k - 1) || (pow2 ? equal(4 * m - 1, k - 2) : equal(2 * m - 1, k - 1));
+}
+
 std::string FormatShortest(double v, bool is_float4) {
   if (std::isnan(v)) return "NaN";
   if (std::isinf(v)) return v > 0 ? "Infinity" : "-Infinity";
@@ -165,15 +207,35 @@ std::string FormatShortest(double v, bool is_float4) {
   std::to_chars_result r = is_float4
       ? std::to_chars(buf, buf + sizeof buf, static_cast<float>(v), std::chars_format::scientific)
       : std::to_chars(buf, buf + sizeof buf, v, std::chars_format::scientific);
-  std::string sci(buf, r.ptr);
-  size_t e = sci.find('e');
-  int exp10 = std::atoi(sci.c_str() + e + 1);
-  if (exp10 < -4 || exp10 >= (is_float4 ? 6 : 15)) return sci;  // d.ddde+XX as printf prints
-  std::string out;
-  std::string mant = sci.substr(0, e);
-  if (mant[0] == '-') { out.push_back('-'); mant.erase(0, 1); }
+  bool neg;
   std::string digits;
-  for (char c : mant) if (c != '.') digits.push_back(c);
+  int exp10;
+  SplitSci(std::string(buf, r.ptr), &neg, &digits, &exp10);
+  if (v != 0 && OnRoundingBoundary(v, is_float4, digits, exp10)) {
+    for (int n = static_cast<int>(digits.size()) + 1; n <= (is_float4 ? 9 : 17); n++) {
+      std::snprintf(buf, sizeof buf, "%.*e", n - 1, v);
+      double back = is_float4 ? std::strtof(buf, nullptr) : std::strtod(buf, nullptr);
+      std::string d2;
+      int e2;
+      SplitSci(buf, &neg, &d2, &e2);
+      if (back == v && !OnRoundingBoundary(v, is_float4, d2, e2)) {
+        digits = d2;
+        exp10 = e2;
+        break;
+      }
+    }
+  }
+  std::string out = neg ? "-" : "";
+  if (exp10 < -4 || exp10 >= (is_float4 ? 6 : 15)) {  // d.ddde+XX as printf prints
+    out.push_back(digits[0]);
+    if (digits.size() > 1) {
+      out.push_back('.');
+      out.append(digits, 1, std::string::npos);
+    }
+    std::snprintf(buf, sizeof buf, "e%c%02d", exp10 < 0 ? '-' : '+', std::abs(exp10));
+    out.append(buf);
+    return out;
+  }
   if (exp10 < 0) {
     out.append("0.");
     out.append(static_cast<size_t>(-exp10 - 1), '0');

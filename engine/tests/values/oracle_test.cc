@@ -49,6 +49,21 @@ std::string Compute(const std::string& kind, const std::string& a, const std::st
     return Render(Arith(OpOf(kind.substr(4)), x.value(), y.value(), TypeId::kNumeric));
   }
   if (kind == "num_in") return Render(parse(TypeId::kNumeric, a));
+  if (kind == "num_to_float4") {
+    auto x = parse(TypeId::kNumeric, a);
+    if (!x.ok()) return Render(x);
+    return Render(CastValue(x.value(), TypeId::kFloat4));
+  }
+  if (kind.starts_with("float8_to_int")) {
+    auto x = parse(TypeId::kFloat8, a);
+    if (!x.ok()) return Render(x);
+    return Render(CastValue(x.value(), IntType(kind.substr(10))));
+  }
+  if (kind == "date_in") return Render(parse(TypeId::kDate, a));
+  if (kind == "ts_in") return Render(parse(TypeId::kTimestamp, a));
+  if (kind == "tstz_in") return Render(parse(TypeId::kTimestamptz, a));
+  if (kind == "time_in") return Render(parse(TypeId::kTime, a));
+  if (kind == "int4_in") return Render(parse(TypeId::kInt4, a));
   if (kind.starts_with("num_to_")) {
     auto x = parse(TypeId::kNumeric, a);
     if (!x.ok()) return Render(x);
@@ -56,7 +71,7 @@ std::string Compute(const std::string& kind, const std::string& a, const std::st
               : kind == "num_to_int8" ? TypeId::kInt8 : TypeId::kFloat8;
     return Render(CastValue(x.value(), to));
   }
-  if (kind.starts_with("int")) {
+  if (kind.starts_with("int") && kind != "int4_in") {
     TypeId t = IntType(kind);
     auto x = parse(t, a), y = parse(t, b);
     if (!x.ok()) return Render(x);

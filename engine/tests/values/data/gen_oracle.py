@@ -85,7 +85,51 @@ for _ in range(1500):
     cases.append(("float8_out", t, "", "%a::float8::text"))
     cases.append(("float4_out", t, "", "%a::float4::text"))
     cases.append(("float8_to_numeric", t, "", "%a::float8::numeric::text"))
-for _ in range(1500):
+def rand_half_double():
+    r = rnd.random()
+    if r < 0.5:
+        return str(rnd.randint(-5000, 5000)) + rnd.choice([".5", ".49", ".51", "", ".0"])
+    return rnd.choice(["2147483647.5", "-2147483648.5", "2147483647.4", "-2147483648.4",
+                       "9223372036854775807", "-9223372036854775808", "1e19", "-1e19",
+                       "9.2233720368547748e18", "NaN", "Infinity", "32767.5", "-32768.5"])
+
+
+for _ in range(400):
+    t = rand_half_double()
+    for ty in ("int2", "int4", "int8"):
+        cases.append((f"float8_to_{ty}", t, "", f"%a::float8::{ty}::text"))
+    t = rand_numeric_text()
+    cases.append(("num_to_float4", t, "", "%a::numeric::float4::text"))
+
+
+def rand_ts_text(with_zone, with_time=True):
+    y = rnd.choice([rnd.randint(1, 9999), rnd.randint(1, 3000), rnd.randint(1, 4713)])
+    m, d = rnd.randint(1, 12), rnd.randint(1, 31 if rnd.random() < 0.1 else 28)
+    t = f"{y:04d}-{m:02d}-{d:02d}"
+    if with_time:
+        t += f" {rnd.randint(0, 23):02d}:{rnd.randint(0, 59):02d}:{rnd.randint(0, 59):02d}"
+        if rnd.random() < 0.6:
+            t += "." + "".join(rnd.choice("0123456789") for _ in range(rnd.randint(1, 6)))
+    if with_zone:
+        t += rnd.choice(["+00", "-07", "+05:30", "+14", "-12:45", "+0100", "Z", ""])
+    if rnd.random() < 0.1:
+        t += " BC"
+    return t
+
+
+for _ in range(400):
+    cases.append(("date_in", rand_ts_text(False, False), "", "%a::date::text"))
+    cases.append(("ts_in", rand_ts_text(False), "", "%a::timestamp::text"))
+    cases.append(("tstz_in", rand_ts_text(True), "", "%a::timestamptz::text"))
+    tm = f"{rnd.randint(0, 24):02d}:{rnd.randint(0, 59):02d}:{rnd.randint(0, 60):02d}"
+    if rnd.random() < 0.5:
+        tm += "." + str(rnd.randint(0, 999999))
+    cases.append(("time_in", tm, "", "%a::time::text"))
+    iv = rnd.choice([" 12 ", "+7", "-0", "12a", "", "2147483648", "-2147483648", "1e3", " - 5",
+                     str(rand_int(32)), str(rand_int(64)), "0x10", "007"])
+    cases.append(("int4_in", iv, "", "%a::int4::text"))
+
+for _ in range(1000):
     d = rnd.randint(-2451545, 2147483494 - 2451545 - 1)
     if rnd.random() < 0.5:
         d = rnd.randint(-800000, 800000)
