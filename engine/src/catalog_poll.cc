@@ -31,7 +31,9 @@ Status Engine::Impl::PollCatalog() {
     }
     if (failed.count(id)) continue;
     if (!decoder->consistent()) {
-      PGT_LOG_INFO("stream table ", *row[1], " waits for the WAL decoder to reach a consistent point");
+      if (waiting_logged.insert(id).second)
+        PGT_LOG_INFO("stream table ", *row[1], " waits for the WAL decoder to reach a consistent point "
+                     "(every transaction open when decoding started must end first)");
       continue;
     }
     Status st = Bootstrap(id, *row[1], row[2].value_or(""));

@@ -62,6 +62,7 @@ struct Engine::Impl {
   int64_t epoch = 0;
   std::map<int64_t, TableRuntime> tables;
   std::set<int64_t> failed;                 // ids that cannot be maintained (status ERROR)
+  std::set<int64_t> waiting_logged;         // tables whose wait for consistency was logged
   size_t batch_txns = 0;
   Clock::time_point batch_started{};
   Clock::time_point last_poll{}, last_heartbeat{}, last_checkpoint_request{};

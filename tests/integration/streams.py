@@ -2,7 +2,7 @@
 queries they must equal (the oracle re-runs exactly these)."""
 
 FILTER_PROJECT = ("public.st_filter",
-                  "SELECT id, grp, amount, qty * 2 AS q2, cat, d, ts FROM src "
+                  "SELECT id, grp, amount, qty::bigint * 2 AS q2, amount * qty AS amount_x_qty, grp - 1 AS g1, cat, d, ts FROM src "
                   "WHERE amount > 100 AND (flag OR qty IS NULL) AND NOT (cat IS NULL)")
 
 GROUP_BY = ("public.st_groups",
@@ -13,6 +13,9 @@ GROUP_BY = ("public.st_groups",
 GLOBAL = ("public.st_global",
           "SELECT count(*) AS n, sum(amount) AS total, avg(amount) AS avg_amount, "
           "min(qty) AS min_qty, max(qty) AS max_qty, count(cat) AS n_cat FROM src")
+
+OTHER_SOURCE = ("public.st_other",
+                "SELECT grp, count(*) AS n, sum(amount) AS total, max(ts) AS max_ts FROM src_b GROUP BY grp")
 
 ALL = [FILTER_PROJECT, GROUP_BY, GLOBAL]
 
