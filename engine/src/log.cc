@@ -39,8 +39,21 @@ std::string Timestamp() {
 void SetLogFormat(LogFormat f) { g_format = f; }
 void SetLogLevel(LogLevel l) { g_level = l; }
 
-void Log(LogLevel level, const std::string& message) {
+// One event = one line: multi-line server messages ("...\n\tIs the server running...") are folded.
+static std::string OneLine(const std::string& m) {
+  std::string out;
+  out.reserve(m.size());
+  for (size_t i = 0; i < m.size(); ++i) {
+    if (m[i] != '\n') { out.push_back(m[i]); continue; }
+    while (i + 1 < m.size() && (m[i + 1] == '\t' || m[i + 1] == ' ')) ++i;
+    if (i + 1 < m.size()) out += " ";
+  }
+  return out;
+}
+
+void Log(LogLevel level, const std::string& raw) {
   if (level < g_level) return;
+  const std::string message = OneLine(raw);
   std::string line;
   if (g_format == LogFormat::kJson) {
     nlohmann::json j = {{"ts", Timestamp()}, {"level", LevelName(level)}, {"component", "pgtrickle-engine"},

@@ -3,6 +3,8 @@
 #include <cstring>
 #include <string_view>
 
+#include "log.h"
+
 namespace pgt::engine {
 
 namespace {
@@ -47,6 +49,8 @@ Result<std::unique_ptr<PgConn>> PgConn::Connect(const std::string& conninfo, con
     PQfinish(c);
     return Status::Unavailable("cannot connect to " + what + ": " + err);
   }
+  // Server notices (e.g. "terminating connection due to ...") become one log line each.
+  PQsetNoticeProcessor(c, [](void*, const char* msg) { PGT_LOG_WARN("server notice: ", msg); }, nullptr);
   auto conn = std::unique_ptr<PgConn>(new PgConn(c, what));
   // Stable text forms for values we parse and write back.
   PGT_RETURN_IF_ERROR(conn->Exec("SET DateStyle = ISO; SET TimeZone = 'UTC'; SET extra_float_digits = 3; "
