@@ -42,30 +42,55 @@ Status CheckSourceMatchesPlan(const SourceSpec& spec, const RelationDesc& desc) 
 }
 }  // namespace
 
+// Resumes replay if our marker says we paused it (a bootstrap in progress, or one that crashed).
+// Called at startup before anything else, after each snapshot, and on every catalog poll.
 Status Engine::Impl::ResumeReplayIfWePaused() {
   PGT_ASSIGN_OR_RETURN(auto marker, store->Get(Cf::kMeta, kPauseMarker));
   if (!marker) return Status::Ok();
-  PGT_LOG_WARN("a previous engine run stopped while standby replay was paused for a bootstrap; resuming replay");
-  PGT_RETURN_IF_ERROR(standby->Exec("SELECT pg_wal_replay_resume()"));
+  if (!standby || !standby->healthy()) {
+    PGT_ASSIGN_OR_RETURN(standby, PgConn::Connect(opts.standby_conninfo, "standby"));
+  }
+  PGT_RETURN_IF_ERROR(standby->Exec("SELECT pg_wal_replay_resume() WHERE pg_is_wal_replay_paused()"));
   Batch b(store.get());
   b.Delete(Cf::kMeta, kPauseMarker);
   return store->Commit(&b);
 }
 
-Status Engine::Impl::Bootstrap(int64_t id, const std::string& name, const std::string& plan_json) {
+Status Engine::Impl::Bootstrap(TableMeta meta) {
   PGT_RETURN_IF_ERROR(CommitBatch());
-  TableMeta meta;
-  meta.id = id;
-  meta.name = name;
-  meta.plan_json = plan_json;
-  PGT_ASSIGN_OR_RETURN(auto table, StreamTable::Create(meta));
+  const int64_t id = meta.id;
+  const std::string name = meta.name;
+  PGT_ASSIGN_OR_RETURN(auto table, StreamTable::Create(std::move(meta)));
   const SourceSpec& src = table->plan().sources[0];
-  Lsn d0 = decoder->decoded_upto();
+  // D0: everything before it is decoded and applied. After a restart or a rewind the decoder
+  // may be re-reading WAL below applied_upto; the snapshot must still not precede applied_upto.
+  Lsn d0 = std::max(decoder->decoded_upto(), ckpt.applied_upto);
   PGT_LOG_INFO("bootstrap of ", name, " (id ", id, ") from ", src.schema, ".", src.name, ", decoded up to ", FormatLsn(d0));
+  const Oid relid = src.relid;   // `table` (and src) may be gone after the call
+  bool was_tracked = resolver->LookupByOid(relid) != nullptr;
+  Status st = BootstrapTracked(id, name, std::move(table), d0);
+  if (!st.ok() && !was_tracked) {
+    bool used = false;
+    for (auto& [oid, t] : tables) used |= t.table->source_relid() == relid;
+    if (!used) resolver->Untrack(relid);   // nothing reads it: do not decode it
+  }
+  return st;
+}
+
+Status Engine::Impl::BootstrapTracked(int64_t id, const std::string& name, std::unique_ptr<StreamTable> table, Lsn d0) {
+  const SourceSpec& src = table->plan().sources[0];
   PGT_RETURN_IF_ERROR(resolver->Track(src.relid, d0));
   const RelationDesc* desc = resolver->LookupByOid(src.relid);
   if (!desc) return Status::NotFound("source relation " + std::to_string(src.relid) + " is not on the standby");
   PGT_RETURN_IF_ERROR(CheckSourceMatchesPlan(src, *desc));
+  // Read the source by what it is now (OID -> current names), not by the names in the plan.
+  const std::string qualified = QuoteIdent(desc->schema) + "." + QuoteIdent(desc->name);
+  std::string cols;
+  std::vector<std::pair<size_t, TypeId>> slots;
+  for (const auto& c : src.columns) {
+    cols += (cols.empty() ? "" : ", ") + QuoteIdent(desc->attrs[static_cast<size_t>(c.attnum - 1)].name);
+    slots.emplace_back(static_cast<size_t>(c.attnum - 1), TypeIdFromOid(c.typoid));
+  }
 
   Status st;
   StreamTable::ForEachStatePrefix(id, [&](Cf cf, const std::string& p) { if (st.ok()) st = store->DeletePrefix(cf, p); });
@@ -91,26 +116,20 @@ Status Engine::Impl::Bootstrap(int64_t id, const std::string& name, const std::s
     return ParseLsn(r.at(0, 0).value_or(""));
   };
   auto r_lsn = take_snapshot();
-  Status resumed = standby->Exec("SELECT pg_wal_replay_resume()");
-  if (resumed.ok()) {
-    Batch b(store.get());
-    b.Delete(Cf::kMeta, kPauseMarker);
-    PGT_RETURN_IF_ERROR(store->Commit(&b));
-  }
+  Status resumed = ResumeReplayIfWePaused();
   PGT_RETURN_IF_ERROR(r_lsn.status());
-  PGT_RETURN_IF_ERROR(resumed);
+  if (!resumed.ok()) return Status::Unavailable("could not resume standby replay: " + resumed.message());
   Lsn r = *r_lsn;
-  if (r < d0) return Status::Internal("snapshot LSN " + FormatLsn(r) + " precedes the decode position " + FormatLsn(d0));
+  if (r < d0)   // e.g. the standby restarted and replays from further back: try again later
+    return Status::Unavailable("snapshot LSN " + FormatLsn(r) + " precedes the applied position " + FormatLsn(d0));
+  // The relation read in the snapshot must be the one tracked (not renamed or re-created since).
+  PGT_ASSIGN_OR_RETURN(PgRows same, snap->QueryParams("SELECT to_regclass($1)::oid = $2::oid",
+                                                      {qualified, std::to_string(src.relid)}));
+  if (same.at(0, 0).value_or("f") != "t")
+    return Status::Conflict("source " + qualified + " is no longer relation " + std::to_string(src.relid));
 
   // Step 4: load the snapshot through the circuit.
-  std::string cols;
-  std::vector<std::pair<size_t, TypeId>> slots;
-  for (const auto& c : src.columns) {
-    cols += (cols.empty() ? "" : ", ") + QuoteIdent(c.name);
-    slots.emplace_back(static_cast<size_t>(c.attnum - 1), TypeIdFromOid(c.typoid));
-  }
-  std::string copy = "COPY (SELECT " + cols + " FROM ONLY " + QuoteIdent(src.schema) + "." + QuoteIdent(src.name) +
-                     ") TO STDOUT";
+  std::string copy = "COPY (SELECT " + cols + " FROM ONLY " + qualified + ") TO STDOUT";
   Batch b(store.get());
   size_t nrows = 0;
   Status row_st;
@@ -145,8 +164,14 @@ Status Engine::Impl::Bootstrap(int64_t id, const std::string& name, const std::s
   rt.table = std::move(table);
   rt.last_merge = Clock::now() - std::chrono::hours(1);   // first merge right away
   PGT_LOG_INFO("bootstrap of ", name, ": ", nrows, " rows at snapshot LSN ", FormatLsn(r),
-               rewind < d0 ? "; re-decoding open transactions from " + FormatLsn(rewind) : std::string());
-  if (rewind < d0) PGT_RETURN_IF_ERROR(decoder->Start(rewind, ckpt.tli, true));
+               rewind < decoder->decoded_upto() ? "; re-decoding open transactions from " + FormatLsn(rewind) : std::string());
+  if (rewind < decoder->decoded_upto()) {
+    Status rs = decoder->Start(rewind, ckpt.tli, true);
+    if (!rs.ok()) {   // the table is registered: recover through the decode-error path
+      PGT_LOG_ERROR("rewinding the decoder failed: ", rs.message());
+      restart_decoder = true;
+    }
+  }
   return Status::Ok();
 }
 

@@ -10,6 +10,7 @@ std::string TableMetaKey(int64_t id);
 std::string InflightKey(int64_t id);
 
 Status Engine::Impl::PollCatalog() {
+  PGT_RETURN_IF_ERROR(ResumeReplayIfWePaused());   // retried until it succeeds
   auto r = standby->Query(
       "SELECT id, name, plan::text, (EXTRACT(EPOCH FROM schedule) * 1000)::bigint, sla_tier, status "
       "FROM pgtrickle.pgt_stream_tables ORDER BY id");
@@ -36,7 +37,11 @@ Status Engine::Impl::PollCatalog() {
                      "(every transaction open when decoding started must end first)");
       continue;
     }
-    Status st = Bootstrap(id, *row[1], row[2].value_or(""));
+    TableMeta meta;
+    meta.id = id;
+    meta.name = *row[1];
+    meta.plan_json = row[2].value_or("");
+    Status st = Bootstrap(std::move(meta));
     if (!st.ok()) {
       if (st.code() == Status::Code::kUnavailable) {
         PGT_LOG_WARN("bootstrap of ", *row[1], " postponed: ", st.message());
@@ -51,11 +56,29 @@ Status Engine::Impl::PollCatalog() {
       nt->second.sla_tier = row[4].value_or("standard");
     }
   }
+  for (auto& [id, t] : tables) {
+    if (failed.count(id) || !t.table->meta().needs_rebootstrap) continue;
+    Status st = Rebootstrap(t);
+    if (!st.ok()) {
+      if (st.code() == Status::Code::kUnavailable) PGT_LOG_WARN("re-bootstrap of ", t.table->meta().name, " postponed: ", st.message());
+      else MarkError(id, st.WithContext("re-bootstrap of " + t.table->meta().name));
+    }
+  }
   std::vector<int64_t> gone;
   for (auto& [id, t] : tables) if (!present.count(id)) gone.push_back(id);
   for (int64_t id : failed) if (!present.count(id)) gone.push_back(id);
   for (int64_t id : gone) PGT_RETURN_IF_ERROR(DropTable(id));
   return Status::Ok();
+}
+
+// After a TRUNCATE of its source: snapshot the table again; the next merge replaces the
+// stream table's contents (its frontier continues from the last merge).
+Status Engine::Impl::Rebootstrap(TableRuntime& t) {
+  TableMeta meta = t.table->meta();
+  meta.needs_rebootstrap = false;
+  meta.replace_on_merge = true;
+  meta.bootstrap_lsn = 0;
+  return Bootstrap(std::move(meta));
 }
 
 Status Engine::Impl::DropTable(int64_t id) {

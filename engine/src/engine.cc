@@ -107,9 +107,10 @@ Status Engine::Impl::Startup() {
     return true;
   }));
   PGT_RETURN_IF_ERROR(load);
+  // A bootstrap that died with standby replay paused: resume it before anything that could wait.
+  PGT_RETURN_IF_ERROR(ResumeReplayIfWePaused());
   PGT_RETURN_IF_ERROR(ConnectPrimary());
   PGT_RETURN_IF_ERROR(ConnectStandby());
-  PGT_RETURN_IF_ERROR(ResumeReplayIfWePaused());
   PGT_RETURN_IF_ERROR(ReconcileInflight());
   for (auto& [id, t] : tables) PGT_RETURN_IF_ERROR(resolver->Track(t.table->source_relid(), 0));
   PGT_RETURN_IF_ERROR(StartDecoder());
@@ -146,6 +147,17 @@ Status Engine::Impl::Loop(const std::atomic<bool>& stop) {
       auto r = primary->Exec("CHECKPOINT");
       if (!r.ok()) PGT_LOG_DEBUG("CHECKPOINT request failed (waiting for the server's own): ", r.message());
     }
+    if (restart_decoder) {
+      batch = std::make_unique<Batch>(store.get());
+      batch_txns = 0;
+      Status rs = decoder->Start(ckpt.restart_lsn, ckpt.tli, ckpt.consistent);
+      if (!rs.ok()) {
+        PGT_LOG_ERROR("cannot restart decoding at ", FormatLsn(ckpt.restart_lsn), ": ", rs.message(), " (retrying in 5 s)");
+        for (int i = 0; i < 50 && !stop; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+        continue;
+      }
+      restart_decoder = false;
+    }
     auto next = decoder->Next(std::chrono::milliseconds(50));
     if (!next.ok()) {
       Status st = next.status();
@@ -154,8 +166,7 @@ Status Engine::Impl::Loop(const std::atomic<bool>& stop) {
       batch = std::make_unique<Batch>(store.get());
       batch_txns = 0;
       for (int i = 0; i < 50 && !stop; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(100));
-      // Reload the committed state: the uncommitted batch is gone.
-      PGT_RETURN_IF_ERROR(decoder->Start(ckpt.restart_lsn, ckpt.tli, ckpt.consistent));
+      restart_decoder = true;   // from the committed checkpoint: the uncommitted batch is gone
       continue;
     }
     if (next->has_value()) {
@@ -184,21 +195,21 @@ Status Engine::Impl::ApplyTransaction(const Transaction& txn) {
   for (const Change& c : txn.changes) {
     std::vector<Oid> relids = c.kind == ChangeKind::kTruncate ? c.truncated : std::vector<Oid>{c.relid};
     for (auto& [id, t] : tables) {
-      if (failed.count(id) || txn.end_lsn <= TableApplied(t)) continue;
+      if (failed.count(id) || t.table->meta().needs_rebootstrap || txn.end_lsn <= TableApplied(t)) continue;
       if (std::find(relids.begin(), relids.end(), t.table->source_relid()) == relids.end()) continue;
+      if (c.kind == ChangeKind::kTruncate) {
+        // Re-bootstrapped after this batch commits (catalog_poll.cc); recorded in the same batch.
+        PGT_LOG_INFO("source of ", t.table->meta().name, " was truncated at ", FormatLsn(txn.commit_lsn),
+                     "; the stream table will be bootstrapped again");
+        t.table->meta().needs_rebootstrap = true;
+        PGT_RETURN_IF_ERROR(SaveTableMeta(batch.get(), t));
+        continue;
+      }
       Status st = t.table->ApplyChange(batch.get(), c);
       if (!st.ok()) { MarkError(id, st.WithContext("applying transaction " + std::to_string(txn.xid) + " at " +
                                                    FormatLsn(txn.commit_lsn))); continue; }
       ++t.source_changes_since_merge;
       if (t.oldest_pending_commit_us == 0) t.oldest_pending_commit_us = txn.commit_time_us;
-    }
-    // TRUNCATE gave the source a new relfilenode: resolve it again once the standby replayed
-    // the commit (the truncating transaction held an exclusive lock, so no other transaction
-    // wrote to the new file before this commit).
-    if (c.kind == ChangeKind::kTruncate) {
-      for (Oid relid : relids) {
-        if (resolver->LookupByOid(relid)) PGT_RETURN_IF_ERROR(resolver->Track(relid, txn.end_lsn));
-      }
     }
   }
   return Status::Ok();
@@ -238,8 +249,9 @@ void Engine::Impl::MarkError(int64_t id, const Status& why) {
     (void)SaveTableMeta(&b, it->second);
     (void)store->Commit(&b);
   }
-  auto r = primary->QueryParams("UPDATE pgtrickle.pgt_stream_tables SET status = 'ERROR', last_error = $2 WHERE id = $1",
-                                {std::to_string(id), why.message()});
+  auto r = primary->QueryParams("UPDATE pgtrickle.pgt_stream_tables SET status = 'ERROR', last_error = $2 WHERE id = $1 "
+                                "AND (SELECT epoch FROM pgtrickle.pgt_engine WHERE id = 1) = $3",
+                                {std::to_string(id), why.message(), std::to_string(epoch)});
   if (!r.ok()) PGT_LOG_WARN("could not record the error on the primary: ", r.status().message());
 }
 

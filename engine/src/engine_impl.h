@@ -6,7 +6,8 @@
 //  - applied_upto only grows; a table applies a transaction iff its end LSN > table_applied(T).
 //  - every decoded batch (state + pending + checkpoint) is committed atomically before the
 //    physical slot is told it may recycle WAL (ConfirmFlush(restart_lsn)).
-//  - a merge runs only with no uncommitted batch, so pending = exactly what was merged.
+//  - a merge runs only with no uncommitted batch; a merge whose outcome is unknown keeps its
+//    pending rows (final values, safe to merge again) until the primary's frontier settles it.
 #pragma once
 
 #include <chrono>
@@ -63,6 +64,7 @@ struct Engine::Impl {
   std::map<int64_t, TableRuntime> tables;
   std::set<int64_t> failed;                 // ids that cannot be maintained (status ERROR)
   std::set<int64_t> waiting_logged;         // tables whose wait for consistency was logged
+  bool restart_decoder = false;             // restart from the checkpoint before decoding on
   size_t batch_txns = 0;
   Clock::time_point batch_started{};
   Clock::time_point last_poll{}, last_heartbeat{}, last_checkpoint_request{};
@@ -83,12 +85,16 @@ struct Engine::Impl {
   Status PollCatalog();
   Status DropTable(int64_t id);
   // bootstrap.cc
-  Status Bootstrap(int64_t id, const std::string& name, const std::string& plan_json);
+  // `meta` carries id, name and plan; for a re-bootstrap also the merged frontier.
+  Status Bootstrap(TableMeta meta);
+  Status Rebootstrap(TableRuntime& t);
+  Status BootstrapTracked(int64_t id, const std::string& name, std::unique_ptr<StreamTable> table, Lsn d0);
   Status ResumeReplayIfWePaused();
   // scheduler.cc
   Status RunDueMerges(bool force_all);
   Status MergeTable(TableRuntime& t);
   Status ReconcileInflight();
+  Status SettleInflight(TableRuntime& t);
 };
 
 }  // namespace pgt::engine

@@ -26,6 +26,8 @@ MergeSql GenerateMergeSql(int64_t table_id, const std::string& storage, const st
   sql.copy = "COPY " + delta + " FROM STDIN";
   sql.apply_deletes = "DELETE FROM " + storage + " t USING " + delta +
                       " d WHERE d.pgt_op = 'D' AND t.__pgt_row_id = d.pgt_row_id";
+  sql.apply_replace = "DELETE FROM " + storage + " t WHERE NOT EXISTS (SELECT 1 FROM " + delta +
+                      " d WHERE d.pgt_op = 'U' AND d.pgt_row_id = t.__pgt_row_id)";
   if (cols.empty()) {
     sql.apply_upserts = "INSERT INTO " + storage + " (__pgt_row_id) SELECT pgt_row_id FROM " + delta +
                         " WHERE pgt_op = 'U' ON CONFLICT (__pgt_row_id) DO NOTHING";
@@ -69,6 +71,8 @@ Result<MergeResult> MergeWriter::Merge(const MergeRequest& req) {
     return res.status();
   }
   PGT_RETURN_IF_ERROR(conn_->Exec("COMMIT"));
+  if ((!req.rows.empty() || req.replace) && std::find(created_.begin(), created_.end(), req.table_id) == created_.end())
+    created_.push_back(req.table_id);
   return res;
 }
 
@@ -91,15 +95,17 @@ Result<MergeResult> MergeWriter::MergeInTxn(const MergeRequest& req) {
                             ", expected " + (req.expected_frontier ? FormatLsn(*req.expected_frontier) : "NULL"));
   const std::string& storage = *st.at(0, 1);
   int64_t changed = 0;
-  if (!req.rows.empty()) {
+  if (!req.rows.empty() || req.replace) {
     MergeSql sql = GenerateMergeSql(req.table_id, storage, *req.columns);
-    if (std::find(created_.begin(), created_.end(), req.table_id) == created_.end()) {
+    // Created inside this transaction: remembered only once it commits (see Merge()).
+    if (std::find(created_.begin(), created_.end(), req.table_id) == created_.end())
       PGT_RETURN_IF_ERROR(conn_->Exec(sql.create_delta));
-      created_.push_back(req.table_id);
-    }
     std::string data = BuildDeltaCopyData(req.rows, req.columns->size());
-    PGT_RETURN_IF_ERROR(conn_->CopyIn(sql.copy, data));
-    PGT_RETURN_IF_ERROR(conn_->Exec(sql.apply_deletes));
+    PGT_ASSIGN_OR_RETURN(int64_t copied, conn_->CopyIn(sql.copy, data));
+    if (copied != static_cast<int64_t>(req.rows.size()))
+      return Status::Internal("merge of stream table id " + id + ": the server copied " + std::to_string(copied) +
+                              " delta rows of " + std::to_string(req.rows.size()));
+    PGT_RETURN_IF_ERROR(conn_->Exec(req.replace ? sql.apply_replace : sql.apply_deletes));
     PGT_RETURN_IF_ERROR(conn_->Exec(sql.apply_upserts));
     changed = static_cast<int64_t>(req.rows.size());
   }

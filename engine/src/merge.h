@@ -36,12 +36,14 @@ struct MergeRequest {
   std::optional<Lsn> expected_frontier;   // nullopt = NULL (first merge)
   Lsn new_frontier = 0;
   int64_t epoch = 0;
+  bool replace = false;                   // rows are the whole table: delete every other row
 };
 
 struct MergeSql {
   std::string create_delta;   // temp table, created once per connection
   std::string copy;
-  std::string apply_deletes;  // takes the storage table name
+  std::string apply_deletes;  // removes rows marked 'D'
+  std::string apply_replace;  // removes every row not marked 'U' (full replacement)
   std::string apply_upserts;
 };
 

@@ -1,5 +1,6 @@
 #include "pg_conn.h"
 
+#include <algorithm>
 #include <cstring>
 #include <string_view>
 
@@ -8,6 +9,15 @@
 namespace pgt::engine {
 
 namespace {
+// Errors worth retrying: connection loss (08), serialization failure / deadlock / recovery
+// conflict (40), insufficient resources (53), operator intervention (57, e.g. shutdown), lock
+// not available (55P03, lock_timeout). Anything else is deterministic: retrying gives the same.
+bool IsTransientSqlState(const std::string& s) {
+  if (s.size() != 5) return false;
+  std::string cls = s.substr(0, 2);
+  return cls == "08" || cls == "40" || cls == "53" || cls == "57" || s == "55P03";
+}
+
 std::string ErrorOf(PGconn* c, PGresult* r) {
   std::string msg = r ? PQresultErrorMessage(r) : PQerrorMessage(c);
   while (!msg.empty() && (msg.back() == '\n' || msg.back() == ' ')) msg.pop_back();
@@ -20,8 +30,9 @@ Result<PgRows> TakeRows(PGconn* c, PGresult* r, const std::string& what) {
     std::string err = ErrorOf(c, r);
     const char* sqlstate = PQresultErrorField(r, PG_DIAG_SQLSTATE);
     PQclear(r);
-    std::string full = what + ": " + err + (sqlstate ? std::string(" (SQLSTATE ") + sqlstate + ")" : "");
-    if (PQstatus(c) != CONNECTION_OK) return Status::Unavailable(full);
+    std::string state = sqlstate ? sqlstate : "";
+    std::string full = what + ": " + err + (state.empty() ? "" : " (SQLSTATE " + state + ")");
+    if (PQstatus(c) != CONNECTION_OK || IsTransientSqlState(state)) return Status::Unavailable(full);
     return Status::IOError(full);
   }
   PgRows rows;
@@ -53,8 +64,10 @@ Result<std::unique_ptr<PgConn>> PgConn::Connect(const std::string& conninfo, con
   PQsetNoticeProcessor(c, [](void*, const char* msg) { PGT_LOG_WARN("server notice: ", msg); }, nullptr);
   auto conn = std::unique_ptr<PgConn>(new PgConn(c, what));
   // Stable text forms for values we parse and write back.
+  // Stable text forms for the values we parse and write back; never wait forever on a lock
+  // (the engine's single thread also feeds the slot and the heartbeat).
   PGT_RETURN_IF_ERROR(conn->Exec("SET DateStyle = ISO; SET TimeZone = 'UTC'; SET extra_float_digits = 3; "
-                                 "SET application_name = 'pgtrickle-engine'"));
+                                 "SET application_name = 'pgtrickle-engine'; SET lock_timeout = '10s'"));
   return conn;
 }
 
@@ -75,21 +88,30 @@ Result<PgRows> PgConn::QueryParams(const std::string& sql, const std::vector<std
   return TakeRows(conn_, r, what_);
 }
 
-Status PgConn::CopyIn(const std::string& copy_sql, const std::string& data) {
+Result<int64_t> PgConn::CopyIn(const std::string& copy_sql, const std::string& data) {
   PGresult* r = PQexec(conn_, copy_sql.c_str());
   if (PQresultStatus(r) != PGRES_COPY_IN) {
     auto rows = TakeRows(conn_, r, what_);
     return rows.ok() ? Status::Internal(what_ + ": COPY FROM did not start") : rows.status();
   }
   PQclear(r);
-  if (PQputCopyData(conn_, data.data(), static_cast<int>(data.size())) != 1 || PQputCopyEnd(conn_, nullptr) != 1)
-    return Status::IOError(what_ + ": COPY failed: " + ErrorOf(conn_, nullptr));
+  // libpq takes an int length: send in chunks (a 2 GiB+ delta must not wrap around).
+  constexpr size_t kChunk = 1 << 20;
+  for (size_t off = 0; off < data.size(); off += kChunk) {
+    int n = static_cast<int>(std::min(kChunk, data.size() - off));
+    if (PQputCopyData(conn_, data.data() + off, n) != 1)
+      return Status::Unavailable(what_ + ": COPY failed: " + ErrorOf(conn_, nullptr));
+  }
+  if (PQputCopyEnd(conn_, nullptr) != 1) return Status::Unavailable(what_ + ": COPY failed: " + ErrorOf(conn_, nullptr));
   Status st;
+  int64_t copied = -1;
   while ((r = PQgetResult(conn_)) != nullptr) {
+    if (PQresultStatus(r) == PGRES_COMMAND_OK && *PQcmdTuples(r)) copied = std::stoll(PQcmdTuples(r));
     auto rows = TakeRows(conn_, r, what_);
     if (!rows.ok() && st.ok()) st = rows.status();
   }
-  return st;
+  PGT_RETURN_IF_ERROR(st);
+  return copied;
 }
 
 Status PgConn::CopyOutImpl(const std::string& copy_sql, void* ctx, Status (*cb)(void*, const char*, size_t)) {

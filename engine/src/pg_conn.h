@@ -2,6 +2,7 @@
 // One connection per PgConn; not thread-safe.
 #pragma once
 
+#include <cstdint>
 #include <memory>
 #include <optional>
 #include <string>
@@ -31,8 +32,8 @@ class PgConn {
   Result<PgRows> Query(const std::string& sql);
   Result<PgRows> QueryParams(const std::string& sql, const std::vector<std::optional<std::string>>& params);
   Status Exec(const std::string& sql) { return Query(sql).status(); }
-  // COPY ... FROM STDIN with `data` (COPY text format), returns rows copied.
-  Status CopyIn(const std::string& copy_sql, const std::string& data);
+  // COPY ... FROM STDIN with `data` (COPY text format); returns the rows the server copied.
+  Result<int64_t> CopyIn(const std::string& copy_sql, const std::string& data);
   // COPY ... TO STDOUT: calls `on_line` for each line (without the trailing newline).
   template <typename F>
   Status CopyOut(const std::string& copy_sql, F&& on_line);

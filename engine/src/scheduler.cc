@@ -2,9 +2,11 @@
 //
 // Before the primary transaction the engine durably records an in-flight header {F -> P}.
 // After it, one RocksDB commit removes the merged pending rows, the header, and records P as
-// the table's merged frontier. If the engine dies in between, ReconcileInflight() asks the
-// primary: frontier = P -> the merge landed (drop pending); frontier = F -> it did not (merge
-// again: pending is unchanged because merges run with no uncommitted batch).
+// the table's merged frontier. If the outcome is unknown (the engine died, or the connection
+// broke around COMMIT), the header stays and the primary decides later: frontier = P -> the
+// merge landed, so P becomes our merged frontier; = F -> it did not. Either way pending is
+// kept: it holds final row values, so merging it again is harmless, while deleting it could drop
+// rows that changed after P (batches keep being committed while the outcome is unknown).
 #include <algorithm>
 
 #include <nlohmann/json.hpp>
@@ -26,39 +28,48 @@ Status FinishMerge(StateStore* store, TableRuntime& t, const std::vector<std::st
   for (const auto& k : keys) b.Delete(Cf::kPending, k);
   t.table->meta().merged_frontier = to;
   t.table->meta().has_merged = true;
+  t.table->meta().replace_on_merge = false;
   b.Put(Cf::kMeta, TableMetaKey(t.table->meta().id), t.table->meta().Encode());
   b.Delete(Cf::kMeta, InflightKey(t.table->meta().id));
   return store->Commit(&b);
 }
 }  // namespace
 
+// Settles an in-flight header left by a merge whose outcome is unknown. Returns Conflict if the
+// primary's frontier is neither end of it.
+Status Engine::Impl::SettleInflight(TableRuntime& t) {
+  TableMeta& m = t.table->meta();
+  PGT_ASSIGN_OR_RETURN(auto raw, store->Get(Cf::kMeta, InflightKey(m.id)));
+  if (!raw) return Status::Ok();
+  auto j = nlohmann::json::parse(*raw, nullptr, false);
+  if (j.is_discarded() || !j.contains("to")) return Status::Corruption("damaged in-flight merge header of " + m.name);
+  Lsn to = j["to"].get<Lsn>();
+  PGT_ASSIGN_OR_RETURN(auto primary_frontier, merger->ReadFrontier(m.id));
+  if (primary_frontier == std::optional<Lsn>(to)) {
+    PGT_LOG_INFO("merge of ", m.name, " to ", FormatLsn(to), " had landed");
+    m.merged_frontier = to;
+    m.has_merged = true;
+  } else {
+    PGT_LOG_INFO("merge of ", m.name, " to ", FormatLsn(to), " had not landed; it will be redone");
+  }
+  Batch b(store.get());
+  b.Put(Cf::kMeta, TableMetaKey(m.id), m.Encode());
+  b.Delete(Cf::kMeta, InflightKey(m.id));
+  return store->Commit(&b);
+}
+
 Status Engine::Impl::ReconcileInflight() {
   for (auto& [id, t] : tables) {
-    PGT_ASSIGN_OR_RETURN(auto raw, store->Get(Cf::kMeta, InflightKey(id)));
-    auto primary_frontier = merger->ReadFrontier(id);
-    if (!primary_frontier.ok()) {
-      if (primary_frontier.status().code() == Status::Code::kNotFound) continue;   // dropped: poll cleans up
-      return primary_frontier.status();
-    }
+    if (failed.count(id)) continue;
+    Status st = SettleInflight(t);
+    if (st.code() == Status::Code::kNotFound) continue;   // dropped: the catalog poll cleans up
+    PGT_RETURN_IF_ERROR(st);
     const TableMeta& m = t.table->meta();
     std::optional<Lsn> ours = m.has_merged ? std::optional<Lsn>(m.merged_frontier) : std::nullopt;
-    if (raw) {
-      auto j = nlohmann::json::parse(*raw);
-      Lsn to = j.at("to").get<Lsn>();
-      if (*primary_frontier == std::optional<Lsn>(to)) {
-        std::vector<std::string> keys;
-        PGT_RETURN_IF_ERROR(store->Scan(Cf::kPending, t.table->PendingPrefix(), [&](std::string_view k, std::string_view) {
-          keys.emplace_back(k);
-          return true;
-        }));
-        PGT_LOG_INFO("merge of ", m.name, " to ", FormatLsn(to), " had landed before the restart");
-        PGT_RETURN_IF_ERROR(FinishMerge(store.get(), t, keys, to));
-        continue;
-      }
-      PGT_LOG_INFO("merge of ", m.name, " to ", FormatLsn(to), " had not landed; it will be redone");
-      Batch b(store.get());
-      b.Delete(Cf::kMeta, InflightKey(id));
-      PGT_RETURN_IF_ERROR(store->Commit(&b));
+    auto primary_frontier = merger->ReadFrontier(id);
+    if (!primary_frontier.ok()) {
+      if (primary_frontier.status().code() == Status::Code::kNotFound) continue;
+      return primary_frontier.status();
     }
     if (*primary_frontier != ours)
       MarkError(id, Status::Conflict("frontier on the primary (" +
@@ -73,7 +84,7 @@ Status Engine::Impl::RunDueMerges(bool force_all) {
   std::vector<TableRuntime*> due;
   auto now = Clock::now();
   for (auto& [id, t] : tables) {
-    if (failed.count(id)) continue;
+    if (failed.count(id) || t.table->meta().needs_rebootstrap) continue;
     if (force_all || now - t.last_merge >= std::chrono::milliseconds(t.schedule_ms)) due.push_back(&t);
   }
   if (due.empty()) return Status::Ok();
@@ -83,7 +94,9 @@ Status Engine::Impl::RunDueMerges(bool force_all) {
     Status st = MergeTable(*t);
     t->last_merge = Clock::now();
     if (st.ok()) continue;
-    if (st.code() == Status::Code::kUnavailable || st.code() == Status::Code::kIOError) {
+    if (st.code() == Status::Code::kConflict && st.message().find("fenced") != std::string::npos)
+      return st;   // a newer engine owns the tables: stop, write nothing more
+    if (st.code() == Status::Code::kUnavailable) {
       PGT_LOG_WARN("merge of ", t->table->meta().name, " failed, will retry: ", st.message());
       if (!primary->healthy()) {
         auto c = PgConn::Connect(opts.primary_conninfo, "primary");
@@ -97,6 +110,7 @@ Status Engine::Impl::RunDueMerges(bool force_all) {
 }
 
 Status Engine::Impl::MergeTable(TableRuntime& t) {
+  PGT_RETURN_IF_ERROR(SettleInflight(t));   // an earlier attempt's outcome was unknown
   TableMeta& m = t.table->meta();
   Lsn to = TableApplied(t);
   std::optional<Lsn> from = m.has_merged ? std::optional<Lsn>(m.merged_frontier) : std::nullopt;
@@ -106,6 +120,7 @@ Status Engine::Impl::MergeTable(TableRuntime& t) {
   req.expected_frontier = from;
   req.new_frontier = to;
   req.epoch = epoch;
+  req.replace = m.replace_on_merge;
   std::vector<std::string> keys;
   Status decode_st;
   PGT_RETURN_IF_ERROR(store->Scan(Cf::kPending, t.table->PendingPrefix(), [&](std::string_view k, std::string_view v) {
@@ -121,11 +136,12 @@ Status Engine::Impl::MergeTable(TableRuntime& t) {
     return true;
   }));
   PGT_RETURN_IF_ERROR(decode_st);
-  if (req.rows.empty() && from && *from == to) {
-    // Nothing new decoded: only freshness moves.
+  if (req.rows.empty() && !req.replace && from && *from == to) {
+    // Nothing new decoded: only freshness moves (and only while we are the current engine).
     return primary->QueryParams("UPDATE pgtrickle.pgt_stream_tables SET last_refresh_at = now(), "
-                                "rows_changed_last_cycle = 0 WHERE id = $1 AND frontier = $2::pg_lsn",
-                                {std::to_string(m.id), FormatLsn(to)}).status();
+                                "rows_changed_last_cycle = 0 WHERE id = $1 AND frontier = $2::pg_lsn AND "
+                                "(SELECT epoch FROM pgtrickle.pgt_engine WHERE id = 1) = $3",
+                                {std::to_string(m.id), FormatLsn(to), std::to_string(epoch)}).status();
   }
   {
     Batch b(store.get());
@@ -134,13 +150,9 @@ Status Engine::Impl::MergeTable(TableRuntime& t) {
     PGT_RETURN_IF_ERROR(store->Commit(&b));
   }
   auto res = merger->Merge(req);
-  if (!res.ok() && res.status().code() == Status::Code::kConflict) {
-    // The CAS failed: did an earlier attempt of this very merge land?
-    auto f = merger->ReadFrontier(m.id);
-    if (!(f.ok() && *f == std::optional<Lsn>(to))) return res.status();
-  } else if (!res.ok()) {
+  if (!res.ok()) {
     if (res.status().code() == Status::Code::kNotFound) return Status::Ok();   // dropped; the poll cleans up
-    return res.status();
+    return res.status();   // the header stays: SettleInflight() decides next time
   }
   PGT_RETURN_IF_ERROR(FinishMerge(store.get(), t, keys, to));
   t.source_changes_since_merge = 0;

@@ -31,6 +31,11 @@ struct TableMeta {
   Lsn bootstrap_lsn = 0;      // snapshot LSN R: transactions with end LSN <= R are in the snapshot
   Lsn merged_frontier = 0;    // frontier of the last merge known to have landed (0 = none)
   bool has_merged = false;
+  // The source was truncated: the state is stale until the table is bootstrapped again (a
+  // TRUNCATE's own transaction may also insert into the new file, which only a snapshot sees).
+  bool needs_rebootstrap = false;
+  // After a re-bootstrap pending holds the whole table: the next merge replaces the contents.
+  bool replace_on_merge = false;
   TableStatus status = TableStatus::kActive;
   std::string error;
 

@@ -1,4 +1,4 @@
-// Oracle test of the circuit: random inserts/updates/deletes/truncates flow through a
+// Oracle test of the circuit: random inserts/updates/deletes flow through a
 // StreamTable (mirror -> filter -> aggregate -> project -> pending); after every batch the
 // merged output must equal the query recomputed from scratch over the current source rows.
 #include <map>
@@ -163,11 +163,7 @@ void RunOracle(const char* plan, Table (*recompute)(const std::map<int, Row>&), 
       Change c;
       c.relid = 100;
       int op = static_cast<int>(rng() % 10);
-      if (round == 30 && i == 0) {   // TRUNCATE once
-        c.kind = ChangeKind::kTruncate;
-        c.truncated = {100};
-        model.clear();
-      } else if (op < 4 || model.empty()) {
+      if (op < 4 || model.empty()) {
         c.kind = ChangeKind::kInsert;
         int id = next_id++;
         c.new_row = RandomRow(rng, id);

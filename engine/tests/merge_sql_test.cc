@@ -20,6 +20,9 @@ TEST(MergeSqlTest, QuotesIdentifiersAndUsesRowIdentity) {
   EXPECT_NE(sql.apply_upserts.find("ON CONFLICT (__pgt_row_id) DO UPDATE SET \"grp\" = EXCLUDED.\"grp\", "
                                    "\"Total \"\"x\"\"\" = EXCLUDED.\"Total \"\"x\"\"\""),
             std::string::npos);
+  EXPECT_EQ(sql.apply_replace,
+            "DELETE FROM public.st t WHERE NOT EXISTS (SELECT 1 FROM pg_temp.pgt_delta_7 d WHERE d.pgt_op = 'U' "
+            "AND d.pgt_row_id = t.__pgt_row_id)");
   // Unchanged rows are not rewritten (no dead tuples for no-op updates).
   EXPECT_NE(sql.apply_upserts.find("IS DISTINCT FROM"), std::string::npos);
 }
