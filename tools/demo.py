@@ -71,8 +71,8 @@ def main():
         try:
             env = dict(os.environ, PGHOST="127.0.0.1", PGPORT=str(c.primary_port), PGUSER="postgres",
                        PGDATABASE="postgres")
-            print("demo: pgbench -i -s 1", flush=True)
-            subprocess.run([os.path.join(PG_BIN, "pgbench"), "-i", "-s", "1", "-q"], env=env,
+            print("demo: pgbench -i -s 4 (4 branches, 400,000 accounts)", flush=True)
+            subprocess.run([os.path.join(PG_BIN, "pgbench"), "-i", "-s", "4", "-q"], env=env,
                            check=True, stdin=subprocess.DEVNULL)
             print(f"demo: creating stream table {ST}:\n  {QUERY}", flush=True)
             h.primary_sql("SELECT pgtrickle.create_stream_table(%s, %s, schedule => '1 second')",

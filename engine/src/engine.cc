@@ -170,16 +170,23 @@ Status Engine::Impl::Loop(const std::atomic<bool>& stop) {
       continue;
     }
     if (next->has_value()) {
-      if (batch_txns == 0) batch_started = Clock::now();
       PGT_RETURN_IF_ERROR(ApplyTransaction(**next));
       ++batch_txns;
     }
-    bool idle = !next->has_value();
-    if (batch_txns >= kMaxBatchTxns || Clock::now() - batch_started >= std::chrono::milliseconds(opts.batch_ms) ||
-        (idle && decoder->decoded_upto() > ckpt.applied_upto)) {
+    // A batch commits after kMaxBatchTxns transactions or batch_ms (CommitBatch restarts the
+    // clock), whichever comes first, and only if decoding moved on.
+    if (batch_txns >= kMaxBatchTxns || (Clock::now() - batch_started >= std::chrono::milliseconds(opts.batch_ms) &&
+                                        decoder->decoded_upto() > ckpt.applied_upto)) {
       PGT_RETURN_IF_ERROR(CommitBatch());
     }
     PGT_RETURN_IF_ERROR(RunDueMerges(false));
+    if (Clock::now() - last_progress_log >= std::chrono::seconds(10)) {
+      last_progress_log = Clock::now();
+      PGT_LOG_INFO("progress: decoded up to ", FormatLsn(decoder->decoded_upto()), ", applied up to ",
+                   FormatLsn(ckpt.applied_upto), ", restart at ", FormatLsn(ckpt.restart_lsn), ", ",
+                   decoder->open_transactions(), " open transaction(s)",
+                   decoder->consistent() ? "" : ", waiting for a consistent point");
+    }
     if (Clock::now() - last_heartbeat >= std::chrono::milliseconds(opts.heartbeat_ms)) {
       last_heartbeat = Clock::now();
       Status st = Heartbeat();

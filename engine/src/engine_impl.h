@@ -67,7 +67,7 @@ struct Engine::Impl {
   bool restart_decoder = false;             // restart from the checkpoint before decoding on
   size_t batch_txns = 0;
   Clock::time_point batch_started{};
-  Clock::time_point last_poll{}, last_heartbeat{}, last_checkpoint_request{};
+  Clock::time_point last_poll{}, last_heartbeat{}, last_checkpoint_request{}, last_progress_log{};
 
   // engine.cc
   Status Startup();

@@ -191,13 +191,19 @@ Result<std::optional<Transaction>> Decoder::Next(std::chrono::milliseconds wait)
   Impl& d = *impl_;
   if (!d.started) return Status::InvalidArgument("Decoder::Next before a successful Start");
   if (!d.error.ok()) return d.error;
+  // Control returns to the caller within about `wait` even while WAL keeps flowing without a
+  // transaction to emit (untracked tables, or before consistency): the caller has batches to
+  // commit, a catalog to poll and merges to run.
+  const auto deadline = std::chrono::steady_clock::now() + wait;
   for (;;) {
     if (!d.ready.empty()) {
       Transaction t = std::move(d.ready.front());
       d.ready.pop_front();
       return std::optional<Transaction>(std::move(t));
     }
-    auto raw = d.reader.Next(wait);
+    auto now = std::chrono::steady_clock::now();
+    if (now >= deadline) return std::optional<Transaction>();
+    auto raw = d.reader.Next(std::chrono::duration_cast<std::chrono::milliseconds>(deadline - now));
     if (!raw.ok()) { d.error = raw.status(); return d.error; }
     if (!raw->has_value()) return std::optional<Transaction>();
     auto rec = DecodeRecord(std::move(**raw));

@@ -5,6 +5,9 @@
 #include <cinttypes>
 #include <cmath>
 #include <cstdio>
+#include <cstdlib>
+#include <ctime>
+#include <mutex>
 
 #include "bytes.h"
 #include "jsonb.h"
@@ -71,6 +74,48 @@ std::string TimestampText(int64_t ts, bool tz) {
   return out;
 }
 
+// timestamptz in a named zone: the C library's tz database (TZ environment variable, set under a
+// lock when the zone changes; localtime_r is thread-safe once TZ is stable).
+std::mutex g_tz_mu;
+std::string g_tz_current;
+
+std::string TimestamptzText(int64_t ts, const std::string& zone) {
+  if (ts == INT64_MIN) return "-infinity";
+  if (ts == INT64_MAX) return "infinity";
+  int64_t secs = ts / 1000000;
+  if (ts % 1000000 < 0) secs--;
+  long gmtoff = 0;
+  {
+    std::lock_guard<std::mutex> lock(g_tz_mu);
+    if (zone != g_tz_current) {
+      ::setenv("TZ", zone.c_str(), 1);
+      ::tzset();
+      g_tz_current = zone;
+    }
+    time_t t = static_cast<time_t>(secs + kDaysFrom1970To2000 * 86400);
+    struct tm tm;
+    if (::localtime_r(&t, &tm) != nullptr) gmtoff = tm.tm_gmtoff;
+  }
+  int64_t local = ts + static_cast<int64_t>(gmtoff) * 1000000;
+  std::string out = TimestampText(local, false);
+  bool bc = out.size() > 3 && out.compare(out.size() - 3, 3, " BC") == 0;
+  if (bc) out.resize(out.size() - 3);
+  long a = gmtoff < 0 ? -gmtoff : gmtoff;
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%c%02ld", gmtoff < 0 ? '-' : '+', a / 3600);
+  out += buf;
+  if (a % 3600 != 0) {
+    std::snprintf(buf, sizeof buf, ":%02ld", (a % 3600) / 60);
+    out += buf;
+    if (a % 60 != 0) {
+      std::snprintf(buf, sizeof buf, ":%02ld", a % 60);
+      out += buf;
+    }
+  }
+  if (bc) out += " BC";
+  return out;
+}
+
 // Shortest round-trip output as float4out/float8out (Ryu) print it.
 std::string FloatText(double v, bool is_float4) {
   if (std::isnan(v)) return "NaN";
@@ -116,7 +161,9 @@ std::string Hex(const std::string& s) {
 }
 }  // namespace
 
-std::string ValueToText(const Value& v) {
+std::string ValueToText(const Value& v) { return ValueToText(v, TextOptions{}); }
+
+std::string ValueToText(const Value& v, const TextOptions& opts) {
   switch (v.type) {
     case TypeId::kBool: return v.i ? "t" : "f";
     case TypeId::kInt2:
@@ -134,7 +181,9 @@ std::string ValueToText(const Value& v) {
     }
     case TypeId::kTime: return TimeText(v.i);
     case TypeId::kTimestamp: return TimestampText(v.i, false);
-    case TypeId::kTimestamptz: return TimestampText(v.i, true);
+    case TypeId::kTimestamptz:
+      if (opts.timezone.empty() || opts.timezone == "UTC") return TimestampText(v.i, true);
+      return TimestamptzText(v.i, opts.timezone);
     case TypeId::kBytea: return "\\x" + Hex(v.s);
     case TypeId::kUuid: {
       std::string h = Hex(v.s);
@@ -186,8 +235,8 @@ std::string QuoteIdent(const std::string& s) {
   return out + "\"";
 }
 
-std::string Literal(const Value& v, Oid type_oid) {
-  std::string txt = ValueToText(v);
+std::string Literal(const Value& v, Oid type_oid, const TextOptions& opts) {
+  std::string txt = ValueToText(v, opts);
   switch (type_oid) {
     case 20: case 21: case 23: case 26: case 700: case 701: case 1700: return txt;
     case 16: return txt == "t" ? "true" : "false";
@@ -198,7 +247,8 @@ std::string Literal(const Value& v, Oid type_oid) {
   return out + "'";
 }
 
-void AppendTuple(std::string* out, const RelationDesc& d, const Row& row, bool skip_nulls) {
+void AppendTuple(std::string* out, const RelationDesc& d, const Row& row, bool skip_nulls,
+                 const TextOptions& opts) {
   for (size_t i = 0; i < d.attrs.size() && i < row.size(); i++) {
     const AttributeDesc& a = d.attrs[i];
     if (a.dropped) continue;
@@ -207,13 +257,19 @@ void AppendTuple(std::string* out, const RelationDesc& d, const Row& row, bool s
     *out += " " + QuoteIdent(a.name) + "[" + FormatTypeName(a.type_oid) + "]:";
     if (v.unchanged_toast) *out += "unchanged-toast-datum";
     else if (v.is_null) *out += "null";
-    else *out += Literal(v, a.type_oid);
+    else *out += Literal(v, a.type_oid, opts);
   }
 }
 }  // namespace
 
 std::string FormatChangeTestDecoding(const Change& c,
                                      const std::function<const RelationDesc*(Oid)>& by_oid) {
+  return FormatChangeTestDecoding(c, by_oid, TextOptions{});
+}
+
+std::string FormatChangeTestDecoding(const Change& c,
+                                     const std::function<const RelationDesc*(Oid)>& by_oid,
+                                     const TextOptions& opts) {
   auto qualified = [&](Oid relid) {
     const RelationDesc* d = by_oid(relid);
     return d ? QuoteIdent(d->schema) + "." + QuoteIdent(d->name) : "oid" + std::to_string(relid);
@@ -233,22 +289,22 @@ std::string FormatChangeTestDecoding(const Change& c,
   switch (c.kind) {
     case ChangeKind::kInsert:
       out += " INSERT:";
-      if (c.new_row) AppendTuple(&out, *d, *c.new_row, false);
+      if (c.new_row) AppendTuple(&out, *d, *c.new_row, false, opts);
       else out += " (no-tuple-data)";
       break;
     case ChangeKind::kUpdate:
       out += " UPDATE:";
       if (c.old_row) {
         out += " old-key:";
-        AppendTuple(&out, *d, *c.old_row, true);
+        AppendTuple(&out, *d, *c.old_row, true, opts);
         out += " new-tuple:";
       }
-      if (c.new_row) AppendTuple(&out, *d, *c.new_row, false);
+      if (c.new_row) AppendTuple(&out, *d, *c.new_row, false, opts);
       else out += " (no-tuple-data)";
       break;
     case ChangeKind::kDelete:
       out += " DELETE:";
-      if (c.old_row) AppendTuple(&out, *d, *c.old_row, true);
+      if (c.old_row) AppendTuple(&out, *d, *c.old_row, true, opts);
       else out += " (no-tuple-data)";
       break;
     default: break;

@@ -55,6 +55,7 @@ void XLogReader::Trim() {
 Result<uint32_t> XLogReader::ValidatePageHeader(Lsn page, std::chrono::milliseconds wait,
                                                 bool* no_data) {
   *no_data = false;
+  where_ = page;
   PGT_ASSIGN_OR_RETURN(Fill f, Ensure(page, kShortPageHeaderSize, wait));
   if (f == Fill::kNoData) { *no_data = true; return 0u; }
   const uint8_t* h = At(page);
@@ -97,6 +98,10 @@ Result<uint32_t> XLogReader::ValidatePageHeader(Lsn page, std::chrono::milliseco
   }
   if (addr != page)
     return Status::Corruption("unexpected pageaddr " + FormatLsn(addr) + where);
+  if (tli_ != 0 && tli > tli_)
+    return Status::Corruption("WAL page at " + FormatLsn(page) + " belongs to timeline " +
+                              std::to_string(tli) + ", but timeline " + std::to_string(tli_) +
+                              " was requested (segment of a later timeline?)");
   if (tli < last_page_tli_)
     return Status::Corruption("out-of-sequence timeline " + std::to_string(tli) + " (after " +
                               std::to_string(last_page_tli_) + ")" + where);
@@ -105,6 +110,18 @@ Result<uint32_t> XLogReader::ValidatePageHeader(Lsn page, std::chrono::milliseco
 }
 
 Result<std::optional<RawRecord>> XLogReader::Next(std::chrono::milliseconds wait) {
+  auto r = NextImpl(wait);
+  if (r.ok() || r.status().code() != Status::Code::kCorruption ||
+      r.status().message().rfind("WAL segment ", 0) == 0)
+    return r;
+  uint64_t segno = where_ / seg_size_, per_id = 0x100000000ull / seg_size_;
+  char name[32];
+  std::snprintf(name, sizeof name, "%08X%08X%08X", tli_, static_cast<uint32_t>(segno / per_id),
+                static_cast<uint32_t>(segno % per_id));
+  return r.status().WithContext(std::string("WAL segment ") + name);
+}
+
+Result<std::optional<RawRecord>> XLogReader::NextImpl(std::chrono::milliseconds wait) {
   Trim();
   auto no_more = [&]() -> Result<std::optional<RawRecord>> {
     if (zero_hit_) {
@@ -142,6 +159,7 @@ Result<std::optional<RawRecord>> XLogReader::Next(std::chrono::milliseconds wait
     }
     skip_contrecord_ = false;
     const Lsn start = pos_;
+    where_ = start;
     PGT_ASSIGN_OR_RETURN(Fill f, Ensure(start, 4, wait));
     if (f == Fill::kNoData) return no_more();
     uint32_t tot_len = U32(At(start));
@@ -191,6 +209,7 @@ Result<std::optional<RawRecord>> XLogReader::Next(std::chrono::milliseconds wait
       continue;
     }
     rec.end = p;
+    where_ = start;
     const uint8_t* b = rec.bytes.data();
     uint8_t rmid = b[17], info = b[16];
     Lsn xl_prev = U64(b + 8);

@@ -41,6 +41,7 @@ class XLogReader {
   Status Start(Lsn lsn, TimeLineId tli);
 
   // Reads the next record. Returns nullopt when not enough WAL arrived within `wait`.
+  // Errors name the segment file (%08X%08X%08X) holding the offending WAL, and its LSN.
   Result<std::optional<RawRecord>> Next(std::chrono::milliseconds wait);
 
   uint64_t segment_size() const { return seg_size_; }
@@ -48,6 +49,7 @@ class XLogReader {
   Lsn position() const { return pos_; }
 
  private:
+  Result<std::optional<RawRecord>> NextImpl(std::chrono::milliseconds wait);
   enum class Fill { kOk, kNoData };
   // Makes bytes [lsn, lsn+n) available in buf_. kNoData if the source had nothing in time.
   Result<Fill> Ensure(Lsn lsn, size_t n, std::chrono::milliseconds wait);
@@ -68,6 +70,7 @@ class XLogReader {
   uint64_t seg_size_ = kDefaultSegmentSize;
   uint64_t sysid_ = 0;
   bool zero_hit_ = false;       // met zero-filled WAL (end of what was written)
+  Lsn where_ = 0;               // WAL being examined (for the segment name in errors)
 };
 
 }  // namespace pgt::internal

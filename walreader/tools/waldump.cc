@@ -2,11 +2,16 @@
 // test_decoding's text format (include-xids 0, skip-empty-xacts 1), so that the server's own
 // logical decoding can be used as the oracle.
 //
-//   pgtrickle-waldump (--wal-dir=DIR | --stream=CONNINFO) --start=LSN [--end=LSN] [--timeline=N]
+//   pgtrickle-waldump (--wal-dir=DIR | --archive=DIR | --restore-command=CMD | --stream=CONNINFO)
+//                     --start=LSN [--end=LSN] [--timeline=N]
 //                     (--catalog=CONNINFO [--tables=a,b] | --catalog-file=FILE --db-oid=N)
-//                     [--wait-consistent]
+//                     [--format=test_decoding|jsonl] [--timezone=TZ] [--wait-consistent]
+//
+// Errors (corruption, missing segment, ...) are printed as one line on stderr, exit status 1;
+// nothing is printed for transactions whose commit lies past the last good record.
 #include <cstdio>
 #include <cstring>
+#include <unistd.h>
 #include <iostream>
 #include <memory>
 #include <sstream>
@@ -18,8 +23,9 @@
 
 namespace {
 struct Args {
-  std::string wal_dir, stream, start, end, catalog, catalog_file, tables;
-  unsigned long db_oid = 0, timeline = 1;
+  std::string wal_dir, archive, restore_command, stream, start, end, catalog, catalog_file, tables;
+  std::string format = "test_decoding", timezone = "UTC", timeline;
+  unsigned long db_oid = 0;
   bool wait_consistent = false;
 };
 
@@ -33,23 +39,115 @@ bool Parse(int argc, char** argv, Args* a) {
       return true;
     };
     std::string tmp;
-    if (val("wal-dir", &a->wal_dir) || val("stream", &a->stream) || val("start", &a->start) || val("end", &a->end) ||
-        val("catalog", &a->catalog) || val("catalog-file", &a->catalog_file) ||
-        val("tables", &a->tables))
+    if (val("wal-dir", &a->wal_dir) || val("archive", &a->archive) ||
+        val("restore-command", &a->restore_command) || val("stream", &a->stream) ||
+        val("start", &a->start) || val("end", &a->end) || val("catalog", &a->catalog) ||
+        val("catalog-file", &a->catalog_file) || val("tables", &a->tables) ||
+        val("format", &a->format) || val("timezone", &a->timezone) || val("timeline", &a->timeline))
       continue;
-    if (val("db-oid", &tmp)) { a->db_oid = std::stoul(tmp); continue; }
-    if (val("timeline", &tmp)) { a->timeline = std::stoul(tmp); continue; }
+    if (val("db-oid", &tmp)) {
+      char* e = nullptr;
+      a->db_oid = std::strtoul(tmp.c_str(), &e, 10);
+      if (tmp.empty() || *e != '\0') { std::cerr << "pgtrickle-waldump: invalid --db-oid\n"; return false; }
+      continue;
+    }
     if (s == "--wait-consistent") { a->wait_consistent = true; continue; }
     std::cerr << "pgtrickle-waldump: unknown argument " << s << "\n";
     return false;
   }
-  if (a->wal_dir.empty() == a->stream.empty() || a->start.empty() || (a->catalog.empty() == a->catalog_file.empty())) {
-    std::cerr << "usage: pgtrickle-waldump (--wal-dir=DIR | --stream=CONNINFO) --start=LSN [--end=LSN] [--timeline=N]\n"
+  int sources = !a->wal_dir.empty() + !a->archive.empty() + !a->restore_command.empty() +
+                !a->stream.empty();
+  bool fmt_ok = a->format == "test_decoding" || a->format == "jsonl";
+  if (sources != 1 || a->start.empty() || (a->catalog.empty() == a->catalog_file.empty()) || !fmt_ok) {
+    std::cerr << "usage: pgtrickle-waldump (--wal-dir=DIR | --archive=DIR | --restore-command=CMD | --stream=CONNINFO)\n"
+                 "         --start=LSN [--end=LSN] [--timeline=N]\n"
                  "         (--catalog=CONNINFO [--tables=a,b] | --catalog-file=FILE --db-oid=N)\n"
-                 "         [--wait-consistent]\n";
+                 "         [--format=test_decoding|jsonl] [--timezone=TZ] [--wait-consistent]\n";
     return false;
   }
   return true;
+}
+
+std::string JsonStr(const std::string& s) {
+  std::string out = "\"";
+  for (unsigned char c : s) {
+    switch (c) {
+      case '"': out += "\\\""; break;
+      case '\\': out += "\\\\"; break;
+      case '\n': out += "\\n"; break;
+      case '\r': out += "\\r"; break;
+      case '\t': out += "\\t"; break;
+      default:
+        if (c < 0x20) {
+          char b[8];
+          std::snprintf(b, sizeof b, "\\u%04x", c);
+          out += b;
+        } else {
+          out += static_cast<char>(c);
+        }
+    }
+  }
+  return out + "\"";
+}
+
+std::string JsonValue(const pgt::Value& v, const pgt::TextOptions& o) {
+  if (v.unchanged_toast) return "{\"unchanged_toast\":true}";
+  if (v.is_null) return "null";
+  switch (v.type) {
+    case pgt::TypeId::kBool: return v.i ? "true" : "false";
+    case pgt::TypeId::kInt2: case pgt::TypeId::kInt4: case pgt::TypeId::kInt8:
+    case pgt::TypeId::kOid: return std::to_string(v.i);
+    default: return JsonStr(pgt::ValueToText(v, o));
+  }
+}
+
+std::string JsonRow(const pgt::RelationDesc* d, const pgt::Row& row, bool skip_nulls,
+                    const pgt::TextOptions& o) {
+  std::string out = "{";
+  bool first = true;
+  for (size_t i = 0; d != nullptr && i < d->attrs.size() && i < row.size(); i++) {
+    if (d->attrs[i].dropped || (skip_nulls && row[i].is_null && !row[i].unchanged_toast)) continue;
+    out += (first ? "" : ",") + JsonStr(d->attrs[i].name) + ":" + JsonValue(row[i], o);
+    first = false;
+  }
+  return out + "}";
+}
+
+// One line per transaction: {"xid","commit_lsn","end_lsn","commit_time","changes":[...]}.
+std::string JsonTxn(const pgt::Transaction& t, pgt::CatalogResolver* cat, const pgt::TextOptions& o) {
+  auto name = [&](pgt::Oid id) {
+    const pgt::RelationDesc* d = cat->LookupByOid(id);
+    return JsonStr(d ? d->schema + "." + d->name : "oid" + std::to_string(id));
+  };
+  std::string out = "{\"xid\":" + std::to_string(t.xid) + ",\"commit_lsn\":\"" +
+                    pgt::FormatLsn(t.commit_lsn) + "\",\"end_lsn\":\"" + pgt::FormatLsn(t.end_lsn) +
+                    "\",\"commit_time\":" +
+                    JsonStr(pgt::ValueToText(pgt::Value::Int(pgt::TypeId::kTimestamptz, t.commit_time_us), o)) +
+                    ",\"changes\":[";
+  for (size_t i = 0; i < t.changes.size(); i++) {
+    const pgt::Change& c = t.changes[i];
+    out += i ? ",{" : "{";
+    const char* op = c.kind == pgt::ChangeKind::kInsert   ? "INSERT"
+                     : c.kind == pgt::ChangeKind::kUpdate ? "UPDATE"
+                     : c.kind == pgt::ChangeKind::kDelete ? "DELETE" : "TRUNCATE";
+    out += std::string("\"op\":\"") + op + "\",\"lsn\":\"" + pgt::FormatLsn(c.lsn) + "\"";
+    if (c.kind == pgt::ChangeKind::kTruncate) {
+      out += ",\"tables\":[";
+      for (size_t k = 0; k < c.truncated.size(); k++) out += (k ? "," : "") + name(c.truncated[k]);
+      out += std::string("],\"cascade\":") + (c.truncate_cascade ? "true" : "false") +
+             ",\"restart_seqs\":" + (c.truncate_restart_seqs ? "true" : "false") + "}";
+      continue;
+    }
+    const pgt::RelationDesc* d = cat->LookupByOid(c.relid);
+    out += ",\"table\":" + name(c.relid);
+    if (c.old_row) {
+      out += ",\"old\":" + JsonRow(d, *c.old_row, c.old_is_key_only, o);
+      if (c.old_is_key_only) out += ",\"old_is_key_only\":true";
+    }
+    if (c.new_row) out += ",\"new\":" + JsonRow(d, *c.new_row, false, o);
+    out += "}";
+  }
+  return out + "]}";
 }
 
 int Fail(const pgt::Status& st) {
@@ -88,13 +186,35 @@ int main(int argc, char** argv) {
     }
     catalog = std::move(c.value());
   }
-  pgt::StreamOptions so;
-  so.conninfo = a.stream;
-  auto src = a.stream.empty() ? pgt::OpenDirectorySource(a.wal_dir) : pgt::OpenStreamSource(so);
+  pgt::Result<std::unique_ptr<pgt::WalSource>> src = pgt::Status::Internal("no source");
+  if (!a.stream.empty()) {
+    pgt::StreamOptions so;
+    so.conninfo = a.stream;
+    src = pgt::OpenStreamSource(so);
+  } else {
+    pgt::SegmentSourceOptions so;
+    so.kind = a.wal_dir.empty() ? pgt::SegmentSourceOptions::Kind::kArchive
+                                : pgt::SegmentSourceOptions::Kind::kPgWal;
+    so.dir = a.wal_dir.empty() ? a.archive : a.wal_dir;
+    so.restore_command = a.restore_command;
+    so.required_until = end == UINT64_MAX ? 0 : end;
+    src = pgt::OpenSegmentSource(so);
+  }
   if (!src.ok()) return Fail(src.status());
+  unsigned long tli = a.stream.empty() ? 1 : 0;   // stream: the server's current timeline
+  if (!a.timeline.empty()) {
+    char* e = nullptr;
+    tli = std::strtoul(a.timeline.c_str(), &e, 10);
+    if (*e != '\0' || tli == 0) return Fail(pgt::Status::InvalidArgument("invalid --timeline " + a.timeline));
+  }
+  pgt::TextOptions topts;
+  topts.timezone = a.timezone;
+  if (topts.timezone != "UTC" && topts.timezone != "" &&
+      access(("/usr/share/zoneinfo/" + topts.timezone).c_str(), R_OK) != 0)
+    return Fail(pgt::Status::InvalidArgument("unknown time zone " + topts.timezone));
+  const bool jsonl = a.format == "jsonl";
   pgt::Decoder dec(src->get(), catalog.get(), pgt::DecoderOptions{db_oid});
-  pgt::Status st = dec.Start(start.value(), static_cast<pgt::TimeLineId>(a.timeline),
-                             !a.wait_consistent);
+  pgt::Status st = dec.Start(start.value(), static_cast<pgt::TimeLineId>(tli), !a.wait_consistent);
   if (!st.ok()) return Fail(st);
   auto by_oid = [&](pgt::Oid id) { return catalog->LookupByOid(id); };
   while (dec.decoded_upto() < end) {
@@ -106,9 +226,13 @@ int main(int argc, char** argv) {
     }
     const pgt::Transaction& txn = **t;
     if (txn.end_lsn > end) break;
-    std::cout << "BEGIN\n";
-    for (const auto& c : txn.changes) std::cout << pgt::FormatChangeTestDecoding(c, by_oid) << "\n";
-    std::cout << "COMMIT\n";
+    if (jsonl) {
+      std::cout << JsonTxn(txn, catalog.get(), topts) << "\n";
+      continue;
+    }
+    std::string out = "BEGIN\n";
+    for (const auto& c : txn.changes) out += pgt::FormatChangeTestDecoding(c, by_oid, topts) + "\n";
+    std::cout << out << "COMMIT\n";
   }
   return 0;
 }

@@ -36,8 +36,9 @@ class Decoder {
   // page-aligned `lsn`). Drops all buffered transactions.
   Status Start(Lsn lsn, TimeLineId tli, bool consistent);
 
-  // Decodes until one committed transaction is ready (returned), or until no WAL arrived for
-  // `wait` (returns nullopt). Errors (corruption, unknown record types) are returned with the
+  // Decodes until one committed transaction is ready (returned), or until `wait` has passed
+  // (returns nullopt; also while WAL keeps arriving without a transaction to emit, so the caller
+  // regains control; decoded_upto() shows the progress). Errors (corruption, unknown record types) are returned with the
   // LSN; after an error the decoder must be restarted.
   Result<std::optional<Transaction>> Next(std::chrono::milliseconds wait);
 

@@ -39,7 +39,29 @@ Result<std::unique_ptr<WalSource>> OpenStreamSource(const StreamOptions& opts);
 // Current flush position reported by IDENTIFY_SYSTEM (where a fresh consumer starts).
 Result<Lsn> IdentifySystemXLogPos(const std::string& conninfo, TimeLineId* tli);
 
-// Local directory of WAL segment files named %08X%08X%08X (pg_wal or a flat archive).
+// Local directory of WAL segment files named %08X%08X%08X (pg_wal or a flat archive). A missing
+// segment means "no WAL yet" (empty read). Same as OpenSegmentSource with Kind::kPgWal.
 Result<std::unique_ptr<WalSource>> OpenDirectorySource(const std::string& dir);
+
+// Added: segment files from pg_wal, an archive directory or a restore_command. Files may be
+// compressed with zstd or gzip (detected by magic bytes, whatever the extension). The segment
+// size is read from the long page header. Errors name the segment and the LSN: a truncated
+// segment (shorter than the segment size and not .partial) when the reader needs bytes past its
+// end, a broken compressed stream, and (archive/command) a missing segment whose WAL is needed
+// before `required_until`. Timelines are not followed: the requested one is used throughout.
+struct SegmentSourceOptions {
+  enum class Kind { kPgWal, kArchive };
+  Kind kind = Kind::kArchive;
+  // kPgWal: the directory holds %08X%08X%08X[.partial] files. kArchive: also barman's layout
+  // `DIR/wals/<first 16 hex digits>/<segment>[.zst|.zstd|.gz|.partial]`.
+  std::string dir;
+  // When not empty (kArchive): a restore_command-style shell command run with /bin/sh; %f = the
+  // segment file name, %p = where to put it, %% = '%'. Exit status 0 and the file = found.
+  std::string restore_command;
+  // kArchive: a segment holding WAL before this LSN must exist (else NotFound). 0 = a missing
+  // segment is the end of the WAL (empty read).
+  Lsn required_until = 0;
+};
+Result<std::unique_ptr<WalSource>> OpenSegmentSource(const SegmentSourceOptions& opts);
 
 }  // namespace pgt

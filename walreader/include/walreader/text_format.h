@@ -15,10 +15,22 @@
 namespace pgt {
 
 std::string ValueToText(const Value& v);
+
+// Added: output settings. `timezone` (IANA name, e.g. "Europe/Paris"; "" or "UTC" = UTC) renders
+// timestamptz as PostgreSQL does with that TimeZone ("2024-01-01 13:00:00+01", "+05:30"). Zones
+// come from the C library's tz database; a non-UTC zone sets the TZ environment variable of the
+// process (under a lock) -- do not mix with other users of TZ.
+struct TextOptions {
+  std::string timezone;
+};
+std::string ValueToText(const Value& v, const TextOptions& opts);
 // format_type_be() name of a type OID ("integer", "character varying", ...).
 std::string FormatTypeName(Oid type_oid);
 // "table public.t: INSERT: id[integer]:1 name[text]:'x'". `by_oid` resolves relids.
 std::string FormatChangeTestDecoding(const Change& c,
                                      const std::function<const RelationDesc*(Oid)>& by_oid);
+std::string FormatChangeTestDecoding(const Change& c,
+                                     const std::function<const RelationDesc*(Oid)>& by_oid,
+                                     const TextOptions& opts);
 
 }  // namespace pgt

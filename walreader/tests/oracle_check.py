@@ -1,0 +1,475 @@
+#!/usr/bin/env python3
+"""Randomized oracle test: pgtrickle-waldump vs. the server's own test_decoding on the same WAL.
+
+Starts a throwaway PostgreSQL 15 (as the unprivileged `postgres` user, Unix socket in a temp dir,
+loopback port, always stopped), runs a random workload (multi-statement transactions, rollbacks,
+savepoints with ROLLBACK TO, COPY, NULLs, INSERT ... ON CONFLICT, TRUNCATE, two-phase commit, TOAST
+values inline/compressed/external, unchanged TOAST) over tables with every type the decoder
+supports, archives the WAL (flat, barman layout with zstd and gzip files, restore_command) and
+compares, byte for byte,
+
+  pgtrickle-waldump --format=test_decoding [--timezone=TZ] over pg_wal, the archive, the barman
+  layout and a restore_command
+
+with pg_logical_slot_peek_changes(slot, NULL, NULL, 'include-xids', '0', 'skip-empty-xacts', '1')
+(in a session with the same TimeZone). On a mismatch prints the first differing lines and the seed.
+
+usage: oracle_check.py WALDUMP [--seed=N] [--txns=N] [--keep]
+Exit 77 (skip) when PostgreSQL 15, root or the postgres user are unavailable.
+"""
+import difflib
+import os
+import pwd
+import random
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+
+BIN = "/usr/lib/postgresql/15/bin"
+
+TYPES = [  # column name, SQL type
+    ("b", "boolean"), ("i2", "smallint"), ("i4", "integer"), ("i8", "bigint"),
+    ("f4", "real"), ("f8", "double precision"), ("n", "numeric"), ("n2", "numeric(12,3)"),
+    ("t", "text"), ("vc", "varchar(20)"), ("bc", "char(5)"), ("by", "bytea"), ("d", "date"),
+    ("tm", "time"), ("ts", "timestamp"), ("tz", "timestamptz"), ("u", "uuid"), ("j", "json"),
+    ("jb", "jsonb"), ("o", "oid"),
+]
+ZONES = ["UTC", "Europe/Paris", "America/St_Johns", "Asia/Kathmandu", "Australia/Lord_Howe",
+         "America/Los_Angeles"]
+
+
+def q(s):
+    return "'" + s.replace("'", "''") + "'"
+
+
+class Gen:
+    def __init__(self, rnd):
+        self.r = rnd
+
+    def text(self, maxlen=12):
+        r = self.r
+        alphabet = "abcXYZ 019'\"\\,:{}[]éß日本-_\t"
+        if r.random() < 0.05:
+            alphabet += "\n"
+        return "".join(r.choice(alphabet) for _ in range(r.randint(0, maxlen)))
+
+    def float8(self):
+        r = self.r
+        c = r.random()
+        if c < 0.05:
+            return r.choice(["'NaN'", "'Infinity'", "'-Infinity'", "'-0'", "0", "1e-310",
+                             "1.7976931348623157e308", "5e-324"])
+        if c < 0.5:
+            return repr(r.uniform(-1e6, 1e6))
+        return repr(r.choice([-1, 1]) * r.random() * 10 ** r.randint(-30, 30))
+
+    def float4(self):
+        r = self.r
+        if r.random() < 0.05:
+            return r.choice(["'NaN'", "'Infinity'", "'-Infinity'", "'-0'", "1e-40", "3.4e38", "1.17549435e-38"])
+        return "%.9g" % (r.choice([-1, 1]) * r.random() * 10 ** r.randint(-20, 20))
+
+    def numeric(self):
+        r = self.r
+        if r.random() < 0.05:
+            return r.choice(["'NaN'", "'Infinity'", "'-Infinity'", "0", "-0.000", "0.0000000001"])
+        ip = str(r.randint(0, 10 ** r.randint(0, 25)))
+        s = ip
+        if r.random() < 0.7:
+            s += "." + "".join(r.choice("0123456789") for _ in range(r.randint(0, 20)))
+        if r.random() < 0.1:
+            s += "e" + str(r.randint(-30, 30))
+        return ("-" if r.random() < 0.3 else "") + s
+
+    def numeric123(self):
+        r = self.r
+        if r.random() < 0.03:
+            return "'NaN'"
+        return "%s%d.%0*d" % ("-" if r.random() < 0.3 else "", r.randint(0, 10 ** 8), r.randint(0, 3),
+                             r.randint(0, 999) % 10 ** 3) if r.random() < 0.9 else str(r.randint(-999, 999))
+
+    def date_days(self):
+        return self.r.randint(-800000, 2900000)
+
+    def ts(self, tz):
+        r = self.r
+        c = r.random()
+        if c < 0.04:
+            return r.choice(["'infinity'", "'-infinity'"])
+        if c < 0.1:
+            base = "'4713-01-01 00:00:00 BC'"
+            return base
+        secs = r.randint(-60000000000, 8000000000)
+        us = r.choice([0, r.randint(0, 999999)])
+        expr = "(timestamp '1970-01-01' + interval '%d seconds' + interval '%d microseconds')" % (secs, us)
+        return expr + ("::timestamptz" if tz else "")
+
+    def json(self, depth=0):
+        r = self.r
+        c = r.random()
+        if depth > 2 or c < 0.3:
+            return r.choice(["null", "true", "false", str(r.randint(-10 ** 12, 10 ** 12)),
+                             repr(r.uniform(-1e3, 1e3)), "1.50", "-0", "1e5", '"' +
+                             self.text(6).replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n").replace("\t", "\\t") + '"',
+                             '"\\u00e9\\n"'])
+        if c < 0.65:
+            return "[" + ", ".join(self.json(depth + 1) for _ in range(r.randint(0, 4))) + "]"
+        keys = ["a", "b", "key", "aa", "ä", "", "long key", "b"]
+        return "{" + ",".join('"%s": %s' % (r.choice(keys), self.json(depth + 1))
+                              for _ in range(r.randint(0, 4))) + "}"
+
+    def big_text(self):
+        r = self.r
+        c = r.random()
+        if c < 0.3:  # compressible: inline pglz
+            return "repeat(%s, %d)" % (q(self.text(8) or "x"), r.randint(300, 3000))
+        if c < 0.6:  # incompressible: external, uncompressed chunks
+            return "(select string_agg(md5(random()::text), '') from generate_series(1, %d))" % r.randint(70, 400)
+        # external and compressed: a 3200-char random block repeated (pglz window 4 KB)
+        return ("(select repeat(string_agg(md5(random()::text), ''), %d) from generate_series(1, 100))"
+                % r.randint(3, 8))
+
+    def value(self, col):
+        r = self.r
+        if r.random() < 0.12:
+            return "NULL"
+        if col == "b": return r.choice(["true", "false"])
+        if col == "i2": return str(r.randint(-32768, 32767))
+        if col == "i4": return str(r.randint(-2 ** 31, 2 ** 31 - 1))
+        if col == "i8": return str(r.randint(-2 ** 63, 2 ** 63 - 1))
+        if col == "f4": return self.float4() + "::real"
+        if col == "f8": return self.float8() + "::float8"
+        if col == "n": return self.numeric() + "::numeric"
+        if col == "n2": return self.numeric123() + "::numeric"
+        if col == "t": return self.big_text() if r.random() < 0.15 else q(self.text(30))
+        if col == "vc": return q(self.text(20)[:20])
+        if col == "bc": return q(self.text(5)[:5].rstrip(" ")[:5])
+        if col == "by": return "'\\x" + "".join("%02x" % r.randint(0, 255) for _ in range(r.randint(0, 20))) + "'::bytea"
+        if col == "d":
+            if r.random() < 0.05: return r.choice(["'infinity'::date", "'-infinity'::date"])
+            return "(date '2000-01-01' + %d)" % self.date_days()
+        if col == "tm": return "'%02d:%02d:%02d.%06d'::time" % (r.randint(0, 23), r.randint(0, 59), r.randint(0, 59), r.choice([0, r.randint(0, 999999)]))
+        if col == "ts": return self.ts(False)
+        if col == "tz": return self.ts(True)
+        if col == "u": return "'%032x'::uuid" % r.getrandbits(128)
+        if col == "j": return q(self.json()) + "::json"
+        if col == "jb": return q(self.json()) + "::jsonb"
+        if col == "o": return str(r.randint(0, 2 ** 32 - 1))
+        raise ValueError(col)
+
+    def copy_value(self, col):
+        """COPY text format value (literal only)."""
+        r = self.r
+        if r.random() < 0.15:
+            return "\\N"
+        v = {"b": lambda: r.choice(["t", "f"]), "i4": lambda: str(r.randint(-2 ** 31, 2 ** 31 - 1)),
+             "t": lambda: self.text(20), "n": lambda: self.numeric().strip("'"),
+             "f8": lambda: self.float8().strip("'")}[col]()
+        return v.replace("\\", "\\\\").replace("\n", "\\n").replace("\t", "\\t")
+
+
+class Workload:
+    def __init__(self, seed, ntx):
+        self.r = random.Random(seed)
+        self.g = Gen(self.r)
+        self.ntx = ntx
+        self.next_id = 1
+        self.ids = {"t_all": [], "t_full": [], "t_nokey": [], "t_kv": []}
+        self.gid = 0
+        self.prepared = []
+
+    def new_id(self):
+        self.next_id += 1
+        return self.next_id
+
+    def insert_all(self, table="t_all"):
+        cols = [c for c, _ in TYPES]
+        rid = self.new_id()
+        self.ids[table].append(rid)
+        vals = [self.g.value(c) for c in cols]
+        return "insert into %s(id, %s) values (%d, %s);" % (table, ", ".join(cols), rid, ", ".join(vals))
+
+    def statement(self, created):
+        r = self.r
+        c = r.random()
+        if c < 0.30:
+            return self.insert_all(r.choice(["t_all", "t_all", "t_full"]))
+        if c < 0.42 and self.ids["t_all"]:
+            tbl = r.choice(["t_all", "t_full"]) if self.ids["t_full"] else "t_all"
+            rid = r.choice(self.ids[tbl])
+            cols = r.sample([c for c, _ in TYPES], r.randint(1, 3))
+            sets = ", ".join("%s = %s" % (c, self.g.value(c)) for c in cols)
+            if r.random() < 0.1:
+                nid = self.new_id()
+                self.ids[tbl].append(nid)
+                sets += ", id = %d" % nid   # key change: old-key
+            return "update %s set %s where id = %d;" % (tbl, sets, rid)
+        if c < 0.48 and self.ids["t_all"]:
+            tbl = r.choice(["t_all", "t_full", "t_nokey"])
+            if not self.ids[tbl]:
+                tbl = "t_all"
+            rid = r.choice(self.ids[tbl])
+            return "delete from %s where id = %d;" % (tbl, rid)
+        if c < 0.58:
+            k = r.randint(1, 40)
+            self.ids["t_kv"].append(k)
+            act = r.choice(["do nothing", "do update set v = excluded.v, n = t_kv.n + 1"])
+            rows = ", ".join("(%d, %s, %d)" % (r.randint(1, 40), self.g.value("t"), r.randint(0, 9))
+                             for _ in range(r.randint(1, 3))) if r.random() < 0.3 else \
+                "(%d, %s, %d)" % (k, self.g.value("t"), r.randint(0, 9))
+            if "update" in act and rows.count("(") > 1:   # one row per key with DO UPDATE
+                rows = "(%d, %s, %d)" % (k, self.g.value("t"), r.randint(0, 9))
+            return "insert into t_kv(k, v, n) values %s on conflict (k) %s;" % (rows, act)
+        if c < 0.64:
+            n = r.randint(1, 30)
+            lines = []
+            for _ in range(n):
+                rid = self.new_id()
+                self.ids["t_nokey"].append(rid)
+                lines.append("\t".join([str(rid)] + [self.g.copy_value(c) for c in ["b", "i4", "t", "n", "f8"]]))
+            return "copy t_nokey(id, b, i4, t, n, f8) from stdin;\n" + "\n".join(lines) + "\n\\.\n"
+        if c < 0.68 and self.ids["t_nokey"]:
+            return "update t_nokey set t = %s where id = %d;" % (self.g.value("t"), r.choice(self.ids["t_nokey"]))
+        if c < 0.72:
+            return ("insert into t_all(id, i4, t) select g, g, md5(g::text) from generate_series(%d, %d) g;"
+                    % self.bulk())
+        if c < 0.76 and self.ids["t_all"]:   # unchanged TOAST: update another column
+            return "update t_all set i4 = i4 + 1 where id in (select id from t_all where length(t) > 2100 limit 3);"
+        if c < 0.80:
+            return "update t_kv set n = n + 1 where k %% 7 = %d;" % r.randint(0, 6)
+        return self.insert_all()
+
+    def bulk(self):
+        a = self.next_id + 1
+        self.next_id += self.r.randint(1, 200)
+        self.ids["t_all"].extend(range(a, self.next_id + 1))
+        return a, self.next_id
+
+    def transaction(self):
+        r = self.r
+        out = []
+        c = r.random()
+        if c < 0.25:   # autocommit statement
+            return [self.statement(True)]
+        out.append("begin;")
+        sp = 0
+        for _ in range(r.randint(1, 8)):
+            x = r.random()
+            if x < 0.12:
+                sp += 1
+                out.append("savepoint s%d;" % sp)
+            elif x < 0.2 and sp:
+                out.append(r.choice(["rollback to savepoint s%d;", "release savepoint s%d;"]) % r.randint(1, sp))
+                sp = 0 if "release" in out[-1] and out[-1].endswith("s1;") else sp
+                if out[-1].startswith("release"):
+                    sp = int(out[-1].split("s")[-1].rstrip(";")) - 1
+            else:
+                out.append(self.statement(True))
+        e = r.random()
+        if e < 0.12:
+            out.append("rollback;")
+        elif e < 0.22:
+            self.gid += 1
+            g = "g%d" % self.gid
+            out.append("prepare transaction '%s';" % g)
+            self.prepared.append(g)
+        else:
+            out.append("commit;")
+        # finish some prepared transactions (possibly from earlier iterations)
+        while self.prepared and r.random() < 0.5:
+            g = self.prepared.pop(r.randrange(len(self.prepared)))
+            out.append(r.choice(["commit prepared '%s';", "commit prepared '%s';", "rollback prepared '%s';"]) % g)
+        return out
+
+    def script(self):
+        out = []
+        for _ in range(self.ntx):
+            out.extend(self.transaction())
+        for g in self.prepared:
+            out.append("commit prepared '%s';" % g)
+        self.prepared = []
+        # TRUNCATE phase (the SQL catalog is read after the workload, so only the current
+        # relfilenode of a table is known: t_trunc gets no DML before its last TRUNCATE).
+        out.append("begin; truncate t_trunc; rollback;")
+        out.append(self.r.choice(["truncate t_trunc, t_trunc2;", "truncate t_trunc restart identity;",
+                                  "truncate t_trunc cascade;", "truncate t_trunc, t_trunc2 restart identity cascade;"]))
+        out.append("insert into t_trunc(v) values ('after'), (NULL);")
+        out.append("insert into t_trunc2 values (1);")
+        return "\n".join(out) + "\n"
+
+
+class Server:
+    def __init__(self, keep=False):
+        self.w = tempfile.mkdtemp(prefix="wr-oracle.")
+        self.keep = keep
+        self.port = 56000 + random.randint(0, 999)
+        self.pg = pwd.getpwnam("postgres")
+        os.chown(self.w, self.pg.pw_uid, self.pg.pw_gid)
+        self.arch = os.path.join(self.w, "archive")
+        os.mkdir(self.arch)
+        os.chown(self.arch, self.pg.pw_uid, self.pg.pw_gid)
+        self.started = False
+
+    def run(self, args, **kw):
+        return subprocess.run(["runuser", "-u", "postgres", "--"] + args, check=True,
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, **kw)
+
+    def start(self):
+        data = os.path.join(self.w, "data")
+        self.run([BIN + "/initdb", "-D", data, "-E", "UTF8", "--locale=C", "--no-sync"])
+        with open(os.path.join(data, "postgresql.conf"), "a") as f:
+            f.write("wal_level=logical\nport=%d\nlisten_addresses=''\nunix_socket_directories='%s'\n"
+                    "fsync=off\ntimezone='UTC'\nmax_prepared_transactions=20\narchive_mode=on\n"
+                    "archive_command='cp %%p %s/%%f'\nmax_wal_size=1GB\n" % (self.port, self.w, self.arch))
+        self.run([BIN + "/pg_ctl", "-D", data, "-l", os.path.join(self.w, "log"), "-w", "start"])
+        self.started = True
+
+    def stop(self):
+        if self.started:
+            subprocess.run(["runuser", "-u", "postgres", "--", BIN + "/pg_ctl", "-D",
+                            os.path.join(self.w, "data"), "-m", "immediate", "stop"],
+                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            self.started = False
+        if not self.keep:
+            shutil.rmtree(self.w, ignore_errors=True)
+
+    def conninfo(self):
+        return "host=%s port=%d dbname=postgres user=postgres" % (self.w, self.port)
+
+    def psql(self, sql=None, file=None):
+        args = [BIN + "/psql", "-X", "-q", "-v", "ON_ERROR_STOP=1", "-h", self.w, "-p", str(self.port),
+                "-d", "postgres", "-At"]
+        if file:
+            args += ["-f", file]
+        else:
+            args += ["-c", sql]
+        p = subprocess.run(["runuser", "-u", "postgres", "--"] + args, stdout=subprocess.PIPE,
+                           stderr=subprocess.PIPE)
+        if p.returncode != 0:
+            raise RuntimeError("psql failed: %s" % p.stderr.decode(errors="replace")[-2000:])
+        return p.stdout
+
+
+SCHEMA = """
+create table t_all(id bigint primary key, %s);
+create table t_full(id bigint primary key, %s);
+alter table t_full replica identity full;
+create table t_nokey(id bigint, b boolean, i4 int, t text, n numeric, f8 float8);
+create table t_kv(k int primary key, v text, n int);
+create table t_trunc(id serial primary key, v text);
+create table t_trunc2(x int);
+""" % (", ".join("%s %s" % c for c in TYPES), ", ".join("%s %s" % c for c in TYPES))
+
+
+def first_diff(expected, got, seed, what):
+    e = expected.decode(errors="replace").splitlines()
+    g = got.decode(errors="replace").splitlines()
+    for i in range(max(len(e), len(g))):
+        a = e[i] if i < len(e) else "<end>"
+        b = g[i] if i < len(g) else "<end>"
+        if a != b:
+            print("MISMATCH (%s) seed=%d at line %d:" % (what, seed, i + 1))
+            print("  test_decoding: %s" % a[:600])
+            print("  waldump:       %s" % b[:600])
+            ctx = list(difflib.unified_diff(e[max(0, i - 3):i + 6], g[max(0, i - 3):i + 6], lineterm="", n=2))
+            print("\n".join(x[:300] for x in ctx[:30]))
+            return
+    print("MISMATCH (%s) seed=%d: no differing line (trailing newline?)" % (what, seed))
+
+
+def main():
+    waldump = sys.argv[1]
+    seed = int(time.time() * 1000) % 1000000
+    ntx = 300
+    keep = False
+    for a in sys.argv[2:]:
+        if a.startswith("--seed="): seed = int(a[7:])
+        elif a.startswith("--txns="): ntx = int(a[7:])
+        elif a == "--keep": keep = True
+    if os.environ.get("ORACLE_SEED"):
+        seed = int(os.environ["ORACLE_SEED"])
+    try:
+        pwd.getpwnam("postgres")
+    except KeyError:
+        return 77
+    if os.getuid() != 0 or not os.access(BIN + "/initdb", os.X_OK):
+        return 77
+    rnd = random.Random(seed)
+    zone = rnd.choice(ZONES)
+    print("oracle: seed=%d txns=%d timezone=%s" % (seed, ntx, zone), flush=True)
+    srv = Server(keep)
+    try:
+        srv.start()
+        srv.psql(SCHEMA)
+        srv.psql("select 'x' from pg_create_logical_replication_slot('s', 'test_decoding')")
+        start = srv.psql("select pg_current_wal_insert_lsn()").decode().strip()
+        script = Workload(seed, ntx).script()
+        path = os.path.join(srv.w, "workload.sql")
+        with open(path, "w") as f:
+            f.write(script)
+        os.chmod(path, 0o644)
+        t0 = time.time()
+        srv.psql(file=path)
+        end = srv.psql("select pg_current_wal_insert_lsn()").decode().strip()
+        # archive everything up to END (switch, then wait for the archiver)
+        seg = srv.psql("select pg_walfile_name(pg_switch_wal())").decode().strip()
+        for _ in range(200):
+            if os.path.exists(os.path.join(srv.arch, seg)):
+                break
+            time.sleep(0.05)
+        else:
+            raise RuntimeError("segment %s was not archived" % seg)
+        print("oracle: workload %.1fs, range %s..%s" % (time.time() - t0, start, end), flush=True)
+        expected = srv.psql("set timezone = %s; select data from pg_logical_slot_peek_changes('s', NULL, NULL, "
+                            "'include-xids', '0', 'skip-empty-xacts', '1')" % q(zone))
+        if expected.count(b"\n") < ntx // 2:
+            raise RuntimeError("test_decoding returned too little (%d lines)" % expected.count(b"\n"))
+        # barman layout: wals/<16 hex>/<segment>[.ext], zstd / gzip by turns, and one
+        # compressed file without extension (magic detection)
+        barman = os.path.join(srv.w, "barman")
+        segs = sorted(x for x in os.listdir(srv.arch) if len(x) == 24)
+        for k, s in enumerate(segs):
+            d = os.path.join(barman, "wals", s[:16])
+            os.makedirs(d, exist_ok=True)
+            src = os.path.join(srv.arch, s)
+            if k % 3 == 0:
+                subprocess.run(["zstd", "-q", "-3", src, "-o", os.path.join(d, s + ".zst")], check=True)
+            elif k % 3 == 1:
+                with open(os.path.join(d, s + ".gz"), "wb") as f:
+                    subprocess.run(["gzip", "-c", src], check=True, stdout=f)
+            else:
+                with open(os.path.join(d, s), "wb") as f:   # gzip, no extension
+                    subprocess.run(["gzip", "-c", src], check=True, stdout=f)
+        common = ["--start=" + start, "--end=" + end, "--catalog=" + srv.conninfo(),
+                  "--format=test_decoding", "--timezone=" + zone]
+        runs = [("pg_wal", ["--wal-dir=" + os.path.join(srv.w, "data", "pg_wal")]),
+                ("archive", ["--archive=" + srv.arch]),
+                ("barman+zstd/gzip", ["--archive=" + barman]),
+                ("restore_command", ["--restore-command=cp %s/%%f %%p" % srv.arch])]
+        ok = True
+        for name, src_args in runs:
+            t1 = time.time()
+            p = subprocess.run([waldump] + src_args + common, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                               timeout=120)
+            if p.returncode != 0:
+                print("waldump (%s) failed (seed=%d): %s" % (name, seed, p.stderr.decode(errors="replace")))
+                ok = False
+                continue
+            if p.stdout != expected:
+                first_diff(expected, p.stdout, seed, name)
+                with open("/tmp/wr-oracle-%d.expected" % seed, "wb") as f: f.write(expected)
+                with open("/tmp/wr-oracle-%d.got" % seed, "wb") as f: f.write(p.stdout)
+                print("full outputs: /tmp/wr-oracle-%d.{expected,got}" % seed)
+                ok = False
+                break
+            print("oracle (%s): %d lines identical to test_decoding (%.1fs)"
+                  % (name, expected.count(b"\n"), time.time() - t1), flush=True)
+        return 0 if ok else 1
+    finally:
+        srv.stop()
+
+
+if __name__ == "__main__":
+    sys.exit(main())
