@@ -65,7 +65,8 @@ Status Engine::Impl::ReconcileInflight() {
     if (st.code() == Status::Code::kNotFound) continue;   // dropped: the catalog poll cleans up
     PGT_RETURN_IF_ERROR(st);
     const TableMeta& m = t.table->meta();
-    std::optional<Lsn> ours = m.has_merged ? std::optional<Lsn>(m.merged_frontier) : std::nullopt;
+    std::optional<Lsn> ours;
+    if (m.has_merged) ours = m.merged_frontier;
     auto primary_frontier = merger->ReadFrontier(id);
     if (!primary_frontier.ok()) {
       if (primary_frontier.status().code() == Status::Code::kNotFound) continue;

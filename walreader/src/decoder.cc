@@ -194,7 +194,11 @@ Result<std::optional<Transaction>> Decoder::Next(std::chrono::milliseconds wait)
   // Control returns to the caller within about `wait` even while WAL keeps flowing without a
   // transaction to emit (untracked tables, or before consistency): the caller has batches to
   // commit, a catalog to poll and merges to run.
-  const auto deadline = std::chrono::steady_clock::now() + wait;
+  // A zero `wait` still decodes what is already available (tests, tools) for up to 100 ms
+  // instead of returning before reading anything; new bytes are waited for only within `wait`.
+  const auto begin = std::chrono::steady_clock::now();
+  const auto deadline = begin + wait;
+  const auto budget_end = begin + (wait.count() > 0 ? wait : std::chrono::milliseconds(100));
   for (;;) {
     if (!d.ready.empty()) {
       Transaction t = std::move(d.ready.front());
@@ -202,8 +206,10 @@ Result<std::optional<Transaction>> Decoder::Next(std::chrono::milliseconds wait)
       return std::optional<Transaction>(std::move(t));
     }
     auto now = std::chrono::steady_clock::now();
-    if (now >= deadline) return std::optional<Transaction>();
-    auto raw = d.reader.Next(std::chrono::duration_cast<std::chrono::milliseconds>(deadline - now));
+    if (now >= budget_end) return std::optional<Transaction>();
+    auto left = now >= deadline ? std::chrono::milliseconds(0)
+                                : std::chrono::duration_cast<std::chrono::milliseconds>(deadline - now);
+    auto raw = d.reader.Next(left);
     if (!raw.ok()) { d.error = raw.status(); return d.error; }
     if (!raw->has_value()) return std::optional<Transaction>();
     auto rec = DecodeRecord(std::move(**raw));

@@ -19,6 +19,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <filesystem>
 #include <optional>
 #include <thread>
 
@@ -65,8 +66,8 @@ Status Zstd(const std::vector<uint8_t>& in, std::vector<uint8_t>* out, const std
   ZSTD_initDStream(ds);
   ZSTD_inBuffer ib{in.data(), in.size(), 0};
   std::vector<uint8_t> chunk(ZSTD_DStreamOutSize());
-  size_t ret = 1;
-  while (ib.pos < ib.size) {
+  size_t ret = 0;
+  for (;;) {
     ZSTD_outBuffer ob{chunk.data(), chunk.size(), 0};
     ret = ZSTD_decompressStream(ds, &ob, &ib);
     if (ZSTD_isError(ret)) {
@@ -75,14 +76,8 @@ Status Zstd(const std::vector<uint8_t>& in, std::vector<uint8_t>* out, const std
       return Status::Corruption("cannot decompress " + what + " (zstd): " + msg);
     }
     out->insert(out->end(), chunk.data(), chunk.data() + ob.pos);
-    if (ret == 0 && ib.pos < ib.size) ZSTD_initDStream(ds);   // concatenated frames
-  }
-  for (;;) {   // flush what the decoder still holds
-    ZSTD_outBuffer ob{chunk.data(), chunk.size(), 0};
-    ret = ZSTD_decompressStream(ds, &ob, &ib);
-    if (ZSTD_isError(ret)) break;
-    out->insert(out->end(), chunk.data(), chunk.data() + ob.pos);
-    if (ob.pos == 0) break;
+    if (ib.pos < ib.size) continue;          // input left (or concatenated frames)
+    if (ret == 0 || ob.pos == 0) break;      // frame complete, or no progress: truncated
   }
   ZSTD_freeDStream(ds);
   if (ret != 0)
@@ -152,11 +147,15 @@ class SegmentSource : public WalSource {
   Status Start(Lsn start, TimeLineId tli) override {
     pos_ = start;
     TimeLineId t = tli == 0 ? 1 : tli;
-    if (t != tli_) seg_.reset();
-    tli_ = t;
-    // Archive segments are immutable: keep the open one if it covers `start`. A live pg_wal
-    // file is re-read from disk anyway (read on demand).
-    if (seg_ && !(start >= seg_->start && start < seg_->start + seg_->seg_size)) seg_.reset();
+    if (t != tli_ || !history_loaded_) {
+      seg_.reset();
+      tli_ = t;
+      PGT_RETURN_IF_ERROR(LoadHistory());
+    }
+    // Decompressed (archive) segments are immutable: keep the one in memory if it covers
+    // `start`. A plain file is reopened by name: pg_wal recycles segments by renaming them.
+    if (seg_ && (!seg_->in_memory || !(start >= seg_->start && start < seg_->start + seg_->seg_size)))
+      seg_.reset();
     return Status::Ok();
   }
 
@@ -202,13 +201,51 @@ class SegmentSource : public WalSource {
 
   void ConfirmFlush(Lsn) override {}
   TimeLineId timeline() const override { return tli_; }
+  uint64_t segment_size() const override { return known_seg_size_; }
 
  private:
-  std::string SegName(uint64_t seg_size) const {
+  // Timeline history: `%08X.history` of the requested timeline lists its ancestors and the LSN
+  // where each one ended ("parentTLI <tab> X/X <tab> reason"). history_ = (timeline, begin LSN),
+  // newest first; a segment is read from the newest timeline that began at or before its end
+  // (as XLogFileReadAnyTLI does), falling back to older ones when the file is absent.
+  Status LoadHistory() {
+    history_loaded_ = true;
+    history_ = {{tli_, 0}};
+    if (tli_ <= 1) return Status::Ok();
+    char name[32];
+    std::snprintf(name, sizeof name, "%08X.history", tli_);
+    bool partial = false;
+    PGT_ASSIGN_OR_RETURN(std::string path, Find(name, &partial));
+    if (path.empty()) return Status::Ok();   // no history: the requested timeline only
+    PGT_ASSIGN_OR_RETURN(auto bytes, ReadWhole(path));
+    if (!tmpdir_.empty()) ::unlink(path.c_str());
+    std::string text(bytes.begin(), bytes.end());
+    std::vector<std::pair<TimeLineId, Lsn>> anc;   // (parent tli, switch point), oldest first
+    size_t pos = 0;
+    while (pos < text.size()) {
+      size_t nl = text.find('\n', pos);
+      std::string line = text.substr(pos, nl == std::string::npos ? std::string::npos : nl - pos);
+      pos = nl == std::string::npos ? text.size() : nl + 1;
+      size_t b = line.find_first_not_of(" \t");
+      if (b == std::string::npos || line[b] == '#') continue;
+      unsigned t = 0, hi = 0, lo = 0;
+      if (std::sscanf(line.c_str() + b, "%u %X/%X", &t, &hi, &lo) != 3 || t == 0 || t >= tli_ ||
+          (!anc.empty() && t <= anc.back().first))
+        return Status::Corruption("invalid timeline history file " + std::string(name) + " line: " + line);
+      anc.emplace_back(t, (Lsn{hi} << 32) | lo);
+    }
+    history_.clear();
+    history_.emplace_back(tli_, anc.empty() ? 0 : anc.back().second);
+    for (size_t i = anc.size(); i-- > 0;)
+      history_.emplace_back(anc[i].first, i == 0 ? 0 : anc[i - 1].second);
+    return Status::Ok();
+  }
+
+  std::string SegName(uint64_t seg_size, TimeLineId tli = 0) const {
     uint64_t segno = pos_ / seg_size;
     uint64_t per_id = 0x100000000ull / seg_size;
     char name[32];
-    std::snprintf(name, sizeof name, "%08X%08X%08X", tli_, static_cast<uint32_t>(segno / per_id),
+    std::snprintf(name, sizeof name, "%08X%08X%08X", tli ? tli : tli_, static_cast<uint32_t>(segno / per_id),
                   static_cast<uint32_t>(segno % per_id));
     return name;
   }
@@ -246,7 +283,9 @@ class SegmentSource : public WalSource {
       return dest;
     }
     std::vector<std::string> dirs{o_.dir};
-    if (o_.kind == SegmentSourceOptions::Kind::kArchive)
+    if (name.find(".history") != std::string::npos)   // barman keeps them in wals/
+      dirs.push_back(o_.dir + "/wals");
+    else if (o_.kind == SegmentSourceOptions::Kind::kArchive)
       dirs.push_back(o_.dir + "/wals/" + name.substr(0, 16));   // barman
     for (const auto& d : dirs) {
       for (const char* suffix : {"", ".zst", ".zstd", ".gz", ".partial", ".partial.zst",
@@ -308,8 +347,34 @@ class SegmentSource : public WalSource {
     return internal::U32(h + 32);
   }
 
+  // The segment size from the header of any segment file in the directory (archive/pg_wal),
+  // so that a missing segment is named correctly even before one was read.
+  void LearnSegSize() {
+    if (known_seg_size_ != 0 || learned_ || o_.dir.empty()) return;
+    learned_ = true;
+    std::vector<std::string> dirs{o_.dir};
+    std::error_code ec;
+    for (const auto& e : std::filesystem::directory_iterator(o_.dir + "/wals", ec))
+      if (e.is_directory(ec)) dirs.push_back(e.path().string());
+    for (const auto& d : dirs) {
+      for (const auto& e : std::filesystem::directory_iterator(d, ec)) {
+        std::string n = e.path().filename().string();
+        if (n.size() < 24 || n.find_first_not_of("0123456789ABCDEF") < 24 || !e.is_regular_file(ec))
+          continue;
+        auto seg = Load(e.path().string(), n.substr(0, 24), true);
+        if (!seg.ok()) continue;
+        uint64_t sz = HeaderSegSize(**seg);
+        if (sz >= (1u << 20) && sz <= (1u << 30) && (sz & (sz - 1)) == 0) {
+          known_seg_size_ = sz;
+          return;
+        }
+      }
+    }
+  }
+
   // Locates and opens the segment containing pos_. false = not there (yet).
   Result<bool> Open() {
+    LearnSegSize();
     std::vector<uint64_t> sizes{known_seg_size_};
     if (known_seg_size_ == 0)
       sizes = {uint64_t{16} << 20, uint64_t{1} << 20, uint64_t{2} << 20, uint64_t{4} << 20,
@@ -317,11 +382,23 @@ class SegmentSource : public WalSource {
                uint64_t{256} << 20, uint64_t{512} << 20, uint64_t{1} << 30};
     std::unique_ptr<Segment> fallback;   // found, but its header does not say its size
     for (uint64_t sz : sizes) {
-      std::string name = SegName(sz);
+      std::string name, path;
       bool partial = false;
-      PGT_ASSIGN_OR_RETURN(std::string path, Find(name, &partial));
+      Lsn seg_end = pos_ / sz * sz + sz;
+      for (const auto& [tli, begin] : history_) {
+        if (begin >= seg_end) continue;   // that timeline began after this segment
+        name = SegName(sz, tli);
+        PGT_ASSIGN_OR_RETURN(path, Find(name, &partial));
+        if (!path.empty()) break;
+      }
       if (path.empty()) continue;
-      PGT_ASSIGN_OR_RETURN(auto seg, Load(path, name, partial));
+      auto loaded = Load(path, name, partial);
+      if (!loaded.ok()) {
+        std::string m = loaded.status().message() + " (needed for WAL at " + FormatLsn(pos_) + ")";
+        return loaded.status().code() == Status::Code::kCorruption ? Status::Corruption(m)
+                                                                   : Status::IOError(m);
+      }
+      auto seg = std::move(loaded).value();
       uint64_t hs = HeaderSegSize(*seg);
       seg->seg_size = sz;
       seg->start = pos_ / sz * sz;
@@ -352,7 +429,10 @@ class SegmentSource : public WalSource {
   std::string tmpdir_;
   Lsn pos_ = 0;
   TimeLineId tli_ = 1;
+  bool history_loaded_ = false;
+  std::vector<std::pair<TimeLineId, Lsn>> history_;
   uint64_t known_seg_size_ = 0;
+  bool learned_ = false;
   std::unique_ptr<Segment> seg_;
 };
 }  // namespace

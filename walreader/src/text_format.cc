@@ -5,12 +5,17 @@
 #include <cinttypes>
 #include <cmath>
 #include <cstdio>
+#include <cstring>
+#include <optional>
+#include <utility>
+#include <vector>
 #include <cstdlib>
 #include <ctime>
 #include <mutex>
 
 #include "bytes.h"
 #include "jsonb.h"
+#include "numeric.h"
 
 namespace pgt {
 
@@ -116,6 +121,38 @@ std::string TimestamptzText(int64_t ts, const std::string& zone) {
   return out;
 }
 
+// (sign, significant digits without trailing zeros, decimal exponent) of "-d.ddde+x".
+void Normalize(const std::string& t, bool* neg, std::string* digits, int* exp) {
+  size_t e = t.find_first_of("eE");
+  *neg = !t.empty() && t[0] == '-';
+  digits->clear();
+  int point = -1, n = 0;
+  for (size_t i = *neg ? 1 : 0; i < e; i++) {
+    if (t[i] == '.') { point = n; continue; }
+    *digits += t[i];
+    n++;
+  }
+  if (point < 0) point = n;
+  *exp = (e == std::string::npos ? 0 : std::atoi(t.c_str() + e + 1)) + point;
+  size_t lead = 0;
+  while (lead < digits->size() && (*digits)[lead] == '0') lead++;
+  *exp -= static_cast<int>(lead);
+  digits->erase(0, lead);
+  while (!digits->empty() && digits->back() == '0') digits->pop_back();
+}
+
+// Is the decimal `txt` exactly `m`? (glibc prints the exact expansion of a binary value.)
+bool SameDecimal(const std::string& txt, long double m) {
+  static thread_local char buf[1400];
+  std::snprintf(buf, sizeof buf, "%.1250Le", m);
+  bool n1, n2;
+  std::string d1, d2;
+  int e1, e2;
+  Normalize(txt, &n1, &d1, &e1);
+  Normalize(buf, &n2, &d2, &e2);
+  return n1 == n2 && d1 == d2 && e1 == e2;
+}
+
 // Shortest round-trip output as float4out/float8out (Ryu) print it.
 std::string FloatText(double v, bool is_float4) {
   if (std::isnan(v)) return "NaN";
@@ -126,6 +163,41 @@ std::string FloatText(double v, bool is_float4) {
                                        std::chars_format::scientific)
                        : std::to_chars(buf, buf + sizeof buf, v, std::chars_format::scientific);
   std::string sci(buf, res.ptr);
+  // PostgreSQL's Ryu is built without STRICTLY_SHORTEST (acceptBounds = false): a shortest
+  // candidate lying exactly halfway to a neighbouring float is rejected, and one more digit is
+  // printed. to_chars accepts such bounds (for even mantissas): detect them and add digits.
+  auto on_bound = [&](const std::string& txt) {
+    // Midpoints are exact in long double (64-bit mantissa). strtold(txt) == midpoint is necessary
+    // for txt to be the midpoint; confirm with the midpoint's exact decimal expansion.
+    long double d = std::strtold(txt.c_str(), nullptr);
+    long double x = is_float4 ? static_cast<long double>(static_cast<float>(v)) : static_cast<long double>(v);
+    long double up = is_float4 ? std::nextafterf(static_cast<float>(v), INFINITY) : std::nextafter(v, INFINITY);
+    long double dn = is_float4 ? std::nextafterf(static_cast<float>(v), -INFINITY) : std::nextafter(v, -INFINITY);
+    for (long double m : {(x + up) / 2, (x + dn) / 2})
+      if (d == m && SameDecimal(txt, m)) return true;
+    return false;
+  };
+  if (on_bound(sci)) {
+    size_t e0 = sci.find('e');
+    int digits = static_cast<int>(e0) - (sci[0] == '-' ? 1 : 0) - (sci.find('.') < e0 ? 1 : 0);
+    for (int p = digits; p <= 17; p++) {   // p digits after the point = p + 1 significant
+      res = is_float4 ? std::to_chars(buf, buf + sizeof buf, static_cast<float>(v),
+                                      std::chars_format::scientific, p)
+                      : std::to_chars(buf, buf + sizeof buf, v, std::chars_format::scientific, p);
+      std::string t(buf, res.ptr);
+      bool round_trips = is_float4 ? std::strtof(t.c_str(), nullptr) == static_cast<float>(v)
+                                   : std::strtod(t.c_str(), nullptr) == v;
+      if (round_trips && !on_bound(t)) {
+        // drop trailing zeros of the mantissa (Ryu never prints them)
+        size_t e1 = t.find('e');
+        std::string mant = t.substr(0, e1), ex = t.substr(e1);
+        while (mant.size() > 1 && mant.back() == '0') mant.pop_back();
+        if (mant.back() == '.') mant.pop_back();
+        sci = mant + ex;
+        break;
+      }
+    }
+  }
   bool neg = sci[0] == '-';
   if (neg) sci.erase(0, 1);
   size_t e = sci.find('e');
@@ -220,8 +292,268 @@ std::string FormatTypeName(Oid type_oid) {
     case 1700: return "numeric";
     case 2950: return "uuid";
     case 3802: return "jsonb";
-    default: return "oid " + std::to_string(type_oid);
+    case 1186: return "interval";
+    case 1266: return "time with time zone";
+    default: {
+      Oid elem = ArrayElementOid(type_oid);
+      if (elem != 0) return FormatTypeName(elem) + "[]";
+      return "oid " + std::to_string(type_oid);
+    }
   }
+}
+
+
+// Array type OID -> element type OID (pg_type.dat), 0 if not an array of a rendered type.
+Oid ArrayElementOid(Oid array_oid) {
+  static const std::pair<Oid, Oid> kArrays[] = {
+      {1000, 16}, {1001, 17}, {1005, 21}, {1007, 23}, {1016, 20}, {1009, 25}, {1028, 26},
+      {1021, 700}, {1022, 701}, {1014, 1042}, {1015, 1043}, {1182, 1082}, {1183, 1083},
+      {1115, 1114}, {1185, 1184}, {1231, 1700}, {2951, 2950}, {199, 114}, {3807, 3802},
+      {1187, 1186}, {1270, 1266}};
+  for (const auto& [a, e] : kArrays)
+    if (a == array_oid) return e;
+  return 0;
+}
+
+namespace {
+// interval_out, IntervalStyle postgres (EncodeInterval INTSTYLE_POSTGRES).
+std::string IntervalText(int64_t time, int32_t day, int32_t month) {
+  std::string out;
+  bool is_zero = true, is_before = false;
+  auto part = [&](int64_t value, const char* unit) {
+    if (value == 0) return;
+    out += std::string(!is_zero ? " " : "") + ((is_before && value > 0) ? "+" : "") +
+           std::to_string(value) + " " + unit + (value != 1 ? "s" : "");
+    is_before = value < 0;
+    is_zero = false;
+  };
+  part(month / 12, "year");
+  part(month % 12, "mon");
+  part(day, "day");
+  int64_t hour = time / 3600000000LL;
+  int64_t rest = time % 3600000000LL;
+  int64_t min = rest / 60000000LL;
+  rest %= 60000000LL;
+  int64_t sec = rest / 1000000, fsec = rest % 1000000;
+  if (is_zero || hour != 0 || min != 0 || sec != 0 || fsec != 0) {
+    bool minus = hour < 0 || min < 0 || sec < 0 || fsec < 0;
+    char buf[64];
+    std::snprintf(buf, sizeof buf, "%s%s%02" PRId64 ":%02" PRId64 ":%02" PRId64, is_zero ? "" : " ",
+                  minus ? "-" : (is_before ? "+" : ""), hour < 0 ? -hour : hour, min < 0 ? -min : min,
+                  sec < 0 ? -sec : sec);
+    out += buf;
+    if (fsec != 0) {
+      std::snprintf(buf, sizeof buf, ".%06" PRId64, fsec < 0 ? -fsec : fsec);
+      std::string f = buf;
+      while (f.back() == '0') f.pop_back();
+      out += f;
+    }
+  }
+  return out;
+}
+
+// timetz_out: time, then the offset (zone = seconds west of UTC).
+std::string TimetzText(int64_t time, int32_t zone) {
+  std::string out = TimeText(time);
+  int32_t off = -zone;
+  int32_t a = off < 0 ? -off : off;
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%c%02d", off < 0 ? '-' : '+', a / 3600);
+  out += buf;
+  if (a % 3600 != 0) {
+    std::snprintf(buf, sizeof buf, ":%02d", (a % 3600) / 60);
+    out += buf;
+    if (a % 60 != 0) {
+      std::snprintf(buf, sizeof buf, ":%02d", a % 60);
+      out += buf;
+    }
+  }
+  return out;
+}
+
+struct ElemInfo {
+  int16_t len;    // >0 fixed, -1 varlena, -2 cstring
+  char align;
+};
+bool ElemLayout(Oid t, ElemInfo* e) {
+  switch (t) {
+    case 16: *e = {1, 'c'}; return true;
+    case 21: *e = {2, 's'}; return true;
+    case 23: case 26: case 1082: case 700: *e = {4, 'i'}; return true;
+    case 20: case 701: case 1083: case 1114: case 1184: *e = {8, 'd'}; return true;
+    case 2950: *e = {16, 'c'}; return true;
+    case 1186: *e = {16, 'd'}; return true;
+    case 1266: *e = {12, 'd'}; return true;
+    case 17: case 25: case 1042: case 1043: case 114: case 1700: *e = {-1, 'i'}; return true;
+    case 3802: *e = {-1, 'i'}; return true;
+    default: return false;
+  }
+}
+
+size_t AlignUp(size_t off, char align) {
+  size_t a = align == 'd' ? 8 : align == 'i' ? 4 : align == 's' ? 2 : 1;
+  return (off + a - 1) / a * a;
+}
+
+bool ArrayNeedsQuotes(const std::string& s) {
+  if (s.empty()) return true;
+  if (s.size() == 4 && (s[0] == 'N' || s[0] == 'n') && (s[1] == 'U' || s[1] == 'u') &&
+      (s[2] == 'L' || s[2] == 'l') && (s[3] == 'L' || s[3] == 'l'))
+    return true;
+  for (char c : s)
+    if (c == '"' || c == '\\' || c == '{' || c == '}' || c == ',' || c == ' ' || c == '\t' ||
+        c == '\n' || c == '\r' || c == '\v' || c == '\f')
+      return true;
+  return false;
+}
+}  // namespace
+
+// Text of one element/value of type `t` from its binary payload (varlena header stripped).
+static std::optional<std::string> PayloadText(const std::string& payload, Oid t, const TextOptions& opts);
+
+// array_out for arrays of rendered types; payload = the array varlena without its header.
+static std::optional<std::string> ArrayText(const std::string& pl, const TextOptions& opts) {
+  // ArrayType after the 4-byte varlena header: ndim, dataoffset, elemtype, dims[], lbounds[]
+  if (pl.size() < 12) return std::nullopt;
+  const uint8_t* p = reinterpret_cast<const uint8_t*>(pl.data());
+  int32_t ndim = internal::U32(p), dataoffset = internal::U32(p + 4);
+  Oid elem = internal::U32(p + 8);
+  ElemInfo ei;
+  if (ndim < 0 || ndim > 6 || !ElemLayout(elem, &ei)) return std::nullopt;
+  if (ndim == 0) return std::string("{}");
+  if (pl.size() < 12 + 8 * static_cast<size_t>(ndim)) return std::nullopt;
+  std::vector<int32_t> dims(ndim), lbs(ndim);
+  int64_t nitems = 1;
+  for (int i = 0; i < ndim; i++) {
+    dims[i] = static_cast<int32_t>(internal::U32(p + 12 + 4 * i));
+    lbs[i] = static_cast<int32_t>(internal::U32(p + 12 + 4 * ndim + 4 * i));
+    nitems *= dims[i];
+  }
+  if (nitems < 0 || nitems > (1 << 26)) return std::nullopt;
+  // offsets below are relative to the ArrayType start (4 bytes before the payload)
+  size_t bitmap = 16 + 8 * static_cast<size_t>(ndim);
+  bool has_nulls = dataoffset != 0;
+  size_t off = has_nulls ? static_cast<size_t>(dataoffset) : AlignUp(bitmap, 'd');
+  std::vector<std::string> items;
+  std::vector<bool> nulls;
+  for (int64_t k = 0; k < nitems; k++) {
+    if (has_nulls) {
+      size_t byte = bitmap - 4 + static_cast<size_t>(k / 8);
+      if (byte >= pl.size()) return std::nullopt;
+      if (!(p[byte] & (1 << (k % 8)))) { items.emplace_back(); nulls.push_back(true); continue; }
+    }
+    size_t len;
+    if (ei.len > 0) {
+      off = AlignUp(off, ei.align);
+      len = static_cast<size_t>(ei.len);
+      if (off - 4 + len > pl.size()) return std::nullopt;
+      std::string raw = pl.substr(off - 4, len);
+      auto txt = PayloadText(raw, elem, opts);
+      if (!txt) return std::nullopt;
+      items.push_back(*txt);
+    } else {
+      if (off - 4 >= pl.size() + 1) return std::nullopt;
+      // att_align_pointer: a non-zero first byte is a short (1-byte) header, never padded
+      if (off - 4 < pl.size() && p[off - 4] == 0) off = AlignUp(off, ei.align);
+      if (off - 4 >= pl.size()) return std::nullopt;
+      const uint8_t* v = p + off - 4;
+      size_t hdr;
+      if (v[0] & 0x01) {
+        if (v[0] == 0x01) return std::nullopt;   // TOAST pointer inside an array: impossible
+        len = v[0] >> 1;
+        hdr = 1;
+      } else {
+        if (off - 4 + 4 > pl.size()) return std::nullopt;
+        uint32_t h = internal::U32(v);
+        if (h & 0x2) return std::nullopt;        // compressed inline element: not expected
+        len = h >> 2;
+        hdr = 4;
+      }
+      if (len < hdr || off - 4 + len > pl.size()) return std::nullopt;
+      std::string raw = pl.substr(off - 4 + hdr, len - hdr);
+      auto txt = PayloadText(raw, elem, opts);
+      if (!txt) return std::nullopt;
+      items.push_back(*txt);
+    }
+    nulls.push_back(false);
+    off += len;
+  }
+  std::string out;
+  bool need_dims = false;
+  for (int i = 0; i < ndim; i++)
+    if (lbs[i] != 1) need_dims = true;
+  if (need_dims) {
+    for (int i = 0; i < ndim; i++)
+      out += "[" + std::to_string(lbs[i]) + ":" + std::to_string(lbs[i] + dims[i] - 1) + "]";
+    out += "=";
+  }
+  // nested braces for every dimension
+  std::vector<int32_t> idx(ndim, 0);
+  for (int i = 0; i < ndim; i++) out += "{";
+  for (int64_t k = 0; k < nitems; k++) {
+    if (k > 0) {
+      int j = ndim - 1;
+      int closed = 0;
+      while (j >= 0 && ++idx[j] == dims[j]) { idx[j] = 0; j--; closed++; }
+      out += std::string(static_cast<size_t>(closed), '}') + "," + std::string(static_cast<size_t>(closed), '{');
+    }
+    if (nulls[k]) { out += "NULL"; continue; }
+    const std::string& s = items[k];
+    if (ArrayNeedsQuotes(s)) {
+      out += '"';
+      for (char c : s) { if (c == '"' || c == '\\') out += '\\'; out += c; }
+      out += '"';
+    } else {
+      out += s;
+    }
+  }
+  for (int i = 0; i < ndim; i++) out += "}";
+  return out;
+}
+
+static std::optional<std::string> PayloadText(const std::string& payload, Oid t, const TextOptions& opts) {
+  const uint8_t* p = reinterpret_cast<const uint8_t*>(payload.data());
+  auto num = [&](int64_t x) { Value v; v.is_null = false; v.i = x; return v; };
+  switch (t) {
+    case 1186:
+      if (payload.size() != 16) return std::nullopt;
+      return IntervalText(static_cast<int64_t>(internal::U64(p)), static_cast<int32_t>(internal::U32(p + 8)),
+                          static_cast<int32_t>(internal::U32(p + 12)));
+    case 1266:
+      if (payload.size() != 12) return std::nullopt;
+      return TimetzText(static_cast<int64_t>(internal::U64(p)), static_cast<int32_t>(internal::U32(p + 8)));
+    case 1700: {
+      auto r = internal::NumericToText(p, payload.size());
+      if (!r.ok()) return std::nullopt;
+      return r.value();
+    }
+    default: break;
+  }
+  if (ArrayElementOid(t) != 0) return ArrayText(payload, opts);
+  TypeId id = TypeIdFromOid(t);
+  Value v = num(0);
+  v.type = id;
+  switch (id) {
+    case TypeId::kBool: v.i = p[0] != 0; break;
+    case TypeId::kInt2: v.i = static_cast<int16_t>(internal::U16(p)); break;
+    case TypeId::kInt4: case TypeId::kDate: v.i = static_cast<int32_t>(internal::U32(p)); break;
+    case TypeId::kOid: v.i = internal::U32(p); break;
+    case TypeId::kInt8: case TypeId::kTime: case TypeId::kTimestamp: case TypeId::kTimestamptz:
+      v.i = static_cast<int64_t>(internal::U64(p)); break;
+    case TypeId::kFloat4: { float f; std::memcpy(&f, p, 4); v.f = f; break; }
+    case TypeId::kFloat8: { double d; std::memcpy(&d, p, 8); v.f = d; break; }
+    case TypeId::kUnknown: return std::nullopt;
+    default: v.s = payload; break;
+  }
+  return ValueToText(v, opts);
+}
+
+std::string ValueToText(const Value& v, Oid type_oid, const TextOptions& opts) {
+  if (v.type == TypeId::kUnknown && !v.is_null) {
+    auto t = PayloadText(v.s, type_oid, opts);
+    if (t) return *t;
+  }
+  return ValueToText(v, opts);
 }
 
 namespace {
@@ -236,7 +568,7 @@ std::string QuoteIdent(const std::string& s) {
 }
 
 std::string Literal(const Value& v, Oid type_oid, const TextOptions& opts) {
-  std::string txt = ValueToText(v, opts);
+  std::string txt = ValueToText(v, type_oid, opts);
   switch (type_oid) {
     case 20: case 21: case 23: case 26: case 700: case 701: case 1700: return txt;
     case 16: return txt == "t" ? "true" : "false";

@@ -39,6 +39,7 @@ Result<XLogReader::Fill> XLogReader::Ensure(Lsn lsn, size_t n, std::chrono::mill
     size_t before = buf_.size();
     Status st = source_->Read(&buf_, wait);
     if (!st.ok()) return st;
+    if (!seg_size_from_header_ && source_->segment_size() != 0) seg_size_ = source_->segment_size();
     if (buf_.size() == before) return Fill::kNoData;
   }
   return Fill::kOk;
@@ -47,8 +48,11 @@ Result<XLogReader::Fill> XLogReader::Ensure(Lsn lsn, size_t n, std::chrono::mill
 void XLogReader::Trim() {
   Lsn keep = PageOf(pos_);
   if (keep > buf_start_ && keep - buf_start_ > kTrimThreshold) {
-    buf_.erase(buf_.begin(), buf_.begin() + static_cast<ptrdiff_t>(keep - buf_start_));
-    buf_start_ = keep;
+    // pos_ may lie past the buffered bytes (a record ending in the last 7 bytes of a page, an
+    // XLOG_SWITCH): never erase more than is buffered; the source continues at the buffer end.
+    size_t n = static_cast<size_t>(std::min<uint64_t>(keep - buf_start_, buf_.size()));
+    buf_.erase(buf_.begin(), buf_.begin() + static_cast<ptrdiff_t>(n));
+    buf_start_ += n;
   }
 }
 
@@ -92,9 +96,20 @@ Result<uint32_t> XLogReader::ValidatePageHeader(Lsn page, std::chrono::milliseco
     if (page % seg != 0) return Status::Corruption("long header on a non-segment-start page" + where);
     sysid_ = sysid;
     seg_size_ = seg;
+    seg_size_from_header_ = true;
     hdr = kLongPageHeaderSize;
   } else if (page % seg_size_ == 0) {
     return Status::Corruption("missing long header at segment start" + where);
+  }
+  const bool long_expected = page % seg_size_ == 0;
+  if (addr < page && (page - addr) % seg_size_ == 0 &&
+      ((info & kXlpLongHeader) != 0) == long_expected) {
+    // A recycled segment (pg_wal renames old segments to future names) not yet overwritten up to
+    // here: the end of the WAL written so far, as for zero-filled pages (PostgreSQL's readers
+    // stop there too). In an archive this is a wrong file: the CLI reports WAL ending early.
+    *no_data = true;
+    zero_hit_ = true;
+    return 0u;
   }
   if (addr != page)
     return Status::Corruption("unexpected pageaddr " + FormatLsn(addr) + where);
@@ -112,7 +127,7 @@ Result<uint32_t> XLogReader::ValidatePageHeader(Lsn page, std::chrono::milliseco
 Result<std::optional<RawRecord>> XLogReader::Next(std::chrono::milliseconds wait) {
   auto r = NextImpl(wait);
   if (r.ok() || r.status().code() != Status::Code::kCorruption ||
-      r.status().message().rfind("WAL segment ", 0) == 0)
+      r.status().message().find("WAL segment ") != std::string::npos)
     return r;
   uint64_t segno = where_ / seg_size_, per_id = 0x100000000ull / seg_size_;
   char name[32];

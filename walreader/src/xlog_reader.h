@@ -68,6 +68,7 @@ class XLogReader {
   TimeLineId tli_ = 0;
   TimeLineId last_page_tli_ = 0;
   uint64_t seg_size_ = kDefaultSegmentSize;
+  bool seg_size_from_header_ = false;   // else from the source (or the default)
   uint64_t sysid_ = 0;
   bool zero_hit_ = false;       // met zero-filled WAL (end of what was written)
   Lsn where_ = 0;               // WAL being examined (for the segment name in errors)

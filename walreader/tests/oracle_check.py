@@ -34,8 +34,15 @@ TYPES = [  # column name, SQL type
     ("f4", "real"), ("f8", "double precision"), ("n", "numeric"), ("n2", "numeric(12,3)"),
     ("t", "text"), ("vc", "varchar(20)"), ("bc", "char(5)"), ("by", "bytea"), ("d", "date"),
     ("tm", "time"), ("ts", "timestamp"), ("tz", "timestamptz"), ("u", "uuid"), ("j", "json"),
-    ("jb", "jsonb"), ("o", "oid"),
+    ("jb", "jsonb"), ("o", "oid"), ("iv", "interval"), ("ttz", "timetz"),
+    ("ai", "integer[]"), ("at", "text[]"), ("an", "numeric[]"), ("af", "float8[]"),
+    ("atz", "timestamptz[]"), ("ab", "boolean[]"), ("aby", "bytea[]"), ("ajb", "jsonb[]"),
+    ("ai2", "smallint[]"), ("ad", "date[]"), ("aiv", "interval[]"), ("au", "uuid[]"),
 ]
+ARRAYS = {"ai": ("i4", "integer[]"), "at": ("t", "text[]"), "an": ("n", "numeric[]"),
+          "af": ("f8", "float8[]"), "atz": ("tz", "timestamptz[]"), "ab": ("b", "boolean[]"),
+          "aby": ("by", "bytea[]"), "ajb": ("jb", "jsonb[]"), "ai2": ("i2", "smallint[]"),
+          "ad": ("d", "date[]"), "aiv": ("iv", "interval[]"), "au": ("u", "uuid[]")}
 ZONES = ["UTC", "Europe/Paris", "America/St_Johns", "Asia/Kathmandu", "Australia/Lord_Howe",
          "America/Los_Angeles"]
 
@@ -87,8 +94,7 @@ class Gen:
         r = self.r
         if r.random() < 0.03:
             return "'NaN'"
-        return "%s%d.%0*d" % ("-" if r.random() < 0.3 else "", r.randint(0, 10 ** 8), r.randint(0, 3),
-                             r.randint(0, 999) % 10 ** 3) if r.random() < 0.9 else str(r.randint(-999, 999))
+        return "%s%d.%03d" % ("-" if r.random() < 0.3 else "", r.randint(0, 10 ** r.randint(0, 8)), r.randint(0, 999))
 
     def date_days(self):
         return self.r.randint(-800000, 2900000)
@@ -131,10 +137,50 @@ class Gen:
         return ("(select repeat(string_agg(md5(random()::text), ''), %d) from generate_series(1, 100))"
                 % r.randint(3, 8))
 
+    def interval(self):
+        r = self.r
+        if r.random() < 0.1:
+            return "'0'::interval"
+        parts = []
+        for unit, lim in [("years", 300), ("mons", 30), ("days", 400), ("hours", 100), ("minutes", 100)]:
+            if r.random() < 0.5:
+                parts.append("%d %s" % (r.randint(-lim, lim), unit))
+        if r.random() < 0.5:
+            parts.append("%d.%06d seconds" % (r.randint(-100, 100), r.randint(0, 999999)))
+        return "'%s'::interval" % (" ".join(parts) or "0")
+
+    def array(self, col):
+        r = self.r
+        elem, typ = ARRAYS[col]
+        c = r.random()
+        if c < 0.1:
+            return "'{}'::" + typ
+        if c < 0.15 and col == "ai":
+            return "'[0:2]={1,NULL,-3}'::integer[]"
+        if c < 0.22 and col in ("ai", "at"):   # two dimensions
+            n = r.randint(1, 3)
+            rows = ["ARRAY[%s]" % ", ".join(self.elem(elem) for _ in range(n)) for _ in range(r.randint(1, 3))]
+            return "ARRAY[%s]::%s" % (", ".join(rows), typ)
+        return "ARRAY[%s]::%s" % (", ".join(self.elem(elem) for _ in range(r.randint(1, 5))), typ)
+
+    def elem(self, col):
+        if col == "t":
+            if self.r.random() < 0.1:
+                return self.r.choice(["'NULL'", "'null'", "''", "' '", "'a,b'", "'{x}'", "'\\'"])
+            return q(self.text(10))
+        return self.value(col)
+
     def value(self, col):
         r = self.r
         if r.random() < 0.12:
             return "NULL"
+        if col in ARRAYS: return self.array(col)
+        if col == "iv": return self.interval()
+        if col == "ttz":
+            off = r.randint(-15 * 60, 15 * 60)
+            return "'%02d:%02d:%02d.%06d%s%02d:%02d'::timetz" % (
+                r.randint(0, 23), r.randint(0, 59), r.randint(0, 59), r.choice([0, r.randint(0, 999999)]),
+                "-" if off < 0 else "+", abs(off) // 60, abs(off) % 60)
         if col == "b": return r.choice(["true", "false"])
         if col == "i2": return str(r.randint(-32768, 32767))
         if col == "i4": return str(r.randint(-2 ** 31, 2 ** 31 - 1))
@@ -179,21 +225,31 @@ class Workload:
         self.ids = {"t_all": [], "t_full": [], "t_nokey": [], "t_kv": []}
         self.gid = 0
         self.prepared = []
+        self.hold = False
+        self.pending = []
+        self.pending_of = {}
 
     def new_id(self):
         self.next_id += 1
         return self.next_id
 
+    def remember(self, table, rid):
+        # Rows of a transaction that will be PREPAREd are touched by later statements only after
+        # COMMIT PREPARED (a prepared transaction keeps its locks: waiting on it would hang).
+        (self.pending if self.hold else self.ids[table]).append((table, rid) if self.hold else rid)
+
     def insert_all(self, table="t_all"):
         cols = [c for c, _ in TYPES]
         rid = self.new_id()
-        self.ids[table].append(rid)
+        self.remember(table, rid)
         vals = [self.g.value(c) for c in cols]
         return "insert into %s(id, %s) values (%d, %s);" % (table, ", ".join(cols), rid, ", ".join(vals))
 
     def statement(self, created):
         r = self.r
         c = r.random()
+        if self.hold:   # prepared transaction: only fresh rows (no waiting on locks later)
+            c = r.choice([0.1, 0.6, 0.7, 0.95])
         if c < 0.30:
             return self.insert_all(r.choice(["t_all", "t_all", "t_full"]))
         if c < 0.42 and self.ids["t_all"]:
@@ -203,7 +259,7 @@ class Workload:
             sets = ", ".join("%s = %s" % (c, self.g.value(c)) for c in cols)
             if r.random() < 0.1:
                 nid = self.new_id()
-                self.ids[tbl].append(nid)
+                self.remember(tbl, nid)
                 sets += ", id = %d" % nid   # key change: old-key
             return "update %s set %s where id = %d;" % (tbl, sets, rid)
         if c < 0.48 and self.ids["t_all"]:
@@ -227,7 +283,7 @@ class Workload:
             lines = []
             for _ in range(n):
                 rid = self.new_id()
-                self.ids["t_nokey"].append(rid)
+                self.remember("t_nokey", rid)
                 lines.append("\t".join([str(rid)] + [self.g.copy_value(c) for c in ["b", "i4", "t", "n", "f8"]]))
             return "copy t_nokey(id, b, i4, t, n, f8) from stdin;\n" + "\n".join(lines) + "\n\\.\n"
         if c < 0.68 and self.ids["t_nokey"]:
@@ -244,15 +300,38 @@ class Workload:
     def bulk(self):
         a = self.next_id + 1
         self.next_id += self.r.randint(1, 200)
-        self.ids["t_all"].extend(range(a, self.next_id + 1))
+        for x in range(a, self.next_id + 1):
+            self.remember("t_all", x)
         return a, self.next_id
+
+    def subxact_tree(self):
+        """More than 64 subtransactions (XLOG_XACT_ASSIGNMENT records), nested and rolled back."""
+        r = self.r
+        out = ["begin;"]
+        depth = 0
+        for i in range(r.randint(70, 110)):
+            out.append("savepoint n%d;" % i)
+            depth += 1
+            rid = self.new_id()
+            out.append("insert into t_nokey(id, i4, t) values (%d, %d, %s);" % (rid, i, q(self.g.text(5))))
+            x = r.random()
+            if x < 0.2:
+                out.append("rollback to savepoint n%d;" % i)
+            elif x < 0.4:
+                out.append("release savepoint n%d;" % i)
+        out.append(r.choice(["commit;", "commit;", "rollback;"]))
+        return out
 
     def transaction(self):
         r = self.r
         out = []
         c = r.random()
+        if c < 0.02:
+            return self.subxact_tree()
         if c < 0.25:   # autocommit statement
             return [self.statement(True)]
+        e = r.random()
+        self.hold = 0.12 <= e < 0.22
         out.append("begin;")
         sp = 0
         for _ in range(r.randint(1, 8)):
@@ -261,13 +340,15 @@ class Workload:
                 sp += 1
                 out.append("savepoint s%d;" % sp)
             elif x < 0.2 and sp:
-                out.append(r.choice(["rollback to savepoint s%d;", "release savepoint s%d;"]) % r.randint(1, sp))
-                sp = 0 if "release" in out[-1] and out[-1].endswith("s1;") else sp
-                if out[-1].startswith("release"):
-                    sp = int(out[-1].split("s")[-1].rstrip(";")) - 1
+                k = r.randint(1, sp)
+                if r.random() < 0.6:
+                    out.append("rollback to savepoint s%d;" % k)
+                    sp = k
+                else:
+                    out.append("release savepoint s%d;" % k)
+                    sp = k - 1
             else:
                 out.append(self.statement(True))
-        e = r.random()
         if e < 0.12:
             out.append("rollback;")
         elif e < 0.22:
@@ -275,21 +356,28 @@ class Workload:
             g = "g%d" % self.gid
             out.append("prepare transaction '%s';" % g)
             self.prepared.append(g)
+            self.pending_of[g] = self.pending
         else:
             out.append("commit;")
+        self.hold = False
+        self.pending = []
         # finish some prepared transactions (possibly from earlier iterations)
         while self.prepared and r.random() < 0.5:
             g = self.prepared.pop(r.randrange(len(self.prepared)))
             out.append(r.choice(["commit prepared '%s';", "commit prepared '%s';", "rollback prepared '%s';"]) % g)
+            for table, rid in self.pending_of.pop(g):
+                self.ids[table].append(rid)
         return out
 
-    def script(self):
+    def script(self, truncate=True):
         out = []
         for _ in range(self.ntx):
             out.extend(self.transaction())
         for g in self.prepared:
             out.append("commit prepared '%s';" % g)
         self.prepared = []
+        if not truncate:
+            return "\n".join(out) + "\n"
         # TRUNCATE phase (the SQL catalog is read after the workload, so only the current
         # relfilenode of a table is known: t_trunc gets no DML before its last TRUNCATE).
         out.append("begin; truncate t_trunc; rollback;")
@@ -316,12 +404,13 @@ class Server:
         return subprocess.run(["runuser", "-u", "postgres", "--"] + args, check=True,
                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, **kw)
 
-    def start(self):
+    def start(self, segsize_mb):
         data = os.path.join(self.w, "data")
-        self.run([BIN + "/initdb", "-D", data, "-E", "UTF8", "--locale=C", "--no-sync"])
+        self.run([BIN + "/initdb", "-D", data, "-E", "UTF8", "--locale=C", "--no-sync",
+                  "--wal-segsize=%d" % segsize_mb])
         with open(os.path.join(data, "postgresql.conf"), "a") as f:
             f.write("wal_level=logical\nport=%d\nlisten_addresses=''\nunix_socket_directories='%s'\n"
-                    "fsync=off\ntimezone='UTC'\nmax_prepared_transactions=20\narchive_mode=on\n"
+                    "fsync=off\ntimezone='UTC'\nmax_prepared_transactions=100\nlock_timeout='20s'\narchive_mode=on\n"
                     "archive_command='cp %%p %s/%%f'\nmax_wal_size=1GB\n" % (self.port, self.w, self.arch))
         self.run([BIN + "/pg_ctl", "-D", data, "-l", os.path.join(self.w, "log"), "-w", "start"])
         self.started = True
@@ -334,6 +423,17 @@ class Server:
             self.started = False
         if not self.keep:
             shutil.rmtree(self.w, ignore_errors=True)
+
+    def switch_and_archive(self):
+        """pg_switch_wal(), then wait until archive_command has *finished* copying the segment
+        (the file appears in the archive before cp is done)."""
+        seg = self.psql("select pg_walfile_name(pg_switch_wal())").decode().strip()
+        for _ in range(400):
+            done = self.psql("select last_archived_wal from pg_stat_archiver").decode().strip()
+            if done and done >= seg:
+                return seg
+            time.sleep(0.05)
+        raise RuntimeError("segment %s was not archived" % seg)
 
     def conninfo(self):
         return "host=%s port=%d dbname=postgres user=postgres" % (self.w, self.port)
@@ -398,10 +498,11 @@ def main():
         return 77
     rnd = random.Random(seed)
     zone = rnd.choice(ZONES)
-    print("oracle: seed=%d txns=%d timezone=%s" % (seed, ntx, zone), flush=True)
+    segsize = rnd.choice([1, 1, 2, 16])
+    print("oracle: seed=%d txns=%d timezone=%s wal-segsize=%dMB" % (seed, ntx, zone, segsize), flush=True)
     srv = Server(keep)
     try:
-        srv.start()
+        srv.start(segsize)
         srv.psql(SCHEMA)
         srv.psql("select 'x' from pg_create_logical_replication_slot('s', 'test_decoding')")
         start = srv.psql("select pg_current_wal_insert_lsn()").decode().strip()
@@ -414,18 +515,22 @@ def main():
         srv.psql(file=path)
         end = srv.psql("select pg_current_wal_insert_lsn()").decode().strip()
         # archive everything up to END (switch, then wait for the archiver)
-        seg = srv.psql("select pg_walfile_name(pg_switch_wal())").decode().strip()
-        for _ in range(200):
-            if os.path.exists(os.path.join(srv.arch, seg)):
-                break
-            time.sleep(0.05)
-        else:
-            raise RuntimeError("segment %s was not archived" % seg)
-        print("oracle: workload %.1fs, range %s..%s" % (time.time() - t0, start, end), flush=True)
+        srv.switch_and_archive()
+        print("oracle: workload %.1fs, range %s..%s, %d segments archived"
+              % (time.time() - t0, start, end, len([x for x in os.listdir(srv.arch) if len(x) == 24])), flush=True)
         expected = srv.psql("set timezone = %s; select data from pg_logical_slot_peek_changes('s', NULL, NULL, "
                             "'include-xids', '0', 'skip-empty-xacts', '1')" % q(zone))
         if expected.count(b"\n") < ntx // 2:
             raise RuntimeError("test_decoding returned too little (%d lines)" % expected.count(b"\n"))
+        # the range must exercise what the test claims to cover
+        for needle in [b"TRUNCATE:", b"unchanged-toast-datum", b"old-key:", b"(no-tuple-data)",
+                       b"t_kv: UPDATE:", b"t_full: DELETE:", b"[interval]:'", b"[time with time zone]:'",
+                       b"[integer[]]:'{", b"[integer[]]:'{{", b"[text[]]:'{", b"[jsonb[]]:'{", b"[numeric[]]:'{",
+                       b"[timestamp with time zone[]]:'{", b"[integer[]]:'[0:2]={1,NULL,-3}'", b"]:NaN", b"]:-Infinity", b"]:'infinity'", b"t_nokey: INSERT:"]:
+            if needle not in expected:
+                raise RuntimeError("workload of seed %d did not produce %r" % (seed, needle))
+        if max(len(x) for x in expected.split(b"\n")) < 9000:
+            raise RuntimeError("workload of seed %d has no external TOAST value" % seed)
         # barman layout: wals/<16 hex>/<segment>[.ext], zstd / gzip by turns, and one
         # compressed file without extension (magic detection)
         barman = os.path.join(srv.w, "barman")
@@ -454,7 +559,7 @@ def main():
             p = subprocess.run([waldump] + src_args + common, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                timeout=120)
             if p.returncode != 0:
-                print("waldump (%s) failed (seed=%d): %s" % (name, seed, p.stderr.decode(errors="replace")))
+                print("waldump (%s) failed (seed=%d, exit %d): %s" % (name, seed, p.returncode, p.stderr.decode(errors="replace")))
                 ok = False
                 continue
             if p.stdout != expected:
@@ -464,6 +569,9 @@ def main():
                 print("full outputs: /tmp/wr-oracle-%d.{expected,got}" % seed)
                 ok = False
                 break
+            if os.environ.get("ORACLE_SAVE"):
+                with open(os.environ["ORACLE_SAVE"], "wb") as f:
+                    f.write(expected)
             print("oracle (%s): %d lines identical to test_decoding (%.1fs)"
                   % (name, expected.count(b"\n"), time.time() - t1), flush=True)
         return 0 if ok else 1
@@ -472,4 +580,6 @@ def main():
 
 
 if __name__ == "__main__":
+    import signal
+    signal.signal(signal.SIGTERM, lambda *a: sys.exit(143))   # run `finally`: stop the server
     sys.exit(main())

@@ -10,6 +10,7 @@
 // Errors (corruption, missing segment, ...) are printed as one line on stderr, exit status 1;
 // nothing is printed for transactions whose commit lies past the last good record.
 #include <cstdio>
+#include <chrono>
 #include <cstring>
 #include <unistd.h>
 #include <iostream>
@@ -90,14 +91,14 @@ std::string JsonStr(const std::string& s) {
   return out + "\"";
 }
 
-std::string JsonValue(const pgt::Value& v, const pgt::TextOptions& o) {
+std::string JsonValue(const pgt::Value& v, pgt::Oid type_oid, const pgt::TextOptions& o) {
   if (v.unchanged_toast) return "{\"unchanged_toast\":true}";
   if (v.is_null) return "null";
   switch (v.type) {
     case pgt::TypeId::kBool: return v.i ? "true" : "false";
     case pgt::TypeId::kInt2: case pgt::TypeId::kInt4: case pgt::TypeId::kInt8:
     case pgt::TypeId::kOid: return std::to_string(v.i);
-    default: return JsonStr(pgt::ValueToText(v, o));
+    default: return JsonStr(pgt::ValueToText(v, type_oid, o));
   }
 }
 
@@ -107,7 +108,7 @@ std::string JsonRow(const pgt::RelationDesc* d, const pgt::Row& row, bool skip_n
   bool first = true;
   for (size_t i = 0; d != nullptr && i < d->attrs.size() && i < row.size(); i++) {
     if (d->attrs[i].dropped || (skip_nulls && row[i].is_null && !row[i].unchanged_toast)) continue;
-    out += (first ? "" : ",") + JsonStr(d->attrs[i].name) + ":" + JsonValue(row[i], o);
+    out += (first ? "" : ",") + JsonStr(d->attrs[i].name) + ":" + JsonValue(row[i], d->attrs[i].type_oid, o);
     first = false;
   }
   return out + "}";
@@ -217,12 +218,32 @@ int main(int argc, char** argv) {
   pgt::Status st = dec.Start(start.value(), static_cast<pgt::TimeLineId>(tli), !a.wait_consistent);
   if (!st.ok()) return Fail(st);
   auto by_oid = [&](pgt::Oid id) { return catalog->LookupByOid(id); };
-  while (dec.decoded_upto() < end) {
+  // Done when no record can start before --end: the next record starts at the MAXALIGNed end of
+  // the last one, after the page header if that is a page boundary.
+  auto reached_end = [&]() {
+    pgt::Lsn next = (dec.decoded_upto() + 7) & ~pgt::Lsn{7};
+    if (next % 8192 == 0) return next >= end || end - next <= 40;
+    return next >= end;
+  };
+  // Files: pg_wal may lag the insert position a little (wait up to 10 s without progress); an
+  // archive is complete. Stream: wait for --end.
+  const auto patience = std::chrono::milliseconds(!a.wal_dir.empty() ? 10000 : 0);
+  auto last_progress = std::chrono::steady_clock::now();
+  pgt::Lsn last_upto = dec.decoded_upto();
+  while (!reached_end()) {
     auto t = dec.Next(std::chrono::milliseconds(200));
     if (!t.ok()) return Fail(t.status());
+    if (dec.decoded_upto() != last_upto) {
+      last_upto = dec.decoded_upto();
+      last_progress = std::chrono::steady_clock::now();
+    }
     if (!t->has_value()) {
-      if (a.stream.empty() || end == UINT64_MAX) break;   // no more WAL
-      continue;                                           // streaming: wait for --end
+      if (end == UINT64_MAX && a.stream.empty()) break;   // no --end: stop at the end of the WAL
+      if (!a.stream.empty() || reached_end()) continue;
+      if (std::chrono::steady_clock::now() - last_progress < patience) continue;
+      return Fail(pgt::Status::NotFound("WAL ends at " + pgt::FormatLsn(dec.decoded_upto()) +
+                                        ", before --end=" + pgt::FormatLsn(end) +
+                                        " (zero-filled or recycled page after it)"));
     }
     const pgt::Transaction& txn = **t;
     if (txn.end_lsn > end) break;

@@ -26,6 +26,9 @@ class WalSource {
   // (physical slot feedback).
   virtual void ConfirmFlush(Lsn lsn) = 0;
   virtual TimeLineId timeline() const = 0;
+  // Added: the WAL segment size if the source knows it (0 = unknown). The page reader learns it
+  // from long page headers; this lets it name segments correctly before it met one.
+  virtual uint64_t segment_size() const { return 0; }
 };
 
 // Physical replication from a (standby) server: IDENTIFY_SYSTEM, START_REPLICATION [SLOT s]

@@ -24,6 +24,12 @@ struct TextOptions {
   std::string timezone;
 };
 std::string ValueToText(const Value& v, const TextOptions& opts);
+// Added: also renders values the decoder returns raw (TypeId::kUnknown, payload bytes) when their
+// column type is one of: interval, time with time zone, and arrays of the types above (any
+// number of dimensions, NULL elements, lower bounds). Others fall back to ValueToText(v, opts).
+std::string ValueToText(const Value& v, Oid type_oid, const TextOptions& opts);
+// Added: element type OID of a supported array type OID (1007 -> 23), 0 otherwise.
+Oid ArrayElementOid(Oid array_oid);
 // format_type_be() name of a type OID ("integer", "character varying", ...).
 std::string FormatTypeName(Oid type_oid);
 // "table public.t: INSERT: id[integer]:1 name[text]:'x'". `by_oid` resolves relids.
