@@ -10,6 +10,7 @@ PACKAGES=(
   librocksdb-dev libzstd-dev libboost-dev libgtest-dev libgmock-dev
   nlohmann-json3-dev libxxhash-dev zlib1g-dev
   python3 python3-psycopg2
+  clang-14 libclang-rt-14-dev   # walreader/fuzz/run.sh: clang++-14 + libFuzzer runtime
 )
 # Virtual packages (Debian 12: postgresql-15 Provides postgresql-contrib-15, which also ships
 # pgbench and test_decoding): satisfied when the named file exists.

@@ -49,7 +49,8 @@ bool KnownXlogInfo(uint8_t info) {
 
 struct Decoder::Impl {
   Impl(WalSource* s, CatalogResolver* c, DecoderOptions o)
-      : source(s), catalog(c), opts(o), reader(s) {}
+      : source(s), catalog(c), opts(o), reader(s),
+        rb(o.reorder_memory_limit, o.spill_dir) {}
 
   Status Dispatch(const DecodedRecord& r);
   Status DecodeXact(const DecodedRecord& r);
@@ -215,6 +216,8 @@ Result<std::optional<Transaction>> Decoder::Next(std::chrono::milliseconds wait)
     auto rec = DecodeRecord(std::move(**raw));
     if (!rec.ok()) { d.error = rec.status(); return d.error; }
     Status st = d.Dispatch(*rec);
+    if (st.ok() && !d.rb.status().ok())
+      st = d.rb.status().WithContext("reorder buffer spill, record at " + FormatLsn(rec->start));
     if (!st.ok()) { d.error = st; return d.error; }
     bool is_switch = rec->rmid == kRmXlog && (rec->info & 0xF0) == 0x40;
     d.decoded_upto = is_switch ? d.reader.position() : rec->end;

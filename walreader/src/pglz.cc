@@ -9,7 +9,9 @@ namespace pgt::internal {
 
 Result<std::string> PglzDecompress(const uint8_t* src, size_t len, size_t rawsize) {
   std::string out;
-  out.reserve(rawsize);
+  // rawsize comes from the (possibly corrupt) datum: do not let it alone allocate up to 1 GB.
+  // Each input byte yields at most 273 bytes (a back-reference of 18 + 255), so cap the reserve.
+  out.reserve(std::min(rawsize, len * 273));
   const uint8_t* sp = src;
   const uint8_t* end = src + len;
   while (sp < end && out.size() < rawsize) {

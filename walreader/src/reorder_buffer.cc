@@ -1,10 +1,261 @@
 // Reorder buffer: see reorder_buffer.h.
 #include "reorder_buffer.h"
 
+#include <unistd.h>
+
 #include <algorithm>
+#include <atomic>
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <filesystem>
 #include <unordered_set>
 
 namespace pgt::internal {
+
+// --- spill format ------------------------------------------------------------------------------
+// A spill file is a sequence of records: u32 payload length, then the payload (little-endian
+// host order; the file never outlives the process that wrote it):
+//   u32 tag (sub)xid, u8 kind, u32 relid, u64 lsn,
+//   u8 flags (1 old_row, 2 old_is_key_only, 4 new_row, 8 truncate_cascade, 16 restart_seqs),
+//   [row old], [row new], u32 n + n x u32 truncated
+//   row   = u32 ncols + ncols x value
+//   value = u8 type, u8 flags (1 is_null, 2 unchanged_toast), i64 i, f64 f (bit pattern),
+//           u32 len + len bytes s
+namespace {
+
+template <typename T> void Put(std::string* out, T v) {
+  char b[sizeof(T)];
+  std::memcpy(b, &v, sizeof(T));
+  out->append(b, sizeof(T));
+}
+
+struct Cursor {
+  const char* p;
+  size_t n;
+  template <typename T> bool Get(T* v) {
+    if (n < sizeof(T)) return false;
+    std::memcpy(v, p, sizeof(T));
+    p += sizeof(T);
+    n -= sizeof(T);
+    return true;
+  }
+};
+
+void PutRow(std::string* out, const Row& r) {
+  Put<uint32_t>(out, static_cast<uint32_t>(r.size()));
+  for (const Value& v : r) {
+    Put<uint8_t>(out, static_cast<uint8_t>(v.type));
+    Put<uint8_t>(out, (v.is_null ? 1 : 0) | (v.unchanged_toast ? 2 : 0));
+    Put<int64_t>(out, v.i);
+    Put<double>(out, v.f);
+    Put<uint32_t>(out, static_cast<uint32_t>(v.s.size()));
+    out->append(v.s);
+  }
+}
+
+bool GetRow(Cursor* c, Row* r) {
+  uint32_t n;
+  if (!c->Get(&n) || n > c->n) return false;   // every value takes more than one byte
+  r->resize(n);
+  for (Value& v : *r) {
+    uint8_t type, flags;
+    uint32_t len;
+    if (!c->Get(&type) || !c->Get(&flags) || !c->Get(&v.i) || !c->Get(&v.f) || !c->Get(&len))
+      return false;
+    if (len > c->n) return false;
+    v.type = static_cast<TypeId>(type);
+    v.is_null = flags & 1;
+    v.unchanged_toast = flags & 2;
+    v.s.assign(c->p, len);
+    c->p += len;
+    c->n -= len;
+  }
+  return true;
+}
+
+size_t RowSize(const Row& r) {
+  size_t n = r.capacity() * sizeof(Value);
+  for (const Value& v : r)
+    if (v.s.capacity() > 15) n += v.s.capacity() + 1;
+  return n;
+}
+
+std::atomic<uint64_t> g_instances{0};
+
+}  // namespace
+
+size_t ReorderBuffer::ApproxSize(const Change& c) {
+  size_t n = sizeof(Change) + sizeof(Xid) + c.truncated.capacity() * sizeof(Oid);
+  if (c.old_row) n += RowSize(*c.old_row);
+  if (c.new_row) n += RowSize(*c.new_row);
+  return n;
+}
+
+void ReorderBuffer::SerializeChange(Xid tag, const Change& c, std::string* out) {
+  size_t at = out->size();
+  Put<uint32_t>(out, 0);   // length, patched below
+  Put<uint32_t>(out, tag);
+  Put<uint8_t>(out, static_cast<uint8_t>(c.kind));
+  Put<uint32_t>(out, c.relid);
+  Put<uint64_t>(out, c.lsn);
+  Put<uint8_t>(out, (c.old_row ? 1 : 0) | (c.old_is_key_only ? 2 : 0) | (c.new_row ? 4 : 0) |
+                        (c.truncate_cascade ? 8 : 0) | (c.truncate_restart_seqs ? 16 : 0));
+  if (c.old_row) PutRow(out, *c.old_row);
+  if (c.new_row) PutRow(out, *c.new_row);
+  Put<uint32_t>(out, static_cast<uint32_t>(c.truncated.size()));
+  for (Oid o : c.truncated) Put<uint32_t>(out, o);
+  uint32_t len = static_cast<uint32_t>(out->size() - at - sizeof(uint32_t));
+  std::memcpy(out->data() + at, &len, sizeof(len));
+}
+
+bool ReorderBuffer::ParseChange(const char* p, size_t n, Xid* tag, Change* c) {
+  Cursor cur{p, n};
+  uint8_t kind, flags;
+  uint32_t ntrunc;
+  if (!cur.Get(tag) || !cur.Get(&kind) || !cur.Get(&c->relid) || !cur.Get(&c->lsn) ||
+      !cur.Get(&flags))
+    return false;
+  c->kind = static_cast<ChangeKind>(kind);
+  c->old_is_key_only = flags & 2;
+  c->truncate_cascade = flags & 8;
+  c->truncate_restart_seqs = flags & 16;
+  c->old_row.reset();
+  c->new_row.reset();
+  if (flags & 1) { c->old_row.emplace(); if (!GetRow(&cur, &*c->old_row)) return false; }
+  if (flags & 4) { c->new_row.emplace(); if (!GetRow(&cur, &*c->new_row)) return false; }
+  if (!cur.Get(&ntrunc) || ntrunc > cur.n / sizeof(Oid)) return false;
+  c->truncated.resize(ntrunc);
+  for (Oid& o : c->truncated) cur.Get(&o);
+  return cur.n == 0;
+}
+
+// --- buffer ------------------------------------------------------------------------------------
+
+ReorderBuffer::ReorderBuffer(size_t memory_limit, std::string spill_dir)
+    : memory_limit_(memory_limit), spill_dir_(std::move(spill_dir)), instance_(g_instances++) {
+  if (spill_dir_.empty()) spill_dir_ = "/tmp/walreader-spill-" + std::to_string(::getpid());
+}
+
+ReorderBuffer::~ReorderBuffer() { Clear(); }
+
+size_t ReorderBuffer::spill_files() const {
+  size_t n = 0;
+  for (const auto& [xid, t] : txns_) n += !t.spill_path.empty();
+  return n;
+}
+
+std::string ReorderBuffer::SpillPathOf(Xid top) const {
+  auto it = txns_.find(top);
+  return it == txns_.end() ? std::string() : it->second.spill_path;
+}
+
+void ReorderBuffer::RemoveSpill(Txn& t) {
+  if (t.spill_path.empty()) return;
+  std::remove(t.spill_path.c_str());
+  t.spill_path.clear();
+  t.spilled = 0;
+}
+
+void ReorderBuffer::EraseTxn(std::unordered_map<Xid, Txn>::iterator it) {
+  mem_total_ -= it->second.mem;
+  RemoveSpill(it->second);
+  txns_.erase(it);
+}
+
+Status ReorderBuffer::Spill(Txn& t) {
+  if (t.spill_path.empty()) {
+    // Every new file: another decoder of this process may have removed the (empty) directory.
+    std::error_code ec;
+    if (std::filesystem::create_directories(spill_dir_, ec)) dir_created_ = true;
+    if (ec) return Status::IOError("cannot create spill directory " + spill_dir_ + ": " + ec.message());
+    t.spill_path = spill_dir_ + "/" + std::to_string(::getpid()) + "-" + std::to_string(instance_) +
+                   "-" + std::to_string(t.xid) + "-" + std::to_string(gen_++) + ".spill";
+  }
+  std::string buf;
+  for (size_t i = 0; i < t.changes.size(); i++) SerializeChange(t.tags[i], t.changes[i], &buf);
+  std::FILE* f = std::fopen(t.spill_path.c_str(), t.spilled == 0 ? "wb" : "ab");
+  if (!f && errno == ENOENT && t.spilled == 0) {   // directory removed meanwhile
+    std::error_code ec;
+    std::filesystem::create_directories(spill_dir_, ec);
+    f = std::fopen(t.spill_path.c_str(), "wb");
+  }
+  if (!f) return Status::IOError("cannot open spill file " + t.spill_path + ": " + std::strerror(errno));
+  bool ok = std::fwrite(buf.data(), 1, buf.size(), f) == buf.size();
+  int err = errno;
+  ok = (std::fclose(f) == 0) && ok;
+  if (!ok) return Status::IOError("cannot write spill file " + t.spill_path + ": " + std::strerror(err));
+  t.spilled += t.changes.size();
+  std::vector<Change>().swap(t.changes);
+  std::vector<Xid>().swap(t.tags);
+  mem_total_ -= t.mem;
+  t.mem = 0;
+  spill_count_++;
+  return Status::Ok();
+}
+
+void ReorderBuffer::MaybeSpill() {
+  while (mem_total_ > memory_limit_ && error_.ok()) {
+    Txn* largest = nullptr;
+    for (auto& [xid, t] : txns_)
+      if (t.mem > 0 && (!largest || t.mem > largest->mem)) largest = &t;
+    if (!largest) return;
+    Status st = Spill(*largest);
+    if (!st.ok()) Fail(st);
+  }
+}
+
+template <typename Fn>
+Status ReorderBuffer::ReadBack(Txn& t, Fn&& fn) {
+  if (t.spill_path.empty()) return Status::Ok();
+  std::FILE* f = std::fopen(t.spill_path.c_str(), "rb");
+  if (!f) return Status::IOError("cannot open spill file " + t.spill_path + ": " + std::strerror(errno));
+  std::string buf;
+  Status st;
+  for (uint64_t k = 0; k < t.spilled; k++) {
+    uint32_t len;
+    if (std::fread(&len, sizeof(len), 1, f) != 1) {
+      st = Status::IOError("spill file " + t.spill_path + " is short");
+      break;
+    }
+    buf.resize(len);
+    if (len && std::fread(buf.data(), 1, len, f) != len) {
+      st = Status::IOError("spill file " + t.spill_path + " is short");
+      break;
+    }
+    Xid tag;
+    Change c;
+    if (!ParseChange(buf.data(), len, &tag, &c)) {
+      st = Status::Corruption("spill file " + t.spill_path + ": bad record " + std::to_string(k));
+      break;
+    }
+    fn(tag, std::move(c));
+  }
+  std::fclose(f);
+  RemoveSpill(t);
+  return st;
+}
+
+Status ReorderBuffer::Unspill(Txn& t) {
+  if (t.spill_path.empty()) return Status::Ok();
+  std::vector<Change> changes;
+  std::vector<Xid> tags;
+  size_t mem = 0;
+  Status st = ReadBack(t, [&](Xid tag, Change&& c) {
+    mem += ApproxSize(c);
+    changes.push_back(std::move(c));
+    tags.push_back(tag);
+  });
+  for (size_t i = 0; i < t.changes.size(); i++) {
+    changes.push_back(std::move(t.changes[i]));
+    tags.push_back(t.tags[i]);
+  }
+  t.changes = std::move(changes);
+  t.tags = std::move(tags);
+  t.mem += mem;
+  mem_total_ += mem;
+  return st;
+}
 
 const std::string* ReorderBuffer::Txn::Find(const ToastPointer& ptr) {
   auto it = toast.find({ptr.toastrelid, ptr.valueid});
@@ -32,6 +283,9 @@ void ReorderBuffer::MergeInto(Txn& top, Xid sub) {
   auto it = txns_.find(sub);
   if (it == txns_.end() || sub == top.xid) return;
   Txn& s = it->second;
+  // Rare (a subxact seen before its assignment): merge in memory; spilled again when needed.
+  if (Status st = Unspill(top); !st.ok()) Fail(st);
+  if (Status st = Unspill(s); !st.ok()) Fail(st);
   if (s.first_lsn != kInvalidLsn && (top.first_lsn == kInvalidLsn || s.first_lsn < top.first_lsn))
     top.first_lsn = s.first_lsn;
   // Both lists are in WAL order: merge by LSN, keeping the tags alongside.
@@ -47,7 +301,9 @@ void ReorderBuffer::MergeInto(Txn& top, Xid sub) {
   top.changes = std::move(changes);
   top.tags = std::move(tags);
   for (auto& [k, v] : s.toast) top.toast[k] = std::move(v);
-  txns_.erase(it);
+  top.mem += s.mem;   // moves between transactions: the total is unchanged
+  s.mem = 0;
+  EraseTxn(it);
 }
 
 void ReorderBuffer::Assign(Xid top, const std::vector<Xid>& subs, Lsn lsn) {
@@ -69,8 +325,12 @@ void ReorderBuffer::ProcessXid(Xid xid, Xid toplevel, Lsn lsn) {
 
 void ReorderBuffer::AddChange(Xid xid, Change change) {
   Txn& t = GetTxn(TopOf(xid), change.lsn);
+  size_t sz = ApproxSize(change);
   t.changes.push_back(std::move(change));
   t.tags.push_back(xid);
+  t.mem += sz;
+  mem_total_ += sz;
+  MaybeSpill();
 }
 
 void ReorderBuffer::SetSpeculative(Xid xid, Change change) {
@@ -83,9 +343,13 @@ void ReorderBuffer::ConfirmSpeculative(Xid xid) {
   auto it = txns_.find(TopOf(xid));
   if (it == txns_.end() || !it->second.speculative) return;
   Txn& t = it->second;
+  size_t sz = ApproxSize(*t.speculative);
   t.changes.push_back(std::move(*t.speculative));
   t.tags.push_back(t.speculative_tag);
   t.speculative.reset();
+  t.mem += sz;
+  mem_total_ += sz;
+  MaybeSpill();
 }
 
 void ReorderBuffer::DropSpeculative(Xid xid) {
@@ -132,9 +396,14 @@ Transaction ReorderBuffer::Commit(Xid xid, const std::vector<Xid>& committed_sub
     out.first_lsn = t.first_lsn;
     std::unordered_set<Xid> live(committed_subs.begin(), committed_subs.end());
     live.insert(top);
+    // Spilled changes first (they precede the in-memory ones), filtered by the same rule.
+    Status st = ReadBack(t, [&](Xid tag, Change&& c) {
+      if (live.count(tag)) out.changes.push_back(std::move(c));
+    });
+    if (!st.ok()) Fail(st);
     for (size_t i = 0; i < t.changes.size(); i++)
       if (live.count(t.tags[i])) out.changes.push_back(std::move(t.changes[i]));
-    txns_.erase(it);
+    EraseTxn(it);
   } else {
     out.first_lsn = commit_lsn;
   }
@@ -160,14 +429,22 @@ void ReorderBuffer::Abort(Xid xid, const std::vector<Xid>& subs) {
       }
       t.changes = std::move(keep);
       t.tags = std::move(tags);
+      // Spilled changes of the dead subxacts stay in the file: Commit keeps only the tags of
+      // the committed subxacts listed in the commit record, which never lists aborted ones.
+      size_t mem = 0;
+      for (const Change& c : t.changes) mem += ApproxSize(c);
+      mem_total_ = mem_total_ - t.mem + mem;
+      t.mem = mem;
       if (t.speculative && dead.count(t.speculative_tag)) t.speculative.reset();
     }
     for (Xid d : dead) sub_to_top_.erase(d);
-    for (Xid d : dead) txns_.erase(d);   // in case one was seen before its assignment
+    for (Xid d : dead)   // in case one was seen before its assignment
+      if (auto e = txns_.find(d); e != txns_.end()) EraseTxn(e);
     return;
   }
-  txns_.erase(top);
-  for (Xid s : subs) txns_.erase(s);
+  if (auto e = txns_.find(top); e != txns_.end()) EraseTxn(e);
+  for (Xid s : subs)
+    if (auto e = txns_.find(s); e != txns_.end()) EraseTxn(e);
   for (auto m = sub_to_top_.begin(); m != sub_to_top_.end();)
     m = (m->second == top) ? sub_to_top_.erase(m) : std::next(m);
 }
@@ -187,8 +464,16 @@ Lsn ReorderBuffer::OldestFirstLsn() const {
 }
 
 void ReorderBuffer::Clear() {
+  for (auto& [xid, t] : txns_) RemoveSpill(t);
   txns_.clear();
   sub_to_top_.clear();
+  mem_total_ = 0;
+  error_ = Status::Ok();
+  if (dir_created_) {   // only if now empty (other decoders of this process may share it)
+    std::error_code ec;
+    std::filesystem::remove(spill_dir_, ec);
+    dir_created_ = false;
+  }
 }
 
 }  // namespace pgt::internal

@@ -5,7 +5,15 @@
 // Tracks the first LSN of every transaction seen, with or without tracked changes, so that
 // OldestFirstLsn() bounds where decoding must restart. Also keeps each transaction's TOAST
 // chunks until the main row that points at them is decoded.
-// Memory is not bounded yet (no spill to disk). Not thread-safe.
+// Memory: the approximate bytes of buffered changes are accounted per transaction; when the total
+// exceeds `memory_limit`, the in-memory changes of the largest transaction are appended to its
+// spill file (`spill_dir`/<pid>-<instance>-<xid>-<gen>.spill, a length-prefixed binary format,
+// see reorder_buffer.cc) with the (sub)xid of each change, and read back in order at COMMIT,
+// filtered by the committed (sub)xids, so ROLLBACK TO SAVEPOINT still drops the right changes.
+// Spilled changes always precede the in-memory ones of the same transaction (WAL order). Files
+// are removed when the transaction is emitted or aborted, on Clear() and on destruction.
+// The emitted Transaction still holds all of its changes in memory: only buffering is bounded.
+// Spill I/O errors are sticky: status() turns non-OK (the decoder reports it). Not thread-safe.
 #pragma once
 
 #include <map>
@@ -21,6 +29,13 @@ namespace pgt::internal {
 
 class ReorderBuffer {
  public:
+  static constexpr size_t kDefaultMemoryLimit = size_t{64} << 20;
+  // `spill_dir` empty = /tmp/walreader-spill-<pid> (created on demand).
+  explicit ReorderBuffer(size_t memory_limit = kDefaultMemoryLimit, std::string spill_dir = "");
+  ~ReorderBuffer();
+  ReorderBuffer(const ReorderBuffer&) = delete;
+  ReorderBuffer& operator=(const ReorderBuffer&) = delete;
+
   // Notes a record written by `xid` at `lsn`; `toplevel` is the top-level xid if the record says
   // so (block id 252), else kInvalidXid.
   void ProcessXid(Xid xid, Xid toplevel, Lsn lsn);
@@ -52,6 +67,19 @@ class ReorderBuffer {
   void Clear();
   Xid TopOf(Xid xid) const;
 
+  // Spill state (tests, diagnostics).
+  const Status& status() const { return error_; }   // first spill I/O error, sticky until Clear
+  size_t memory_used() const { return mem_total_; }  // approximate bytes of in-memory changes
+  size_t spill_files() const;                        // open transactions with a spill file
+  uint64_t spill_count() const { return spill_count_; }   // spills performed so far
+  const std::string& spill_dir() const { return spill_dir_; }
+  std::string SpillPathOf(Xid top) const;            // "" if not spilled
+
+  static size_t ApproxSize(const Change& c);
+  // The spill record format (exposed for tests): appends/parses one (tag, change) record.
+  static void SerializeChange(Xid tag, const Change& c, std::string* out);
+  static bool ParseChange(const char* p, size_t n, Xid* tag, Change* c);
+
  private:
   struct ToastValue {
     int32_t next_seq = 0;
@@ -65,10 +93,30 @@ class ReorderBuffer {
     std::optional<Change> speculative;
     Xid speculative_tag = kInvalidXid;
     std::map<std::pair<Oid, Oid>, ToastValue> toast;
+    size_t mem = 0;                              // ApproxSize of `changes`
+    std::string spill_path;                      // "" = nothing spilled
+    uint64_t spilled = 0;                        // records in the spill file
     const std::string* Find(const ToastPointer& ptr) override;
   };
   Txn& GetTxn(Xid top, Lsn lsn);
   void MergeInto(Txn& top, Xid sub);
+  void EraseTxn(std::unordered_map<Xid, Txn>::iterator it);
+  void MaybeSpill();
+  Status Spill(Txn& t);
+  // Reads `t`'s spill file, calling fn(tag, Change&&) per record in order; removes the file.
+  template <typename Fn> Status ReadBack(Txn& t, Fn&& fn);
+  Status Unspill(Txn& t);                        // spilled changes back in front of `changes`
+  void RemoveSpill(Txn& t);
+  void Fail(Status st) { if (error_.ok()) error_ = std::move(st); }
+
+  size_t memory_limit_;
+  std::string spill_dir_;
+  bool dir_created_ = false;
+  uint64_t instance_;
+  uint64_t gen_ = 0;
+  size_t mem_total_ = 0;
+  uint64_t spill_count_ = 0;
+  Status error_;
 
   std::unordered_map<Xid, Txn> txns_;           // by top-level xid
   std::unordered_map<Xid, Xid> sub_to_top_;

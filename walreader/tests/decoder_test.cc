@@ -2,6 +2,8 @@
 // synthetic WAL for consistency stages, subtransactions and restart_lsn.
 #include <gtest/gtest.h>
 
+#include <unistd.h>
+
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -36,7 +38,7 @@ std::string Slurp(const std::string& path) {
   return ss.str();
 }
 
-TEST(DecoderTest, FixtureMatchesTestDecodingOutput) {
+void CheckFixture(DecoderOptions opts) {
   auto info = Info();
   Lsn page = std::stoull(info["page_start"], nullptr, 16);
   Lsn start = std::stoull(info["start"], nullptr, 16);
@@ -44,7 +46,8 @@ TEST(DecoderTest, FixtureMatchesTestDecodingOutput) {
   auto cat = internal::FileCatalog::Load(FixturePath("basic.catalog"), db);
   ASSERT_TRUE(cat.ok()) << cat.status().ToString();
   MemorySource src(page, ReadFile(FixturePath("basic.wal")));
-  Decoder dec(&src, cat->get(), DecoderOptions{db});
+  opts.database_oid = db;
+  Decoder dec(&src, cat->get(), opts);
   ASSERT_TRUE(dec.Start(start, 1, true).ok());
   std::string out;
   Lsn last_commit = 0;
@@ -65,6 +68,17 @@ TEST(DecoderTest, FixtureMatchesTestDecodingOutput) {
   EXPECT_EQ(out, Slurp(FixturePath("basic.expected")));
   EXPECT_EQ(dec.open_transactions(), 0u);
   EXPECT_EQ(dec.restart_lsn(), dec.decoded_upto());
+}
+
+TEST(DecoderTest, FixtureMatchesTestDecodingOutput) { CheckFixture(DecoderOptions{}); }
+
+// Same fixture with a reorder buffer limit of 1 byte: every change goes through a spill file.
+TEST(DecoderTest, FixtureMatchesTestDecodingOutputWithSpill) {
+  DecoderOptions opts;
+  opts.reorder_memory_limit = 1;
+  opts.spill_dir = "/tmp/walreader-decoder-spill-" + std::to_string(::getpid());
+  CheckFixture(opts);
+  EXPECT_FALSE(std::filesystem::exists(opts.spill_dir));   // emptied and removed at destruction
 }
 
 // --- synthetic WAL ---------------------------------------------------------------------------
@@ -244,6 +258,13 @@ TEST(DecoderTest, WaldumpCliMatchesTestDecoding) {
                     FixturePath("basic.catalog") + " --db-oid=" + info["db_oid"] + " > " + out_path;
   ASSERT_EQ(std::system(cmd.c_str()), 0) << cmd;
   EXPECT_EQ(Slurp(out_path), Slurp(FixturePath("basic.expected")));
+  // Again with a 1-byte reorder buffer: every change goes through a spill file.
+  std::string spill = (dir / "spill").string();
+  std::string cmd2 = cmd;
+  cmd2.insert(cmd2.find(" > "), " --reorder-memory-limit=1 --spill-dir=" + spill);
+  ASSERT_EQ(std::system(cmd2.c_str()), 0) << cmd2;
+  EXPECT_EQ(Slurp(out_path), Slurp(FixturePath("basic.expected")));
+  EXPECT_FALSE(fs::exists(spill));   // created on demand, removed when empty
   fs::remove_all(dir);
 }
 

@@ -9,7 +9,8 @@ supports, archives the WAL (flat, barman layout with zstd and gzip files, restor
 compares, byte for byte,
 
   pgtrickle-waldump --format=test_decoding [--timezone=TZ] over pg_wal, the archive, the barman
-  layout and a restore_command
+  layout and a restore_command (the last three with --reorder-memory-limit=1024, so the reorder
+  buffer's spill-to-disk path runs)
 
 with pg_logical_slot_peek_changes(slot, NULL, NULL, 'include-xids', '0', 'skip-empty-xacts', '1')
 (in a session with the same TimeZone). On a mismatch prints the first differing lines and the seed.
@@ -549,10 +550,14 @@ def main():
                     subprocess.run(["gzip", "-c", src], check=True, stdout=f)
         common = ["--start=" + start, "--end=" + end, "--catalog=" + srv.conninfo(),
                   "--format=test_decoding", "--timezone=" + zone]
+        # All but the pg_wal run use a 1 KB reorder buffer, so nearly every transaction goes
+        # through the spill files; the spill directory must be gone afterwards.
+        spill_dir = os.path.join(srv.w, "spill")
+        tiny = ["--reorder-memory-limit=1024", "--spill-dir=" + spill_dir]
         runs = [("pg_wal", ["--wal-dir=" + os.path.join(srv.w, "data", "pg_wal")]),
-                ("archive", ["--archive=" + srv.arch]),
-                ("barman+zstd/gzip", ["--archive=" + barman]),
-                ("restore_command", ["--restore-command=cp %s/%%f %%p" % srv.arch])]
+                ("archive+spill", ["--archive=" + srv.arch] + tiny),
+                ("barman+zstd/gzip+spill", ["--archive=" + barman] + tiny),
+                ("restore_command+spill", ["--restore-command=cp %s/%%f %%p" % srv.arch] + tiny)]
         ok = True
         for name, src_args in runs:
             t1 = time.time()
@@ -562,6 +567,9 @@ def main():
                 print("waldump (%s) failed (seed=%d, exit %d): %s" % (name, seed, p.returncode, p.stderr.decode(errors="replace")))
                 ok = False
                 continue
+            if os.path.exists(spill_dir):
+                print("waldump (%s) left spill files behind (seed=%d): %s" % (name, seed, os.listdir(spill_dir)))
+                ok = False
             if p.stdout != expected:
                 first_diff(expected, p.stdout, seed, name)
                 with open("/tmp/wr-oracle-%d.expected" % seed, "wb") as f: f.write(expected)

@@ -62,6 +62,17 @@ TEST(PglzTest, LiteralsAndOverlappingBackReferences) {
   EXPECT_FALSE(PglzDecompress(badref.data(), badref.size(), 3).ok());
 }
 
+TEST(PglzTest, ImplausibleRawSizeIsAnErrorWithoutHugeAllocation) {
+  // Seen with fuzz/tuple_fuzz (slow executions): a corrupt va_tcinfo claiming ~1 GB made
+  // PglzDecompress reserve it up front, for an 8-byte datum. The reserve is now capped by what
+  // the input can produce; the result is the same error.
+  std::vector<uint8_t> s = {0x00, 'a', 'b'};
+  auto r = PglzDecompress(s.data(), s.size(), 0x3FFFFFFFu);
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.status().message().find("expected 1073741823"), std::string::npos)
+      << r.status().ToString();
+}
+
 RelationDesc Desc() {
   RelationDesc d;
   d.relid = 100;

@@ -6,6 +6,7 @@
 //                     --start=LSN [--end=LSN] [--timeline=N]
 //                     (--catalog=CONNINFO [--tables=a,b] | --catalog-file=FILE --db-oid=N)
 //                     [--format=test_decoding|jsonl] [--timezone=TZ] [--wait-consistent]
+//                     [--reorder-memory-limit=BYTES] [--spill-dir=DIR]
 //
 // Errors (corruption, missing segment, ...) are printed as one line on stderr, exit status 1;
 // nothing is printed for transactions whose commit lies past the last good record.
@@ -27,6 +28,8 @@ struct Args {
   std::string wal_dir, archive, restore_command, stream, start, end, catalog, catalog_file, tables;
   std::string format = "test_decoding", timezone = "UTC", timeline;
   unsigned long db_oid = 0;
+  unsigned long long reorder_memory_limit = 0;   // 0 = DecoderOptions' default
+  std::string spill_dir;
   bool wait_consistent = false;
 };
 
@@ -52,6 +55,16 @@ bool Parse(int argc, char** argv, Args* a) {
       if (tmp.empty() || *e != '\0') { std::cerr << "pgtrickle-waldump: invalid --db-oid\n"; return false; }
       continue;
     }
+    if (val("reorder-memory-limit", &tmp)) {
+      char* e = nullptr;
+      a->reorder_memory_limit = std::strtoull(tmp.c_str(), &e, 10);
+      if (tmp.empty() || *e != '\0') {
+        std::cerr << "pgtrickle-waldump: invalid --reorder-memory-limit\n";
+        return false;
+      }
+      continue;
+    }
+    if (val("spill-dir", &a->spill_dir)) continue;
     if (s == "--wait-consistent") { a->wait_consistent = true; continue; }
     std::cerr << "pgtrickle-waldump: unknown argument " << s << "\n";
     return false;
@@ -63,7 +76,8 @@ bool Parse(int argc, char** argv, Args* a) {
     std::cerr << "usage: pgtrickle-waldump (--wal-dir=DIR | --archive=DIR | --restore-command=CMD | --stream=CONNINFO)\n"
                  "         --start=LSN [--end=LSN] [--timeline=N]\n"
                  "         (--catalog=CONNINFO [--tables=a,b] | --catalog-file=FILE --db-oid=N)\n"
-                 "         [--format=test_decoding|jsonl] [--timezone=TZ] [--wait-consistent]\n";
+                 "         [--format=test_decoding|jsonl] [--timezone=TZ] [--wait-consistent]\n"
+                 "         [--reorder-memory-limit=BYTES] [--spill-dir=DIR]\n";
     return false;
   }
   return true;
@@ -214,7 +228,11 @@ int main(int argc, char** argv) {
       access(("/usr/share/zoneinfo/" + topts.timezone).c_str(), R_OK) != 0)
     return Fail(pgt::Status::InvalidArgument("unknown time zone " + topts.timezone));
   const bool jsonl = a.format == "jsonl";
-  pgt::Decoder dec(src->get(), catalog.get(), pgt::DecoderOptions{db_oid});
+  pgt::DecoderOptions dopts;
+  dopts.database_oid = db_oid;
+  if (a.reorder_memory_limit) dopts.reorder_memory_limit = a.reorder_memory_limit;
+  dopts.spill_dir = a.spill_dir;
+  pgt::Decoder dec(src->get(), catalog.get(), dopts);
   pgt::Status st = dec.Start(start.value(), static_cast<pgt::TimeLineId>(tli), !a.wait_consistent);
   if (!st.ok()) return Fail(st);
   auto by_oid = [&](pgt::Oid id) { return catalog->LookupByOid(id); };

@@ -16,6 +16,7 @@
 #include <chrono>
 #include <memory>
 #include <optional>
+#include <string>
 
 #include "walreader/catalog.h"
 #include "walreader/change.h"
@@ -25,6 +26,13 @@ namespace pgt {
 
 struct DecoderOptions {
   Oid database_oid = 0;   // decode only this database's relations
+  // Approximate bytes of buffered (not yet committed) changes kept in memory; above it the
+  // largest open transaction's changes are spilled to a file in `spill_dir`. A committed
+  // transaction is still returned with all its changes in memory.
+  size_t reorder_memory_limit = size_t{64} << 20;
+  // Directory for spill files; empty = /tmp/walreader-spill-<pid>, created on demand. Files are
+  // removed when their transaction is emitted or aborted, on Start() and on destruction.
+  std::string spill_dir;
 };
 
 class Decoder {
