@@ -18,6 +18,29 @@ Status FromRocks(const rocksdb::Status& s, const std::string& what) {
 bool HasPrefix(const rocksdb::Slice& key, std::string_view prefix) {
   return key.size() >= prefix.size() && std::memcmp(key.data(), prefix.data(), prefix.size()) == 0;
 }
+
+using ScanFn = std::function<bool(std::string_view, std::string_view)>;
+
+// Visits the keys with `prefix` in key order (or reverse order) until `fn` returns false.
+Status ScanPrefix(rocksdb::Iterator* it, std::string_view prefix, bool reverse, const ScanFn& fn) {
+  if (!reverse) {
+    it->Seek(rocksdb::Slice(prefix.data(), prefix.size()));
+  } else {
+    std::string end = PrefixSuccessor(std::string(prefix));
+    if (end.empty()) {
+      it->SeekToLast();
+    } else {
+      it->Seek(end);
+      if (it->Valid()) it->Prev();
+      else it->SeekToLast();
+    }
+  }
+  for (; it->Valid() && HasPrefix(it->key(), prefix); reverse ? it->Prev() : it->Next()) {
+    if (!fn(std::string_view(it->key().data(), it->key().size()), std::string_view(it->value().data(), it->value().size())))
+      break;
+  }
+  return FromRocks(it->status(), reverse ? "reverse scan" : "scan");
+}
 }  // namespace
 
 void AppendBE64(std::string* out, uint64_t v) {
@@ -81,14 +104,9 @@ Result<std::optional<std::string>> StateStore::Get(Cf cf, std::string_view key) 
   return std::optional<std::string>(std::move(v));
 }
 
-Status StateStore::Scan(Cf cf, std::string_view prefix,
-                        const std::function<bool(std::string_view, std::string_view)>& fn) {
+Status StateStore::Scan(Cf cf, std::string_view prefix, const ScanFn& fn) {
   std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), cfs_[static_cast<int>(cf)]));
-  for (it->Seek(rocksdb::Slice(prefix.data(), prefix.size())); it->Valid() && HasPrefix(it->key(), prefix); it->Next()) {
-    if (!fn(std::string_view(it->key().data(), it->key().size()), std::string_view(it->value().data(), it->value().size())))
-      break;
-  }
-  return FromRocks(it->status(), "scan");
+  return ScanPrefix(it.get(), prefix, /*reverse=*/false, fn);
 }
 
 Status StateStore::Commit(Batch* batch) {
@@ -141,35 +159,15 @@ void Batch::Delete(Cf cf, std::string_view key) {
   wb_->Delete(store_->cfs_[static_cast<int>(cf)], rocksdb::Slice(key.data(), key.size()));
 }
 
-Status Batch::Scan(Cf cf, std::string_view prefix,
-                   const std::function<bool(std::string_view, std::string_view)>& fn) {
-  auto* h = store_->cfs_[static_cast<int>(cf)];
-  std::unique_ptr<rocksdb::Iterator> it(
-      wb_->NewIteratorWithBase(h, store_->db_->NewIterator(rocksdb::ReadOptions(), h)));
-  for (it->Seek(rocksdb::Slice(prefix.data(), prefix.size())); it->Valid() && HasPrefix(it->key(), prefix); it->Next()) {
-    if (!fn(std::string_view(it->key().data(), it->key().size()), std::string_view(it->value().data(), it->value().size())))
-      break;
-  }
-  return FromRocks(it->status(), "scan");
-}
+Status Batch::Scan(Cf cf, std::string_view prefix, const ScanFn& fn) { return ScanWithBase(cf, prefix, false, fn); }
 
-Status Batch::ScanReverse(Cf cf, std::string_view prefix,
-                          const std::function<bool(std::string_view, std::string_view)>& fn) {
+Status Batch::ScanReverse(Cf cf, std::string_view prefix, const ScanFn& fn) { return ScanWithBase(cf, prefix, true, fn); }
+
+Status Batch::ScanWithBase(Cf cf, std::string_view prefix, bool reverse, const ScanFn& fn) {
   auto* h = store_->cfs_[static_cast<int>(cf)];
   std::unique_ptr<rocksdb::Iterator> it(
       wb_->NewIteratorWithBase(h, store_->db_->NewIterator(rocksdb::ReadOptions(), h)));
-  std::string end = PrefixSuccessor(std::string(prefix));
-  if (end.empty()) it->SeekToLast();
-  else {
-    it->Seek(end);
-    if (it->Valid()) it->Prev();
-    else it->SeekToLast();
-  }
-  for (; it->Valid() && HasPrefix(it->key(), prefix); it->Prev()) {
-    if (!fn(std::string_view(it->key().data(), it->key().size()), std::string_view(it->value().data(), it->value().size())))
-      break;
-  }
-  return FromRocks(it->status(), "reverse scan");
+  return ScanPrefix(it.get(), prefix, reverse, fn);
 }
 
 }  // namespace pgt::engine

@@ -43,6 +43,8 @@ class Batch {
 
  private:
   friend class StateStore;
+  Status ScanWithBase(Cf cf, std::string_view prefix, bool reverse,
+                      const std::function<bool(std::string_view, std::string_view)>& fn);
   StateStore* store_;
   std::unique_ptr<rocksdb::WriteBatchWithIndex> wb_;
 };
