@@ -5,7 +5,10 @@
 // Seed mode (used by run.sh): with PGT_FUZZ_SEEDS=DIR and PGT_FUZZ_FIXTURE=tests/fixtures/basic.wal
 // the binary writes seed corpora for the three targets from the fixture and exits:
 // DIR/xlog (config byte + WAL pages), DIR/record (each record), DIR/tuple (flag byte + the
-// xl_heap_header + tuple of each t_types INSERT).
+// xl_heap_header + tuple of each t_types INSERT, a t_types tuple whose text column is an lz4
+// inline-compressed value, and raw LZ4 blocks for the tuple target's direct lz4 mode).
+#include <lz4.h>
+
 #include <cstddef>
 #include <cstdint>
 #include <cstdlib>
@@ -36,6 +39,48 @@ void WriteFile(const std::filesystem::path& p, uint8_t prefix, bool with_prefix,
     std::fprintf(stderr, "cannot write %s\n", p.c_str());
     std::exit(1);
   }
+}
+
+void PutU16(std::vector<uint8_t>* v, uint16_t x) {
+  v->push_back(static_cast<uint8_t>(x));
+  v->push_back(static_cast<uint8_t>(x >> 8));
+}
+void PutU32(std::vector<uint8_t>* v, uint32_t x) {
+  PutU16(v, static_cast<uint16_t>(x));
+  PutU16(v, static_cast<uint16_t>(x >> 16));
+}
+std::string Lz4Block(const std::string& raw) {
+  std::string out(static_cast<size_t>(LZ4_compressBound(static_cast<int>(raw.size()))), '\0');
+  int n = LZ4_compress_default(raw.data(), out.data(), static_cast<int>(raw.size()),
+                               static_cast<int>(out.size()));
+  out.resize(n > 0 ? static_cast<size_t>(n) : 0);
+  return out;
+}
+
+// Seeds for lz4: raw blocks (tuple target, flag bit 2: u16 raw size + block) and a t_types tuple
+// (19 attributes) where only id (int4) and t (text, attribute 9) are not null, t being an
+// inline lz4-compressed varlena (header flag 0x02, va_tcinfo = raw size | 1 << 30).
+void MakeLz4Seeds(const std::filesystem::path& root) {
+  std::string raw;
+  for (int i = 0; i < 120; i++) raw += "lz4 seed " + std::to_string(i % 9) + "; ";
+  const std::string block = Lz4Block(raw);
+  std::vector<uint8_t> direct;
+  PutU16(&direct, static_cast<uint16_t>(raw.size()));
+  direct.insert(direct.end(), block.begin(), block.end());
+  WriteFile(root / "tuple" / "lz4_block", 0x04, true, direct.data(), direct.size());
+  std::vector<uint8_t> tup;
+  PutU16(&tup, 19);                   // t_infomask2: natts
+  PutU16(&tup, 0x0003);               // HASNULL | HASVARWIDTH
+  tup.push_back(32);                  // t_hoff = MAXALIGN(23 + 3 bitmap bytes)
+  for (uint8_t b : {0x01, 0x01, 0x00}) tup.push_back(b);   // not null: attributes 1 and 9
+  tup.resize(tup.size() + 6, 0);      // padding up to t_hoff
+  PutU32(&tup, 42);                   // id
+  PutU32(&tup, static_cast<uint32_t>(((8 + block.size()) << 2) | 0x02));
+  PutU32(&tup, static_cast<uint32_t>(raw.size()) | (1u << 30));
+  tup.insert(tup.end(), block.begin(), block.end());
+  for (uint8_t flags : {0x00, 0x03})
+    WriteFile(root / "tuple" / ("lz4_tup_" + std::to_string(flags)), flags, true, tup.data(),
+              tup.size());
 }
 
 int MakeSeeds(const char* dir, const char* fixture) {
@@ -77,7 +122,8 @@ int MakeSeeds(const char* dir, const char* fixture) {
                   dr.block_data(*b0), b0->data_len);
     }
   }
-  std::fprintf(stderr, "seeds: %d records, %d tuples\n", nrec, ntup);
+  MakeLz4Seeds(root);
+  std::fprintf(stderr, "seeds: %d records, %d tuples (+ lz4 seeds)\n", nrec, ntup);
   return (nrec > 0 && ntup > 0) ? 0 : 1;
 }
 

@@ -44,7 +44,7 @@ fi
 
 flags=(-std=c++20 -O1 -gline-tables-only -fno-omit-frame-pointer -fsanitize=address,undefined
        -fno-sanitize-recover=all -Wall -I"$wr/include" -I"$wr/src" -I"$here")
-srcs=(status_lsn value crc32c xlog_reader record numeric pglz tuple xact_parse jsonb text_format)
+srcs=(status_lsn value crc32c xlog_reader record numeric pglz toast_lz4 tuple xact_parse jsonb text_format)
 mkdir -p "$work/obj" "$work/bin" "$work/seeds" "$work/artifacts"
 log "building in $work ($cxx, -j1)"
 for s in "${srcs[@]}"; do
@@ -53,7 +53,7 @@ for s in "${srcs[@]}"; do
   fi
 done
 for t in $targets; do
-  if ! "$cxx" "${flags[@]}" -fsanitize=fuzzer "$here/${t}_fuzz.cc" "$work"/obj/*.o \
+  if ! "$cxx" "${flags[@]}" -fsanitize=fuzzer "$here/${t}_fuzz.cc" "$work"/obj/*.o -llz4 \
        -o "$work/bin/${t}_fuzz"; then
     keep=1; log "FAIL: building ${t}_fuzz"; exit 1
   fi
@@ -67,7 +67,7 @@ export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
 
 # Seeds: the committed fixture WAL (pages, its records, the t_types tuples).
 seedbin="$work/bin/record_fuzz"
-[[ -x $seedbin ]] || "$cxx" "${flags[@]}" -fsanitize=fuzzer "$here/record_fuzz.cc" "$work"/obj/*.o -o "$seedbin"
+[[ -x $seedbin ]] || "$cxx" "${flags[@]}" -fsanitize=fuzzer "$here/record_fuzz.cc" "$work"/obj/*.o -llz4 -o "$seedbin"
 if ! PGT_FUZZ_SEEDS="$work/seeds" PGT_FUZZ_FIXTURE="$wr/tests/fixtures/basic.wal" "$seedbin"; then
   keep=1; log "FAIL: making seeds from tests/fixtures/basic.wal"; exit 1
 fi

@@ -5,12 +5,15 @@
 // rendered by ValueToText (numeric, jsonb, date/time output). Input: 1 flag byte, then the tuple.
 //   bit 0  ExternalPolicy::kUnchangedToast (else kError)
 //   bit 1  a ToastLookup that answers every pointer with the first extsize bytes of the input
-//          (so that compressed external values reach the pglz decoder)
+//          (so that compressed external values reach the pglz and lz4 decoders)
+//   bit 2  instead of a tuple: u16 raw size (LE) + a raw LZ4 block given to Lz4Decompress
+//          directly (the seeds hold blocks made by liblz4 and a tuple with an lz4 inline value)
 #include <cstddef>
 #include <cstdint>
 #include <string>
 
 #include "fuzz_common.h"
+#include "toast_lz4.h"
 #include "tuple.h"
 #include "walreader/text_format.h"
 
@@ -90,6 +93,14 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   static const RelationDesc desc = MakeDesc();
   if (size < 1) return 0;
   const uint8_t flags = data[0];
+  if (flags & 4) {
+    if (size < 3) return 0;
+    const size_t rawsize = data[1] | (size_t{data[2]} << 8);
+    std::vector<uint8_t> block(data + 3, data + size);   // own buffer: ASan sees overreads
+    auto r = Lz4Decompress(block.data(), block.size(), rawsize);
+    if (r.ok()) PGT_FUZZ_CHECK(r.value().size() == rawsize);
+    return 0;
+  }
   // The tuple in a buffer of its own size, so that ASan sees any read past its end.
   std::vector<uint8_t> tup(data + 1, data + size);
   auto tv = ParseHeapTuple(tup.data(), tup.size());

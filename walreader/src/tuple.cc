@@ -6,6 +6,7 @@
 #include "bytes.h"
 #include "numeric.h"
 #include "pglz.h"
+#include "toast_lz4.h"
 
 namespace pgt::internal {
 
@@ -39,8 +40,11 @@ Result<Value> ValueFromPayload(std::string payload, TypeId type) {
 Result<std::string> Decompress(const uint8_t* p, size_t len, uint32_t method, size_t rawsize,
                                const std::string& column) {
   if (method == kToastPglz) return PglzDecompress(p, len, rawsize);
-  if (method == kToastLz4)
-    return Status::Unsupported("lz4-compressed value in column " + column + " (not supported yet)");
+  if (method == kToastLz4) {
+    auto r = Lz4Decompress(p, len, rawsize);
+    if (!r.ok()) return r.status().WithContext("column " + column);
+    return r;
+  }
   return Status::Corruption("unknown compression method " + std::to_string(method) +
                             " in column " + column);
 }

@@ -4,7 +4,8 @@
 Starts a throwaway PostgreSQL 15 (as the unprivileged `postgres` user, Unix socket in a temp dir,
 loopback port, always stopped), runs a random workload (multi-statement transactions, rollbacks,
 savepoints with ROLLBACK TO, COPY, NULLs, INSERT ... ON CONFLICT, TRUNCATE, two-phase commit, TOAST
-values inline/compressed/external, unchanged TOAST) over tables with every type the decoder
+values inline/compressed/external with pglz and lz4 (COMPRESSION lz4 columns, SET COMPRESSION lz4),
+unchanged TOAST) over tables with every type the decoder
 supports, archives the WAL (flat, barman layout with zstd and gzip files, restore_command) and
 compares, byte for byte,
 
@@ -138,6 +139,15 @@ class Gen:
         return ("(select repeat(string_agg(md5(random()::text), ''), %d) from generate_series(1, 100))"
                 % r.randint(3, 8))
 
+    def big_bytea(self):
+        r = self.r
+        if r.random() < 0.5:  # compressible: inline
+            return "decode(repeat(%s, %d), 'hex')" % (q("%02x%02x" % (r.randint(0, 255), r.randint(0, 255))), r.randint(500, 4000))
+        return "(select decode(string_agg(md5(random()::text), ''), 'hex') from generate_series(1, %d))" % r.randint(10, 300)
+
+    def big_jsonb(self):
+        return "(select jsonb_agg(jsonb_build_object('k', g %% 13, 'v', repeat('x', g %% 5))) from generate_series(1, %d) g)" % self.r.randint(1, 600)
+
     def interval(self):
         r = self.r
         if r.random() < 0.1:
@@ -223,7 +233,7 @@ class Workload:
         self.g = Gen(self.r)
         self.ntx = ntx
         self.next_id = 1
-        self.ids = {"t_all": [], "t_full": [], "t_nokey": [], "t_kv": []}
+        self.ids = {"t_all": [], "t_full": [], "t_nokey": [], "t_kv": [], "t_lz4": []}
         self.gid = 0
         self.prepared = []
         self.hold = False
@@ -296,7 +306,41 @@ class Workload:
             return "update t_all set i4 = i4 + 1 where id in (select id from t_all where length(t) > 2100 limit 3);"
         if c < 0.80:
             return "update t_kv set n = n + 1 where k %% 7 = %d;" % r.randint(0, 6)
+        if c < 0.88:
+            return self.lz4_statement()
         return self.insert_all()
+
+    def lz4_statement(self):
+        """t_lz4: columns with COMPRESSION lz4 (and one pglz), REPLICA IDENTITY FULL, so inserts,
+        updates and deletes carry lz4 values inline-compressed, external and external-compressed
+        (and flattened into old tuples)."""
+        r = self.r
+        c = r.random()
+        if c < 0.55 or not self.ids["t_lz4"] or self.hold:
+            rid = self.new_id()
+            self.remember("t_lz4", rid)
+            return "insert into t_lz4 values (%d, %s, %s, %s, %s);" % (
+                rid, self.g.big_text(), self.g.big_bytea(), self.g.big_jsonb(), self.g.big_text())
+        rid = r.choice(self.ids["t_lz4"])
+        if c < 0.7:
+            return "update t_lz4 set t = %s where id = %d;" % (self.g.big_text(), rid)
+        if c < 0.85:   # the lz4 columns unchanged (unchanged TOAST / flattened old tuple)
+            return "update t_lz4 set p = %s where id = %d;" % (q(self.g.text(10)), rid)
+        return "delete from t_lz4 where id = %d;" % rid
+
+    def lz4_fixed(self):
+        """Always present: an lz4 value inline-compressed, one external-compressed, one external
+        uncompressed, and the delete of a row holding them (old tuple flattened)."""
+        out = []
+        for t in ["repeat('lz4 inline ', 500)",
+                  "(select repeat(string_agg(md5(g::text), ''), 6) from generate_series(1, 100) g)",
+                  "(select string_agg(md5((g * 7)::text), '') from generate_series(1, 300) g)"]:
+            rid = self.new_id()
+            out.append("insert into t_lz4 values (%d, %s, decode(repeat('ab', 3000), 'hex'), "
+                       "(select jsonb_agg(g) from generate_series(1, 400) g), 'p');" % (rid, t))
+            self.ids["t_lz4"].append(rid)
+        out.append("delete from t_lz4 where id = %d;" % self.ids["t_lz4"].pop(1))
+        return out
 
     def bulk(self):
         a = self.next_id + 1
@@ -371,7 +415,7 @@ class Workload:
         return out
 
     def script(self, truncate=True):
-        out = []
+        out = self.lz4_fixed()
         for _ in range(self.ntx):
             out.extend(self.transaction())
         for g in self.prepared:
@@ -461,7 +505,23 @@ create table t_nokey(id bigint, b boolean, i4 int, t text, n numeric, f8 float8)
 create table t_kv(k int primary key, v text, n int);
 create table t_trunc(id serial primary key, v text);
 create table t_trunc2(x int);
+create table t_lz4(id bigint primary key, t text compression lz4, by bytea compression lz4,
+                   jb jsonb compression lz4, p text compression pglz);
+alter table t_lz4 replica identity full;
+alter table t_nokey alter column t set compression lz4;
 """ % (", ".join("%s %s" % c for c in TYPES), ", ".join("%s %s" % c for c in TYPES))
+
+
+def check_lz4(psql, expected, seed):
+    """The server really stored lz4 values, inline and external (pg_column_compression), and the
+    range holds t_lz4 inserts and a delete with its flattened old tuple."""
+    kinds = psql("select count(*) filter (where pg_column_size(t) < 1000), "
+                 "count(*) filter (where pg_column_size(t) > 2100 and pg_column_size(t) < octet_length(t)) "
+                 "from t_lz4 where pg_column_compression(t) = 'lz4'").decode().strip().split("|")
+    if int(kinds[0]) == 0 or int(kinds[1]) == 0:
+        raise RuntimeError("seed %d: no lz4 value stored inline/external-compressed (%s)" % (seed, kinds))
+    if b"table public.t_lz4: INSERT:" not in expected or b"table public.t_lz4: DELETE:" not in expected:
+        raise RuntimeError("seed %d: no t_lz4 insert/delete in the range" % seed)
 
 
 def first_diff(expected, got, seed, what):
@@ -532,6 +592,7 @@ def main():
                 raise RuntimeError("workload of seed %d did not produce %r" % (seed, needle))
         if max(len(x) for x in expected.split(b"\n")) < 9000:
             raise RuntimeError("workload of seed %d has no external TOAST value" % seed)
+        check_lz4(srv.psql, expected, seed)
         # barman layout: wals/<16 hex>/<segment>[.ext], zstd / gzip by turns, and one
         # compressed file without extension (magic detection)
         barman = os.path.join(srv.w, "barman")
