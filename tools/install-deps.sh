@@ -8,7 +8,7 @@ PACKAGES=(
   build-essential cmake pkg-config
   postgresql-15 postgresql-server-dev-15 postgresql-contrib-15 libpq-dev
   librocksdb-dev libzstd-dev libboost-dev libgtest-dev libgmock-dev
-  nlohmann-json3-dev libxxhash-dev zlib1g-dev
+  nlohmann-json3-dev libxxhash-dev zlib1g-dev liblz4-dev
   python3 python3-psycopg2
   clang-14 libclang-rt-14-dev   # walreader/fuzz/run.sh: clang++-14 + libFuzzer runtime
 )

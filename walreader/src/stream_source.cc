@@ -4,14 +4,25 @@
 // and when the server asks. A dropped connection is re-established with exponential backoff
 // (100 ms .. 10 s), resuming at the next byte not yet handed out. Protocol integers are
 // big-endian (wal-format.md §9). Not thread-safe.
+//
+// Timelines, as a cascading standby / pg_receivewal follows them: when the server is on a newer
+// timeline than the one streamed, TIMELINE_HISTORY gives every switch point; the stream starts on
+// the timeline holding the next byte. At the end of a historic timeline the server ends COPY and
+// returns (next_tli, next_tli_startpos); streaming continues there on the same connection. A
+// walsender on a standby is terminated when that standby is promoted: the reconnect finds the new
+// timeline through its history. If bytes of the old timeline past the switch point were already
+// handed out (a torn record: the standby sent flushed WAL it never replayed), they are void:
+// TakeDiscardFrom() tells the reader, which drops them, so they are never decoded.
 #include <libpq-fe.h>
 #include <poll.h>
 
 #include <algorithm>
 #include <chrono>
+#include <cstdlib>
 #include <cstring>
 #include <thread>
 
+#include "timeline_history.h"
 #include "walreader/source.h"
 
 namespace pgt {
@@ -68,6 +79,26 @@ Result<SystemId> IdentifySystem(PGconn* c) {
   return id;
 }
 
+// TIMELINE_HISTORY tli -> the spans of the server's history (content is the file's text).
+Result<std::vector<internal::TimelineSpan>> TimelineHistory(PGconn* c, TimeLineId tli) {
+  std::string cmd = "TIMELINE_HISTORY " + std::to_string(tli);
+  PGresult* r = PQexec(c, cmd.c_str());
+  if (PQresultStatus(r) != PGRES_TUPLES_OK || PQntuples(r) != 1 || PQnfields(r) < 2) {
+    std::string msg = PQerrorMessage(c);
+    PQclear(r);
+    return Status::Unavailable(cmd + " failed: " + msg);
+  }
+  std::string name = PQgetvalue(r, 0, 0);
+  std::string text(PQgetvalue(r, 0, 1), static_cast<size_t>(PQgetlength(r, 0, 1)));
+  PQclear(r);
+  return internal::ParseTimelineHistory(text, tli, name + " (TIMELINE_HISTORY)");
+}
+
+// Consumes the results left after an error or a timeline result, up to the end of the command.
+void DrainResults(PGconn* c) {
+  while (PGresult* r = PQgetResult(c)) PQclear(r);
+}
+
 class StreamSource : public WalSource {
  public:
   explicit StreamSource(StreamOptions o) : opts_(std::move(o)) {}
@@ -77,6 +108,7 @@ class StreamSource : public WalSource {
     Disconnect();
     pos_ = start;
     tli_ = tli;
+    discard_from_ = kInvalidLsn;
     backoff_ = std::chrono::milliseconds(0);
     next_attempt_ = Clock::now();
     return Status::Ok();
@@ -91,10 +123,13 @@ class StreamSource : public WalSource {
       }
       Status st = Connect();
       if (!st.ok()) {
-        if (!ever_connected_) return st;   // configuration errors surface at once
+        // Configuration errors surface at once, and so does a history that does not contain
+        // the timeline being streamed (retrying cannot help).
+        if (!ever_connected_ || st.code() != Status::Code::kUnavailable) return st;
         ScheduleReconnect();
         return Status::Ok();
       }
+      if (discard_from_ != kInvalidLsn) return Status::Ok();   // the reader drops bytes first
     }
     size_t before = out->size();
     for (;;) {
@@ -121,7 +156,22 @@ class StreamSource : public WalSource {
         }
         continue;
       }
-      // -1: the server ended the stream (end of timeline, shutdown); -2: error.
+      // -1: the server ended the stream (end of a historic timeline, shutdown, promotion of
+      // the standby we stream from); -2: error.
+      if (n == -1) {
+        auto switched = EndOfCopy();
+        if (!switched.ok()) return switched.status();
+        if (switched.value()) {
+          Status st = StartStreaming();
+          if (!st.ok()) {
+            if (st.code() != Status::Code::kUnavailable) return st;
+            Drop();
+            return Status::Ok();
+          }
+          if (discard_from_ != kInvalidLsn || out->size() > before) return Status::Ok();
+          continue;
+        }
+      }
       Drop();
       return Status::Ok();
     }
@@ -129,6 +179,11 @@ class StreamSource : public WalSource {
 
   void ConfirmFlush(Lsn lsn) override { flushed_ = std::max(flushed_, lsn); }
   TimeLineId timeline() const override { return tli_; }
+  Lsn TakeDiscardFrom() override {
+    Lsn d = discard_from_;
+    discard_from_ = kInvalidLsn;
+    return d;
+  }
 
  private:
   Status Connect() {
@@ -136,22 +191,111 @@ class StreamSource : public WalSource {
     conn_ = c;
     auto id = IdentifySystem(conn_);
     if (!id.ok()) { Disconnect(); return id.status(); }
-    if (tli_ == 0) tli_ = id->tli;
-    std::string cmd = "START_REPLICATION ";
-    if (!opts_.slot.empty()) cmd += "SLOT " + opts_.slot + " ";
-    cmd += "PHYSICAL " + FormatLsn(pos_) + " TIMELINE " + std::to_string(tli_);
-    PGresult* r = PQexec(conn_, cmd.c_str());
-    if (PQresultStatus(r) != PGRES_COPY_BOTH) {
-      std::string msg = PQerrorMessage(conn_);
-      PQclear(r);
-      Disconnect();
-      return Status::Unavailable(cmd + " failed: " + msg);
-    }
-    PQclear(r);
+    Status st = ChooseTimeline(id->tli);
+    if (st.ok()) st = StartStreaming();
+    if (!st.ok()) { Disconnect(); return st; }
     ever_connected_ = true;
     backoff_ = std::chrono::milliseconds(0);
     last_status_ = Clock::time_point{};
     return Status::Ok();
+  }
+
+  // The server is on `server_tli`. If that is newer than the timeline streamed (or none was
+  // chosen), its history says which timeline holds pos_: every timeline that ended at or before
+  // pos_ is left for its successor (discarding bytes past a switch point, see SwitchTimeline).
+  Status ChooseTimeline(TimeLineId server_tli) {
+    if (tli_ == server_tli || (tli_ != 0 && tli_ > server_tli)) return Status::Ok();
+    if (server_tli <= 1) { tli_ = server_tli; return Status::Ok(); }   // timeline 1: no history
+    PGT_ASSIGN_OR_RETURN(auto spans, TimelineHistory(conn_, server_tli));
+    size_t i = 0;
+    if (tli_ == 0) {
+      while (i + 1 < spans.size() && spans[i].end <= pos_) i++;
+      tli_ = spans[i].tli;
+      return Status::Ok();
+    }
+    while (i < spans.size() && spans[i].tli != tli_) i++;
+    if (i == spans.size())
+      return Status::InvalidArgument("timeline " + std::to_string(tli_) +
+                                     " is not in the history of the server's timeline " +
+                                     std::to_string(server_tli));
+    for (; i + 1 < spans.size() && spans[i].end <= pos_; i++)
+      PGT_RETURN_IF_ERROR(SwitchTimeline(spans[i + 1].tli, spans[i].end));
+    return Status::Ok();
+  }
+
+  // Continues on timeline `next`, which starts at `start` (its parent's switch point). Bytes
+  // already handed out past `start` belong to the abandoned end of the old timeline.
+  Status SwitchTimeline(TimeLineId next, Lsn start) {
+    if (next <= tli_)
+      return Status::Corruption("server named timeline " + std::to_string(next) + " to follow " +
+                                std::to_string(tli_));
+    if (start > pos_)
+      return Status::Corruption("timeline " + std::to_string(next) + " starts at " +
+                                FormatLsn(start) + ", but timeline " + std::to_string(tli_) +
+                                " ended at " + FormatLsn(pos_) + " in the stream");
+    if (start < pos_)
+      discard_from_ = discard_from_ == kInvalidLsn ? start : std::min(discard_from_, start);
+    pos_ = start;
+    tli_ = next;
+    return Status::Ok();
+  }
+
+  // START_REPLICATION on tli_ at pos_. On a historic timeline whose switch point is pos_, the
+  // server answers with the next timeline at once instead of COPY: follow it and ask again.
+  Status StartStreaming() {
+    for (int hops = 0; hops < 1024; hops++) {
+      std::string cmd = "START_REPLICATION ";
+      if (!opts_.slot.empty()) cmd += "SLOT " + opts_.slot + " ";
+      cmd += "PHYSICAL " + FormatLsn(pos_) + " TIMELINE " + std::to_string(tli_);
+      if (PQsendQuery(conn_, cmd.c_str()) == 0)
+        return Status::Unavailable(cmd + " failed: " + PQerrorMessage(conn_));
+      PGresult* r = PQgetResult(conn_);
+      ExecStatusType es = PQresultStatus(r);
+      if (es == PGRES_COPY_BOTH) {
+        PQclear(r);
+        return Status::Ok();
+      }
+      if (es == PGRES_TUPLES_OK) {
+        Status st = NextTimelineResult(r);
+        PQclear(r);
+        DrainResults(conn_);
+        PGT_RETURN_IF_ERROR(st);
+        continue;
+      }
+      std::string msg = PQerrorMessage(conn_);
+      PQclear(r);
+      DrainResults(conn_);
+      return Status::Unavailable(cmd + " failed: " + msg);
+    }
+    return Status::Corruption("too many timeline switches at " + FormatLsn(pos_));
+  }
+
+  // The one-row result (next_tli int8, next_tli_startpos text) ending a historic timeline.
+  Status NextTimelineResult(PGresult* r) {
+    if (PQntuples(r) != 1 || PQnfields(r) < 2)
+      return Status::Corruption("unexpected end-of-timeline result from the server");
+    auto next = std::strtoul(PQgetvalue(r, 0, 0), nullptr, 10);
+    auto start = ParseLsn(PQgetvalue(r, 0, 1));
+    if (!start.ok()) return start.status().WithContext("end-of-timeline result");
+    return SwitchTimeline(static_cast<TimeLineId>(next), start.value());
+  }
+
+  // The server ended COPY: answer with CopyDone, then read the results. Returns true when they
+  // name the next timeline (the connection is then ready for START_REPLICATION).
+  Result<bool> EndOfCopy() {
+    PQputCopyEnd(conn_, nullptr);
+    PQflush(conn_);
+    bool switched = false;
+    Status st;
+    while (PGresult* r = PQgetResult(conn_)) {
+      if (PQresultStatus(r) == PGRES_TUPLES_OK && st.ok()) {
+        st = NextTimelineResult(r);
+        switched = st.ok();
+      }
+      PQclear(r);
+    }
+    if (!st.ok()) return st;
+    return switched && PQstatus(conn_) == CONNECTION_OK;
   }
 
   Status Handle(const char* m, int n, std::vector<uint8_t>* out) {
@@ -208,7 +352,8 @@ class StreamSource : public WalSource {
   PGconn* conn_ = nullptr;
   Lsn pos_ = 0;          // next byte to hand out
   Lsn flushed_ = 0;
-  TimeLineId tli_ = 0;
+  Lsn discard_from_ = kInvalidLsn;   // handed-out bytes from here on are void (TakeDiscardFrom)
+  TimeLineId tli_ = 0;   // timeline of the bytes at pos_ (0 = the server's, chosen at connect)
   bool ever_connected_ = false;
   std::chrono::milliseconds backoff_{0};
   Clock::time_point next_attempt_{};

@@ -39,10 +39,27 @@ Result<XLogReader::Fill> XLogReader::Ensure(Lsn lsn, size_t n, std::chrono::mill
     size_t before = buf_.size();
     Status st = source_->Read(&buf_, wait);
     if (!st.ok()) return st;
+    if (Lsn d = source_->TakeDiscardFrom(); d != kInvalidLsn) {
+      PGT_RETURN_IF_ERROR(Discard(d));
+      return Fill::kNoData;   // the caller restarts the record at pos_ with the new bytes
+    }
     if (!seg_size_from_header_ && source_->segment_size() != 0) seg_size_ = source_->segment_size();
     if (buf_.size() == before) return Fill::kNoData;
   }
   return Fill::kOk;
+}
+
+// The source moved to a timeline that forked at `from`: bytes from there on are not WAL of the
+// timeline being read. Records end at or before pos_, so a fork before pos_ would mean that WAL
+// of the abandoned timeline was already returned: refuse rather than decode a history that was
+// not kept.
+Status XLogReader::Discard(Lsn from) {
+  if (from < pos_ || from < buf_start_)
+    return Status::Corruption("timeline " + std::to_string(source_->timeline()) + " forked at " +
+                              FormatLsn(from) + ", before WAL already read up to " +
+                              FormatLsn(pos_));
+  if (from < buf_start_ + buf_.size()) buf_.resize(static_cast<size_t>(from - buf_start_));
+  return Status::Ok();
 }
 
 void XLogReader::Trim() {
@@ -113,9 +130,11 @@ Result<uint32_t> XLogReader::ValidatePageHeader(Lsn page, std::chrono::milliseco
   }
   if (addr != page)
     return Status::Corruption("unexpected pageaddr " + FormatLsn(addr) + where);
-  if (tli_ != 0 && tli > tli_)
+  // A source that follows timelines (streaming) may move past the requested one.
+  const TimeLineId max_tli = std::max(tli_, source_->timeline());
+  if (tli_ != 0 && tli > max_tli)
     return Status::Corruption("WAL page at " + FormatLsn(page) + " belongs to timeline " +
-                              std::to_string(tli) + ", but timeline " + std::to_string(tli_) +
+                              std::to_string(tli) + ", but timeline " + std::to_string(max_tli) +
                               " was requested (segment of a later timeline?)");
   if (tli < last_page_tli_)
     return Status::Corruption("out-of-sequence timeline " + std::to_string(tli) + " (after " +
@@ -131,7 +150,8 @@ Result<std::optional<RawRecord>> XLogReader::Next(std::chrono::milliseconds wait
     return r;
   uint64_t segno = where_ / seg_size_, per_id = 0x100000000ull / seg_size_;
   char name[32];
-  std::snprintf(name, sizeof name, "%08X%08X%08X", tli_, static_cast<uint32_t>(segno / per_id),
+  std::snprintf(name, sizeof name, "%08X%08X%08X", std::max(tli_, source_->timeline()),
+                static_cast<uint32_t>(segno / per_id),
                 static_cast<uint32_t>(segno % per_id));
   return r.status().WithContext(std::string("WAL segment ") + name);
 }

@@ -57,6 +57,7 @@ class XLogReader {
   // Validates the header of the page starting at `page`; returns its size (24 or 40).
   Result<uint32_t> ValidatePageHeader(Lsn page, std::chrono::milliseconds wait, bool* no_data);
   void Trim();
+  Status Discard(Lsn from);   // drops buffered bytes from `from` on (WalSource::TakeDiscardFrom)
 
   WalSource* source_;
   std::vector<uint8_t> buf_;

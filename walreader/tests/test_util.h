@@ -45,6 +45,8 @@ class WalBuilder {
   Lsn end() const { return pos_; }        // insert position
   Lsn last_end() const { return last_end_; }
   Lsn start() const { return start_; }
+  // xl_prev of the next record (a builder starting mid-stream continues another one's chain).
+  void set_prev(Lsn prev) { last_start_ = prev; }
   std::vector<uint8_t> bytes;             // WAL from start(); the last page may be partial
   std::vector<uint8_t> PaddedBytes() const;   // padded with zeros to a page boundary
 

@@ -5,6 +5,7 @@
 #include <map>
 
 #include "test_util.h"
+#include "bytes.h"
 #include "xlog_reader.h"
 
 namespace pgt::test {
@@ -203,6 +204,160 @@ TEST(XLogReaderTest, WaitsForMoreBytesMidRecord) {
   src.Truncate(0);
   auto recs = ReadAll(r);
   EXPECT_EQ(recs.size(), 2u);
+}
+
+// XLP_FIRST_IS_OVERWRITE_CONTRECORD (PG >= 15): a record B spanning into the next page was torn
+// by a crash; the server wrote an XLOG_OVERWRITE_CONTRECORD record where B's continuation was
+// expected, on a page flagged 0x8 without FIRST_IS_CONTRECORD. B is dropped, reading goes on.
+struct OverwrittenWal {
+  Lsn a = 0, b = 0, overwrite = 0, c = 0;
+  std::vector<uint8_t> bytes;
+};
+OverwrittenWal BuildOverwrittenWal() {
+  OverwrittenWal o;
+  WalBuilder w1(0x2000000);
+  o.a = w1.Add(0, 0x20, 0, MainDataOnly({1}));
+  o.b = w1.Add(0, 0x20, 0, MainDataOnly(std::vector<uint8_t>(12000, 5)));   // spans 2 pages
+  o.bytes.assign(w1.bytes.begin(), w1.bytes.begin() + internal::kXLogBlcksz);
+  WalBuilder w2(w1.start() + internal::kXLogBlcksz);
+  w2.set_prev(o.a);   // the last record replayed before the torn one
+  std::vector<uint8_t> payload;
+  PutU64(&payload, o.b);   // xl_overwrite_contrecord: overwritten LSN, timestamp
+  PutU64(&payload, 0);
+  o.overwrite = w2.Add(0, 0xD0, 0, MainDataOnly(payload));
+  o.c = w2.Add(0, 0x20, 0, MainDataOnly({3}));
+  std::vector<uint8_t> tail = w2.PaddedBytes();
+  tail[2] |= internal::kXlpFirstIsOverwriteContrecord;
+  EXPECT_EQ(tail[2] & internal::kXlpFirstIsContrecord, 0);
+  o.bytes.insert(o.bytes.end(), tail.begin(), tail.end());
+  return o;
+}
+
+TEST(XLogReaderTest, OverwriteContrecordDropsTheTornRecord) {
+  OverwrittenWal o = BuildOverwrittenWal();
+  for (size_t chunk : {size_t{1} << 20, size_t{7}, size_t{4096}}) {
+    MemorySource src(0x2000000, o.bytes, chunk);
+    XLogReader r(&src);
+    ASSERT_TRUE(r.Start(o.a, 1).ok());
+    Status err;
+    auto recs = ReadAll(r, &err);
+    ASSERT_TRUE(err.ok()) << err.ToString();
+    ASSERT_EQ(recs.size(), 3u) << "chunk " << chunk;
+    EXPECT_EQ(recs[0].start, o.a);
+    EXPECT_EQ(recs[1].start, o.overwrite);
+    EXPECT_EQ(recs[1].bytes[17], 0);      // rmid XLOG
+    EXPECT_EQ(recs[1].bytes[16], 0xD0);   // XLOG_OVERWRITE_CONTRECORD
+    EXPECT_EQ(recs[2].start, o.c);
+  }
+  // Starting on the flagged page: its first record is the overwrite record.
+  MemorySource src(0x2000000, o.bytes);
+  XLogReader r(&src);
+  ASSERT_TRUE(r.Start(0x2000000 + internal::kXLogBlcksz, 1).ok());
+  auto recs = ReadAll(r);
+  ASSERT_EQ(recs.size(), 2u);
+  EXPECT_EQ(recs[0].start, o.overwrite);
+  // Without the flag the same page is an error (continuation expected).
+  std::vector<uint8_t> bad = o.bytes;
+  bad[internal::kXLogBlcksz + 2] &= static_cast<uint8_t>(~internal::kXlpFirstIsOverwriteContrecord);
+  MemorySource bsrc(0x2000000, bad);
+  XLogReader br(&bsrc);
+  ASSERT_TRUE(br.Start(o.a, 1).ok());
+  Status err;
+  ReadAll(br, &err);
+  EXPECT_EQ(err.code(), Status::Code::kCorruption);
+  EXPECT_NE(err.message().find("no contrecord flag"), std::string::npos) << err.ToString();
+}
+
+// A stream source that follows a timeline switch: it first serves the old timeline's WAL up to
+// `old_limit` (a record torn past the switch point), then reports that bytes from `fork` on are
+// void and serves the new timeline's WAL from there (WalSource::TakeDiscardFrom).
+class ForkingSource : public WalSource {
+ public:
+  ForkingSource(Lsn base, std::vector<uint8_t> old_wal, size_t old_limit,
+                std::vector<uint8_t> new_wal, Lsn fork)
+      : base_(base), old_(std::move(old_wal)), new_(std::move(new_wal)), old_limit_(old_limit),
+        fork_(fork) {}
+  Status Start(Lsn start, TimeLineId) override { pos_ = start; return Status::Ok(); }
+  Status Read(std::vector<uint8_t>* out, std::chrono::milliseconds) override {
+    const std::vector<uint8_t>& src = forked_ ? new_ : old_;
+    size_t avail = forked_ ? src.size() : old_limit_;
+    size_t off = static_cast<size_t>(pos_ - base_);
+    if (off >= avail) {
+      if (!forked_) {   // the old timeline ended: switch, void what was sent past the fork
+        forked_ = true;
+        discard_ = fork_;
+        pos_ = fork_;
+      }
+      return Status::Ok();
+    }
+    size_t n = std::min<size_t>(3000, avail - off);
+    out->insert(out->end(), src.begin() + static_cast<ptrdiff_t>(off),
+                src.begin() + static_cast<ptrdiff_t>(off + n));
+    pos_ += n;
+    return Status::Ok();
+  }
+  void ConfirmFlush(Lsn) override {}
+  TimeLineId timeline() const override { return forked_ ? 2 : 1; }
+  Lsn TakeDiscardFrom() override { Lsn d = discard_; discard_ = kInvalidLsn; return d; }
+
+ private:
+  Lsn base_;
+  std::vector<uint8_t> old_, new_;
+  size_t old_limit_;
+  Lsn fork_, pos_ = 0, discard_ = kInvalidLsn;
+  bool forked_ = false;
+};
+
+TEST(XLogReaderTest, TimelineForkDiscardsTornOldTimelineBytes) {
+  // Old timeline: A, then B spanning pages, torn (the stream stops inside B's continuation).
+  WalBuilder old_tl(0x3000000, 1 << 20, 1);
+  Lsn a = old_tl.Add(0, 0x20, 0, MainDataOnly({1}));
+  Lsn b = old_tl.Add(0, 0x20, 0, MainDataOnly(std::vector<uint8_t>(12000, 6)));
+  // New timeline (pages of timeline 2 after the fork page): A, then C and D at B's place.
+  WalBuilder new_tl(0x3000000, 1 << 20, 2);
+  ASSERT_EQ(new_tl.Add(0, 0x20, 0, MainDataOnly({1})), a);
+  Lsn c = new_tl.Add(0, 0x20, 0, MainDataOnly(std::vector<uint8_t>(9000, 7)));
+  Lsn d = new_tl.Add(0, 0x20, 0, MainDataOnly({8}));
+  ASSERT_EQ(c, b);
+  ForkingSource src(0x3000000, old_tl.PaddedBytes(), internal::kXLogBlcksz + 100,
+                    new_tl.PaddedBytes(), c);
+  XLogReader r(&src);
+  ASSERT_TRUE(r.Start(a, 1).ok());
+  std::vector<RawRecord> recs;
+  for (int i = 0; i < 20 && recs.size() < 3; i++) {
+    auto rec = r.Next(kNoWait);
+    ASSERT_TRUE(rec.ok()) << rec.status().ToString();
+    if (rec->has_value()) recs.push_back(std::move(**rec));
+  }
+  ASSERT_EQ(recs.size(), 3u);
+  EXPECT_EQ(recs[0].start, a);
+  EXPECT_EQ(recs[1].start, c);
+  EXPECT_EQ(recs[1].bytes.size(), 24u + 5 + 9000);   // C, not the torn B
+  EXPECT_EQ(recs[2].start, d);
+}
+
+TEST(XLogReaderTest, TimelineForkBeforeDecodedWalIsAnError) {
+  WalBuilder old_tl(0x3000000, 1 << 20, 1);
+  Lsn a = old_tl.Add(0, 0x20, 0, MainDataOnly({1}));
+  old_tl.Add(0, 0x20, 0, MainDataOnly({2}));
+  old_tl.Add(0, 0x20, 0, MainDataOnly(std::vector<uint8_t>(12000, 6)));
+  WalBuilder new_tl(0x3000000, 1 << 20, 2);
+  new_tl.Add(0, 0x20, 0, MainDataOnly({1}));
+  new_tl.Add(0, 0x20, 0, MainDataOnly({9}));
+  // The fork is at A's end, but the second old record (after it) was already returned.
+  ForkingSource src(0x3000000, old_tl.PaddedBytes(), internal::kXLogBlcksz + 100,
+                    new_tl.PaddedBytes(), (old_tl.start() + 40 + 24 + 2 + 7) / 8 * 8);
+  XLogReader r(&src);
+  ASSERT_TRUE(r.Start(a, 1).ok());
+  Status err;
+  auto recs = ReadAll(r, &err);
+  for (int i = 0; i < 5 && err.ok(); i++) {
+    auto more = ReadAll(r, &err);
+    recs.insert(recs.end(), more.begin(), more.end());
+  }
+  EXPECT_EQ(recs.size(), 2u);
+  EXPECT_EQ(err.code(), Status::Code::kCorruption);
+  EXPECT_NE(err.message().find("forked at"), std::string::npos) << err.ToString();
 }
 
 }  // namespace

@@ -29,10 +29,21 @@ class WalSource {
   // Added: the WAL segment size if the source knows it (0 = unknown). The page reader learns it
   // from long page headers; this lets it name segments correctly before it met one.
   virtual uint64_t segment_size() const { return 0; }
+  // Added: the bytes already handed out from the returned LSN onwards are void, because the
+  // source moved to a timeline that forked from the old one there (a torn record of the old
+  // timeline was sent past the switch point). Returned once, then kInvalidLsn; the following
+  // Reads continue at that LSN with the new timeline's bytes. timeline() is then the new one.
+  virtual Lsn TakeDiscardFrom() { return kInvalidLsn; }
 };
 
 // Physical replication from a (standby) server: IDENTIFY_SYSTEM, START_REPLICATION [SLOT s]
 // PHYSICAL, status updates every `status_interval` and when asked, reconnect with backoff.
+// Timelines are followed as a cascading standby does: when the server's timeline is newer than
+// the one streamed, its history (TIMELINE_HISTORY) gives the switch points; at the end of a
+// historic timeline the server ends COPY and names the next timeline and its start LSN, and
+// streaming continues there (START_REPLICATION on the next timeline). timeline() is the timeline
+// of the bytes being delivered. Start(lsn, 0) picks the timeline holding `lsn` in the server's
+// history.
 struct StreamOptions {
   std::string conninfo;            // libpq conninfo; replication=true is added
   std::string slot;                // physical slot name ("" = none)
