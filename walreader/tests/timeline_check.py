@@ -25,6 +25,29 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import oracle_check as oc  # noqa: E402
 
 
+def check_live(live, path, expected, seed):
+    """Waits (up to 60 s) for the live CLI to print as much as test_decoding did, lets it run a
+    little longer (nothing more may come), stops it and compares."""
+    deadline = time.time() + 60
+    while time.time() < deadline and os.path.getsize(path) < len(expected) and live.poll() is None:
+        time.sleep(0.1)
+    time.sleep(0.5)
+    if live.poll() is not None:
+        print("timeline (live stream): waldump exited with %s (seed=%d): %s"
+              % (live.returncode, seed, open(path + ".err", "rb").read().decode(errors="replace")))
+        return False
+    live.terminate()
+    live.wait(10)
+    got = open(path, "rb").read()
+    if got != expected:
+        oc.first_diff(expected, got, seed, "timeline live stream")
+        print("stderr: " + open(path + ".err", "rb").read().decode(errors="replace")[-2000:])
+        return False
+    print("timeline (live stream through the promotion): %d lines identical to test_decoding"
+          % expected.count(b"\n"), flush=True)
+    return True
+
+
 def main():
     waldump = sys.argv[1]
     seed = int(time.time() * 1000) % 1000000
@@ -39,6 +62,7 @@ def main():
     prim = oc.Server()
     sb = None
     sb_started = False
+    live = None
     try:
         prim.start(1)
         with open(os.path.join(prim.w, "data", "pg_hba.conf"), "a") as f:
@@ -53,9 +77,11 @@ def main():
                   "-X", "stream", "--no-sync"])
         sb_port = prim.port + 1
         with open(os.path.join(sbdir, "postgresql.conf"), "a") as f:
-            f.write("port=%d\n" % sb_port)
+            # keep the timeline-1 segments after promotion: the historic-timeline stream reads them
+            f.write("port=%d\nwal_keep_size=1GB\n" % sb_port)
         prim.run([oc.BIN + "/pg_ctl", "-D", sbdir, "-l", os.path.join(prim.w, "sblog"), "-w", "start"])
         sb_started = True
+        sb_conn = "host=%s port=%d dbname=postgres user=postgres" % (prim.w, sb_port)
 
         def sbsql(sql, file=None):
             args = [oc.BIN + "/psql", "-X", "-q", "-v", "ON_ERROR_STOP=1", "-h", prim.w, "-p", str(sb_port),
@@ -65,6 +91,23 @@ def main():
             if p.returncode != 0:
                 raise RuntimeError("standby psql: " + p.stderr.decode(errors="replace"))
             return p.stdout
+
+        # Streaming start: a position the standby has already received (its pg_wal begins at the
+        # base backup, after `start`; no transaction runs in between).
+        sstart = prim.psql("select pg_current_wal_insert_lsn()").decode().strip()
+        for _ in range(400):
+            if sbsql("select pg_last_wal_receive_lsn() >= '%s'" % sstart).decode().strip() == "t":
+                break
+            time.sleep(0.05)
+        else:
+            raise RuntimeError("standby did not receive %s" % sstart)
+        # Live: the CLI streams from the standby (timeline 1) while it is promoted and written to
+        # on timeline 2; it has to follow the switch without being restarted.
+        live_path = os.path.join(prim.w, "live.out")
+        live_out = open(live_path, "wb")
+        live_err = open(live_path + ".err", "wb")
+        live = subprocess.Popen([waldump, "--stream=" + sb_conn, "--start=" + sstart,
+                                 "--catalog=" + sb_conn], stdout=live_out, stderr=live_err)
 
         w1 = oc.Workload(seed, 150)
         path = os.path.join(prim.w, "w1.sql")
@@ -128,7 +171,23 @@ def main():
                 shutil.copy(os.path.join(prim.arch, f), os.path.join(barman, "wals"))
         common = ["--start=" + start, "--end=" + end, "--timeline=2",
                   "--catalog=host=%s port=%d dbname=postgres user=postgres" % (prim.w, sb_port)]
-        ok = True
+        ok = check_live(live, live_path, expected, seed)
+        # Streaming from the promoted server, starting on timeline 1: the server streams the
+        # historic timeline up to the switch point, ends COPY naming timeline 2, and the CLI goes
+        # on there (with --timeline=1, and with the timeline chosen from TIMELINE_HISTORY).
+        stream_common = ["--stream=" + sb_conn, "--start=" + sstart, "--end=" + end, "--catalog=" + sb_conn]
+        for name, args in [("stream, promoted server, --timeline=1", stream_common + ["--timeline=1"]),
+                           ("stream, promoted server, timeline from history", stream_common)]:
+            p = subprocess.run([waldump] + args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=60)
+            if p.returncode != 0:
+                print("timeline (%s): waldump failed (seed=%d): %s" % (name, seed, p.stderr.decode()))
+                ok = False
+            elif p.stdout != expected:
+                oc.first_diff(expected, p.stdout, seed, "timeline " + name)
+                ok = False
+            else:
+                print("timeline (%s): %d lines identical to test_decoding on both timelines"
+                      % (name, expected.count(b"\n")), flush=True)
         for name, args in [("archive", ["--archive=" + prim.arch]), ("barman", ["--archive=" + barman])]:
             p = subprocess.run([waldump] + args + common, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                timeout=60)
@@ -143,6 +202,9 @@ def main():
                       % (name, expected.count(b"\n")), flush=True)
         return 0 if ok else 1
     finally:
+        if live is not None and live.poll() is None:
+            live.kill()
+            live.wait()
         if sb_started:
             subprocess.run(["runuser", "-u", "postgres", "--", oc.BIN + "/pg_ctl", "-D",
                             os.path.join(prim.w, "standby"), "-m", "immediate", "stop"],

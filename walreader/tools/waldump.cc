@@ -267,11 +267,13 @@ int main(int argc, char** argv) {
     if (txn.end_lsn > end) break;
     if (jsonl) {
       std::cout << JsonTxn(txn, catalog.get(), topts) << "\n";
-      continue;
+    } else {
+      std::string out = "BEGIN\n";
+      for (const auto& c : txn.changes) out += pgt::FormatChangeTestDecoding(c, by_oid, topts) + "\n";
+      std::cout << out << "COMMIT\n";
     }
-    std::string out = "BEGIN\n";
-    for (const auto& c : txn.changes) out += pgt::FormatChangeTestDecoding(c, by_oid, topts) + "\n";
-    std::cout << out << "COMMIT\n";
+    // A stream may run until it is stopped: each transaction is visible as soon as it is decoded.
+    if (!a.stream.empty()) std::cout.flush();
   }
   return 0;
 }
