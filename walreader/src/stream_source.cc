@@ -107,6 +107,7 @@ class StreamSource : public WalSource {
   Status Start(Lsn start, TimeLineId tli) override {
     Disconnect();
     pos_ = start;
+    first_ = start;
     tli_ = tli;
     discard_from_ = kInvalidLsn;
     backoff_ = std::chrono::milliseconds(0);
@@ -224,7 +225,9 @@ class StreamSource : public WalSource {
   }
 
   // Continues on timeline `next`, which starts at `start` (its parent's switch point). Bytes
-  // already handed out past `start` belong to the abandoned end of the old timeline.
+  // already handed out past `start` belong to the abandoned end of the old timeline: they are
+  // fetched again from the new one. (A Start position past the switch point, e.g. a restart
+  // with an old timeline, hands nothing out before the switch: nothing to discard then.)
   Status SwitchTimeline(TimeLineId next, Lsn start) {
     if (next <= tli_)
       return Status::Corruption("server named timeline " + std::to_string(next) + " to follow " +
@@ -233,9 +236,11 @@ class StreamSource : public WalSource {
       return Status::Corruption("timeline " + std::to_string(next) + " starts at " +
                                 FormatLsn(start) + ", but timeline " + std::to_string(tli_) +
                                 " ended at " + FormatLsn(pos_) + " in the stream");
-    if (start < pos_)
-      discard_from_ = discard_from_ == kInvalidLsn ? start : std::min(discard_from_, start);
-    pos_ = start;
+    const Lsn keep = std::max(start, first_);   // bytes before it are shared history
+    if (keep < pos_) {
+      discard_from_ = discard_from_ == kInvalidLsn ? keep : std::min(discard_from_, keep);
+      pos_ = keep;
+    }
     tli_ = next;
     return Status::Ok();
   }
@@ -351,6 +356,7 @@ class StreamSource : public WalSource {
   StreamOptions opts_;
   PGconn* conn_ = nullptr;
   Lsn pos_ = 0;          // next byte to hand out
+  Lsn first_ = 0;        // the Start position: the first byte handed out
   Lsn flushed_ = 0;
   Lsn discard_from_ = kInvalidLsn;   // handed-out bytes from here on are void (TakeDiscardFrom)
   TimeLineId tli_ = 0;   // timeline of the bytes at pos_ (0 = the server's, chosen at connect)

@@ -131,6 +131,7 @@ def main():
         prim.started = False
         prim.run([oc.BIN + "/pg_ctl", "-D", sbdir, "-w", "promote"])
         sbsql("select 'x' from pg_create_logical_replication_slot('s2', 'test_decoding')")
+        start2 = sbsql("select pg_current_wal_insert_lsn()").decode().strip()   # on timeline 2
         w2 = oc.Workload(seed + 1, 150)
         w2.next_id = w1.next_id + 1000000
         path2 = os.path.join(prim.w, "w2.sql")
@@ -176,18 +177,22 @@ def main():
         # historic timeline up to the switch point, ends COPY naming timeline 2, and the CLI goes
         # on there (with --timeline=1, and with the timeline chosen from TIMELINE_HISTORY).
         stream_common = ["--stream=" + sb_conn, "--start=" + sstart, "--end=" + end, "--catalog=" + sb_conn]
-        for name, args in [("stream, promoted server, --timeline=1", stream_common + ["--timeline=1"]),
-                           ("stream, promoted server, timeline from history", stream_common)]:
+        # (A restart with the old timeline at a position past the switch point: only timeline 2.)
+        restart = ["--stream=" + sb_conn, "--start=" + start2, "--end=" + end, "--catalog=" + sb_conn,
+                   "--timeline=1"]
+        for name, args, want in [("stream, promoted server, --timeline=1", stream_common + ["--timeline=1"], expected),
+                                 ("stream, promoted server, timeline from history", stream_common, expected),
+                                 ("stream, --timeline=1 but start on timeline 2", restart, expected2)]:
             p = subprocess.run([waldump] + args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=60)
             if p.returncode != 0:
                 print("timeline (%s): waldump failed (seed=%d): %s" % (name, seed, p.stderr.decode()))
                 ok = False
-            elif p.stdout != expected:
-                oc.first_diff(expected, p.stdout, seed, "timeline " + name)
+            elif p.stdout != want:
+                oc.first_diff(want, p.stdout, seed, "timeline " + name)
                 ok = False
             else:
-                print("timeline (%s): %d lines identical to test_decoding on both timelines"
-                      % (name, expected.count(b"\n")), flush=True)
+                print("timeline (%s): %d lines identical to test_decoding"
+                      % (name, want.count(b"\n")), flush=True)
         for name, args in [("archive", ["--archive=" + prim.arch]), ("barman", ["--archive=" + barman])]:
             p = subprocess.run([waldump] + args + common, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                timeout=60)
