@@ -25,7 +25,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import oracle_check as oc  # noqa: E402
 
 
-def check_live(live, path, expected, seed):
+def check_live(name, live, path, expected, seed):
     """Waits (up to 60 s) for the live CLI to print as much as test_decoding did, lets it run a
     little longer (nothing more may come), stops it and compares."""
     deadline = time.time() + 60
@@ -33,18 +33,18 @@ def check_live(live, path, expected, seed):
         time.sleep(0.1)
     time.sleep(0.5)
     if live.poll() is not None:
-        print("timeline (live stream): waldump exited with %s (seed=%d): %s"
-              % (live.returncode, seed, open(path + ".err", "rb").read().decode(errors="replace")))
+        print("timeline (%s): waldump exited with %s (seed=%d): %s"
+              % (name, live.returncode, seed, open(path + ".err", "rb").read().decode(errors="replace")))
         return False
     live.terminate()
     live.wait(10)
     got = open(path, "rb").read()
     if got != expected:
-        oc.first_diff(expected, got, seed, "timeline live stream")
+        oc.first_diff(expected, got, seed, "timeline " + name)
         print("stderr: " + open(path + ".err", "rb").read().decode(errors="replace")[-2000:])
         return False
-    print("timeline (live stream through the promotion): %d lines identical to test_decoding"
-          % expected.count(b"\n"), flush=True)
+    print("timeline (%s): %d lines identical to test_decoding" % (name, expected.count(b"\n")),
+          flush=True)
     return True
 
 
@@ -62,7 +62,8 @@ def main():
     prim = oc.Server()
     sb = None
     sb_started = False
-    live = None
+    lives = []
+    sb2_started = [False]
     try:
         prim.start(1)
         with open(os.path.join(prim.w, "data", "pg_hba.conf"), "a") as f:
@@ -83,8 +84,8 @@ def main():
         sb_started = True
         sb_conn = "host=%s port=%d dbname=postgres user=postgres" % (prim.w, sb_port)
 
-        def sbsql(sql, file=None):
-            args = [oc.BIN + "/psql", "-X", "-q", "-v", "ON_ERROR_STOP=1", "-h", prim.w, "-p", str(sb_port),
+        def sbsql(sql, file=None, port=sb_port):
+            args = [oc.BIN + "/psql", "-X", "-q", "-v", "ON_ERROR_STOP=1", "-h", prim.w, "-p", str(port),
                     "-d", "postgres", "-At"] + (["-f", file] if file else ["-c", sql])
             p = subprocess.run(["runuser", "-u", "postgres", "--"] + args, stdout=subprocess.PIPE,
                                stderr=subprocess.PIPE)
@@ -92,22 +93,36 @@ def main():
                 raise RuntimeError("standby psql: " + p.stderr.decode(errors="replace"))
             return p.stdout
 
+        # cascading standby: streams from the standby, follows its promotion (timeline 2) itself
+        sb2dir = os.path.join(prim.w, "standby2")
+        prim.run([oc.BIN + "/pg_basebackup", "-h", prim.w, "-p", str(sb_port), "-D", sb2dir, "-R",
+                  "-X", "stream", "--no-sync"])
+        sb2_port = prim.port + 2
+        with open(os.path.join(sb2dir, "postgresql.conf"), "a") as f:
+            f.write("port=%d\nwal_keep_size=1GB\n" % sb2_port)
+        prim.run([oc.BIN + "/pg_ctl", "-D", sb2dir, "-l", os.path.join(prim.w, "sb2log"), "-w", "start"])
+        sb2_started[0] = True
+        sb2_conn = "host=%s port=%d dbname=postgres user=postgres" % (prim.w, sb2_port)
+
         # Streaming start: a position the standby has already received (its pg_wal begins at the
         # base backup, after `start`; no transaction runs in between).
         sstart = prim.psql("select pg_current_wal_insert_lsn()").decode().strip()
-        for _ in range(400):
-            if sbsql("select pg_last_wal_receive_lsn() >= '%s'" % sstart).decode().strip() == "t":
-                break
-            time.sleep(0.05)
-        else:
-            raise RuntimeError("standby did not receive %s" % sstart)
+        for port in (sb_port, sb2_port):
+            for _ in range(400):
+                if sbsql("select pg_last_wal_receive_lsn() >= '%s'" % sstart, port=port).decode().strip() == "t":
+                    break
+                time.sleep(0.05)
+            else:
+                raise RuntimeError("standby (port %d) did not receive %s" % (port, sstart))
         # Live: the CLI streams from the standby (timeline 1) while it is promoted and written to
-        # on timeline 2; it has to follow the switch without being restarted.
-        live_path = os.path.join(prim.w, "live.out")
-        live_out = open(live_path, "wb")
-        live_err = open(live_path + ".err", "wb")
-        live = subprocess.Popen([waldump, "--stream=" + sb_conn, "--start=" + sstart,
-                                 "--catalog=" + sb_conn], stdout=live_out, stderr=live_err)
+        # on timeline 2, and from the cascading standby while that one follows the promotion; it
+        # has to follow the switch without being restarted.
+        for name, conn in [("live stream through the promotion", sb_conn),
+                           ("live stream from a cascading standby following the promotion", sb2_conn)]:
+            path = os.path.join(prim.w, "live%d.out" % len(lives))
+            lives.append((name, path, subprocess.Popen(
+                [waldump, "--stream=" + conn, "--start=" + sstart, "--catalog=" + conn],
+                stdout=open(path, "wb"), stderr=open(path + ".err", "wb"))))
 
         w1 = oc.Workload(seed, 150)
         path = os.path.join(prim.w, "w1.sql")
@@ -172,7 +187,9 @@ def main():
                 shutil.copy(os.path.join(prim.arch, f), os.path.join(barman, "wals"))
         common = ["--start=" + start, "--end=" + end, "--timeline=2",
                   "--catalog=host=%s port=%d dbname=postgres user=postgres" % (prim.w, sb_port)]
-        ok = check_live(live, live_path, expected, seed)
+        ok = True
+        for name, path, live in lives:
+            ok = check_live(name, live, path, expected, seed) and ok
         # Streaming from the promoted server, starting on timeline 1: the server streams the
         # historic timeline up to the switch point, ends COPY naming timeline 2, and the CLI goes
         # on there (with --timeline=1, and with the timeline chosen from TIMELINE_HISTORY).
@@ -183,7 +200,13 @@ def main():
         for name, args, want in [("stream, promoted server, --timeline=1", stream_common + ["--timeline=1"], expected),
                                  ("stream, promoted server, timeline from history", stream_common, expected),
                                  ("stream, --timeline=1 but start on timeline 2", restart, expected2)]:
-            p = subprocess.run([waldump] + args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=60)
+            try:
+                p = subprocess.run([waldump] + args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=60)
+            except subprocess.TimeoutExpired as e:
+                print("timeline (%s): waldump did not finish in 60 s (seed=%d); printed %d of %d lines"
+                      % (name, seed, (e.stdout or b"").count(b"\n"), want.count(b"\n")))
+                ok = False
+                continue
             if p.returncode != 0:
                 print("timeline (%s): waldump failed (seed=%d): %s" % (name, seed, p.stderr.decode()))
                 ok = False
@@ -207,9 +230,14 @@ def main():
                       % (name, expected.count(b"\n")), flush=True)
         return 0 if ok else 1
     finally:
-        if live is not None and live.poll() is None:
-            live.kill()
-            live.wait()
+        for _, _, live in lives:
+            if live.poll() is None:
+                live.kill()
+                live.wait()
+        if sb2_started[0]:
+            subprocess.run(["runuser", "-u", "postgres", "--", oc.BIN + "/pg_ctl", "-D",
+                            os.path.join(prim.w, "standby2"), "-m", "immediate", "stop"],
+                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         if sb_started:
             subprocess.run(["runuser", "-u", "postgres", "--", oc.BIN + "/pg_ctl", "-D",
                             os.path.join(prim.w, "standby"), "-m", "immediate", "stop"],
