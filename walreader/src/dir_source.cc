@@ -24,6 +24,7 @@
 #include <thread>
 
 #include "bytes.h"
+#include "timeline_history.h"
 #include "walreader/source.h"
 
 namespace pgt {
@@ -220,24 +221,9 @@ class SegmentSource : public WalSource {
     PGT_ASSIGN_OR_RETURN(auto bytes, ReadWhole(path));
     if (!tmpdir_.empty()) ::unlink(path.c_str());
     std::string text(bytes.begin(), bytes.end());
-    std::vector<std::pair<TimeLineId, Lsn>> anc;   // (parent tli, switch point), oldest first
-    size_t pos = 0;
-    while (pos < text.size()) {
-      size_t nl = text.find('\n', pos);
-      std::string line = text.substr(pos, nl == std::string::npos ? std::string::npos : nl - pos);
-      pos = nl == std::string::npos ? text.size() : nl + 1;
-      size_t b = line.find_first_not_of(" \t");
-      if (b == std::string::npos || line[b] == '#') continue;
-      unsigned t = 0, hi = 0, lo = 0;
-      if (std::sscanf(line.c_str() + b, "%u %X/%X", &t, &hi, &lo) != 3 || t == 0 || t >= tli_ ||
-          (!anc.empty() && t <= anc.back().first))
-        return Status::Corruption("invalid timeline history file " + std::string(name) + " line: " + line);
-      anc.emplace_back(t, (Lsn{hi} << 32) | lo);
-    }
+    PGT_ASSIGN_OR_RETURN(auto spans, internal::ParseTimelineHistory(text, tli_, name));
     history_.clear();
-    history_.emplace_back(tli_, anc.empty() ? 0 : anc.back().second);
-    for (size_t i = anc.size(); i-- > 0;)
-      history_.emplace_back(anc[i].first, i == 0 ? 0 : anc[i - 1].second);
+    for (size_t i = spans.size(); i-- > 0;) history_.emplace_back(spans[i].tli, spans[i].begin);
     return Status::Ok();
   }
 

@@ -19,10 +19,10 @@ Result<std::vector<TimelineSpan>> ParseTimelineHistory(const std::string& text, 
     unsigned t = 0, hi = 0, lo = 0;
     if (std::sscanf(line.c_str() + b, "%u %X/%X", &t, &hi, &lo) != 3 || t == 0 || t >= tli ||
         (!spans.empty() && t <= spans.back().tli))
-      return Status::Corruption("invalid timeline history " + what + " line: " + line);
+      return Status::Corruption("invalid timeline history file " + what + " line: " + line);
     Lsn end = (Lsn{hi} << 32) | lo;
     if (end < begin)
-      return Status::Corruption("invalid timeline history " + what + ": switch points go back at " +
+      return Status::Corruption("invalid timeline history file " + what + ": switch points go back at " +
                                 line);
     spans.push_back({t, begin, end});
     begin = end;

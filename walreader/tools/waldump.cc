@@ -10,6 +10,8 @@
 //
 // Errors (corruption, missing segment, ...) are printed as one line on stderr, exit status 1;
 // nothing is printed for transactions whose commit lies past the last good record.
+// --stream follows timeline switches (TIMELINE_HISTORY, end of a historic timeline); without
+// --timeline it starts on the timeline holding --start; without --end it runs until stopped.
 #include <cstdio>
 #include <chrono>
 #include <cstring>
@@ -216,7 +218,7 @@ int main(int argc, char** argv) {
     src = pgt::OpenSegmentSource(so);
   }
   if (!src.ok()) return Fail(src.status());
-  unsigned long tli = a.stream.empty() ? 1 : 0;   // stream: the server's current timeline
+  unsigned long tli = a.stream.empty() ? 1 : 0;   // stream: the one holding --start
   if (!a.timeline.empty()) {
     char* e = nullptr;
     tli = std::strtoul(a.timeline.c_str(), &e, 10);
