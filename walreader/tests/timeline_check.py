@@ -1,16 +1,22 @@
 #!/usr/bin/env python3
-"""Live timeline check: pgtrickle-waldump follows a real promotion through the archive's .history.
+"""Live timeline check: pgtrickle-waldump follows a real promotion, streaming and through the archive.
 
 A throwaway PostgreSQL 15 primary (1 MB segments, archiving into a shared archive) gets a
-streaming standby (pg_basebackup -R, same archive_command). Random workload on the primary
-(oracle_check.Workload), the primary is switched/archived and stopped, the standby catches up and
-is promoted (timeline 2: 00000002.history, tli-1 .partial, tli-2 segments in the archive), a
-logical slot is created on it and a second random workload runs there. Then
+streaming standby (pg_basebackup -R, same archive_command) and a cascading standby streaming from
+that standby. Two CLIs start streaming (--stream=, no --end) from the standby and from the
+cascading standby. Random workload on the primary (oracle_check.Workload), the primary is
+switched/archived and stopped, the standby catches up and is promoted (timeline 2:
+00000002.history, tli-1 .partial, tli-2 segments in the archive; the cascading standby follows it),
+a logical slot is created on it and a second random workload runs there. Then each of these must
+equal, byte for byte, the primary's test_decoding output followed by the promoted standby's:
 
-  pgtrickle-waldump --archive=ARCHIVE --timeline=2 --start=<primary start> --end=<standby end>
+  - the two live CLIs (they must follow the switch themselves; stopped once they printed as much)
+  - pgtrickle-waldump --stream=<promoted> --start=<tli-1 LSN> --end=<end> [--timeline=1]
+    (historic timeline streamed up to the switch point, end of COPY, next timeline)
+  - pgtrickle-waldump --archive=ARCHIVE --timeline=2 --start=<primary start> --end=<standby end>
+    and the same through a barman copy with zstd files and the .history in wals/
 
-(and the same through a barman copy with zstd files and the .history in wals/) must equal, byte
-for byte, the primary's test_decoding output followed by the promoted standby's.
+and --stream with --timeline=1 but a start LSN on timeline 2 must equal the second part alone.
 
 usage: timeline_check.py WALDUMP [--seed=N]        Exit 77 (skip) without root/PG15.
 """
