@@ -10,8 +10,8 @@ supports, archives the WAL (flat, barman layout with zstd and gzip files, restor
 compares, byte for byte,
 
   pgtrickle-waldump --format=test_decoding [--timezone=TZ] over pg_wal, the archive, the barman
-  layout and a restore_command (the last three with --reorder-memory-limit=1024, so the reorder
-  buffer's spill-to-disk path runs)
+  layout, a restore_command (these three with --reorder-memory-limit=1024, so the reorder
+  buffer's spill-to-disk path runs) and physical streaming (--stream=)
 
 with pg_logical_slot_peek_changes(slot, NULL, NULL, 'include-xids', '0', 'skip-empty-xacts', '1')
 (in a session with the same TimeZone). On a mismatch prints the first differing lines and the seed.
@@ -619,7 +619,8 @@ def main():
         runs = [("pg_wal", ["--wal-dir=" + os.path.join(srv.w, "data", "pg_wal")]),
                 ("archive+spill", ["--archive=" + srv.arch] + tiny),
                 ("barman+zstd/gzip+spill", ["--archive=" + barman] + tiny),
-                ("restore_command+spill", ["--restore-command=cp %s/%%f %%p" % srv.arch] + tiny)]
+                ("restore_command+spill", ["--restore-command=cp %s/%%f %%p" % srv.arch] + tiny),
+                ("stream", ["--stream=" + srv.conninfo()])]
         ok = True
         for name, src_args in runs:
             t1 = time.time()
