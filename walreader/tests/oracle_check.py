@@ -561,10 +561,16 @@ def main():
     rnd = random.Random(seed)
     zone = rnd.choice(ZONES)
     segsize = rnd.choice([1, 1, 2, 16])
-    print("oracle: seed=%d txns=%d timezone=%s wal-segsize=%dMB" % (seed, ntx, zone, segsize), flush=True)
+    # Half of the seeds compress every TOAST value with lz4 (columns without an explicit method);
+    # t_lz4 keeps lz4 and pglz columns either way.
+    toast = rnd.choice(["pglz", "lz4"])
+    print("oracle: seed=%d txns=%d timezone=%s wal-segsize=%dMB default_toast_compression=%s"
+          % (seed, ntx, zone, segsize, toast), flush=True)
     srv = Server(keep)
     try:
         srv.start(segsize)
+        srv.psql("alter system set default_toast_compression = '%s'" % toast)
+        srv.run([BIN + "/pg_ctl", "-D", os.path.join(srv.w, "data"), "reload"])
         srv.psql(SCHEMA)
         srv.psql("select 'x' from pg_create_logical_replication_slot('s', 'test_decoding')")
         start = srv.psql("select pg_current_wal_insert_lsn()").decode().strip()
@@ -594,6 +600,11 @@ def main():
         if max(len(x) for x in expected.split(b"\n")) < 9000:
             raise RuntimeError("workload of seed %d has no external TOAST value" % seed)
         check_lz4(srv.psql, expected, seed)
+        methods = srv.psql("select count(*) filter (where pg_column_compression(t) = '%s'), "
+                           "count(*) filter (where pg_column_compression(t) <> '%s') from t_all"
+                           % (toast, toast)).decode().strip().split("|")
+        if int(methods[0]) == 0 or int(methods[1]) != 0:
+            raise RuntimeError("seed %d: t_all.t not compressed with %s only (%s)" % (seed, toast, methods))
         # barman layout: wals/<16 hex>/<segment>[.ext], zstd / gzip by turns, and one
         # compressed file without extension (magic detection)
         barman = os.path.join(srv.w, "barman")
