@@ -15,8 +15,24 @@ compares, byte for byte,
 with pg_logical_slot_peek_changes(slot, NULL, NULL, 'include-xids', '0', 'skip-empty-xacts', '1')
 (in a session with the same TimeZone). On a mismatch prints the first differing lines and the seed.
 
-usage: oracle_check.py WALDUMP [--seed=N] [--txns=N] [--keep]
-Exit 77 (skip) when PostgreSQL 15, root or the postgres user are unavailable.
+The range also holds the record types whose layout or name differs between versions: COMMIT
+PREPARED / COMMIT of transactions that DROP a table (dropped-stats items: 12 bytes up to 17, 16 in
+18, followed by the twophase xid the decoder needs), VACUUM and VACUUM FREEZE (HEAP2 PRUNE/VACUUM/
+FREEZE_PAGE, in 17+ PRUNE_ON_ACCESS/PRUNE_VACUUM_SCAN/PRUNE_VACUUM_CLEANUP) and CHECKPOINT (17+:
+XLOG CHECKPOINT_REDO). pg_walinspect counts the record types of the range (printed) and the test
+fails if one of these is missing.
+
+Versions: --pg-bin=DIR runs the server (initdb, pg_ctl, postgres, test_decoding, pg_walinspect)
+from DIR, e.g. the PostgreSQL 16/17/18 binaries installed by tools/install-pg-versions.sh; default
+Debian's PostgreSQL 15. psql is always Debian's (libpq 15 talks to 16-18). The workload is the same
+for every version: every feature it uses exists in 15-18, so nothing is skipped. lz4 is not used
+(the decoder does not decompress it; the npm 16-18 builds are also built without lz4, which the
+test probes and prints).
+
+usage: oracle_check.py WALDUMP [--seed=N] [--txns=N] [--keep] [--pg-bin=DIR]
+Exit 77 (skip) when PostgreSQL 15, root or the postgres user are unavailable and --pg-bin was not
+given. With --pg-bin a missing binary or a missing root/postgres user is a failure (exit 1) naming
+tools/install-pg-versions.sh: the CTests of 16-18 must never be skipped.
 """
 import difflib
 import os
@@ -28,7 +44,15 @@ import sys
 import tempfile
 import time
 
-BIN = "/usr/lib/postgresql/15/bin"
+BIN = "/usr/lib/postgresql/15/bin"          # server binaries (--pg-bin)
+CLIENT_BIN = "/usr/lib/postgresql/15/bin"   # psql (not in the npm server packages)
+
+
+def server_major(bin_dir):
+    """Major version of DIR/postgres ("postgres (PostgreSQL) 17.10" -> 17)."""
+    out = subprocess.run([bin_dir + "/postgres", "--version"], check=True, stdout=subprocess.PIPE,
+                         stderr=subprocess.STDOUT).stdout.decode()
+    return int(out.split(")")[1].strip().split(".")[0])
 
 TYPES = [  # column name, SQL type
     ("b", "boolean"), ("i2", "smallint"), ("i4", "integer"), ("i8", "bigint"),
@@ -229,6 +253,7 @@ class Workload:
         self.hold = False
         self.pending = []
         self.pending_of = {}
+        self.scratch = 0
 
     def new_id(self):
         self.next_id += 1
@@ -323,16 +348,32 @@ class Workload:
         out.append(r.choice(["commit;", "commit;", "rollback;"]))
         return out
 
+    def maintenance(self):
+        """Records whose layout or name differs between versions (see the module docstring).
+        Tables are named: a bare VACUUM would wait on the scratch tables prepared DROPs hold."""
+        r = self.r
+        return [r.choice(["vacuum t_kv;", "vacuum t_all;", "vacuum (freeze) t_nokey;",
+                          "vacuum (freeze) t_kv;", "checkpoint;"])]
+
     def transaction(self):
         r = self.r
         out = []
         c = r.random()
         if c < 0.02:
             return self.subxact_tree()
+        if c < 0.04:
+            return self.maintenance()
         if c < 0.25:   # autocommit statement
             return [self.statement(True)]
         e = r.random()
         self.hold = 0.12 <= e < 0.22
+        # DROP TABLE of an untracked table created just before: the commit (or COMMIT PREPARED)
+        # record carries dropped-stats items and relfilelocators; rolled back, a no-op.
+        drop = None
+        if r.random() < 0.15:
+            self.scratch += 1
+            drop = "scratch_%d" % self.scratch
+            out.append("create table %s(x int);" % drop)
         out.append("begin;")
         sp = 0
         for _ in range(r.randint(1, 8)):
@@ -350,6 +391,8 @@ class Workload:
                     sp = k - 1
             else:
                 out.append(self.statement(True))
+        if drop:
+            out.append("drop table %s;" % drop)
         if e < 0.12:
             out.append("rollback;")
         elif e < 0.22:
@@ -377,6 +420,15 @@ class Workload:
         for g in self.prepared:
             out.append("commit prepared '%s';" % g)
         self.prepared = []
+        # Always in the range, whatever the seed: a COMMIT PREPARED with dropped stats, a plain
+        # COMMIT with them, VACUUM (FREEZE) of updated tables and a CHECKPOINT.
+        out.append("create table scratch_prep(x int); create table scratch_plain(x int);")
+        out.append("begin; insert into t_nokey(id, t) values (%d, 'dropped-stats-prepared'); "
+                   "drop table scratch_prep; prepare transaction 'g_drop';" % self.new_id())
+        out.append("commit prepared 'g_drop';")
+        out.append("begin; insert into t_nokey(id, t) values (%d, 'dropped-stats-plain'); "
+                   "drop table scratch_plain; commit;" % self.new_id())
+        out.extend(["vacuum (freeze) t_nokey;", "vacuum t_all;", "checkpoint;"])
         if not truncate:
             return "\n".join(out) + "\n"
         # TRUNCATE phase (the SQL catalog is read after the workload, so only the current
@@ -440,7 +492,7 @@ class Server:
         return "host=%s port=%d dbname=postgres user=postgres" % (self.w, self.port)
 
     def psql(self, sql=None, file=None):
-        args = [BIN + "/psql", "-X", "-q", "-v", "ON_ERROR_STOP=1", "-h", self.w, "-p", str(self.port),
+        args = [CLIENT_BIN + "/psql", "-X", "-q", "-v", "ON_ERROR_STOP=1", "-h", self.w, "-p", str(self.port),
                 "-d", "postgres", "-At"]
         if file:
             args += ["-f", file]
@@ -480,30 +532,99 @@ def first_diff(expected, got, seed, what):
     print("MISMATCH (%s) seed=%d: no differing line (trailing newline?)" % (what, seed))
 
 
+def record_census(srv, start, end):
+    """{(resource manager, record type): count} of the WAL range, from pg_walinspect, and the
+    number of COMMIT PREPARED / COMMIT records that carry dropped-stats items."""
+    srv.psql("create extension if not exists pg_walinspect")
+    rows = srv.psql("select resource_manager || '/' || record_type, count(*) from "
+                    "pg_get_wal_records_info('%s', '%s') group by 1 order by 1" % (start, end))
+    census = {}
+    for line in rows.decode().splitlines():
+        k, n = line.rsplit("|", 1)
+        census[k] = int(n)
+    dropped = srv.psql("select record_type, count(*) from pg_get_wal_records_info('%s', '%s') "
+                       "where resource_manager = 'Transaction' and description like '%%dropped stats%%' "
+                       "group by 1" % (start, end))
+    with_stats = {}
+    for line in dropped.decode().splitlines():
+        k, n = line.rsplit("|", 1)
+        with_stats[k] = int(n)
+    return census, with_stats
+
+
+def check_census(census, with_stats, major):
+    """Fails unless the range holds the version-dependent records the test claims to cover."""
+    need = ["XLOG/CHECKPOINT_ONLINE", "Transaction/COMMIT_PREPARED", "Heap2/MULTI_INSERT"]
+    if major >= 17:   # renamed/added in 17
+        need += ["XLOG/CHECKPOINT_REDO", "Heap2/PRUNE_VACUUM_SCAN"]
+    else:
+        need += ["Heap2/PRUNE", "Heap2/VACUUM"]
+    missing = [k for k in need if k not in census]
+    for k in ("COMMIT_PREPARED", "COMMIT"):
+        if with_stats.get(k, 0) == 0:
+            missing.append("Transaction/%s with dropped stats" % k)
+    if missing:
+        raise RuntimeError("WAL range lacks %s (census: %s)" % (", ".join(missing), census))
+
+
+def server_has_lz4(srv):
+    try:
+        srv.psql("set default_toast_compression = 'lz4'")
+        return True
+    except RuntimeError:
+        return False
+
+
 def main():
+    global BIN
     waldump = sys.argv[1]
     seed = int(time.time() * 1000) % 1000000
     ntx = 300
     keep = False
+    pg_bin = None
     for a in sys.argv[2:]:
         if a.startswith("--seed="): seed = int(a[7:])
         elif a.startswith("--txns="): ntx = int(a[7:])
+        elif a.startswith("--pg-bin="): pg_bin = a[len("--pg-bin="):]
         elif a == "--keep": keep = True
     if os.environ.get("ORACLE_SEED"):
         seed = int(os.environ["ORACLE_SEED"])
+    if pg_bin is not None:
+        # A version test must run: anything missing is a failure, never a skip.
+        BIN = pg_bin
+        for f in ("initdb", "pg_ctl", "postgres"):
+            if not os.access(os.path.join(BIN, f), os.X_OK):
+                print("oracle: %s/%s missing: run tools/install-pg-versions.sh (as root) to install "
+                      "the PostgreSQL 16-18 server binaries" % (BIN, f))
+                return 1
+        if os.getuid() != 0:
+            print("oracle: --pg-bin runs need root (servers run as the postgres user)")
+            return 1
+        try:
+            pwd.getpwnam("postgres")
+        except KeyError:
+            print("oracle: user postgres missing (tools/install-deps.sh installs postgresql-15)")
+            return 1
+        if not os.access(CLIENT_BIN + "/psql", os.X_OK):
+            print("oracle: %s/psql missing: run tools/install-deps.sh" % CLIENT_BIN)
+            return 1
     try:
         pwd.getpwnam("postgres")
     except KeyError:
         return 77
     if os.getuid() != 0 or not os.access(BIN + "/initdb", os.X_OK):
         return 77
+    major = server_major(BIN)
     rnd = random.Random(seed)
     zone = rnd.choice(ZONES)
     segsize = rnd.choice([1, 1, 2, 16])
-    print("oracle: seed=%d txns=%d timezone=%s wal-segsize=%dMB" % (seed, ntx, zone, segsize), flush=True)
+    print("oracle: PostgreSQL %d (%s) seed=%d txns=%d timezone=%s wal-segsize=%dMB"
+          % (major, BIN, seed, ntx, zone, segsize), flush=True)
     srv = Server(keep)
     try:
         srv.start(segsize)
+        print("oracle: lz4 %s in this server build (not used by the workload)"
+              % ("available" if server_has_lz4(srv) else "absent"), flush=True)
         srv.psql(SCHEMA)
         srv.psql("select 'x' from pg_create_logical_replication_slot('s', 'test_decoding')")
         start = srv.psql("select pg_current_wal_insert_lsn()").decode().strip()
@@ -519,6 +640,10 @@ def main():
         srv.switch_and_archive()
         print("oracle: workload %.1fs, range %s..%s, %d segments archived"
               % (time.time() - t0, start, end, len([x for x in os.listdir(srv.arch) if len(x) == 24])), flush=True)
+        census, with_stats = record_census(srv, start, end)
+        print("oracle: records in range: %s; with dropped stats: %s"
+              % (" ".join("%s=%d" % kv for kv in sorted(census.items())), with_stats), flush=True)
+        check_census(census, with_stats, major)
         expected = srv.psql("set timezone = %s; select data from pg_logical_slot_peek_changes('s', NULL, NULL, "
                             "'include-xids', '0', 'skip-empty-xacts', '1')" % q(zone))
         if expected.count(b"\n") < ntx // 2:
@@ -527,7 +652,8 @@ def main():
         for needle in [b"TRUNCATE:", b"unchanged-toast-datum", b"old-key:", b"(no-tuple-data)",
                        b"t_kv: UPDATE:", b"t_full: DELETE:", b"[interval]:'", b"[time with time zone]:'",
                        b"[integer[]]:'{", b"[integer[]]:'{{", b"[text[]]:'{", b"[jsonb[]]:'{", b"[numeric[]]:'{",
-                       b"[timestamp with time zone[]]:'{", b"[integer[]]:'[0:2]={1,NULL,-3}'", b"]:NaN", b"]:-Infinity", b"]:'infinity'", b"t_nokey: INSERT:"]:
+                       b"[timestamp with time zone[]]:'{", b"[integer[]]:'[0:2]={1,NULL,-3}'", b"]:NaN", b"]:-Infinity", b"]:'infinity'", b"t_nokey: INSERT:",
+                       b"'dropped-stats-prepared'", b"'dropped-stats-plain'"]:
             if needle not in expected:
                 raise RuntimeError("workload of seed %d did not produce %r" % (seed, needle))
         if max(len(x) for x in expected.split(b"\n")) < 9000:
