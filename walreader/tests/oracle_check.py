@@ -575,8 +575,27 @@ def server_has_lz4(srv):
         return False
 
 
-def main():
+def use_pg_bin(pg_bin):
+    """Runs the servers from PG_BIN. A version test must run: returns what is missing (the caller
+    fails, never skips), or None."""
     global BIN
+    BIN = pg_bin
+    for f in ("initdb", "pg_ctl", "postgres"):
+        if not os.access(os.path.join(BIN, f), os.X_OK):
+            return ("%s/%s missing: run tools/install-pg-versions.sh (as root) to install the "
+                    "PostgreSQL 16-18 server binaries" % (BIN, f))
+    if os.getuid() != 0:
+        return "--pg-bin runs need root (servers run as the postgres user)"
+    try:
+        pwd.getpwnam("postgres")
+    except KeyError:
+        return "user postgres missing (tools/install-deps.sh installs postgresql-15)"
+    if not os.access(CLIENT_BIN + "/psql", os.X_OK):
+        return "%s/psql missing: run tools/install-deps.sh" % CLIENT_BIN
+    return None
+
+
+def main():
     waldump = sys.argv[1]
     seed = int(time.time() * 1000) % 1000000
     ntx = 300
@@ -590,23 +609,9 @@ def main():
     if os.environ.get("ORACLE_SEED"):
         seed = int(os.environ["ORACLE_SEED"])
     if pg_bin is not None:
-        # A version test must run: anything missing is a failure, never a skip.
-        BIN = pg_bin
-        for f in ("initdb", "pg_ctl", "postgres"):
-            if not os.access(os.path.join(BIN, f), os.X_OK):
-                print("oracle: %s/%s missing: run tools/install-pg-versions.sh (as root) to install "
-                      "the PostgreSQL 16-18 server binaries" % (BIN, f))
-                return 1
-        if os.getuid() != 0:
-            print("oracle: --pg-bin runs need root (servers run as the postgres user)")
-            return 1
-        try:
-            pwd.getpwnam("postgres")
-        except KeyError:
-            print("oracle: user postgres missing (tools/install-deps.sh installs postgresql-15)")
-            return 1
-        if not os.access(CLIENT_BIN + "/psql", os.X_OK):
-            print("oracle: %s/psql missing: run tools/install-deps.sh" % CLIENT_BIN)
+        problem = use_pg_bin(pg_bin)
+        if problem:
+            print("oracle: " + problem)
             return 1
     try:
         pwd.getpwnam("postgres")
