@@ -25,7 +25,8 @@ fails if one of these is missing.
 Versions: --pg-bin=DIR runs the server (initdb, pg_ctl, postgres, test_decoding, pg_walinspect)
 from DIR, e.g. the PostgreSQL 16/17/18 binaries installed by tools/install-pg-versions.sh; default
 Debian's PostgreSQL 15. psql is always Debian's (libpq 15 talks to 16-18). The workload is the same
-for every version: every feature it uses exists in 15-18, so nothing is skipped. lz4 is not used
+for every version (every feature it uses exists in 15-18), plus infinite intervals from 17 on,
+where they were introduced. lz4 is not used
 (the decoder does not decompress it; the npm 16-18 builds are also built without lz4, which the
 test probes and prints).
 
@@ -77,8 +78,9 @@ def q(s):
 
 
 class Gen:
-    def __init__(self, rnd):
+    def __init__(self, rnd, major=15):
         self.r = rnd
+        self.major = major   # server version: 17+ has infinite intervals
 
     def text(self, maxlen=12):
         r = self.r
@@ -166,6 +168,8 @@ class Gen:
         r = self.r
         if r.random() < 0.1:
             return "'0'::interval"
+        if self.major >= 17 and r.random() < 0.06:
+            return r.choice(["'infinity'::interval", "'-infinity'::interval"])
         parts = []
         for unit, lim in [("years", 300), ("mons", 30), ("days", 400), ("hours", 100), ("minutes", 100)]:
             if r.random() < 0.5:
@@ -242,9 +246,9 @@ class Gen:
 
 
 class Workload:
-    def __init__(self, seed, ntx):
+    def __init__(self, seed, ntx, major=15):
         self.r = random.Random(seed)
-        self.g = Gen(self.r)
+        self.g = Gen(self.r, major)
         self.ntx = ntx
         self.next_id = 1
         self.ids = {"t_all": [], "t_full": [], "t_nokey": [], "t_kv": []}
@@ -633,7 +637,7 @@ def main():
         srv.psql(SCHEMA)
         srv.psql("select 'x' from pg_create_logical_replication_slot('s', 'test_decoding')")
         start = srv.psql("select pg_current_wal_insert_lsn()").decode().strip()
-        script = Workload(seed, ntx).script()
+        script = Workload(seed, ntx, major).script()
         path = os.path.join(srv.w, "workload.sql")
         with open(path, "w") as f:
             f.write(script)
@@ -661,6 +665,8 @@ def main():
                        b"'dropped-stats-prepared'", b"'dropped-stats-plain'"]:
             if needle not in expected:
                 raise RuntimeError("workload of seed %d did not produce %r" % (seed, needle))
+        if major >= 17 and b"[interval]:'infinity'" not in expected and b"[interval]:'-infinity'" not in expected:
+            raise RuntimeError("workload of seed %d has no infinite interval (PostgreSQL 17+)" % seed)
         if max(len(x) for x in expected.split(b"\n")) < 9000:
             raise RuntimeError("workload of seed %d has no external TOAST value" % seed)
         # barman layout: wals/<16 hex>/<segment>[.ext], zstd / gzip by turns, and one
