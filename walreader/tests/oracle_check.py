@@ -488,9 +488,34 @@ class Server:
         for _ in range(400):
             done = self.psql("select last_archived_wal from pg_stat_archiver").decode().strip()
             if done and done >= seg:
+                self.wait_archive_matches_pg_wal()
                 return seg
             time.sleep(0.05)
         raise RuntimeError("segment %s was not archived" % seg)
+
+    def wait_archive_matches_pg_wal(self):
+        """Every archived segment still in pg_wal must have the same bytes there. (Seen: with
+        16 MB segments the archived copy of the first segment sometimes still held that segment
+        as of the workload's start after pg_stat_archiver reported it archived.)"""
+        pg_wal = os.path.join(self.w, "data", "pg_wal")
+        t0 = time.time()
+        while True:
+            stale = []
+            for name in sorted(x for x in os.listdir(self.arch) if len(x) == 24):
+                live = os.path.join(pg_wal, name)
+                if not os.path.exists(live):
+                    continue
+                with open(live, "rb") as a, open(os.path.join(self.arch, name), "rb") as b:
+                    if a.read() != b.read():
+                        stale.append(name)
+            if not stale:
+                if time.time() - t0 > 0.01:
+                    print("oracle: waited %.2fs for the archive to match pg_wal" % (time.time() - t0),
+                          flush=True)
+                return
+            if time.time() - t0 > 20:
+                raise RuntimeError("archived %s still differ from pg_wal after 20 s" % stale)
+            time.sleep(0.05)
 
     def conninfo(self):
         return "host=%s port=%d dbname=postgres user=postgres" % (self.w, self.port)
@@ -534,6 +559,51 @@ def first_diff(expected, got, seed, what):
             print("\n".join(x[:300] for x in ctx[:30]))
             return
     print("MISMATCH (%s) seed=%d: no differing line (trailing newline?)" % (what, seed))
+
+
+def check_barman_copy(arch, barman, pg_wal):
+    """The barman copy must hold the archived bytes (a harness race must not pass for a decoder
+    bug): decompresses every file with the CLI tools and compares."""
+    for d, _, files in os.walk(os.path.join(barman, "wals")):
+        for f in files:
+            name = f[:24]
+            with open(os.path.join(arch, name), "rb") as a:
+                want = a.read()
+            with open(os.path.join(d, f), "rb") as b:
+                magic = b.read(4)
+            tool = ["zstd", "-dc"] if magic == b"\x28\xb5\x2f\xfd" else ["gzip", "-dc"]
+            got = subprocess.run(tool + [os.path.join(d, f)], check=True, stdout=subprocess.PIPE).stdout
+            if got != want:
+                live = os.path.join(pg_wal, name)
+                same_live = None
+                if os.path.exists(live):
+                    with open(live, "rb") as w:
+                        same_live = w.read() == want
+                diff_at = next((i for i in range(min(len(got), len(want))) if got[i] != want[i]), None)
+                raise RuntimeError("harness: barman file %s differs from the archived %s (sizes %d/%d, "
+                                   "first difference at %s; archive == pg_wal now: %s)"
+                                   % (f, name, len(got), len(want), diff_at, same_live))
+
+
+def check_no_tables_run(waldump, archive, start, end, seed):
+    """The whole range with no tracked table (empty catalog file): no output, exit 0. Every
+    Decoder::Next call then ends at its time budget with WAL left; the CLI once took that for the
+    end of the WAL (seen first with 16 MB zstd segments, whose decompression eats the budget)."""
+    empty = tempfile.NamedTemporaryFile(prefix="wr-oracle-empty-catalog.", delete=False)
+    empty.close()
+    try:
+        t1 = time.time()
+        p = subprocess.run([waldump, "--archive=" + archive, "--start=" + start, "--end=" + end,
+                            "--catalog-file=" + empty.name, "--db-oid=5"],
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=120)
+    finally:
+        os.unlink(empty.name)
+    if p.returncode != 0 or p.stdout:
+        print("waldump (no tracked tables) failed (seed=%d, exit %d, %d bytes of output): %s"
+              % (seed, p.returncode, len(p.stdout), p.stderr.decode(errors="replace")))
+        return False
+    print("oracle (no tracked tables, barman): no output, exit 0 (%.1fs)" % (time.time() - t1), flush=True)
+    return True
 
 
 def record_census(srv, start, end):
@@ -685,6 +755,7 @@ def main():
             else:
                 with open(os.path.join(d, s), "wb") as f:   # gzip, no extension
                     subprocess.run(["gzip", "-c", src], check=True, stdout=f)
+        check_barman_copy(srv.arch, barman, os.path.join(srv.w, "data", "pg_wal"))
         common = ["--start=" + start, "--end=" + end, "--catalog=" + srv.conninfo(),
                   "--format=test_decoding", "--timezone=" + zone]
         # All but the pg_wal run use a 1 KB reorder buffer, so nearly every transaction goes
@@ -696,6 +767,7 @@ def main():
                 ("barman+zstd/gzip+spill", ["--archive=" + barman] + tiny),
                 ("restore_command+spill", ["--restore-command=cp %s/%%f %%p" % srv.arch] + tiny)]
         ok = True
+        ok = check_no_tables_run(waldump, barman, start, end, seed) and ok
         for name, src_args in runs:
             t1 = time.time()
             p = subprocess.run([waldump] + src_args + common, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
