@@ -249,6 +249,8 @@ class Workload:
     def __init__(self, seed, ntx, major=15):
         self.r = random.Random(seed)
         self.g = Gen(self.r, major)
+        self.tag = "s%d" % seed   # in the names of scratch tables and of the fixed GID: two
+                                  # workloads on one cluster (timeline_check) must not collide
         self.ntx = ntx
         self.next_id = 1
         self.ids = {"t_all": [], "t_full": [], "t_nokey": [], "t_kv": []}
@@ -376,7 +378,7 @@ class Workload:
         drop = None
         if r.random() < 0.15:
             self.scratch += 1
-            drop = "scratch_%d" % self.scratch
+            drop = "scratch_%s_%d" % (self.tag, self.scratch)
             out.append("create table %s(x int);" % drop)
         out.append("begin;")
         sp = 0
@@ -426,12 +428,13 @@ class Workload:
         self.prepared = []
         # Always in the range, whatever the seed: a COMMIT PREPARED with dropped stats, a plain
         # COMMIT with them, VACUUM (FREEZE) of updated tables and a CHECKPOINT.
-        out.append("create table scratch_prep(x int); create table scratch_plain(x int);")
+        t = self.tag
+        out.append("create table scratch_prep_%s(x int); create table scratch_plain_%s(x int);" % (t, t))
         out.append("begin; insert into t_nokey(id, t) values (%d, 'dropped-stats-prepared'); "
-                   "drop table scratch_prep; prepare transaction 'g_drop';" % self.new_id())
-        out.append("commit prepared 'g_drop';")
+                   "drop table scratch_prep_%s; prepare transaction 'g_drop_%s';" % (self.new_id(), t, t))
+        out.append("commit prepared 'g_drop_%s';" % t)
         out.append("begin; insert into t_nokey(id, t) values (%d, 'dropped-stats-plain'); "
-                   "drop table scratch_plain; commit;" % self.new_id())
+                   "drop table scratch_plain_%s; commit;" % (self.new_id(), t))
         out.extend(["vacuum (freeze) t_nokey;", "vacuum t_all;", "checkpoint;"])
         if not truncate:
             return "\n".join(out) + "\n"
