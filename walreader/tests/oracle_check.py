@@ -25,8 +25,8 @@ fails if one of these is missing.
 Versions: --pg-bin=DIR runs the server (initdb, pg_ctl, postgres, test_decoding, pg_walinspect)
 from DIR, e.g. the PostgreSQL 16/17/18 binaries installed by tools/install-pg-versions.sh; default
 Debian's PostgreSQL 15. psql is always Debian's (libpq 15 talks to 16-18). The workload is the same
-for every version (every feature it uses exists in 15-18), plus infinite intervals from 17 on,
-where they were introduced. lz4 is not used
+for every version (every feature it uses exists in 15-18), plus infinite intervals from 17 on
+and a virtual generated column (t_gen.v) from 18 on, where they were introduced. lz4 is not used
 (the decoder does not decompress it; the npm 16-18 builds are also built without lz4, which the
 test probes and prints).
 
@@ -354,6 +354,16 @@ class Workload:
         out.append(r.choice(["commit;", "commit;", "rollback;"]))
         return out
 
+    def generated(self):
+        """Generated columns: stored (15+) and virtual (18+, added by SCHEMA_18)."""
+        r = self.r
+        ids = self.ids.setdefault("t_gen", [])
+        if ids and r.random() < 0.4:
+            return "update t_gen set a = %s where id = %d;" % (self.g.value("i2"), r.choice(ids))
+        rid = self.new_id()
+        ids.append(rid)
+        return "insert into t_gen(id, a, t) values (%d, %s, %s);" % (rid, self.g.value("i2"), q(self.g.text(8)))
+
     def maintenance(self):
         """Records whose layout or name differs between versions (see the module docstring).
         Tables are named: a bare VACUUM would wait on the scratch tables prepared DROPs hold."""
@@ -369,6 +379,8 @@ class Workload:
             return self.subxact_tree()
         if c < 0.04:
             return self.maintenance()
+        if c < 0.06:
+            return [self.generated()]
         if c < 0.25:   # autocommit statement
             return [self.statement(True)]
         e = r.random()
@@ -545,7 +557,10 @@ create table t_nokey(id bigint, b boolean, i4 int, t text, n numeric, f8 float8)
 create table t_kv(k int primary key, v text, n int);
 create table t_trunc(id serial primary key, v text);
 create table t_trunc2(x int);
+create table t_gen(id bigint primary key, a int, s int generated always as (a + 1) stored, t text);
 """ % (", ".join("%s %s" % c for c in TYPES), ", ".join("%s %s" % c for c in TYPES))
+# PostgreSQL 18+: a virtual generated column (stored as NULL in the heap; test_decoding prints null).
+SCHEMA_18 = "alter table t_gen add column v int generated always as (a * 2) virtual;"
 
 
 def first_diff(expected, got, seed, what):
@@ -708,6 +723,8 @@ def main():
         print("oracle: lz4 %s in this server build (not used by the workload)"
               % ("available" if server_has_lz4(srv) else "absent"), flush=True)
         srv.psql(SCHEMA)
+        if major >= 18:
+            srv.psql(SCHEMA_18)
         srv.psql("select 'x' from pg_create_logical_replication_slot('s', 'test_decoding')")
         start = srv.psql("select pg_current_wal_insert_lsn()").decode().strip()
         script = Workload(seed, ntx, major).script()
@@ -738,6 +755,8 @@ def main():
                        b"'dropped-stats-prepared'", b"'dropped-stats-plain'"]:
             if needle not in expected:
                 raise RuntimeError("workload of seed %d did not produce %r" % (seed, needle))
+        if b"t_gen: INSERT:" not in expected or (major >= 18 and b" v[integer]:null" not in expected):
+            raise RuntimeError("workload of seed %d has no generated-column row" % seed)
         if major >= 17 and b"[interval]:'infinity'" not in expected and b"[interval]:'-infinity'" not in expected:
             raise RuntimeError("workload of seed %d has no infinite interval (PostgreSQL 17+)" % seed)
         if max(len(x) for x in expected.split(b"\n")) < 9000:
