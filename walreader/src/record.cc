@@ -26,6 +26,7 @@ Result<DecodedRecord> DecodeRecord(RawRecord raw) {
   DecodedRecord r;
   r.start = raw.start;
   r.end = raw.end;
+  r.pg_major = raw.pg_major;
   r.bytes = std::move(raw.bytes);
   const uint8_t* b = r.bytes.data();
   const size_t total = r.bytes.size();

@@ -42,6 +42,7 @@ struct DecodedRecord {
   uint32_t xid = 0;              // xl_xid
   uint8_t info = 0;              // xl_info
   uint8_t rmid = 0;
+  int pg_major = 15;             // server major version that wrote it (RawRecord::pg_major)
   Lsn prev = kInvalidLsn;
   Xid toplevel_xid = kInvalidXid;   // block id 252, if present
   bool has_origin = false;

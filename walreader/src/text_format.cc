@@ -316,8 +316,13 @@ Oid ArrayElementOid(Oid array_oid) {
 }
 
 namespace {
-// interval_out, IntervalStyle postgres (EncodeInterval INTSTYLE_POSTGRES).
+// interval_out, IntervalStyle postgres (EncodeInterval INTSTYLE_POSTGRES). From PostgreSQL 17
+// on, all fields at their minimum / maximum are -infinity / infinity (INTERVAL_IS_NOBEGIN/NOEND);
+// 15 and 16 could in theory store that exact value as a finite interval: it is rendered as
+// infinity whatever the version (the value does not carry it).
 std::string IntervalText(int64_t time, int32_t day, int32_t month) {
+  if (time == INT64_MIN && day == INT32_MIN && month == INT32_MIN) return "-infinity";
+  if (time == INT64_MAX && day == INT32_MAX && month == INT32_MAX) return "infinity";
   std::string out;
   bool is_zero = true, is_before = false;
   auto part = [&](int64_t value, const char* unit) {

@@ -1,6 +1,9 @@
-// See xact_parse.h. Layouts (PG15): xl_xact_commit {i64 xact_time}; if XLOG_XACT_HAS_INFO
+// See xact_parse.h. Layouts (PG15-18): xl_xact_commit {i64 xact_time}; if XLOG_XACT_HAS_INFO
 // {u32 xinfo}; then, each if flagged and in this order: dbinfo, subxacts, relfilenodes, dropped
-// stats (12-byte items), invals (commit only, 16-byte messages), twophase xid (+ GID), origin.
+// stats, invals (commit only, 16-byte messages), twophase xid (+ GID), origin. The only change
+// across 15-18 is the dropped-stats item: {int kind; Oid dboid; Oid objoid} (12 bytes) up to 17,
+// {int kind; Oid dboid; uint32 objid_lo; uint32 objid_hi} (16 bytes) in 18, where the stats
+// object id became 64-bit.
 #include "xact_parse.h"
 
 #include <cstring>
@@ -13,7 +16,6 @@ namespace {
 constexpr uint32_t kHasDbInfo = 1u << 0, kHasSubxacts = 1u << 1, kHasRelfilenodes = 1u << 2,
                    kHasInvals = 1u << 3, kHasTwophase = 1u << 4, kHasOrigin = 1u << 5,
                    kHasGid = 1u << 7, kHasDroppedStats = 1u << 8;
-constexpr size_t kStatsItemSize = 12;     // 16 in PostgreSQL 18
 constexpr size_t kInvalMessageSize = 16;
 
 class Cursor {
@@ -46,7 +48,10 @@ Result<int> Counted(Cursor& c, size_t item, const char* what) {
 }
 }  // namespace
 
-Result<ParsedXactEnd> ParseXactEnd(const uint8_t* p, size_t len, uint8_t info, bool is_commit) {
+size_t XactStatsItemSize(int pg_major) { return pg_major >= 18 ? 16 : 12; }
+
+Result<ParsedXactEnd> ParseXactEnd(const uint8_t* p, size_t len, uint8_t info, bool is_commit,
+                                   int pg_major) {
   ParsedXactEnd r;
   Cursor c(p, len);
   if (!c.Has(8)) return Truncated("xact_time");
@@ -75,9 +80,10 @@ Result<ParsedXactEnd> ParseXactEnd(const uint8_t* p, size_t len, uint8_t info, b
     }
   }
   if (r.xinfo & kHasDroppedStats) {
-    PGT_ASSIGN_OR_RETURN(int n, Counted(c, kStatsItemSize, "dropped stats"));
+    const size_t item = XactStatsItemSize(pg_major);
+    PGT_ASSIGN_OR_RETURN(int n, Counted(c, item, "dropped stats"));
     r.ndropped_stats = n;
-    c.Skip(n * kStatsItemSize);
+    c.Skip(n * item);
   }
   if (is_commit && (r.xinfo & kHasInvals)) {
     PGT_ASSIGN_OR_RETURN(int n, Counted(c, kInvalMessageSize, "invalidations"));

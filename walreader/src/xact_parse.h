@@ -31,8 +31,12 @@ struct ParsedXactEnd {
   Lsn origin_lsn = 0;
   int64_t origin_time = 0;
 };
-// `is_commit`: commit layouts carry invalidation messages, abort layouts do not.
-Result<ParsedXactEnd> ParseXactEnd(const uint8_t* p, size_t len, uint8_t info, bool is_commit);
+// `is_commit`: commit layouts carry invalidation messages, abort layouts do not. `pg_major`: the
+// server version that wrote the record (the dropped-stats items grew from 12 to 16 bytes in 18).
+Result<ParsedXactEnd> ParseXactEnd(const uint8_t* p, size_t len, uint8_t info, bool is_commit,
+                                   int pg_major);
+// Size of one xl_xact_stats_item in WAL of `pg_major`.
+size_t XactStatsItemSize(int pg_major);
 
 struct ParsedAssignment {
   Xid top = kInvalidXid;

@@ -19,6 +19,16 @@ constexpr size_t kTrimThreshold = 4 * 1024 * 1024;
 Lsn PageOf(Lsn lsn) { return lsn & ~static_cast<Lsn>(kXLogBlcksz - 1); }
 }  // namespace
 
+int PgMajorFromPageMagic(uint16_t magic) {
+  switch (magic) {
+    case kXLogPageMagicPg15: return 15;
+    case kXLogPageMagicPg16: return 16;
+    case kXLogPageMagicPg17: return 17;
+    case kXLogPageMagicPg18: return 18;
+  }
+  return 0;
+}
+
 Status XLogReader::Start(Lsn lsn, TimeLineId tli) {
   lsn = MaxAlign(lsn);   // a record end (decoded_upto) names the next record's start
   Lsn page = PageOf(lsn);
@@ -89,11 +99,19 @@ Result<uint32_t> XLogReader::ValidatePageHeader(Lsn page, std::chrono::milliseco
     zero_hit_ = true;
     return 0u;
   }
-  if (magic != kXLogPageMagicPg15) {
+  const int major = PgMajorFromPageMagic(magic);
+  if (major == 0) {
     char m[8];
     std::snprintf(m, sizeof m, "%04X", magic);
     return Status::Corruption(std::string("invalid magic number ") + m + where +
-                              " (expected D110, PostgreSQL 15)");
+                              " (not WAL of a supported version: expected D110, D113, D116 or D118"
+                              " for PostgreSQL 15, 16, 17 or 18)");
+  }
+  if (pg_major_ != 0 && major != pg_major_) {
+    // One system's WAL never changes version (pg_upgrade starts a new system): a mix means
+    // files of another cluster, and record layouts would be misread.
+    return Status::Corruption("WAL page magic of PostgreSQL " + std::to_string(major) + where +
+                              " after WAL of PostgreSQL " + std::to_string(pg_major_));
   }
   if (info & ~0xFu) return Status::Corruption("invalid info bits" + where);
   uint32_t hdr = kShortPageHeaderSize;
@@ -140,6 +158,7 @@ Result<uint32_t> XLogReader::ValidatePageHeader(Lsn page, std::chrono::milliseco
     return Status::Corruption("out-of-sequence timeline " + std::to_string(tli) + " (after " +
                               std::to_string(last_page_tli_) + ")" + where);
   last_page_tli_ = tli;
+  pg_major_ = major;
   return hdr;
 }
 
@@ -244,6 +263,7 @@ Result<std::optional<RawRecord>> XLogReader::NextImpl(std::chrono::milliseconds 
       continue;
     }
     rec.end = p;
+    rec.pg_major = pg_major_;
     where_ = start;
     const uint8_t* b = rec.bytes.data();
     uint8_t rmid = b[17], info = b[16];

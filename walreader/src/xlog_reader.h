@@ -15,7 +15,15 @@
 
 namespace pgt::internal {
 
+// XLOG_PAGE_MAGIC of each supported major version (access/xlog_internal.h of REL_15..18_STABLE;
+// checked against WAL written by 15.x, 16.14, 17.10 and 18.4). Record layouts that differ between
+// versions are chosen by the major this maps to (RawRecord::pg_major).
 constexpr uint16_t kXLogPageMagicPg15 = 0xD110;
+constexpr uint16_t kXLogPageMagicPg16 = 0xD113;
+constexpr uint16_t kXLogPageMagicPg17 = 0xD116;
+constexpr uint16_t kXLogPageMagicPg18 = 0xD118;
+// The major version whose WAL pages carry `magic`, or 0 for a magic of no supported version.
+int PgMajorFromPageMagic(uint16_t magic);
 constexpr uint16_t kXlpFirstIsContrecord = 0x1;
 constexpr uint16_t kXlpLongHeader = 0x2;
 constexpr uint16_t kXlpBkpRemovable = 0x4;
@@ -29,6 +37,7 @@ constexpr uint64_t kDefaultSegmentSize = 16 * 1024 * 1024;
 struct RawRecord {
   Lsn start = kInvalidLsn;   // LSN of the record header
   Lsn end = kInvalidLsn;     // LSN just past its last byte (not aligned)
+  int pg_major = 15;         // server major version that wrote it (from the page magic)
   std::vector<uint8_t> bytes;
 };
 
@@ -45,6 +54,9 @@ class XLogReader {
   Result<std::optional<RawRecord>> Next(std::chrono::milliseconds wait);
 
   uint64_t segment_size() const { return seg_size_; }
+  // Major version of the server that wrote the WAL (15..18), from the first page header read;
+  // 0 before any. Every later page must carry the same magic.
+  int pg_major() const { return pg_major_; }
   // Start LSN of the next record to read (valid between records).
   Lsn position() const { return pos_; }
 
@@ -71,6 +83,7 @@ class XLogReader {
   uint64_t seg_size_ = kDefaultSegmentSize;
   bool seg_size_from_header_ = false;   // else from the source (or the default)
   uint64_t sysid_ = 0;
+  int pg_major_ = 0;            // from the first page magic (like sysid_, kept across Start)
   bool zero_hit_ = false;       // met zero-filled WAL (end of what was written)
   Lsn where_ = 0;               // WAL being examined (for the segment name in errors)
 };

@@ -10,9 +10,12 @@ pgtrickle-waldump
     last good record, nothing good left out).
 Damage: truncated segment, flipped bit (CRC) in a commit record (plain and inside a zstd file),
 missing segment (archive and restore_command), segment of a later timeline, a requested timeline
-without segments, garbage file, garbage with a gzip magic.
+without segments, garbage file, garbage with a gzip magic, a segment whose pages carry the magic of
+another PostgreSQL version.
 
-usage: corruption_check.py WALDUMP [--seed=N]       Exit 77 (skip) without root/PG15.
+usage: corruption_check.py WALDUMP [--seed=N] [--pg-bin=DIR]
+Exit 77 (skip) without root/PG15; with --pg-bin (a server of 16-18, see oracle_check.py) missing
+binaries are a failure.
 """
 import json
 import os
@@ -56,14 +59,23 @@ def blocks(text):
 def main():
     waldump = sys.argv[1]
     seed = int(time.time() * 1000) % 1000000
+    pg_bin = None
     for a in sys.argv[2:]:
         if a.startswith("--seed="):
             seed = int(a[7:])
+        elif a.startswith("--pg-bin="):
+            pg_bin = a[len("--pg-bin="):]
     if os.environ.get("ORACLE_SEED"):
         seed = int(os.environ["ORACLE_SEED"])
+    if pg_bin is not None:
+        problem = oc.use_pg_bin(pg_bin)
+        if problem:
+            print("corruption: " + problem)
+            return 1
     if os.getuid() != 0 or not os.access(oc.BIN + "/initdb", os.X_OK):
         return 77
-    print("corruption: seed=%d" % seed, flush=True)
+    major = oc.server_major(oc.BIN)
+    print("corruption: PostgreSQL %d seed=%d" % (major, seed), flush=True)
     rnd = random.Random(seed)
     srv = oc.Server()
     failures = []
@@ -176,6 +188,16 @@ def main():
                  mid_start, [seg_name(mid), lsn_str(mid_start), "magic"])
         scenario("garbage-gzip-magic", lambda d: rewrite(d, seg_name(mid), lambda b: bytearray(b"\x1f\x8b" + junk[2:])),
                  mid_start, [seg_name(mid), "cannot decompress", lsn_str(mid_start)])
+        # 6. a segment written by another version (its page magic): an error naming both
+        other = 16 if major != 16 else 17
+        other_magic = {15: 0xD110, 16: 0xD113, 17: 0xD116, 18: 0xD118}[other]
+
+        def other_version(b):
+            for off in range(0, len(b), 8192):
+                b[off:off + 2] = other_magic.to_bytes(2, "little")
+            return b
+        scenario("other-version-magic", lambda d: rewrite(d, seg_name(mid), other_version), mid_start,
+                 [seg_name(mid), lsn_str(mid_start), "PostgreSQL %d" % other, "PostgreSQL %d" % major])
         return 1 if failures else 0
     finally:
         srv.stop()

@@ -439,6 +439,9 @@ TEST(TextFormatTest, IntervalTimetzAndArraysByTypeOid) {
   EXPECT_EQ(iv(3723500000, 1, 14), "1 year 2 mons 1 day 01:02:03.5");
   EXPECT_EQ(iv(-960000000, 325, -143), "-11 years -11 mons +325 days -00:16:00");
   EXPECT_EQ(iv(0, -1, 0), "-1 days");
+  // PostgreSQL 17+: every field at its limit is an infinite interval (found by the PG17 oracle)
+  EXPECT_EQ(iv(INT64_MAX, INT32_MAX, INT32_MAX), "infinity");
+  EXPECT_EQ(iv(INT64_MIN, INT32_MIN, INT32_MIN), "-infinity");
   // timetz: time us, zone = seconds west of UTC
   EXPECT_EQ(ValueToText(raw(Le({{45296000000ull, 8}, {static_cast<uint32_t>(-19800), 4}})), 1266, o),
             "12:34:56+05:30");

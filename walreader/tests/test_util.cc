@@ -33,8 +33,8 @@ void PutU16(std::vector<uint8_t>* v, uint16_t x) { v->insert(v->end(), {uint8_t(
 void PutU32(std::vector<uint8_t>* v, uint32_t x) { for (int i = 0; i < 4; i++) v->push_back(uint8_t(x >> (8 * i))); }
 void PutU64(std::vector<uint8_t>* v, uint64_t x) { for (int i = 0; i < 8; i++) v->push_back(uint8_t(x >> (8 * i))); }
 
-WalBuilder::WalBuilder(Lsn start, uint64_t seg_size, uint32_t tli)
-    : start_(start), pos_(start), seg_size_(seg_size), tli_(tli) {}
+WalBuilder::WalBuilder(Lsn start, uint64_t seg_size, uint32_t tli, uint16_t magic)
+    : start_(start), pos_(start), seg_size_(seg_size), tli_(tli), magic_(magic) {}
 
 void WalBuilder::Put(const uint8_t* p, size_t n) {
   bytes.insert(bytes.end(), p, p + n);
@@ -45,7 +45,7 @@ void WalBuilder::PageHeader(uint32_t rem) {
   std::vector<uint8_t> h;
   bool lng = pos_ % seg_size_ == 0;
   uint16_t info = (rem ? 0x1 : 0) | (lng ? 0x2 : 0);
-  PutU16(&h, 0xD110);
+  PutU16(&h, magic_);
   PutU16(&h, info);
   PutU32(&h, tli_);
   PutU64(&h, pos_);

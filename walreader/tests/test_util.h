@@ -34,11 +34,12 @@ class MemorySource : public WalSource {
   int starts_ = 0;
 };
 
-// Writes synthetic PG15 WAL: page headers (long at segment starts), records with CRC and
-// xl_prev, continuation across pages.
+// Writes synthetic WAL (PG15 page magic unless `magic` says otherwise): page headers (long at
+// segment starts), records with CRC and xl_prev, continuation across pages.
 class WalBuilder {
  public:
-  explicit WalBuilder(Lsn start, uint64_t seg_size = 1 << 20, uint32_t tli = 1);
+  explicit WalBuilder(Lsn start, uint64_t seg_size = 1 << 20, uint32_t tli = 1,
+                      uint16_t magic = 0xD110);
   // Appends a record whose content after the 24-byte header is `body`; returns its start LSN.
   Lsn Add(uint8_t rmid, uint8_t info, uint32_t xid, const std::vector<uint8_t>& body);
   Lsn AddSwitch();                        // XLOG_SWITCH; the next record starts a new segment
@@ -56,6 +57,7 @@ class WalBuilder {
   Lsn start_, pos_, last_start_ = 0, last_end_ = 0;
   uint64_t seg_size_;
   uint32_t tli_;
+  uint16_t magic_;
 };
 
 // Record bodies (fragment headers + payload).
