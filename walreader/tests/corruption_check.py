@@ -81,7 +81,7 @@ def main():
     failures = []
     try:
         srv.start(1)
-        srv.psql(oc.SCHEMA)
+        oc.create_schema(srv)
         srv.psql("select 'x' from pg_create_logical_replication_slot('s', 'test_decoding')")
         start = srv.psql("select pg_current_wal_insert_lsn()").decode().strip()
         path = os.path.join(srv.w, "workload.sql")

@@ -732,6 +732,16 @@ def server_has_lz4(srv):
         return False
 
 
+def create_schema(srv, major=15):
+    """The workload's tables (Workload needs all of them); returns whether t_lz4 really uses lz4."""
+    has_lz4 = server_has_lz4(srv)
+    srv.psql(SCHEMA)
+    srv.psql(SCHEMA_LZ4.format(m="lz4" if has_lz4 else "pglz"))
+    if major >= 18:
+        srv.psql(SCHEMA_18)
+    return has_lz4
+
+
 def use_pg_bin(pg_bin):
     """Runs the servers from PG_BIN. A version test must run: returns what is missing (the caller
     fails, never skips), or None."""
@@ -794,10 +804,7 @@ def main():
               % ("available" if has_lz4 else "absent (lz4 is tested on PostgreSQL 15)", toast), flush=True)
         srv.psql("alter system set default_toast_compression = '%s'" % toast)
         srv.run([BIN + "/pg_ctl", "-D", os.path.join(srv.w, "data"), "reload"])
-        srv.psql(SCHEMA)
-        srv.psql(SCHEMA_LZ4.format(m="lz4" if has_lz4 else "pglz"))
-        if major >= 18:
-            srv.psql(SCHEMA_18)
+        create_schema(srv, major)
         srv.psql("select 'x' from pg_create_logical_replication_slot('s', 'test_decoding')")
         start = srv.psql("select pg_current_wal_insert_lsn()").decode().strip()
         script = Workload(seed, ntx, major).script()

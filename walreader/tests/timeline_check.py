@@ -75,7 +75,7 @@ def main():
         with open(os.path.join(prim.w, "data", "pg_hba.conf"), "a") as f:
             f.write("local replication all trust\n")
         prim.run([oc.BIN + "/pg_ctl", "-D", os.path.join(prim.w, "data"), "reload"])
-        prim.psql(oc.SCHEMA)
+        oc.create_schema(prim)
         prim.psql("select 'x' from pg_create_logical_replication_slot('s', 'test_decoding')")
         start = prim.psql("select pg_current_wal_insert_lsn()").decode().strip()
         # standby: base backup into the primary's temp dir (shared archive), own port

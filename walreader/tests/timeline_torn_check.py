@@ -54,7 +54,7 @@ def main():
         with open(os.path.join(data, "pg_hba.conf"), "a") as f:
             f.write("local replication all trust\n")
         prim.run([oc.BIN + "/pg_ctl", "-D", data, "reload"])
-        prim.psql(oc.SCHEMA)
+        oc.create_schema(prim)
         prim.psql("select 'x' from pg_create_logical_replication_slot('s', 'test_decoding')")
         prim.run([oc.BIN + "/pg_basebackup", "-h", prim.w, "-p", str(prim.port), "-D", sbdir, "-R",
                   "-X", "stream", "--no-sync"])
