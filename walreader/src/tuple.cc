@@ -171,7 +171,7 @@ Result<Row> DecodeTuple(const TupleView& t, const TupleContext& ctx) {
     return desc.name + "." + desc.attrs[i].name + " at " + FormatLsn(ctx.lsn);
   };
   if (natts > ndesc)
-    return Status::Corruption("tuple of " + desc.name + " at " + FormatLsn(ctx.lsn) + " has " +
+    return Status::Conflict("tuple of " + desc.name + " at " + FormatLsn(ctx.lsn) + " has " +
                               std::to_string(natts) + " attributes, descriptor has " +
                               std::to_string(ndesc) + " (catalog out of date?)");
   const bool hasnull = t.infomask & kHeapHasNull;

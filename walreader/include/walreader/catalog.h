@@ -65,6 +65,19 @@ class CatalogResolver {
     (void)lsn;
     return nullptr;
   }
+  // Added: descriptor of `relid` as it was at `lsn` (versioned resolvers; TRUNCATE and output
+  // formatting use the version valid at the change's LSN). Default: LookupByOid.
+  virtual const RelationDesc* LookupByOidAt(Oid relid, Lsn lsn) {
+    (void)lsn;
+    return LookupByOid(relid);
+  }
+  // Added: a lookup that could not be answered (e.g. lost catalog connection) makes this non-OK;
+  // the decoder stops with it instead of treating the relation as untracked.
+  virtual Status status() const { return Status::Ok(); }
+  // Added: non-OK (once, then reset) when the last Lookup met a relfilenode that may hold rows of
+  // a decoded table but whose table cannot be known at that LSN (see catalog_history.h). The
+  // decoder then fails the transaction that wrote the record if, and only if, it commits.
+  virtual Status TakeUnresolved() { return Status::Ok(); }
 };
 
 // Resolver backed by SQL on the standby (libpq). Track() reads the descriptor of a table once
