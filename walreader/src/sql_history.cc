@@ -102,6 +102,12 @@ Status HistoryCatalogResolver::Load(const std::string& tables, Lsn start) {
     return Status::InvalidArgument("catalog history event triggers pgtrickle_catalog_ddl_end/"
                                    "pgtrickle_catalog_rewrite are missing or disabled: DDL is not "
                                    "being recorded");
+  // Everything committed before this point is visible to the queries below; a transaction
+  // committed later may have recorded versions we do not read (complete_upto()).
+  PGT_ASSIGN_OR_RETURN(auto pos, c.Query(
+      "select (case when pg_is_in_recovery() then pg_last_wal_replay_lsn()"
+      " else pg_current_wal_insert_lsn() end - '0/0'::pg_lsn)::bigint"));
+  complete_upto_ = std::stoull(pos->Get(0, 0));
   PGT_ASSIGN_OR_RETURN(auto vs, c.Query(kVersionsSql));
   PGT_ASSIGN_OR_RETURN(auto as, c.Query(kAttrsSql));
   std::map<std::string, std::vector<AttributeDesc>> attrs;   // by version id

@@ -185,9 +185,22 @@ class Workload:
         self.pcols.append(col)
         return "alter table p add column %s text default 'pd';" % col
 
+    def copy(self, t):
+        """COPY (heap multi-insert) of ids only: the other columns get NULL or their DEFAULT."""
+        ids = []
+        for _ in range(self.r.randint(1, 20)):
+            ids.append(self.next_id)
+            t.ids.add(self.next_id)
+            self.next_id += 1
+        return "copy %s(id) from stdin;\n%s\n\\." % (t.name, "\n".join(str(i) for i in ids))
+
     def temp_table(self):
         self.tmp += 1
         n = "t_tmp%d" % self.tmp
+        if self.r.random() < 0.5:   # CREATE TABLE AS: its inserts come before the DDL's history row
+            return ("create table %s as select g as id, g::text || 'ctas' as v from generate_series(1, 3) g;"
+                    " alter table %s add column w int default 4; update %s set v = 'u' where id = 2;"
+                    " drop table %s;" % (n, n, n, n))
         return ("create table %s(id int primary key, a text, b int); insert into %s values (1, 'x', 2), (2, NULL, 3);"
                 " alter table %s drop column a; update %s set b = b + 1; drop table %s;" % (n, n, n, n, n))
 
@@ -226,6 +239,8 @@ class Workload:
             self.tables[new] = self.tables.pop(old)
             t.name = new
             return ["begin;", before, "alter table %s rename to %s;" % (old, new), self.dml(t), "commit;"]
+        if c < 0.62:
+            return ["begin;", self.copy(t), self.ddl(t), self.copy(t), "commit;"]
         if c < 0.75:
             return ["begin;"] + [self.pdml() for _ in range(r.randint(1, 4))] + ["commit;"]
         return ["begin;"] + [self.dml(t) for _ in range(r.randint(1, 5))] + ["commit;"]
@@ -236,7 +251,13 @@ class Workload:
             out.extend(self.step())
         # cover the named operations whatever the seed did
         t = self.tables[sorted(self.tables)[0]]
-        out += ["begin;", self.dml(t), "alter table %s add column zz_m int default 7;" % t.name, self.dml(t), "commit;"]
+        # an UPDATE of a row formed before ADD COLUMN ... DEFAULT reads the missing value
+        old_row = self.next_id
+        self.next_id += 1
+        t.ids.add(old_row)
+        out += ["insert into %s(id) values (%d);" % (t.name, old_row),
+                "begin;", self.dml(t), "alter table %s add column zz_m int default 7;" % t.name,
+                "update %s set id = id where id = %d;" % (t.name, old_row), self.dml(t), "commit;"]
         t.cols["zz_m"] = "int"
         out += [self.dml(t), "vacuum full %s;" % t.name, self.dml(t), "cluster %s using %s_pkey;" % (t.name, t.base),
                 self.dml(t), "alter table %s alter column zz_m type bigint;" % t.name]
@@ -255,6 +276,10 @@ class Workload:
                 "alter table p attach partition p_att for values from (20000) to (20100);",
                 "insert into p(id, k) values (%d, 20001);" % (self.next_id + 2),
                 "alter table p add column zz_p int default 3;",
+                "create table t_ctas as select g as id, g::text || 'ctas' as v from generate_series(1, 3) g;",
+                "alter table t_ctas add column w int default 4;",
+                "insert into t_ctas values (4, 'after');",
+                self.copy(t),
                 "insert into p(id, k) values (%d, 20002);" % (self.next_id + 3)]
         return "\n".join(out) + "\n"
 
@@ -323,7 +348,8 @@ def main():
                        "'include-xids', '0', 'skip-empty-xacts', '1')")
         expected = strip_history(raw)
         for needle in [b"TRUNCATE:", b"table public.p_new: INSERT:", b"table public.p_att: INSERT: k[integer]:20001", b"zz_m[integer]:7", b"zz_m[bigint]:",
-                       b"t_tmp1: UPDATE:", b"[character varying]:"]:
+                       b"t_tmp1: UPDATE:", b"[character varying]:",
+                       b"t_ctas: INSERT: id[integer]:4 v[text]:'after' w[integer]:4", b"t_ctas: INSERT: id[integer]:1 v[text]:'1ctas'", b"w[integer]:4"]:
             if needle not in expected:
                 raise RuntimeError("workload of seed %d did not produce %r" % (seed, needle))
         common = ["--start=" + start, "--end=" + end, "--catalog=" + srv.conninfo(), "--format=test_decoding"]
@@ -378,6 +404,22 @@ def main():
         if p.returncode != 1 or b"missing or disabled" not in p.stderr or p.stdout:
             print("disabled trigger at start: expected a refusal, got exit %d: %s" % (p.returncode, p.stderr.decode()))
             return 1
+        # A transaction committed after the CLI read the history is refused, not decoded.
+        srv.psql("alter event trigger pgtrickle_catalog_rewrite enable always")
+        s3 = srv.psql("select pg_current_wal_insert_lsn()").decode().strip()
+        hi, lo = (int(x, 16) for x in s3.split("/"))
+        e3 = "%X/%X" % (hi, lo + (8 << 20))
+        cli = subprocess.Popen([waldump, "--wal-dir=" + os.path.join(srv.w, "data", "pg_wal"), "--start=" + s3,
+                                "--end=" + e3, "--catalog=" + srv.conninfo()],
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        time.sleep(1.5)
+        srv.psql("insert into t_late values (10, 'late')")
+        out, err3 = cli.communicate(timeout=60)
+        if cli.returncode != 1 or b"where the catalog history was read" not in err3 or out:
+            print("commit after the history was read: expected a refusal, got exit %d: %s / %s"
+                  % (cli.returncode, err3.decode(errors="replace"), out.decode(errors="replace")))
+            return 1
+        print("ddl oracle: commit after the history read refused: %s" % err3.decode().strip())
         print("ddl oracle: disabled event triggers refused: %s / %s" % (err.strip(), p.stderr.decode().strip()))
         return 0
     finally:

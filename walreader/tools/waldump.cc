@@ -186,6 +186,7 @@ int main(int argc, char** argv) {
     end = e.value();
   }
   std::unique_ptr<pgt::CatalogResolver> catalog;
+  pgt::Lsn history_upto = UINT64_MAX;   // catalog history read at this WAL position
   pgt::Oid db_oid = static_cast<pgt::Oid>(a.db_oid);
   if (!a.catalog_file.empty()) {
     auto c = pgt::internal::FileCatalog::Load(a.catalog_file, db_oid);
@@ -196,6 +197,7 @@ int main(int argc, char** argv) {
     // The catalog history (walreader/sql/catalog_history.sql) is installed: descriptors by LSN.
     if (!h.ok()) return Fail(h.status());
     db_oid = h.value()->database_oid();
+    history_upto = h.value()->complete_upto();
     catalog = std::move(h.value());
   } else {
     auto c = pgt::SqlCatalogResolver::Connect(a.catalog);
@@ -275,6 +277,11 @@ int main(int argc, char** argv) {
     }
     const pgt::Transaction& txn = **t;
     if (txn.end_lsn > end) break;
+    if (txn.end_lsn > history_upto)
+      return Fail(pgt::Status::Unavailable(
+          "transaction committed at " + pgt::FormatLsn(txn.commit_lsn) + " ends after " +
+          pgt::FormatLsn(history_upto) + ", where the catalog history was read: DDL committed "
+          "since may be missing; run again to decode it"));
     if (jsonl) {
       std::cout << JsonTxn(txn, catalog.get(), topts) << "\n";
       continue;

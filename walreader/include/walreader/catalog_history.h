@@ -98,6 +98,9 @@ class HistoryCatalogResolver : public CatalogResolver {
   Status TakeUnresolved() override;
   Oid database_oid() const { return db_oid_; }
   const DescriptorHistory& history() const { return history_; }
+  // The server's WAL position when the history was read: versions of DDL committed after it are
+  // not loaded, so a transaction whose commit ends after it must not be trusted (re-Open).
+  Lsn complete_upto() const { return complete_upto_; }
 
  private:
   HistoryCatalogResolver() = default;
@@ -111,6 +114,7 @@ class HistoryCatalogResolver : public CatalogResolver {
   std::unique_ptr<Conn> conn_;
   Oid db_oid_ = 0;
   Oid default_spc_ = 0;
+  Lsn complete_upto_ = 0;
   DescriptorHistory history_;
   RelFileLocator event_trigger_loc_;       // pg_event_trigger: changes there are fatal
   std::unordered_map<Oid, bool> wanted_;   // relids to decode (empty + all_ = every one)
