@@ -83,6 +83,7 @@ struct Decoder::Impl {
   // descriptor, a relfilenode of unknown table): an error if they commit, nothing if they abort
   // (a rolled-back DDL leaves no catalog history row behind).
   std::unordered_map<Xid, Status> poisoned;
+  std::vector<RelationInvalidation> invalidations;
 };
 
 Status Decoder::Impl::DecodeHeap(const DecodedRecord& r, const HeapDecodeContext& hctx) {
@@ -168,6 +169,16 @@ Status Decoder::Impl::DecodeXact(const DecodedRecord& r) {
       Xid xid = op == kXactCommitPrepared ? parsed->twophase_xid : r.xid;
       if (stage == Stage::kConsistent) PGT_RETURN_IF_ERROR(CheckNotPoisoned(xid, parsed->subxacts, r.start));
       ForgetPoisoned(xid, parsed->subxacts);
+      if (stage == Stage::kConsistent && opts.collect_invalidations) {
+        const size_t first = invalidations.size();
+        for (auto [db, relid] : parsed->relcache_invals) {
+          bool seen = false;   // a commit often repeats a relation's message
+          for (size_t i = first; i < invalidations.size(); i++) seen |= invalidations[i].relid == relid;
+          if (!seen && (opts.database_oid == 0 || db == opts.database_oid) && relid != 0 &&
+              catalog->LookupByOid(relid) != nullptr)
+            invalidations.push_back(RelationInvalidation{relid, xid, r.start, r.end});
+        }
+      }
       Transaction t = rb.Commit(xid, parsed->subxacts, r.start, r.end, parsed->xact_time);
       if (stage == Stage::kConsistent && !t.changes.empty()) ready.push_back(std::move(t));
       return Status::Ok();
@@ -188,7 +199,7 @@ Status Decoder::Impl::DecodeXact(const DecodedRecord& r) {
       return Status::Ok();
     }
     case kXactPrepare:         // stays open until COMMIT/ABORT PREPARED
-    case kXactInvalidations:   // TODO(catalog): relcache invalidations -> descriptor refresh
+    case kXactInvalidations:   // per-command invalidations; the commit record repeats them
       return Status::Ok();
   }
   return Unknown(r);
@@ -220,6 +231,7 @@ Status Decoder::Start(Lsn lsn, TimeLineId tli, bool consistent) {
   d.rb.Clear();
   d.ready.clear();
   d.poisoned.clear();
+  d.invalidations.clear();
   d.error = Status::Ok();
   d.stage = consistent ? Stage::kConsistent : Stage::kWaitFirst;
   d.n1 = d.n2 = 0;
@@ -273,6 +285,12 @@ Lsn Decoder::restart_lsn() const {
   Lsn oldest = impl_->rb.OldestFirstLsn();
   if (oldest == kInvalidLsn || oldest > impl_->decoded_upto) return impl_->decoded_upto;
   return oldest;
+}
+
+std::vector<RelationInvalidation> Decoder::TakeInvalidations() {
+  std::vector<RelationInvalidation> out;
+  out.swap(impl_->invalidations);
+  return out;
 }
 
 bool Decoder::consistent() const { return impl_->stage == Stage::kConsistent; }

@@ -3,6 +3,8 @@
 // rolled-back DDL leaves no catalog history row, so its rows must not stop the decoding.
 #include <gtest/gtest.h>
 
+#include <fstream>
+#include <map>
 #include <set>
 
 #include "file_catalog.h"
@@ -141,6 +143,51 @@ TEST(CatalogPoisonTest, TupleWiderThanDescriptorFailsOnlyIfCommitted) {
   EXPECT_EQ(d.error.code(), Status::Code::kConflict) << d.error.ToString();
   EXPECT_NE(d.error.ToString().find("has 2 attributes, descriptor has 1"), std::string::npos);
   EXPECT_NE(d.error.ToString().find("committed at " + FormatLsn(c)), std::string::npos);
+}
+
+}  // namespace
+}  // namespace pgt::test
+
+namespace pgt::test {
+namespace {
+
+// Real PG15 WAL (tests/fixtures): the TRUNCATE transaction's commit record invalidates t_trunc.
+TEST(CatalogInvalidationTest, CommitRelcacheInvalidationsOfTrackedTables) {
+  std::map<std::string, std::string> info;
+  {
+    std::ifstream in(FixturePath("basic.wal.info"));
+    std::string line;
+    while (std::getline(in, line)) info[line.substr(0, line.find('='))] = line.substr(line.find('=') + 1);
+  }
+  Oid db = static_cast<Oid>(std::stoul(info["db_oid"]));
+  auto cat = internal::FileCatalog::Load(FixturePath("basic.catalog"), db);
+  ASSERT_TRUE(cat.ok()) << cat.status().ToString();
+  MemorySource src(std::stoull(info["page_start"], nullptr, 16), ReadFile(FixturePath("basic.wal")));
+  DecoderOptions opts{db};
+  opts.collect_invalidations = true;
+  Decoder dec(&src, cat->get(), opts);
+  ASSERT_TRUE(dec.Start(std::stoull(info["start"], nullptr, 16), 1, true).ok());
+  const Oid t_trunc = (*cat)->LookupByOid(16412) ? 16412 : 0;
+  ASSERT_NE(t_trunc, 0u);
+  Lsn truncate_commit = 0;
+  std::vector<RelationInvalidation> invals;
+  for (;;) {
+    auto t = dec.Next(kNoWait);
+    ASSERT_TRUE(t.ok()) << t.status().ToString();
+    for (auto& i : dec.TakeInvalidations()) invals.push_back(i);
+    if (!t->has_value()) break;
+    for (auto& c : (*t)->changes)
+      if (c.kind == ChangeKind::kTruncate) truncate_commit = (*t)->commit_lsn;
+  }
+  ASSERT_NE(truncate_commit, 0u);
+  int found = 0;
+  for (auto& i : invals) {
+    EXPECT_NE((*cat)->LookupByOid(i.relid), nullptr) << i.relid;
+    EXPECT_GT(i.end_lsn, i.commit_lsn);
+    if (i.relid == t_trunc && i.commit_lsn == truncate_commit) found++;
+  }
+  EXPECT_EQ(found, 1);   // once, although the record repeats the message
+  EXPECT_TRUE(dec.TakeInvalidations().empty());
 }
 
 }  // namespace
