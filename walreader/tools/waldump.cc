@@ -263,13 +263,16 @@ int main(int argc, char** argv) {
   while (!reached_end()) {
     auto t = dec.Next(std::chrono::milliseconds(200));
     if (!t.ok()) return Fail(t.status());
-    if (dec.decoded_upto() != last_upto) {
+    const bool progressed = dec.decoded_upto() != last_upto;
+    if (progressed) {
       last_upto = dec.decoded_upto();
       last_progress = std::chrono::steady_clock::now();
     }
     if (!t->has_value()) {
-      if (end == UINT64_MAX && a.stream.empty()) break;   // no --end: stop at the end of the WAL
-      if (!a.stream.empty() || reached_end()) continue;
+      if (end == UINT64_MAX && a.stream.empty() && !progressed) break;   // no --end: end of the WAL
+      // Next also returns empty when its time budget ran out while still decoding (a large
+      // compressed segment on a busy machine): only a call without progress means "no more WAL".
+      if (!a.stream.empty() || reached_end() || progressed) continue;
       if (std::chrono::steady_clock::now() - last_progress < patience) continue;
       return Fail(pgt::Status::NotFound("WAL ends at " + pgt::FormatLsn(dec.decoded_upto()) +
                                         ", before --end=" + pgt::FormatLsn(end) +
