@@ -109,6 +109,8 @@ class Workload:
         vals = "".join(", " + self.value("text") for _ in self.pcols)
         if r.random() < 0.2:
             return "update p set v = %s where k = %d;" % (self.value("text"), k)
+        if r.random() < 0.1:   # moves rows to another leaf: DELETE there, INSERT here
+            return "update p set k = %d where k < 100 and id %% 3 = %d;" % (100 + r.randint(0, 99), r.randint(0, 2))
         return "insert into p(id, k%s) values (%d, %d%s);" % (cols, self.next_id, k, vals)
 
     def ddl(self, t):
@@ -117,8 +119,12 @@ class Workload:
         self.ncol += 1
         c = "c%d" % self.ncol
         ops = ["add", "add_default", "add_text_default", "add_volatile", "drop", "type_rewrite",
-               "type_coercible", "rename_col", "truncate"]
+               "type_coercible", "rename_col", "truncate", "identity", "persistence"]
         op = r.choice(ops)
+        if op == "identity":
+            return "alter table %s replica identity %s;" % (t.name, r.choice(["full", "default"]))
+        if op == "persistence":   # rewritten twice; the unlogged table's rows are not in the WAL
+            return "alter table %s set unlogged; alter table %s set logged;" % (t.name, t.name)
         if op == "add":
             t.cols[c] = "int"
             return "alter table %s add column %s int;" % (t.name, c)
@@ -276,10 +282,12 @@ class Workload:
                 "alter table p attach partition p_att for values from (20000) to (20100);",
                 "insert into p(id, k) values (%d, 20001);" % (self.next_id + 2),
                 "alter table p add column zz_p int default 3;",
+                "insert into p(id, k) values (%d, 5); update p set k = 150 where id = %d;" % (self.next_id + 4, self.next_id + 4),
+                "alter table %s set unlogged; alter table %s set logged;" % (t.name, t.name),
                 "create table t_ctas as select g as id, g::text || 'ctas' as v from generate_series(1, 3) g;",
                 "alter table t_ctas add column w int default 4;",
                 "insert into t_ctas values (4, 'after');",
-                self.copy(t),
+                self.copy(t), self.dml(t),
                 "insert into p(id, k) values (%d, 20002);" % (self.next_id + 3)]
         return "\n".join(out) + "\n"
 
@@ -349,7 +357,8 @@ def main():
         expected = strip_history(raw)
         for needle in [b"TRUNCATE:", b"table public.p_new: INSERT:", b"table public.p_att: INSERT: k[integer]:20001", b"zz_m[integer]:7", b"zz_m[bigint]:",
                        b"t_tmp1: UPDATE:", b"[character varying]:",
-                       b"t_ctas: INSERT: id[integer]:4 v[text]:'after' w[integer]:4", b"t_ctas: INSERT: id[integer]:1 v[text]:'1ctas'", b"w[integer]:4"]:
+                       b"t_ctas: INSERT: id[integer]:4 v[text]:'after' w[integer]:4", b"t_ctas: INSERT: id[integer]:1 v[text]:'1ctas'", b"w[integer]:4",
+                       b"table public.p_1: DELETE:"]:
             if needle not in expected:
                 raise RuntimeError("workload of seed %d did not produce %r" % (seed, needle))
         common = ["--start=" + start, "--end=" + end, "--catalog=" + srv.conninfo(), "--format=test_decoding"]
