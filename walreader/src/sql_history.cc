@@ -79,6 +79,19 @@ Result<std::unique_ptr<HistoryCatalogResolver>> HistoryCatalogResolver::Open(
 }
 
 Status HistoryCatalogResolver::Load(const std::string& tables, Lsn start) {
+  PGT_RETURN_IF_ERROR(CheckInstalled(start));
+  // Everything committed before this point is visible to the queries below; a transaction
+  // committed later may have recorded versions we do not read (complete_upto()).
+  PGT_ASSIGN_OR_RETURN(auto pos, conn_->Query(
+      "select (case when pg_is_in_recovery() then pg_last_wal_replay_lsn()"
+      " else pg_current_wal_insert_lsn() end - '0/0'::pg_lsn)::bigint"));
+  complete_upto_ = std::stoull(pos->Get(0, 0));
+  PGT_RETURN_IF_ERROR(LoadVersions());
+  return LoadCurrentTables(tables);
+}
+
+// The history exists, covers `start` and is still being recorded.
+Status HistoryCatalogResolver::CheckInstalled(Lsn start) {
   Conn& c = *conn_;
   PGT_ASSIGN_OR_RETURN(auto inst, c.Query(
       "select to_regclass('pgtrickle_catalog.relation_version') is not null,"
@@ -102,12 +115,11 @@ Status HistoryCatalogResolver::Load(const std::string& tables, Lsn start) {
     return Status::InvalidArgument("catalog history event triggers pgtrickle_catalog_ddl_end/"
                                    "pgtrickle_catalog_rewrite are missing or disabled: DDL is not "
                                    "being recorded");
-  // Everything committed before this point is visible to the queries below; a transaction
-  // committed later may have recorded versions we do not read (complete_upto()).
-  PGT_ASSIGN_OR_RETURN(auto pos, c.Query(
-      "select (case when pg_is_in_recovery() then pg_last_wal_replay_lsn()"
-      " else pg_current_wal_insert_lsn() end - '0/0'::pg_lsn)::bigint"));
-  complete_upto_ = std::stoull(pos->Get(0, 0));
+  return Status::Ok();
+}
+
+Status HistoryCatalogResolver::LoadVersions() {
+  Conn& c = *conn_;
   PGT_ASSIGN_OR_RETURN(auto vs, c.Query(kVersionsSql));
   PGT_ASSIGN_OR_RETURN(auto as, c.Query(kAttrsSql));
   std::map<std::string, std::vector<AttributeDesc>> attrs;   // by version id
@@ -132,6 +144,12 @@ Status HistoryCatalogResolver::Load(const std::string& tables, Lsn start) {
         return Status::Internal("catalog history: attnums of " + d.name + " are not dense");
     history_.Add(std::move(d), vs->Get(i, 3) == "t");
   }
+  return Status::Ok();
+}
+
+// The tables to decode, and the current descriptor of any the history lacks.
+Status HistoryCatalogResolver::LoadCurrentTables(const std::string& tables) {
+  Conn& c = *conn_;
   all_ = tables.empty();
   PGT_ASSIGN_OR_RETURN(auto ids, c.current->UserTables(tables));
   for (Oid id : ids) {

@@ -105,6 +105,9 @@ class HistoryCatalogResolver : public CatalogResolver {
  private:
   HistoryCatalogResolver() = default;
   Status Load(const std::string& tables, Lsn start);
+  Status CheckInstalled(Lsn start);
+  Status LoadVersions();
+  Status LoadCurrentTables(const std::string& tables);
   // Asks pg_filenode_relation() about a relfilenode the history does not know (cached).
   void ResolveUnknown(const RelFileLocator& loc);
   // Lookup of a heap relfilenode the history and the current catalog do not know.
