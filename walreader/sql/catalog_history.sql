@@ -41,7 +41,9 @@ create table if not exists pgtrickle_catalog.relation_version (
   kind text not null,
   relid oid not null,
   rewritten boolean not null default false,
-  descr jsonb not null
+  descr jsonb not null,
+  -- probed by the DML trigger: a column, so that the probe does not detoast descr
+  relfilenode oid generated always as ((descr->>'relfilenode')::oid) stored
 );
 create index if not exists relation_version_relid on pgtrickle_catalog.relation_version (relid, id);
 
@@ -95,21 +97,50 @@ end $$;
 -- DML statement, a statement trigger compares the relfilenode of the target (of every leaf, for a
 -- partitioned target: statements through the parent fire only the parent's triggers) with the
 -- latest history row and records a changed one; so every committed change of a table is preceded
--- in the WAL by a row naming the relfilenode it is written to. Cost: one index probe per leaf
--- per statement; a row only after a rewrite.
-create or replace function pgtrickle_catalog.on_dml() returns trigger
+-- in the WAL by a row naming the relfilenode it is written to. A row only after a rewrite.
+--
+-- note_storage records `rel`'s relfilenode `fn` unless its latest row has it. The session remembers a
+-- relfilenode known from a row committed by another transaction (pgtrickle_catalog.seen_<oid>);
+-- one this transaction wrote only until its end (it may roll back).
+create or replace function pgtrickle_catalog.note_storage(rel oid, fn oid) returns void
 language plpgsql security definer set search_path = pg_catalog, pgtrickle_catalog as $$
 declare
-  rel oid;
+  latest record;
 begin
-  -- pg_partition_tree() lists nothing for a table outside any partition tree.
-  for rel in select c.oid from pg_class c where c.oid = tg_relid and c.relkind = 'r'
-             union select t.relid from pg_partition_tree(tg_relid) t where t.isleaf loop
-    if pg_relation_filenode(rel) is distinct from
-       (select (v.descr->>'relfilenode')::oid from pgtrickle_catalog.relation_version v
-        where v.relid = rel order by v.id desc limit 1) then
-      insert into pgtrickle_catalog.relation_version(lsn, kind, relid, descr)
-      values (pgtrickle_catalog.insert_lsn(), 'storage', rel, pgtrickle_catalog.describe(rel));
+  select v.relfilenode, v.xid into latest from pgtrickle_catalog.relation_version v
+  where v.relid = rel order by v.id desc limit 1;
+  if latest.relfilenode is distinct from fn then
+    insert into pgtrickle_catalog.relation_version(lsn, kind, relid, descr)
+    values (pgtrickle_catalog.insert_lsn(), 'storage', rel, pgtrickle_catalog.describe(rel));
+    perform set_config('pgtrickle_catalog.seen_' || rel::text, fn::text, true);
+  else
+    perform set_config('pgtrickle_catalog.seen_' || rel::text, fn::text,
+                       coalesce(latest.xid = txid_current_if_assigned(), false));
+  end if;
+end $$;
+
+-- The fast path (relfilenode as remembered) costs one pg_relation_filenode() and one setting
+-- lookup per statement; no search_path is pinned here (every name is schema-qualified and
+-- pg_catalog comes first) because a per-call setting costs more than the rest.
+create or replace function pgtrickle_catalog.on_dml() returns trigger
+language plpgsql security definer as $$
+declare
+  rel oid;
+  fn oid := pg_catalog.pg_relation_filenode(tg_relid);
+begin
+  if fn is not null then   -- a table or a leaf
+    if pg_catalog.current_setting('pgtrickle_catalog.seen_' || tg_relid::text, true)
+       is distinct from fn::text then
+      perform pgtrickle_catalog.note_storage(tg_relid, fn);
+    end if;
+    return null;
+  end if;
+  -- A partitioned target: statements through it fire no trigger of its leaves.
+  for rel, fn in select t.relid, pg_catalog.pg_relation_filenode(t.relid)
+                 from pg_catalog.pg_partition_tree(tg_relid) t where t.isleaf loop
+    if pg_catalog.current_setting('pgtrickle_catalog.seen_' || rel::text, true)
+       is distinct from fn::text then
+      perform pgtrickle_catalog.note_storage(rel, fn);
     end if;
   end loop;
   return null;
