@@ -21,9 +21,11 @@ void DescriptorHistory::AddAlias(const RelFileLocator& loc, Oid relid, bool toas
 
 const RelationDesc* DescriptorHistory::At(Oid relid, Lsn lsn) const {
   auto it = versions_.find(relid);
-  if (it == versions_.end() || it->second.empty()) return nullptr;
-  const auto& vs = it->second;
-  // Last version with valid_from <= lsn; before the first one, the first one.
+  return it == versions_.end() || it->second.empty() ? nullptr : Pick(it->second, lsn);
+}
+
+// Last version with valid_from <= lsn; before the first one, the first one.
+const RelationDesc* DescriptorHistory::Pick(const std::vector<Version>& vs, Lsn lsn) {
   auto after = std::upper_bound(vs.begin(), vs.end(), lsn,
                                 [](Lsn l, const Version& v) { return l < v.desc->valid_from; });
   return after == vs.begin() ? vs.front().desc : std::prev(after)->desc;
@@ -54,7 +56,8 @@ DescriptorHistory::Resolution DescriptorHistory::ResolveIn(
     r.desc = At(a->second, lsn);
     return r;
   }
-  const Version& intro = versions_.at(it->second.relid)[it->second.first_version];
+  const std::vector<Version>& vs = versions_.at(it->second.relid);
+  const Version& intro = vs[it->second.first_version];
   // A rewrite fills the new relfilenode through a transient heap before the swap: those inserts
   // are not changes of the table.
   if (intro.rewritten && lsn < intro.desc->valid_from) {
@@ -62,7 +65,7 @@ DescriptorHistory::Resolution DescriptorHistory::ResolveIn(
     return r;
   }
   r.kind = Resolution::Kind::kDecode;
-  r.desc = At(it->second.relid, lsn);
+  r.desc = Pick(vs, lsn);
   return r;
 }
 

@@ -66,6 +66,7 @@ class DescriptorHistory {
     Oid relid;
     size_t first_version;   // index of the version that introduced this relfilenode
   };
+  static const RelationDesc* Pick(const std::vector<Version>& vs, Lsn lsn);
   Resolution ResolveIn(const std::unordered_map<RelFileLocator, Owner, RelFileLocatorHash>& index,
                        const RelFileLocator& loc, Lsn lsn, bool toast) const;
 
