@@ -53,8 +53,10 @@ Result<AttributeDesc> AttrFromRow(const PgResult& r, int i, const std::string& t
   a.has_missing = r.Get(i, 8) == "t" && !r.Null(i, 9) && !a.dropped;
   if (a.has_missing) {
     auto v = internal::MissingValue(a, internal::FirstArrayElement(r.Get(i, 9)));
-    if (!v.ok()) return v.status().WithContext("catalog history of " + table);
-    a.missing = std::move(v.value());
+    // An unsupported type fails only a decoding that needs the value, not every Open.
+    if (v.ok()) a.missing = std::move(v.value());
+    else if (v.status().code() == Status::Code::kUnsupported) a.missing_error = v.status().message();
+    else return v.status().WithContext("catalog history of " + table);
   }
   return a;
 }

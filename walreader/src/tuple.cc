@@ -190,6 +190,9 @@ Result<Row> DecodeTuple(const TupleView& t, const TupleContext& ctx) {
     TypeId type = a.type != TypeId::kUnknown ? a.type : TypeIdFromOid(a.type_oid);
     if (i >= natts) {   // added after this tuple was formed
       if (a.dropped) row.push_back(Value::Null(TypeId::kUnknown));
+      else if (a.has_missing && !a.missing_error.empty())
+        return Status::Unsupported(a.missing_error + ", needed by a tuple of " + desc.name + " at " +
+                                   FormatLsn(ctx.lsn));
       else row.push_back(a.has_missing ? a.missing : Value::Null(type));
       continue;
     }

@@ -35,6 +35,9 @@ struct AttributeDesc {
   bool dropped = false;
   bool has_missing = false;
   Value missing;            // attmissingval when has_missing
+  // Added: non-empty when has_missing but the value's type cannot be decoded yet: decoding a
+  // tuple formed before the column was added is then an Unsupported error with this text.
+  std::string missing_error;
 };
 
 struct RelationDesc {
