@@ -9,6 +9,7 @@
 // consistent at once). Every transaction that commits before kConsistent is dropped, even if
 // complete: a consumer must not rely on it.
 #include <deque>
+#include <unordered_map>
 
 #include "heap_decode.h"
 #include "record.h"
@@ -58,6 +59,9 @@ struct Decoder::Impl {
   Status Dispatch(const DecodedRecord& r);
   Status DecodeXact(const DecodedRecord& r);
   Status DecodeRunningXacts(const DecodedRecord& r);
+  Status DecodeHeap(const DecodedRecord& r, const HeapDecodeContext& hctx);
+  Status CheckNotPoisoned(Xid xid, const std::vector<Xid>& subxacts, Lsn commit_lsn);
+  void ForgetPoisoned(Xid xid, const std::vector<Xid>& subxacts);
   Status Unknown(const DecodedRecord& r) {
     return Status::Unsupported("unknown WAL record type (rmgr " + std::to_string(r.rmid) +
                                ", info 0x" + Hex(r.info) + ") at " + FormatLsn(r.start));
@@ -78,7 +82,42 @@ struct Decoder::Impl {
   Lsn decoded_upto = kInvalidLsn;
   Stage stage = Stage::kWaitFirst;
   Xid n1 = 0, n2 = 0;
+  // (Sub)transactions that wrote rows the catalog could not describe (a tuple wider than its
+  // descriptor, a relfilenode of unknown table): an error if they commit, nothing if they abort
+  // (a rolled-back DDL leaves no catalog history row behind).
+  std::unordered_map<Xid, Status> poisoned;
+  std::vector<RelationInvalidation> invalidations;
 };
+
+Status Decoder::Impl::DecodeHeap(const DecodedRecord& r, const HeapDecodeContext& hctx) {
+  Status st = r.rmid == kRmHeap2 ? DecodeHeap2Record(r, hctx) : DecodeHeapRecord(r, hctx);
+  Status unresolved = catalog->TakeUnresolved();
+  if (st.code() == Status::Code::kConflict) {
+    unresolved = st;
+    st = Status::Ok();
+  }
+  if (!unresolved.ok()) poisoned.emplace(r.xid, unresolved);
+  return st;
+}
+
+Status Decoder::Impl::CheckNotPoisoned(Xid xid, const std::vector<Xid>& subxacts, Lsn commit_lsn) {
+  if (poisoned.empty()) return Status::Ok();
+  auto check = [&](Xid x) {
+    auto it = poisoned.find(x);
+    return it == poisoned.end() ? Status::Ok()
+                                : it->second.WithContext("transaction " + std::to_string(xid) +
+                                                         " committed at " + FormatLsn(commit_lsn));
+  };
+  PGT_RETURN_IF_ERROR(check(xid));
+  for (Xid s : subxacts) PGT_RETURN_IF_ERROR(check(s));
+  return Status::Ok();
+}
+
+void Decoder::Impl::ForgetPoisoned(Xid xid, const std::vector<Xid>& subxacts) {
+  if (poisoned.empty()) return;
+  poisoned.erase(xid);
+  for (Xid s : subxacts) poisoned.erase(s);
+}
 
 Status Decoder::Impl::Dispatch(const DecodedRecord& r) {
   rb.ProcessXid(r.xid, r.toplevel_xid, r.start);
@@ -98,9 +137,8 @@ Status Decoder::Impl::Dispatch(const DecodedRecord& r) {
       }
       return Unknown(r);
     case kRmHeap2:
-      return DecodeHeap2Record(r, hctx);
     case kRmHeap:
-      return DecodeHeapRecord(r, hctx);
+      return DecodeHeap(r, hctx);
     // Resource managers without row data for tables: ignored entirely.
     case kRmClog:
     case kRmDbase:
@@ -132,6 +170,18 @@ Status Decoder::Impl::DecodeXact(const DecodedRecord& r) {
       auto parsed = ParseXactEnd(r.main_data(), r.main_len, r.info, true, r.pg_major);
       if (!parsed.ok()) return parsed.status().WithContext("commit at " + FormatLsn(r.start));
       Xid xid = op == kXactCommitPrepared ? parsed->twophase_xid : r.xid;
+      if (stage == Stage::kConsistent) PGT_RETURN_IF_ERROR(CheckNotPoisoned(xid, parsed->subxacts, r.start));
+      ForgetPoisoned(xid, parsed->subxacts);
+      if (stage == Stage::kConsistent && opts.collect_invalidations) {
+        const size_t first = invalidations.size();
+        for (auto [db, relid] : parsed->relcache_invals) {
+          bool seen = false;   // a commit often repeats a relation's message
+          for (size_t i = first; i < invalidations.size(); i++) seen |= invalidations[i].relid == relid;
+          if (!seen && (opts.database_oid == 0 || db == opts.database_oid) && relid != 0 &&
+              catalog->LookupByOid(relid) != nullptr)
+            invalidations.push_back(RelationInvalidation{relid, xid, r.start, r.end});
+        }
+      }
       Transaction t = rb.Commit(xid, parsed->subxacts, r.start, r.end, parsed->xact_time);
       if (stage == Stage::kConsistent && !t.changes.empty()) ready.push_back(std::move(t));
       return Status::Ok();
@@ -141,6 +191,7 @@ Status Decoder::Impl::DecodeXact(const DecodedRecord& r) {
       auto parsed = ParseXactEnd(r.main_data(), r.main_len, r.info, false, r.pg_major);
       if (!parsed.ok()) return parsed.status().WithContext("abort at " + FormatLsn(r.start));
       Xid xid = op == kXactAbortPrepared ? parsed->twophase_xid : r.xid;
+      ForgetPoisoned(xid, parsed->subxacts);
       rb.Abort(xid, parsed->subxacts);
       return Status::Ok();
     }
@@ -151,7 +202,7 @@ Status Decoder::Impl::DecodeXact(const DecodedRecord& r) {
       return Status::Ok();
     }
     case kXactPrepare:         // stays open until COMMIT/ABORT PREPARED
-    case kXactInvalidations:   // TODO(catalog): relcache invalidations -> descriptor refresh
+    case kXactInvalidations:   // per-command invalidations; the commit record repeats them
       return Status::Ok();
   }
   return Unknown(r);
@@ -182,6 +233,8 @@ Status Decoder::Start(Lsn lsn, TimeLineId tli, bool consistent) {
   Impl& d = *impl_;
   d.rb.Clear();
   d.ready.clear();
+  d.poisoned.clear();
+  d.invalidations.clear();
   d.error = Status::Ok();
   d.stage = consistent ? Stage::kConsistent : Stage::kWaitFirst;
   d.n1 = d.n2 = 0;
@@ -219,6 +272,8 @@ Result<std::optional<Transaction>> Decoder::Next(std::chrono::milliseconds wait)
     auto rec = DecodeRecord(std::move(**raw));
     if (!rec.ok()) { d.error = rec.status(); return d.error; }
     Status st = d.Dispatch(*rec);
+    if (st.ok() && !d.catalog->status().ok())
+      st = d.catalog->status().WithContext("catalog lookup, record at " + FormatLsn(rec->start));
     if (st.ok() && !d.rb.status().ok())
       st = d.rb.status().WithContext("reorder buffer spill, record at " + FormatLsn(rec->start));
     if (!st.ok()) { d.error = st; return d.error; }
@@ -233,6 +288,12 @@ Lsn Decoder::restart_lsn() const {
   Lsn oldest = impl_->rb.OldestFirstLsn();
   if (oldest == kInvalidLsn || oldest > impl_->decoded_upto) return impl_->decoded_upto;
   return oldest;
+}
+
+std::vector<RelationInvalidation> Decoder::TakeInvalidations() {
+  std::vector<RelationInvalidation> out;
+  out.swap(impl_->invalidations);
+  return out;
 }
 
 bool Decoder::consistent() const { return impl_->stage == Stage::kConsistent; }

@@ -173,7 +173,7 @@ Status DecodeTruncate(const DecodedRecord& r, const HeapDecodeContext& ctx) {
   c.truncate_cascade = flags & kTruncCascade;
   c.truncate_restart_seqs = flags & kTruncRestartSeqs;
   for (uint32_t i = 0; i < n; i++) {
-    const RelationDesc* d = ctx.catalog->LookupByOid(U32(p + kSizeOfHeapTruncate + 4 * i));
+    const RelationDesc* d = ctx.catalog->LookupByOidAt(U32(p + kSizeOfHeapTruncate + 4 * i), r.start);
     if (d != nullptr) c.truncated.push_back(d->relid);
   }
   if (c.truncated.empty()) return Status::Ok();

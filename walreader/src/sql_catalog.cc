@@ -10,9 +10,14 @@
 #include <thread>
 #include <unordered_map>
 
+#include "sql_util.h"
 #include "walreader/catalog.h"
 
 namespace pgt {
+
+using internal::FirstArrayElement;
+using internal::MissingValue;
+using internal::PgResult;
 
 namespace {
 struct LocHash {
@@ -21,57 +26,6 @@ struct LocHash {
   }
 };
 
-class PgResult {
- public:
-  explicit PgResult(PGresult* r) : r_(r) {}
-  ~PgResult() { PQclear(r_); }
-  PgResult(const PgResult&) = delete;
-  PgResult& operator=(const PgResult&) = delete;
-  PGresult* get() const { return r_; }
-  int rows() const { return PQntuples(r_); }
-  std::string Get(int row, int col) const { return PQgetvalue(r_, row, col); }
-  bool Null(int row, int col) const { return PQgetisnull(r_, row, col); }
-
- private:
-  PGresult* r_;
-};
-
-// attmissingval::text is a one-element array literal: {42}, {"a b"}, {t}.
-std::string FirstArrayElement(const std::string& lit) {
-  if (lit.size() < 2) return lit;
-  std::string body = lit.substr(1, lit.size() - 2);
-  if (body.empty() || body[0] != '"') return body;
-  std::string out;
-  for (size_t i = 1; i < body.size() && body[i] != '"'; i++) {
-    if (body[i] == '\\' && i + 1 < body.size()) i++;
-    out += body[i];
-  }
-  return out;
-}
-
-Result<Value> MissingValue(const AttributeDesc& a, const std::string& text) {
-  switch (a.type) {
-    case TypeId::kBool: return Value::Bool(text == "t" || text == "true");
-    case TypeId::kInt2:
-    case TypeId::kInt4:
-    case TypeId::kInt8:
-    case TypeId::kOid: return Value::Int(a.type, std::stoll(text));
-    case TypeId::kFloat4:
-    case TypeId::kFloat8: {
-      Value v = Value::Int(a.type, 0);
-      v.f = std::strtod(text.c_str(), nullptr);
-      return v;
-    }
-    case TypeId::kNumeric:
-    case TypeId::kText:
-    case TypeId::kVarchar:
-    case TypeId::kBpchar:
-    case TypeId::kJson: return Value::Str(a.type, text);
-    default:
-      return Status::Unsupported("column " + a.name + ": default for a column added later of type " +
-                                 std::to_string(a.type_oid) + " is not supported yet");
-  }
-}
 }  // namespace
 
 struct SqlCatalogResolver::Impl {
@@ -82,17 +36,7 @@ struct SqlCatalogResolver::Impl {
   std::unordered_map<RelFileLocator, Oid, LocHash> toast_by_loc;
 
   Result<std::unique_ptr<PgResult>> Query(const std::string& sql, const std::vector<std::string>& params) {
-    std::vector<const char*> p;
-    for (const auto& s : params) p.push_back(s.c_str());
-    auto r = std::make_unique<PgResult>(PQexecParams(conn, sql.c_str(), static_cast<int>(p.size()),
-                                                     nullptr, p.data(), nullptr, nullptr, 0));
-    if (PQresultStatus(r->get()) != PGRES_TUPLES_OK) {
-      std::string msg = PQerrorMessage(conn);
-      while (!msg.empty() && msg.back() == '\n') msg.pop_back();
-      if (PQstatus(conn) != CONNECTION_OK) return Status::Unavailable("catalog connection lost: " + msg);
-      return Status::InvalidArgument("catalog query failed: " + msg);
-    }
-    return r;
+    return internal::PgQuery(conn, sql, params);
   }
 
   void Unindex(Oid relid) {
@@ -178,16 +122,7 @@ Result<RelationDesc> SqlCatalogResolver::Describe(Oid relid) {
   PGT_ASSIGN_OR_RETURN(auto key, m.Query(
       "select array_to_string(indkey::int2[], ',') from pg_index where indrelid = $1::oid"
       " and (indisprimary or indisreplident) order by indisprimary desc limit 1", {id}));
-  if (key->rows() == 1) {
-    std::string s = key->Get(0, 0);
-    size_t pos = 0;
-    while (pos < s.size()) {
-      size_t comma = s.find(',', pos);
-      if (comma == std::string::npos) comma = s.size();
-      d.key_attnums.push_back(static_cast<int16_t>(std::stoi(s.substr(pos, comma - pos))));
-      pos = comma + 1;
-    }
-  }
+  if (key->rows() == 1) d.key_attnums = internal::ParseAttnums(key->Get(0, 0));
   return d;
 }
 
@@ -241,7 +176,7 @@ Result<std::vector<Oid>> SqlCatalogResolver::UserTables(const std::string& names
     PGT_ASSIGN_OR_RETURN(auto r, impl_->Query(
         "select c.oid from pg_class c join pg_namespace n on n.oid = c.relnamespace"
         " where c.relkind = 'r' and n.nspname not in ('pg_catalog', 'information_schema')"
-        " and n.nspname not like 'pg\\_toast%' order by 1", {}));
+        " and n.nspname not like 'pg\\_toast%' and n.nspname <> 'pgtrickle_catalog' order by 1", {}));
     for (int i = 0; i < r->rows(); i++) out.push_back(static_cast<Oid>(std::stoul(r->Get(i, 0))));
     return out;
   }

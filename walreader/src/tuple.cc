@@ -175,7 +175,7 @@ Result<Row> DecodeTuple(const TupleView& t, const TupleContext& ctx) {
     return desc.name + "." + desc.attrs[i].name + " at " + FormatLsn(ctx.lsn);
   };
   if (natts > ndesc)
-    return Status::Corruption("tuple of " + desc.name + " at " + FormatLsn(ctx.lsn) + " has " +
+    return Status::Conflict("tuple of " + desc.name + " at " + FormatLsn(ctx.lsn) + " has " +
                               std::to_string(natts) + " attributes, descriptor has " +
                               std::to_string(ndesc) + " (catalog out of date?)");
   const bool hasnull = t.infomask & kHeapHasNull;
@@ -194,6 +194,9 @@ Result<Row> DecodeTuple(const TupleView& t, const TupleContext& ctx) {
     TypeId type = a.type != TypeId::kUnknown ? a.type : TypeIdFromOid(a.type_oid);
     if (i >= natts) {   // added after this tuple was formed
       if (a.dropped) row.push_back(Value::Null(TypeId::kUnknown));
+      else if (a.has_missing && !a.missing_error.empty())
+        return Status::Unsupported(a.missing_error + ", needed by a tuple of " + desc.name + " at " +
+                                   FormatLsn(ctx.lsn));
       else row.push_back(a.has_missing ? a.missing : Value::Null(type));
       continue;
     }

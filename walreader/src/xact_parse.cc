@@ -88,6 +88,10 @@ Result<ParsedXactEnd> ParseXactEnd(const uint8_t* p, size_t len, uint8_t info, b
   if (is_commit && (r.xinfo & kHasInvals)) {
     PGT_ASSIGN_OR_RETURN(int n, Counted(c, kInvalMessageSize, "invalidations"));
     r.ninvals = n;
+    for (int i = 0; i < n; i++) {   // {int8 id; Oid dbId; Oid relId} for SHAREDINVALRELCACHE_ID
+      const uint8_t* m = c.Here() + i * kInvalMessageSize;
+      if (static_cast<int8_t>(m[0]) == -2) r.relcache_invals.emplace_back(U32(m + 4), U32(m + 8));
+    }
     c.Skip(n * kInvalMessageSize);
   }
   if (r.xinfo & kHasTwophase) {

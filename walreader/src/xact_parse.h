@@ -25,6 +25,9 @@ struct ParsedXactEnd {
   std::vector<RelFileLocator> dropped_rels;
   int ndropped_stats = 0;
   int ninvals = 0;
+  // Relcache invalidations (SharedInvalRelcacheMsg, id -2): (database, relation OID); relation
+  // 0 = the whole relcache.
+  std::vector<std::pair<Oid, Oid>> relcache_invals;
   Xid twophase_xid = kInvalidXid;
   std::string gid;
   bool has_origin = false;

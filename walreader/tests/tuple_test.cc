@@ -301,6 +301,24 @@ TEST(Lz4Test, CorruptBlocksAreErrorsNeverCrashes) {
   }
 }
 
+TEST(TupleTest, MissingValueOfUnsupportedTypeIsAnErrorOnlyWhenNeeded) {
+  RelationDesc d = Desc();
+  std::vector<uint8_t> t = Tuple({"7", "99", "n"}, {true, true, false});   // natts 3 of 4
+  auto tv = ParseHeapTuple(t.data(), t.size());
+  ASSERT_TRUE(tv.ok());
+  TupleContext ctx{&d, 0x10, ExternalPolicy::kError, nullptr};
+  d.attrs[2].has_missing = true;   // present in the tuple: its missing value is not needed
+  d.attrs[2].missing_error = "column name: default of type 1184";
+  EXPECT_TRUE(DecodeTuple(*tv, ctx).ok());
+  d.attrs[3].has_missing = true;   // added after the tuple was formed
+  d.attrs[3].missing_error = "column big: default of type 1184";
+  auto row = DecodeTuple(*tv, ctx);
+  ASSERT_FALSE(row.ok());
+  EXPECT_EQ(row.status().code(), Status::Code::kUnsupported);
+  EXPECT_NE(row.status().message().find("column big: default of type 1184"), std::string::npos);
+  EXPECT_NE(row.status().message().find("0/10"), std::string::npos);
+}
+
 TEST(TupleTest, TooManyAttributesIsAnError) {
   RelationDesc d = Desc();
   d.attrs.resize(1);

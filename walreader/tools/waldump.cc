@@ -22,6 +22,7 @@
 #include <string>
 
 #include "file_catalog.h"
+#include "walreader/catalog_history.h"
 #include "walreader/decoder.h"
 #include "walreader/text_format.h"
 
@@ -132,8 +133,9 @@ std::string JsonRow(const pgt::RelationDesc* d, const pgt::Row& row, bool skip_n
 
 // One line per transaction: {"xid","commit_lsn","end_lsn","commit_time","changes":[...]}.
 std::string JsonTxn(const pgt::Transaction& t, pgt::CatalogResolver* cat, const pgt::TextOptions& o) {
+  pgt::Lsn at = 0;   // descriptors as of the change being printed
   auto name = [&](pgt::Oid id) {
-    const pgt::RelationDesc* d = cat->LookupByOid(id);
+    const pgt::RelationDesc* d = cat->LookupByOidAt(id, at);
     return JsonStr(d ? d->schema + "." + d->name : "oid" + std::to_string(id));
   };
   std::string out = "{\"xid\":" + std::to_string(t.xid) + ",\"commit_lsn\":\"" +
@@ -143,6 +145,7 @@ std::string JsonTxn(const pgt::Transaction& t, pgt::CatalogResolver* cat, const 
                     ",\"changes\":[";
   for (size_t i = 0; i < t.changes.size(); i++) {
     const pgt::Change& c = t.changes[i];
+    at = c.lsn;
     out += i ? ",{" : "{";
     const char* op = c.kind == pgt::ChangeKind::kInsert   ? "INSERT"
                      : c.kind == pgt::ChangeKind::kUpdate ? "UPDATE"
@@ -155,7 +158,7 @@ std::string JsonTxn(const pgt::Transaction& t, pgt::CatalogResolver* cat, const 
              ",\"restart_seqs\":" + (c.truncate_restart_seqs ? "true" : "false") + "}";
       continue;
     }
-    const pgt::RelationDesc* d = cat->LookupByOid(c.relid);
+    const pgt::RelationDesc* d = cat->LookupByOidAt(c.relid, at);
     out += ",\"table\":" + name(c.relid);
     if (c.old_row) {
       out += ",\"old\":" + JsonRow(d, *c.old_row, c.old_is_key_only, o);
@@ -185,11 +188,19 @@ int main(int argc, char** argv) {
     end = e.value();
   }
   std::unique_ptr<pgt::CatalogResolver> catalog;
+  pgt::Lsn history_upto = UINT64_MAX;   // catalog history read at this WAL position
   pgt::Oid db_oid = static_cast<pgt::Oid>(a.db_oid);
   if (!a.catalog_file.empty()) {
     auto c = pgt::internal::FileCatalog::Load(a.catalog_file, db_oid);
     if (!c.ok()) return Fail(c.status());
     catalog = std::move(c.value());
+  } else if (auto h = pgt::HistoryCatalogResolver::Open(a.catalog, a.tables, start.value());
+             h.ok() || h.status().code() != pgt::Status::Code::kNotFound) {
+    // The catalog history (walreader/sql/catalog_history.sql) is installed: descriptors by LSN.
+    if (!h.ok()) return Fail(h.status());
+    db_oid = h.value()->database_oid();
+    history_upto = h.value()->complete_upto();
+    catalog = std::move(h.value());
   } else {
     auto c = pgt::SqlCatalogResolver::Connect(a.catalog);
     if (!c.ok()) return Fail(c.status());
@@ -237,7 +248,8 @@ int main(int argc, char** argv) {
   pgt::Decoder dec(src->get(), catalog.get(), dopts);
   pgt::Status st = dec.Start(start.value(), static_cast<pgt::TimeLineId>(tli), !a.wait_consistent);
   if (!st.ok()) return Fail(st);
-  auto by_oid = [&](pgt::Oid id) { return catalog->LookupByOid(id); };
+  pgt::Lsn change_lsn = 0;   // descriptors as of the change being printed
+  auto by_oid = [&](pgt::Oid id) { return catalog->LookupByOidAt(id, change_lsn); };
   // Done when no record can start before --end: the next record starts at the MAXALIGNed end of
   // the last one, after the page header if that is a page boundary.
   auto reached_end = [&]() {
@@ -271,11 +283,19 @@ int main(int argc, char** argv) {
     }
     const pgt::Transaction& txn = **t;
     if (txn.end_lsn > end) break;
+    if (txn.end_lsn > history_upto)
+      return Fail(pgt::Status::Unavailable(
+          "transaction committed at " + pgt::FormatLsn(txn.commit_lsn) + " ends after " +
+          pgt::FormatLsn(history_upto) + ", where the catalog history was read: DDL committed "
+          "since may be missing; run again to decode it"));
     if (jsonl) {
       std::cout << JsonTxn(txn, catalog.get(), topts) << "\n";
     } else {
       std::string out = "BEGIN\n";
-      for (const auto& c : txn.changes) out += pgt::FormatChangeTestDecoding(c, by_oid, topts) + "\n";
+      for (const auto& c : txn.changes) {
+        change_lsn = c.lsn;
+        out += pgt::FormatChangeTestDecoding(c, by_oid, topts) + "\n";
+      }
       std::cout << out << "COMMIT\n";
     }
     // A stream may run until it is stopped: each transaction is visible as soon as it is decoded.

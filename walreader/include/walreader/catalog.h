@@ -35,6 +35,9 @@ struct AttributeDesc {
   bool dropped = false;
   bool has_missing = false;
   Value missing;            // attmissingval when has_missing
+  // Added: non-empty when has_missing but the value's type cannot be decoded yet: decoding a
+  // tuple formed before the column was added is then an Unsupported error with this text.
+  std::string missing_error;
 };
 
 struct RelationDesc {
@@ -65,6 +68,19 @@ class CatalogResolver {
     (void)lsn;
     return nullptr;
   }
+  // Added: descriptor of `relid` as it was at `lsn` (versioned resolvers; TRUNCATE and output
+  // formatting use the version valid at the change's LSN). Default: LookupByOid.
+  virtual const RelationDesc* LookupByOidAt(Oid relid, Lsn lsn) {
+    (void)lsn;
+    return LookupByOid(relid);
+  }
+  // Added: a lookup that could not be answered (e.g. lost catalog connection) makes this non-OK;
+  // the decoder stops with it instead of treating the relation as untracked.
+  virtual Status status() const { return Status::Ok(); }
+  // Added: non-OK (once, then reset) when the last Lookup met a relfilenode that may hold rows of
+  // a decoded table but whose table cannot be known at that LSN (see catalog_history.h). The
+  // decoder then fails the transaction that wrote the record if, and only if, it commits.
+  virtual Status TakeUnresolved() { return Status::Ok(); }
 };
 
 // Resolver backed by SQL on the standby (libpq). Track() reads the descriptor of a table once

@@ -17,6 +17,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "walreader/catalog.h"
 #include "walreader/change.h"
@@ -33,6 +34,20 @@ struct DecoderOptions {
   // Directory for spill files; empty = /tmp/walreader-spill-<pid>, created on demand. Files are
   // removed when their transaction is emitted or aborted, on Start() and on destruction.
   std::string spill_dir;
+  // Added: collect relcache invalidations of tracked relations for TakeInvalidations() (off:
+  // nothing is kept, so a consumer that never takes them does not accumulate them).
+  bool collect_invalidations = false;
+};
+
+// Added: a committed transaction invalidated the relcache entry of a tracked relation (commit
+// record's invalidation messages): DDL, TRUNCATE, VACUUM FULL / CLUSTER, but also plain
+// (auto)VACUUM / ANALYZE statistics updates. A hint to re-check the descriptor (re-Track), not
+// proof that it changed.
+struct RelationInvalidation {
+  Oid relid = 0;
+  Xid xid = kInvalidXid;
+  Lsn commit_lsn = kInvalidLsn;
+  Lsn end_lsn = kInvalidLsn;
 };
 
 class Decoder {
@@ -53,6 +68,11 @@ class Decoder {
   Lsn decoded_upto() const;   // end LSN of the last fully processed record
   Lsn restart_lsn() const;    // min(first_lsn of open transactions, decoded_upto())
   bool consistent() const;
+  // Added: relcache invalidations of tracked relations (CatalogResolver::LookupByOid non-null,
+  // database DecoderOptions::database_oid) by transactions committed since the last call, in
+  // commit order; only once consistent() and with DecoderOptions::collect_invalidations. Kept
+  // until taken (call it after each Next).
+  std::vector<RelationInvalidation> TakeInvalidations();
   size_t open_transactions() const;
 
  private:
