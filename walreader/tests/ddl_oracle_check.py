@@ -26,7 +26,8 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from oracle_check import BIN, Server, first_diff, q  # noqa: E402
+import oracle_check  # noqa: E402
+from oracle_check import Server, first_diff, q  # noqa: E402
 
 HISTORY_SQL = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "sql", "catalog_history.sql")
 
@@ -328,15 +329,22 @@ def main():
         if a.startswith("--seed="): seed = int(a[7:])
         elif a.startswith("--steps="): steps = int(a[8:])
         elif a == "--keep": keep = True
+        elif a.startswith("--pg-bin="):
+            # a version run must run: missing binaries fail, never skip
+            missing = oracle_check.use_pg_bin(a[len("--pg-bin="):])
+            if missing:
+                print("ddl oracle: FAIL: " + missing, flush=True)
+                return 1
     if os.environ.get("ORACLE_SEED"):
         seed = int(os.environ["ORACLE_SEED"])
     try:
         pwd.getpwnam("postgres")
     except KeyError:
         return 77
-    if os.getuid() != 0 or not os.access(BIN + "/initdb", os.X_OK):
+    if os.getuid() != 0 or not os.access(oracle_check.BIN + "/initdb", os.X_OK):
         return 77
-    print("ddl oracle: seed=%d steps=%d" % (seed, steps), flush=True)
+    print("ddl oracle: PostgreSQL %d (%s) seed=%d steps=%d"
+          % (oracle_check.server_major(oracle_check.BIN), oracle_check.BIN, seed, steps), flush=True)
     srv = Server(keep)
     try:
         srv.start(1)
