@@ -81,7 +81,7 @@ end $$;
 
 BIG_TXN = """
 insert into events(ts, kind, user_id, amount, note)
-  select timestamptz '2024-01-01 00:00:00+00' + g * interval '1 s', g %% 7, g * 7919,
+  select timestamptz '2024-01-01 00:00:00+00' + g * interval '1 s', g %% 7, g::bigint * 7919,
          (g %% 100000) / 100.0, 'big ' || g
   from generate_series(1, %(n)d) g;
 """
@@ -123,65 +123,74 @@ class Server:
     def conninfo(self):
         return "host=%s port=%d dbname=postgres user=postgres" % (self.w, self.port)
 
-    def connect(self):
-        import psycopg2
-        c = psycopg2.connect(self.conninfo())
-        c.autocommit = True
-        return c
+    def psql(self, sql=None, file=None):
+        """psql -At as the postgres user; stdout bytes (no client library needed)."""
+        args = [BIN + "/psql", "-X", "-q", "-v", "ON_ERROR_STOP=1", "-h", self.w, "-p",
+                str(self.port), "-d", "postgres", "-At"]
+        args += ["-f", file] if file else ["-c", sql]
+        p = subprocess.run(["runuser", "-u", "postgres", "--"] + args, stdout=subprocess.PIPE,
+                           stderr=subprocess.PIPE)
+        if p.returncode != 0:
+            raise RuntimeError("psql failed: %s" % p.stderr.decode(errors="replace")[-2000:])
+        return p.stdout
 
-    def sql(self, text, args=None):
-        c = self.connect()
-        try:
-            cur = c.cursor()
-            cur.execute(text, args)
-            return cur.fetchall() if cur.description else None
-        finally:
-            c.close()
+    def sql(self, text):
+        """First column of the first row, as text."""
+        return self.psql(text).decode().split("\n")[0].split("|")[0]
 
 
-def vm_hwm_kb(pid):
-    with open("/proc/%d/status" % pid) as f:
-        for line in f:
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1])
-    return None
+# Read by the decoding backend itself (superuser): its peak RSS and CPU ticks.
+PROC_SQL = ("select '%s', (regexp_match(pg_read_file('/proc/self/status'), 'VmHWM:\\s+(\\d+)'))[1], "
+            "split_part(pg_read_file('/proc/self/stat'), ') ', 2);\n")
+
+
+def proc_fields(line):
+    """(VmHWM KB, utime+stime seconds) from a PROC_SQL output line."""
+    _, hwm, stat = line.split("|", 2)
+    f = stat.split()
+    return int(hwm), (int(f[11]) + int(f[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def time_test_decoding(srv, slot, end, full_output):
-    """One decoding of the slot's WAL up to `end` in a fresh backend: (seconds, change lines,
-    all lines, output or None, backend VmHWM before and after, in KB)."""
-    import psycopg2  # noqa: F401
-    c = srv.connect()
-    try:
-        cur = c.cursor()
-        cur.execute("select pg_backend_pid()")
-        pid = cur.fetchone()[0]
-        before = vm_hwm_kb(pid)
-        args = "'include-xids', '0', 'skip-empty-xacts', '1'"
-        t0 = time.perf_counter()
-        if full_output:
-            cur.execute("select data from pg_logical_slot_peek_changes(%%s, %%s::pg_lsn, NULL, %s)"
-                        % args, (slot, end))
-            rows = cur.fetchall()
-            secs = time.perf_counter() - t0
-            out = "".join(r[0] + "\n" for r in rows).encode()
-            lines = len(rows)
-            changes = sum(1 for r in rows if r[0] not in ("BEGIN", "COMMIT"))
-        else:
-            cur.execute("select count(*) filter (where data <> 'BEGIN' and data <> 'COMMIT'), "
-                        "count(*) from pg_logical_slot_peek_changes(%%s, %%s::pg_lsn, NULL, %s)"
-                        % args, (slot, end))
-            changes, lines = cur.fetchone()
-            secs = time.perf_counter() - t0
-            out = None
-        after = vm_hwm_kb(pid)
-        return secs, changes, lines, out, before, after
-    finally:
-        c.close()
+    """One decoding of the slot's WAL up to `end` in a fresh backend (one psql session): (seconds
+    as timed by psql, change lines, all lines, output or None, backend VmHWM before and after in
+    KB, backend CPU seconds)."""
+    args = "'include-xids', '0', 'skip-empty-xacts', '1'"
+    out_path = os.path.join(srv.w, "peek.out")
+    script = PROC_SQL % "before" + "\\timing on\n"
+    if full_output:
+        script += ("\\o %s\nselect data from pg_logical_slot_peek_changes('%s', '%s', NULL, %s);\n"
+                   "\\o\n" % (out_path, slot, end, args))
+    else:
+        script += ("select 'counts', count(*) filter (where data <> 'BEGIN' and data <> 'COMMIT'), "
+                   "count(*) from pg_logical_slot_peek_changes('%s', '%s', NULL, %s);\n"
+                   % (slot, end, args))
+    script += "\\timing off\n" + PROC_SQL % "after"
+    path = os.path.join(srv.w, "peek.sql")
+    with open(path, "w") as f:
+        f.write(script)
+    os.chmod(path, 0o644)
+    res = srv.psql(file=path).decode().splitlines()
+    before = [x for x in res if x.startswith("before|")][0]
+    after = [x for x in res if x.startswith("after|")][0]
+    secs = float([x for x in res if x.startswith("Time: ")][0].split()[1]) / 1000.0
+    hwm0, cpu0 = proc_fields(before)
+    hwm1, cpu1 = proc_fields(after)
+    out = None
+    if full_output:
+        with open(out_path, "rb") as f:
+            out = f.read()
+        os.unlink(out_path)
+        lines = out.count(b"\n")
+        changes = lines - out.count(b"BEGIN\n") - out.count(b"COMMIT\n")
+    else:
+        _, changes, lines = [x for x in res if x.startswith("counts|")][0].split("|")
+        changes, lines = int(changes), int(lines)
+    return secs, changes, lines, out, hwm0, hwm1, cpu1 - cpu0
 
 
 def time_waldump(waldump, argv, outpath):
-    """(seconds, change lines, all lines, output bytes, peak RSS KB, stderr)."""
+    """(seconds, change lines, all lines, output bytes, peak RSS KB, stderr, CPU seconds)."""
     with open(outpath, "wb") as out:
         t0 = time.perf_counter()
         p = subprocess.Popen([waldump] + argv, stdout=out, stderr=subprocess.PIPE)
@@ -196,11 +205,11 @@ def time_waldump(waldump, argv, outpath):
         data = f.read()
     lines = data.count(b"\n")
     changes = lines - data.count(b"BEGIN\n") - data.count(b"COMMIT\n")
-    return secs, changes, lines, data, ru.ru_maxrss, err
+    return secs, changes, lines, data, ru.ru_maxrss, err, ru.ru_utime + ru.ru_stime
 
 
 def measure(srv, waldump, name, slot, start, end, opts):
-    nbytes = int(srv.sql("select %s::pg_lsn - %s::pg_lsn", (end, start))[0][0])
+    nbytes = int(srv.sql("select '%s'::pg_lsn - '%s'::pg_lsn" % (end, start)))
     full = opts["quick"]
     td = [time_test_decoding(srv, slot, end, full) for _ in range(opts["runs"])]
     argv = ["--wal-dir=" + os.path.join(srv.w, "data", "pg_wal"), "--start=" + start,
@@ -222,16 +231,26 @@ def measure(srv, waldump, name, slot, start, end, opts):
             "seconds_runs": [round(r[0], 3) for r in td], "change_lines": td_best[1],
             "lines": td_best[2], "rows_per_s": round(td_best[1] / td_best[0]),
             "wal_mb_per_s": round(mb / td_best[0], 1),
-            "backend_vmhwm_kb_before": td_best[4], "backend_vmhwm_kb": max(r[5] for r in td)},
+            "backend_vmhwm_kb_before": td_best[4], "backend_vmhwm_kb": max(r[5] for r in td),
+            "cpu_seconds_runs": [round(r[6], 3) for r in td],
+            "rows_per_cpu_s": round(td_best[1] / max(min(r[6] for r in td), 0.01))},
         "waldump": {
             "seconds_runs": [round(r[0], 3) for r in wd], "change_lines": wd_best[1],
             "lines": wd_best[2], "rows_per_s": round(wd_best[1] / wd_best[0]),
             "wal_mb_per_s": round(mb / wd_best[0], 1),
             "peak_rss_kb": max(r[4] for r in wd), "empty_range_seconds": round(empty[0], 3),
+            "cpu_seconds_runs": [round(r[6], 3) for r in wd],
+            "rows_per_cpu_s": round(wd_best[1] / max(min(r[6] for r in wd), 0.01)),
             "reorder_memory_limit": opts["limit"] or "default (64 MiB)"},
     }
     res["ratio_rows_per_s"] = round(res["waldump"]["rows_per_s"] / res["test_decoding"]["rows_per_s"], 2)
+    res["ratio_rows_per_cpu_s"] = round(res["waldump"]["rows_per_cpu_s"]
+                                        / res["test_decoding"]["rows_per_cpu_s"], 2)
     problems = []
+    for who in ("test_decoding", "waldump"):
+        for k, v in res[who].items():
+            if v is None or (isinstance(v, (int, float)) and v <= 0 and k != "empty_range_seconds"):
+                problems.append("%s: figure %s.%s is missing (%r)" % (name, who, k, v))
     if td_best[1] == 0:
         problems.append("%s: test_decoding decoded no change" % name)
     if td_best[1] != wd_best[1] or td_best[2] != wd_best[2]:
@@ -256,22 +275,22 @@ def first_diff(a, b):
 
 
 def print_table(results):
-    hdr = "%-8s %-14s %10s %12s %10s %9s %14s" % ("range", "decoder", "seconds", "rows/s",
-                                                  "MB/s WAL", "changes", "peak RSS MB")
+    hdr = "%-8s %-14s %9s %11s %9s %8s %12s %9s %12s" % (
+        "range", "decoder", "seconds", "rows/s", "MB/s WAL", "CPU s", "rows/CPU-s", "changes",
+        "peak RSS MB")
     print(hdr)
     print("-" * len(hdr))
     for r in results:
         td, wd = r["test_decoding"], r["waldump"]
-        print("%-8s %-14s %10.3f %12d %10.1f %9d %14.1f" % (
-            r["range"], "test_decoding", min(td["seconds_runs"]), td["rows_per_s"],
-            td["wal_mb_per_s"], td["change_lines"], td["backend_vmhwm_kb"] / 1024.0))
-        print("%-8s %-14s %10.3f %12d %10.1f %9d %14.1f" % (
-            r["range"], "waldump", min(wd["seconds_runs"]), wd["rows_per_s"],
-            wd["wal_mb_per_s"], wd["change_lines"], wd["peak_rss_kb"] / 1024.0))
-        print("%-8s ratio waldump/test_decoding rows/s: %.2fx  (WAL %.1f MB; backend VmHWM "
-              "before decoding %.1f MB)" % (r["range"], r["ratio_rows_per_s"],
-                                             r["wal_bytes"] / 1048576.0,
-                                             td["backend_vmhwm_kb_before"] / 1024.0))
+        for name, d, rss in (("test_decoding", td, td["backend_vmhwm_kb"]),
+                             ("waldump", wd, wd["peak_rss_kb"])):
+            print("%-8s %-14s %9.3f %11d %9.1f %8.2f %12d %9d %12.1f" % (
+                r["range"], name, min(d["seconds_runs"]), d["rows_per_s"], d["wal_mb_per_s"],
+                min(d["cpu_seconds_runs"]), d["rows_per_cpu_s"], d["change_lines"], rss / 1024.0))
+        print("%-8s ratio waldump/test_decoding: %.2fx rows/s, %.2fx rows/CPU-s  (WAL %.1f MB; "
+              "backend VmHWM before decoding %.1f MB)"
+              % (r["range"], r["ratio_rows_per_s"], r["ratio_rows_per_cpu_s"],
+                 r["wal_bytes"] / 1048576.0, td["backend_vmhwm_kb_before"] / 1024.0))
 
 
 def parse_args(argv):
@@ -325,13 +344,13 @@ def main():
     t_start = time.time()
     try:
         srv.start()
-        srv.sql(SCHEMA % scale)
-        srv.sql("vacuum analyze")
+        srv.psql(SCHEMA % scale)
+        srv.psql("vacuum analyze")
         srv.sql("select 'x' from pg_create_logical_replication_slot('bench', 'test_decoding')")
-        start = srv.sql("select pg_current_wal_insert_lsn()::text")[0][0]
+        start = srv.sql("select pg_current_wal_insert_lsn()::text")
         t0 = time.time()
-        srv.sql(MIXED % scale)
-        end = srv.sql("select pg_current_wal_insert_lsn()::text")[0][0]
+        srv.psql(MIXED % scale)
+        end = srv.sql("select pg_current_wal_insert_lsn()::text")
         print("decode_bench: mixed workload %.1fs (%d tpcb transactions, %d event batches)"
               % (time.time() - t0, tpcb, tpcb // every), flush=True)
         srv.sql("select pg_switch_wal()")   # flushes WAL through `end`
@@ -340,10 +359,10 @@ def main():
         problems += p
         if opts["big"] > 0:
             srv.sql("select 'x' from pg_create_logical_replication_slot('bench_big', 'test_decoding')")
-            start = srv.sql("select pg_current_wal_insert_lsn()::text")[0][0]
+            start = srv.sql("select pg_current_wal_insert_lsn()::text")
             t0 = time.time()
-            srv.sql(BIG_TXN % {"n": opts["big"]})
-            end = srv.sql("select pg_current_wal_insert_lsn()::text")[0][0]
+            srv.psql(BIG_TXN % {"n": opts["big"]})
+            end = srv.sql("select pg_current_wal_insert_lsn()::text")
             print("decode_bench: one %d-row transaction %.1fs" % (opts["big"], time.time() - t0),
                   flush=True)
             srv.sql("select pg_switch_wal()")

@@ -330,6 +330,7 @@ void ReorderBuffer::AddChange(Xid xid, Change change) {
   t.tags.push_back(xid);
   t.mem += sz;
   mem_total_ += sz;
+  mem_peak_ = std::max(mem_peak_, mem_total_);
   MaybeSpill();
 }
 
@@ -349,6 +350,7 @@ void ReorderBuffer::ConfirmSpeculative(Xid xid) {
   t.speculative.reset();
   t.mem += sz;
   mem_total_ += sz;
+  mem_peak_ = std::max(mem_peak_, mem_total_);
   MaybeSpill();
 }
 
@@ -383,33 +385,48 @@ ToastLookup* ReorderBuffer::ToastFor(Xid xid) {
 
 Transaction ReorderBuffer::Commit(Xid xid, const std::vector<Xid>& committed_subs, Lsn commit_lsn,
                                   Lsn end_lsn, int64_t commit_time_us) {
+  std::vector<Change> changes;
+  Transaction out = CommitStream(xid, committed_subs, commit_lsn, end_lsn, commit_time_us,
+                                 [&](const Transaction&, Change&& c) { changes.push_back(std::move(c)); });
+  out.changes = std::move(changes);
+  return out;
+}
+
+Transaction ReorderBuffer::CommitStream(Xid xid, const std::vector<Xid>& committed_subs,
+                                        Lsn commit_lsn, Lsn end_lsn, int64_t commit_time_us,
+                                        const ChangeFn& fn) {
   Xid top = TopOf(xid);
   Assign(top, committed_subs, commit_lsn);
-  Transaction out;
-  out.xid = top;
-  out.commit_lsn = commit_lsn;
-  out.end_lsn = end_lsn;
-  out.commit_time_us = commit_time_us;
+  Transaction header;
+  header.xid = top;
+  header.commit_lsn = commit_lsn;
+  header.end_lsn = end_lsn;
+  header.commit_time_us = commit_time_us;
+  header.first_lsn = commit_lsn;
   auto it = txns_.find(top);
   if (it != txns_.end()) {
     Txn& t = it->second;
-    out.first_lsn = t.first_lsn;
-    std::unordered_set<Xid> live(committed_subs.begin(), committed_subs.end());
-    live.insert(top);
+    header.first_lsn = t.first_lsn;
+    // The committed (sub)xids: usually the top-level xid alone, so look at the short list
+    // instead of hashing.
+    auto live = [&](Xid tag) {
+      if (tag == top) return true;
+      for (Xid s : committed_subs)
+        if (s == tag) return true;
+      return false;
+    };
     // Spilled changes first (they precede the in-memory ones), filtered by the same rule.
     Status st = ReadBack(t, [&](Xid tag, Change&& c) {
-      if (live.count(tag)) out.changes.push_back(std::move(c));
+      if (live(tag)) fn(header, std::move(c));
     });
     if (!st.ok()) Fail(st);
-    for (size_t i = 0; i < t.changes.size(); i++)
-      if (live.count(t.tags[i])) out.changes.push_back(std::move(t.changes[i]));
+    for (size_t i = 0; i < t.changes.size() && st.ok(); i++)
+      if (live(t.tags[i])) fn(header, std::move(t.changes[i]));
     EraseTxn(it);
-  } else {
-    out.first_lsn = commit_lsn;
   }
   for (auto m = sub_to_top_.begin(); m != sub_to_top_.end();)
     m = (m->second == top) ? sub_to_top_.erase(m) : std::next(m);
-  return out;
+  return header;
 }
 
 void ReorderBuffer::Abort(Xid xid, const std::vector<Xid>& subs) {

@@ -557,26 +557,174 @@ std::string ValueToText(const Value& v, Oid type_oid, const TextOptions& opts) {
 }
 
 namespace {
-std::string QuoteIdent(const std::string& s) {
+// --- test_decoding line format, appended in place ---------------------------------------------
+// This is the CLI's inner loop (one call per column of every printed row): values are appended
+// to the caller's buffer without temporaries for the common types; anything else goes through
+// ValueToText, the reference rendering.
+
+void AppendQuotedIdent(std::string* out, const std::string& s) {
   bool safe = !s.empty() && ((s[0] >= 'a' && s[0] <= 'z') || s[0] == '_');
   for (char c : s)
     if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_')) safe = false;
-  if (safe) return s;   // (keywords are not checked)
-  std::string out = "\"";
-  for (char c : s) { if (c == '"') out += '"'; out += c; }
-  return out + "\"";
+  if (safe) { *out += s; return; }   // (keywords are not checked)
+  *out += '"';
+  for (char c : s) { if (c == '"') *out += '"'; *out += c; }
+  *out += '"';
 }
 
-std::string Literal(const Value& v, Oid type_oid, const TextOptions& opts) {
-  std::string txt = ValueToText(v, type_oid, opts);
+// format_type_be() names of the scalar types; nullptr for the rest (FormatTypeName builds them).
+const char* ScalarTypeName(Oid type_oid) {
   switch (type_oid) {
-    case 20: case 21: case 23: case 26: case 700: case 701: case 1700: return txt;
-    case 16: return txt == "t" ? "true" : "false";
+    case 16: return "boolean";
+    case 17: return "bytea";
+    case 20: return "bigint";
+    case 21: return "smallint";
+    case 23: return "integer";
+    case 25: return "text";
+    case 26: return "oid";
+    case 114: return "json";
+    case 700: return "real";
+    case 701: return "double precision";
+    case 1042: return "character";
+    case 1043: return "character varying";
+    case 1082: return "date";
+    case 1083: return "time without time zone";
+    case 1114: return "timestamp without time zone";
+    case 1184: return "timestamp with time zone";
+    case 1700: return "numeric";
+    case 2950: return "uuid";
+    case 3802: return "jsonb";
+    case 1186: return "interval";
+    case 1266: return "time with time zone";
+    default: return nullptr;
+  }
+}
+
+void AppendInt(std::string* out, int64_t v) {
+  char buf[24];
+  auto r = std::to_chars(buf, buf + sizeof buf, v);
+  out->append(buf, r.ptr);
+}
+
+// Zero-padded to at least `width` digits (v >= 0), as printf("%0*lld").
+void AppendPadded(std::string* out, int64_t v, int width) {
+  char buf[24];
+  auto r = std::to_chars(buf, buf + sizeof buf, v);
+  for (int n = static_cast<int>(r.ptr - buf); n < width; n++) *out += '0';
+  out->append(buf, r.ptr);
+}
+
+// DateText / TimeText / TimestampText, appended (same output).
+void AppendDate(std::string* out, int64_t days_since_2000, bool* bc) {
+  int64_t y;
+  unsigned m, d;
+  CivilFromDays(days_since_2000 + kDaysFrom1970To2000, &y, &m, &d);
+  *bc = y <= 0;
+  if (*bc) y = 1 - y;
+  AppendPadded(out, y, 4);
+  *out += '-';
+  AppendPadded(out, m, 2);
+  *out += '-';
+  AppendPadded(out, d, 2);
+}
+
+void AppendTime(std::string* out, int64_t usec) {
+  const int64_t orig = usec;
+  int64_t h = usec / 3600000000LL;
+  usec -= h * 3600000000LL;
+  int64_t mi = usec / 60000000LL;
+  usec -= mi * 60000000LL;
+  int64_t sec = usec / 1000000, frac = usec % 1000000;
+  if (h < 0 || mi < 0 || sec < 0 || frac < 0) { *out += TimeText(orig); return; }   // not produced
+  AppendPadded(out, h, 2);
+  *out += ':';
+  AppendPadded(out, mi, 2);
+  *out += ':';
+  AppendPadded(out, sec, 2);
+  if (frac != 0) {
+    char f[7];
+    for (int k = 5; k >= 0; k--) { f[k] = static_cast<char>('0' + frac % 10); frac /= 10; }
+    int n = 6;
+    while (f[n - 1] == '0') n--;
+    *out += '.';
+    out->append(f, static_cast<size_t>(n));
+  }
+}
+
+void AppendTimestampUtc(std::string* out, int64_t ts, bool tz) {
+  if (ts == INT64_MIN) { *out += "-infinity"; return; }
+  if (ts == INT64_MAX) { *out += "infinity"; return; }
+  int64_t days = ts / kUsecPerDay;
+  int64_t rem = ts % kUsecPerDay;
+  if (rem < 0) { rem += kUsecPerDay; days--; }
+  bool bc;
+  AppendDate(out, days, &bc);
+  *out += ' ';
+  AppendTime(out, rem);
+  if (tz) *out += "+00";
+  if (bc) *out += " BC";
+}
+
+// 'text' with single quotes doubled.
+void AppendQuoted(std::string* out, const char* p, size_t n) {
+  *out += '\'';
+  const char* end = p + n;
+  while (p < end) {
+    const char* q = static_cast<const char*>(std::memchr(p, '\'', static_cast<size_t>(end - p)));
+    if (q == nullptr) { out->append(p, end); break; }
+    out->append(p, q + 1);
+    *out += '\'';
+    p = q + 1;
+  }
+  *out += '\'';
+}
+
+bool Utc(const TextOptions& opts) { return opts.timezone.empty() || opts.timezone == "UTC"; }
+
+// The literal of a non-NULL value as test_decoding prints it: numbers and numeric bare, booleans
+// as true/false, everything else quoted.
+void AppendLiteral(std::string* out, const Value& v, Oid type_oid, const TextOptions& opts) {
+  switch (type_oid) {   // fast paths: the value's TypeId is the one decoded for the column type
+    case 20: case 21: case 23: case 26:
+      if (v.type == TypeIdFromOid(type_oid)) { AppendInt(out, v.i); return; }
+      break;
+    case 16:
+      if (v.type == TypeId::kBool) { *out += v.i ? "true" : "false"; return; }
+      break;
+    case 1700:
+      if (v.type == TypeId::kNumeric) { *out += v.s; return; }
+      break;
+    case 25: case 1042: case 1043: case 114:
+      if (v.type == TypeIdFromOid(type_oid)) { AppendQuoted(out, v.s.data(), v.s.size()); return; }
+      break;
+    case 1082:
+      if (v.type == TypeId::kDate && v.i != INT32_MIN && v.i != INT32_MAX) {
+        bool bc;
+        *out += '\'';
+        AppendDate(out, v.i, &bc);
+        *out += bc ? " BC'" : "'";
+        return;
+      }
+      break;
+    case 1083:
+      if (v.type == TypeId::kTime) { *out += '\''; AppendTime(out, v.i); *out += '\''; return; }
+      break;
+    case 1114: case 1184:
+      if (v.type == TypeIdFromOid(type_oid) && (type_oid == 1114 || Utc(opts))) {
+        *out += '\'';
+        AppendTimestampUtc(out, v.i, type_oid == 1184);
+        *out += '\'';
+        return;
+      }
+      break;
     default: break;
   }
-  std::string out = "'";
-  for (char c : txt) { if (c == '\'') out += '\''; out += c; }
-  return out + "'";
+  std::string txt = ValueToText(v, type_oid, opts);
+  switch (type_oid) {
+    case 20: case 21: case 23: case 26: case 700: case 701: case 1700: *out += txt; return;
+    case 16: *out += txt == "t" ? "true" : "false"; return;
+    default: AppendQuoted(out, txt.data(), txt.size()); return;
+  }
 }
 
 void AppendTuple(std::string* out, const RelationDesc& d, const Row& row, bool skip_nulls,
@@ -586,13 +734,69 @@ void AppendTuple(std::string* out, const RelationDesc& d, const Row& row, bool s
     if (a.dropped) continue;
     const Value& v = row[i];
     if (v.is_null && !v.unchanged_toast && skip_nulls) continue;
-    *out += " " + QuoteIdent(a.name) + "[" + FormatTypeName(a.type_oid) + "]:";
+    *out += ' ';
+    AppendQuotedIdent(out, a.name);
+    *out += '[';
+    if (const char* tn = ScalarTypeName(a.type_oid)) *out += tn;
+    else *out += FormatTypeName(a.type_oid);
+    *out += "]:";
     if (v.unchanged_toast) *out += "unchanged-toast-datum";
     else if (v.is_null) *out += "null";
-    else *out += Literal(v, a.type_oid, opts);
+    else AppendLiteral(out, v, a.type_oid, opts);
   }
 }
+
+void AppendQualified(std::string* out, const RelationDesc* d, Oid relid) {
+  if (d == nullptr) { *out += "oid" + std::to_string(relid); return; }
+  AppendQuotedIdent(out, d->schema);
+  *out += '.';
+  AppendQuotedIdent(out, d->name);
+}
 }  // namespace
+
+void AppendChangeTestDecoding(std::string* out, const Change& c,
+                              const std::function<const RelationDesc*(Oid)>& by_oid,
+                              const TextOptions& opts) {
+  *out += "table ";
+  if (c.kind == ChangeKind::kTruncate) {
+    for (size_t i = 0; i < c.truncated.size(); i++) {
+      if (i) *out += ", ";
+      AppendQualified(out, by_oid(c.truncated[i]), c.truncated[i]);
+    }
+    *out += ": TRUNCATE:";
+    if (c.truncate_restart_seqs) *out += " restart_seqs";
+    if (c.truncate_cascade) *out += " cascade";
+    if (!c.truncate_restart_seqs && !c.truncate_cascade) *out += " (no-flags)";
+    return;
+  }
+  const RelationDesc* d = by_oid(c.relid);
+  AppendQualified(out, d, c.relid);
+  *out += ':';
+  if (d == nullptr) { *out += " (unknown relation)"; return; }
+  switch (c.kind) {
+    case ChangeKind::kInsert:
+      *out += " INSERT:";
+      if (c.new_row) AppendTuple(out, *d, *c.new_row, false, opts);
+      else *out += " (no-tuple-data)";
+      break;
+    case ChangeKind::kUpdate:
+      *out += " UPDATE:";
+      if (c.old_row) {
+        *out += " old-key:";
+        AppendTuple(out, *d, *c.old_row, true, opts);
+        *out += " new-tuple:";
+      }
+      if (c.new_row) AppendTuple(out, *d, *c.new_row, false, opts);
+      else *out += " (no-tuple-data)";
+      break;
+    case ChangeKind::kDelete:
+      *out += " DELETE:";
+      if (c.old_row) AppendTuple(out, *d, *c.old_row, true, opts);
+      else *out += " (no-tuple-data)";
+      break;
+    default: break;
+  }
+}
 
 std::string FormatChangeTestDecoding(const Change& c,
                                      const std::function<const RelationDesc*(Oid)>& by_oid) {
@@ -602,45 +806,8 @@ std::string FormatChangeTestDecoding(const Change& c,
 std::string FormatChangeTestDecoding(const Change& c,
                                      const std::function<const RelationDesc*(Oid)>& by_oid,
                                      const TextOptions& opts) {
-  auto qualified = [&](Oid relid) {
-    const RelationDesc* d = by_oid(relid);
-    return d ? QuoteIdent(d->schema) + "." + QuoteIdent(d->name) : "oid" + std::to_string(relid);
-  };
-  std::string out = "table ";
-  if (c.kind == ChangeKind::kTruncate) {
-    for (size_t i = 0; i < c.truncated.size(); i++) out += (i ? ", " : "") + qualified(c.truncated[i]);
-    out += ": TRUNCATE:";
-    if (c.truncate_restart_seqs) out += " restart_seqs";
-    if (c.truncate_cascade) out += " cascade";
-    if (!c.truncate_restart_seqs && !c.truncate_cascade) out += " (no-flags)";
-    return out;
-  }
-  const RelationDesc* d = by_oid(c.relid);
-  out += qualified(c.relid) + ":";
-  if (d == nullptr) return out + " (unknown relation)";
-  switch (c.kind) {
-    case ChangeKind::kInsert:
-      out += " INSERT:";
-      if (c.new_row) AppendTuple(&out, *d, *c.new_row, false, opts);
-      else out += " (no-tuple-data)";
-      break;
-    case ChangeKind::kUpdate:
-      out += " UPDATE:";
-      if (c.old_row) {
-        out += " old-key:";
-        AppendTuple(&out, *d, *c.old_row, true, opts);
-        out += " new-tuple:";
-      }
-      if (c.new_row) AppendTuple(&out, *d, *c.new_row, false, opts);
-      else out += " (no-tuple-data)";
-      break;
-    case ChangeKind::kDelete:
-      out += " DELETE:";
-      if (c.old_row) AppendTuple(&out, *d, *c.old_row, true, opts);
-      else out += " (no-tuple-data)";
-      break;
-    default: break;
-  }
+  std::string out;
+  AppendChangeTestDecoding(&out, c, by_oid, opts);
   return out;
 }
 

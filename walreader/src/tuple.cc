@@ -14,6 +14,19 @@ constexpr uint16_t kHeapHasNull = 0x0001;
 constexpr uint8_t kVartagOnDisk = 18;
 constexpr uint32_t kToastPglz = 0, kToastLz4 = 1;
 
+// Names the column in error messages. Built only when an error is returned: formatting it for
+// every column of every tuple cost more than decoding the tuple.
+struct ColumnWhere {
+  const std::string* name = nullptr;     // given by the caller, or
+  const RelationDesc* desc = nullptr;    // desc->attrs[index] at `lsn`
+  int index = 0;
+  Lsn lsn = kInvalidLsn;
+  std::string str() const {
+    if (name != nullptr) return *name;
+    return desc->name + "." + desc->attrs[index].name + " at " + FormatLsn(lsn);
+  }
+};
+
 size_t AlignOf(char attalign) {
   switch (attalign) {
     case 's': return 2;
@@ -37,19 +50,20 @@ Result<Value> ValueFromPayload(std::string payload, TypeId type) {
 }
 
 Result<std::string> Decompress(const uint8_t* p, size_t len, uint32_t method, size_t rawsize,
-                               const std::string& column) {
+                               const ColumnWhere& column) {
   if (method == kToastPglz) return PglzDecompress(p, len, rawsize);
   if (method == kToastLz4)
-    return Status::Unsupported("lz4-compressed value in column " + column + " (not supported yet)");
+    return Status::Unsupported("lz4-compressed value in column " + column.str() +
+                               " (not supported yet)");
   return Status::Corruption("unknown compression method " + std::to_string(method) +
-                            " in column " + column);
+                            " in column " + column.str());
 }
 
 Result<Value> FixedValue(const uint8_t* p, const AttributeDesc& a, TypeId type,
-                         const std::string& column) {
+                         const ColumnWhere& column) {
   auto want = [&](int n) -> Status {
     if (a.attlen != n)
-      return Status::Corruption("column " + column + ": type " + TypeName(type) +
+      return Status::Corruption("column " + column.str() + ": type " + TypeName(type) +
                                 " with attlen " + std::to_string(a.attlen));
     return Status::Ok();
   };
@@ -98,15 +112,16 @@ Result<TupleView> ParseHeapTuple(const uint8_t* p, size_t len) {
   return t;
 }
 
-Result<Value> DecodeVarlena(const uint8_t* p, size_t avail, TypeId type, const TupleContext& ctx,
-                            const std::string& column, size_t* consumed) {
-  if (avail < 1) return Status::Corruption("column " + column + ": truncated varlena");
+namespace {
+Result<Value> DecodeVarlenaAt(const uint8_t* p, size_t avail, TypeId type, const TupleContext& ctx,
+                              const ColumnWhere& col, size_t* consumed) {
+  if (avail < 1) return Status::Corruption("column " + col.str() + ": truncated varlena");
   uint8_t b0 = p[0];
   if (b0 == 0x01) {   // TOAST pointer
     if (avail < 2 || p[1] != kVartagOnDisk)
-      return Status::Corruption("column " + column + ": unexpected varlena tag " +
+      return Status::Corruption("column " + col.str() + ": unexpected varlena tag " +
                                 std::to_string(avail < 2 ? -1 : p[1]) + " in WAL");
-    if (avail < 18) return Status::Corruption("column " + column + ": truncated TOAST pointer");
+    if (avail < 18) return Status::Corruption("column " + col.str() + ": truncated TOAST pointer");
     *consumed = 18;
     ToastPointer ptr;
     ptr.rawsize = Load<int32_t>(p + 2);
@@ -116,17 +131,17 @@ Result<Value> DecodeVarlena(const uint8_t* p, size_t avail, TypeId type, const T
     const std::string* chunks = ctx.toast ? ctx.toast->Find(ptr) : nullptr;
     if (chunks != nullptr) {
       if (chunks->size() != ptr.extsize())
-        return Status::Corruption("column " + column + ": TOAST value " +
+        return Status::Corruption("column " + col.str() + ": TOAST value " +
                                   std::to_string(ptr.valueid) + " has " +
                                   std::to_string(chunks->size()) + " bytes, expected " +
                                   std::to_string(ptr.extsize()));
       std::string payload;
       if (ptr.compressed()) {
         // Stored bytes = va_tcinfo (u32) + compressed data.
-        if (chunks->size() < 4) return Status::Corruption("column " + column + ": short TOAST value");
+        if (chunks->size() < 4) return Status::Corruption("column " + col.str() + ": short TOAST value");
         const uint8_t* c = reinterpret_cast<const uint8_t*>(chunks->data());
         PGT_ASSIGN_OR_RETURN(payload, Decompress(c + 4, chunks->size() - 4, ptr.extinfo >> 30,
-                                                 static_cast<size_t>(ptr.rawsize - 4), column));
+                                                 static_cast<size_t>(ptr.rawsize - 4), col));
       } else {
         payload = *chunks;
       }
@@ -138,29 +153,37 @@ Result<Value> DecodeVarlena(const uint8_t* p, size_t avail, TypeId type, const T
       v.unchanged_toast = true;
       return v;
     }
-    return Status::Unsupported("column " + column + ": external TOAST value " +
+    return Status::Unsupported("column " + col.str() + ": external TOAST value " +
                                std::to_string(ptr.valueid) + " whose chunks are not in the WAL read");
   }
   if (b0 & 0x01) {   // 1-byte header
     size_t sz = b0 >> 1;
-    if (sz < 1 || sz > avail) return Status::Corruption("column " + column + ": bad short varlena");
+    if (sz < 1 || sz > avail) return Status::Corruption("column " + col.str() + ": bad short varlena");
     *consumed = sz;
     return ValueFromPayload(std::string(reinterpret_cast<const char*>(p + 1), sz - 1), type);
   }
-  if (avail < 4) return Status::Corruption("column " + column + ": truncated varlena header");
+  if (avail < 4) return Status::Corruption("column " + col.str() + ": truncated varlena header");
   uint32_t word = U32(p);
   size_t sz = word >> 2;
-  if (sz < 4 || sz > avail) return Status::Corruption("column " + column + ": bad varlena length " + std::to_string(sz));
+  if (sz < 4 || sz > avail) return Status::Corruption("column " + col.str() + ": bad varlena length " + std::to_string(sz));
   *consumed = sz;
   if ((word & 0x03) == 0x02) {   // compressed inline
-    if (sz < 8) return Status::Corruption("column " + column + ": short compressed varlena");
+    if (sz < 8) return Status::Corruption("column " + col.str() + ": short compressed varlena");
     uint32_t tcinfo = U32(p + 4);
     PGT_ASSIGN_OR_RETURN(std::string payload, Decompress(p + 8, sz - 8, tcinfo >> 30,
-                                                         tcinfo & 0x3FFFFFFFu, column));
+                                                         tcinfo & 0x3FFFFFFFu, col));
     return ValueFromPayload(std::move(payload), type);
   }
-  if ((word & 0x03) != 0) return Status::Corruption("column " + column + ": invalid varlena header");
+  if ((word & 0x03) != 0) return Status::Corruption("column " + col.str() + ": invalid varlena header");
   return ValueFromPayload(std::string(reinterpret_cast<const char*>(p + 4), sz - 4), type);
+}
+}  // namespace
+
+Result<Value> DecodeVarlena(const uint8_t* p, size_t avail, TypeId type, const TupleContext& ctx,
+                            const std::string& column, size_t* consumed) {
+  ColumnWhere col;
+  col.name = &column;
+  return DecodeVarlenaAt(p, avail, type, ctx, col, consumed);
 }
 
 Result<Row> DecodeTuple(const TupleView& t, const TupleContext& ctx) {
@@ -168,7 +191,11 @@ Result<Row> DecodeTuple(const TupleView& t, const TupleContext& ctx) {
   const int natts = t.natts();
   const int ndesc = static_cast<int>(desc.attrs.size());
   auto where = [&](int i) {
-    return desc.name + "." + desc.attrs[i].name + " at " + FormatLsn(ctx.lsn);
+    ColumnWhere w;
+    w.desc = &desc;
+    w.index = i;
+    w.lsn = ctx.lsn;
+    return w;
   };
   if (natts > ndesc)
     return Status::Corruption("tuple of " + desc.name + " at " + FormatLsn(ctx.lsn) + " has " +
@@ -200,14 +227,14 @@ Result<Row> DecodeTuple(const TupleView& t, const TupleContext& ctx) {
     Value v;
     if (a.attlen > 0) {
       off = AlignTo(off, AlignOf(a.attalign));
-      if (off + a.attlen > dlen) return Status::Corruption("column " + where(i) + ": tuple too short");
+      if (off + a.attlen > dlen) return Status::Corruption("column " + where(i).str() + ": tuple too short");
       PGT_ASSIGN_OR_RETURN(v, FixedValue(data + off, a, type, where(i)));
       off += a.attlen;
     } else if (a.attlen == -1) {
-      if (off >= dlen) return Status::Corruption("column " + where(i) + ": tuple too short");
+      if (off >= dlen) return Status::Corruption("column " + where(i).str() + ": tuple too short");
       if (data[off] == 0) off = AlignTo(off, AlignOf(a.attalign));
       size_t used = 0;
-      if (off >= dlen) return Status::Corruption("column " + where(i) + ": tuple too short");
+      if (off >= dlen) return Status::Corruption("column " + where(i).str() + ": tuple too short");
       if (a.dropped) {
         // Walk it without interpreting: a dropped column may hold anything, even TOAST pointers.
         uint8_t b0 = data[off];
@@ -215,19 +242,19 @@ Result<Row> DecodeTuple(const TupleView& t, const TupleContext& ctx) {
         else if (b0 & 1) used = b0 >> 1;
         else if (off + 4 <= dlen) used = U32(data + off) >> 2;
         if (used == 0 || off + used > dlen)
-          return Status::Corruption("column " + where(i) + ": bad varlena");
+          return Status::Corruption("column " + where(i).str() + ": bad varlena");
       } else {
-        PGT_ASSIGN_OR_RETURN(v, DecodeVarlena(data + off, dlen - off, type, ctx, where(i), &used));
+        PGT_ASSIGN_OR_RETURN(v, DecodeVarlenaAt(data + off, dlen - off, type, ctx, where(i), &used));
       }
       off += used;
     } else if (a.attlen == -2) {
       const void* nul = std::memchr(data + off, 0, dlen - off);
-      if (nul == nullptr) return Status::Corruption("column " + where(i) + ": unterminated cstring");
+      if (nul == nullptr) return Status::Corruption("column " + where(i).str() + ": unterminated cstring");
       size_t n = static_cast<const uint8_t*>(nul) - (data + off);
       v = Value::Str(type, std::string(reinterpret_cast<const char*>(data + off), n));
       off += n + 1;
     } else {
-      return Status::Corruption("column " + where(i) + ": invalid attlen " + std::to_string(a.attlen));
+      return Status::Corruption("column " + where(i).str() + ": invalid attlen " + std::to_string(a.attlen));
     }
     row.push_back(a.dropped ? Value::Null(TypeId::kUnknown) : std::move(v));
   }

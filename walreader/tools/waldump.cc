@@ -13,6 +13,7 @@
 #include <cstdio>
 #include <chrono>
 #include <cstring>
+#include <functional>
 #include <unistd.h>
 #include <iostream>
 #include <memory>
@@ -128,44 +129,107 @@ std::string JsonRow(const pgt::RelationDesc* d, const pgt::Row& row, bool skip_n
   return out + "}";
 }
 
-// One line per transaction: {"xid","commit_lsn","end_lsn","commit_time","changes":[...]}.
-std::string JsonTxn(const pgt::Transaction& t, pgt::CatalogResolver* cat, const pgt::TextOptions& o) {
+// One line per transaction: {"xid","commit_lsn","end_lsn","commit_time","changes":[...]}, written
+// in three pieces so that a transaction of any size is streamed.
+std::string JsonTxnHead(const pgt::Transaction& t, const pgt::TextOptions& o) {
+  return "{\"xid\":" + std::to_string(t.xid) + ",\"commit_lsn\":\"" +
+         pgt::FormatLsn(t.commit_lsn) + "\",\"end_lsn\":\"" + pgt::FormatLsn(t.end_lsn) +
+         "\",\"commit_time\":" +
+         JsonStr(pgt::ValueToText(pgt::Value::Int(pgt::TypeId::kTimestamptz, t.commit_time_us), o)) +
+         ",\"changes\":[";
+}
+
+std::string JsonChange(const pgt::Change& c, pgt::CatalogResolver* cat, const pgt::TextOptions& o) {
   auto name = [&](pgt::Oid id) {
     const pgt::RelationDesc* d = cat->LookupByOid(id);
     return JsonStr(d ? d->schema + "." + d->name : "oid" + std::to_string(id));
   };
-  std::string out = "{\"xid\":" + std::to_string(t.xid) + ",\"commit_lsn\":\"" +
-                    pgt::FormatLsn(t.commit_lsn) + "\",\"end_lsn\":\"" + pgt::FormatLsn(t.end_lsn) +
-                    "\",\"commit_time\":" +
-                    JsonStr(pgt::ValueToText(pgt::Value::Int(pgt::TypeId::kTimestamptz, t.commit_time_us), o)) +
-                    ",\"changes\":[";
-  for (size_t i = 0; i < t.changes.size(); i++) {
-    const pgt::Change& c = t.changes[i];
-    out += i ? ",{" : "{";
-    const char* op = c.kind == pgt::ChangeKind::kInsert   ? "INSERT"
-                     : c.kind == pgt::ChangeKind::kUpdate ? "UPDATE"
-                     : c.kind == pgt::ChangeKind::kDelete ? "DELETE" : "TRUNCATE";
-    out += std::string("\"op\":\"") + op + "\",\"lsn\":\"" + pgt::FormatLsn(c.lsn) + "\"";
-    if (c.kind == pgt::ChangeKind::kTruncate) {
-      out += ",\"tables\":[";
-      for (size_t k = 0; k < c.truncated.size(); k++) out += (k ? "," : "") + name(c.truncated[k]);
-      out += std::string("],\"cascade\":") + (c.truncate_cascade ? "true" : "false") +
-             ",\"restart_seqs\":" + (c.truncate_restart_seqs ? "true" : "false") + "}";
-      continue;
-    }
-    const pgt::RelationDesc* d = cat->LookupByOid(c.relid);
-    out += ",\"table\":" + name(c.relid);
-    if (c.old_row) {
-      out += ",\"old\":" + JsonRow(d, *c.old_row, c.old_is_key_only, o);
-      if (c.old_is_key_only) out += ",\"old_is_key_only\":true";
-    }
-    if (c.new_row) out += ",\"new\":" + JsonRow(d, *c.new_row, false, o);
-    out += "}";
+  const char* op = c.kind == pgt::ChangeKind::kInsert   ? "INSERT"
+                   : c.kind == pgt::ChangeKind::kUpdate ? "UPDATE"
+                   : c.kind == pgt::ChangeKind::kDelete ? "DELETE" : "TRUNCATE";
+  std::string out = std::string("{\"op\":\"") + op + "\",\"lsn\":\"" + pgt::FormatLsn(c.lsn) + "\"";
+  if (c.kind == pgt::ChangeKind::kTruncate) {
+    out += ",\"tables\":[";
+    for (size_t k = 0; k < c.truncated.size(); k++) out += (k ? "," : "") + name(c.truncated[k]);
+    out += std::string("],\"cascade\":") + (c.truncate_cascade ? "true" : "false") +
+           ",\"restart_seqs\":" + (c.truncate_restart_seqs ? "true" : "false") + "}";
+    return out;
   }
-  return out + "]}";
+  const pgt::RelationDesc* d = cat->LookupByOid(c.relid);
+  out += ",\"table\":" + name(c.relid);
+  if (c.old_row) {
+    out += ",\"old\":" + JsonRow(d, *c.old_row, c.old_is_key_only, o);
+    if (c.old_is_key_only) out += ",\"old_is_key_only\":true";
+  }
+  if (c.new_row) out += ",\"new\":" + JsonRow(d, *c.new_row, false, o);
+  return out + "}";
 }
 
+// stdout through one large buffer, written with fwrite when it passes 1 MB, when the decoder is
+// idle and at exit (iostream/per-line writes cost more than the decoding).
+class Output {
+ public:
+  ~Output() { Flush(); }
+  std::string* buf() { return &buf_; }
+  void MaybeFlush() { if (buf_.size() >= (1u << 20)) Flush(); }
+  void Flush() {
+    if (!buf_.empty()) std::fwrite(buf_.data(), 1, buf_.size(), stdout);
+    std::fflush(stdout);
+    buf_.clear();
+  }
+
+ private:
+  std::string buf_;
+};
+
+// Prints each transaction as the decoder streams it (never materialised); stops at the first
+// transaction whose commit ends after --end.
+class PrintSink : public pgt::TransactionSink {
+ public:
+  PrintSink(Output* out, pgt::CatalogResolver* cat, const pgt::TextOptions& o, bool jsonl,
+            pgt::Lsn end)
+      : out_(out), cat_(cat), opts_(o), jsonl_(jsonl), end_(end),
+        by_oid_([cat](pgt::Oid id) { return cat->LookupByOid(id); }) {}
+  bool stopped() const { return stopped_; }
+
+  bool BeginTransaction(const pgt::Transaction& t) override {
+    if (t.end_lsn > end_) { stopped_ = true; return false; }
+    *out_->buf() += jsonl_ ? JsonTxnHead(t, opts_) : "BEGIN\n";
+    first_ = true;
+    return true;
+  }
+  void OnChange(const pgt::Change& c) override {
+    std::string* b = out_->buf();
+    if (jsonl_) {
+      if (!first_) *b += ',';
+      *b += JsonChange(c, cat_, opts_);
+    } else {
+      pgt::AppendChangeTestDecoding(b, c, by_oid_, opts_);
+      *b += '\n';
+    }
+    first_ = false;
+    out_->MaybeFlush();
+  }
+  void EndTransaction(const pgt::Transaction&) override {
+    *out_->buf() += jsonl_ ? "]}\n" : "COMMIT\n";
+    out_->MaybeFlush();
+  }
+
+ private:
+  Output* out_;
+  pgt::CatalogResolver* cat_;
+  const pgt::TextOptions& opts_;
+  bool jsonl_;
+  pgt::Lsn end_;
+  std::function<const pgt::RelationDesc*(pgt::Oid)> by_oid_;
+  bool stopped_ = false;
+  bool first_ = true;
+};
+
+Output* g_out = nullptr;   // flushed before an error is reported
+
 int Fail(const pgt::Status& st) {
+  if (g_out != nullptr) g_out->Flush();
   std::cerr << "pgtrickle-waldump: " << st.ToString() << "\n";
   return 1;
 }
@@ -235,7 +299,9 @@ int main(int argc, char** argv) {
   pgt::Decoder dec(src->get(), catalog.get(), dopts);
   pgt::Status st = dec.Start(start.value(), static_cast<pgt::TimeLineId>(tli), !a.wait_consistent);
   if (!st.ok()) return Fail(st);
-  auto by_oid = [&](pgt::Oid id) { return catalog->LookupByOid(id); };
+  Output out;
+  g_out = &out;
+  PrintSink sink(&out, catalog.get(), topts, jsonl, end);
   // Done when no record can start before --end: the next record starts at the MAXALIGNed end of
   // the last one, after the page header if that is a page boundary.
   auto reached_end = [&]() {
@@ -249,13 +315,15 @@ int main(int argc, char** argv) {
   auto last_progress = std::chrono::steady_clock::now();
   pgt::Lsn last_upto = dec.decoded_upto();
   while (!reached_end()) {
-    auto t = dec.Next(std::chrono::milliseconds(200));
-    if (!t.ok()) return Fail(t.status());
+    auto got = dec.NextStreamed(std::chrono::milliseconds(200), &sink);
+    if (!got.ok()) return Fail(got.status());
+    if (sink.stopped()) break;
     if (dec.decoded_upto() != last_upto) {
       last_upto = dec.decoded_upto();
       last_progress = std::chrono::steady_clock::now();
     }
-    if (!t->has_value()) {
+    if (!got.value()) {
+      out.Flush();   // idle: let a reader of a live stream see what was decoded
       if (end == UINT64_MAX && a.stream.empty()) break;   // no --end: stop at the end of the WAL
       if (!a.stream.empty() || reached_end()) continue;
       if (std::chrono::steady_clock::now() - last_progress < patience) continue;
@@ -263,15 +331,8 @@ int main(int argc, char** argv) {
                                         ", before --end=" + pgt::FormatLsn(end) +
                                         " (zero-filled or recycled page after it)"));
     }
-    const pgt::Transaction& txn = **t;
-    if (txn.end_lsn > end) break;
-    if (jsonl) {
-      std::cout << JsonTxn(txn, catalog.get(), topts) << "\n";
-      continue;
-    }
-    std::string out = "BEGIN\n";
-    for (const auto& c : txn.changes) out += pgt::FormatChangeTestDecoding(c, by_oid, topts) + "\n";
-    std::cout << out << "COMMIT\n";
   }
+  out.Flush();
+  g_out = nullptr;
   return 0;
 }

@@ -38,5 +38,10 @@ std::string FormatChangeTestDecoding(const Change& c,
 std::string FormatChangeTestDecoding(const Change& c,
                                      const std::function<const RelationDesc*(Oid)>& by_oid,
                                      const TextOptions& opts);
+// Added: the same line appended to `*out` (no newline): the CLI's fast path, without temporaries
+// for the common types.
+void AppendChangeTestDecoding(std::string* out, const Change& c,
+                              const std::function<const RelationDesc*(Oid)>& by_oid,
+                              const TextOptions& opts);
 
 }  // namespace pgt
