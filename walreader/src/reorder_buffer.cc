@@ -20,8 +20,9 @@ namespace pgt::internal {
 //   u8 flags (1 old_row, 2 old_is_key_only, 4 new_row, 8 truncate_cascade, 16 restart_seqs),
 //   [row old], [row new], u32 n + n x u32 truncated
 //   row   = u32 ncols + ncols x value
-//   value = u8 type, u8 flags (1 is_null, 2 unchanged_toast), i64 i, f64 f (bit pattern),
-//           u32 len + len bytes s
+//   value = u8 type, u8 flags (1 is_null, 2 unchanged_toast, 4 has i, 8 has f, 16 has s),
+//           [i64 i], [f64 f (bit pattern)], [u32 len + len bytes s] -- only the fields that are
+//           not zero/empty (a value uses one of them), so an int costs 10 bytes, not 26
 namespace {
 
 template <typename T> void Put(std::string* out, T v) {
@@ -45,12 +46,18 @@ struct Cursor {
 void PutRow(std::string* out, const Row& r) {
   Put<uint32_t>(out, static_cast<uint32_t>(r.size()));
   for (const Value& v : r) {
+    uint64_t fbits;
+    std::memcpy(&fbits, &v.f, 8);
+    uint8_t flags = (v.is_null ? 1 : 0) | (v.unchanged_toast ? 2 : 0) | (v.i != 0 ? 4 : 0) |
+                    (fbits != 0 ? 8 : 0) | (!v.s.empty() ? 16 : 0);
     Put<uint8_t>(out, static_cast<uint8_t>(v.type));
-    Put<uint8_t>(out, (v.is_null ? 1 : 0) | (v.unchanged_toast ? 2 : 0));
-    Put<int64_t>(out, v.i);
-    Put<double>(out, v.f);
-    Put<uint32_t>(out, static_cast<uint32_t>(v.s.size()));
-    out->append(v.s);
+    Put<uint8_t>(out, flags);
+    if (flags & 4) Put<int64_t>(out, v.i);
+    if (flags & 8) Put<uint64_t>(out, fbits);
+    if (flags & 16) {
+      Put<uint32_t>(out, static_cast<uint32_t>(v.s.size()));
+      out->append(v.s);
+    }
   }
 }
 
@@ -60,16 +67,19 @@ bool GetRow(Cursor* c, Row* r) {
   r->resize(n);
   for (Value& v : *r) {
     uint8_t type, flags;
-    uint32_t len;
-    if (!c->Get(&type) || !c->Get(&flags) || !c->Get(&v.i) || !c->Get(&v.f) || !c->Get(&len))
-      return false;
-    if (len > c->n) return false;
+    if (!c->Get(&type) || !c->Get(&flags) || (flags & ~31u) != 0) return false;
     v.type = static_cast<TypeId>(type);
     v.is_null = flags & 1;
     v.unchanged_toast = flags & 2;
-    v.s.assign(c->p, len);
-    c->p += len;
-    c->n -= len;
+    if ((flags & 4) && !c->Get(&v.i)) return false;
+    if ((flags & 8) && !c->Get(&v.f)) return false;
+    if (flags & 16) {
+      uint32_t len;
+      if (!c->Get(&len) || len > c->n) return false;
+      v.s.assign(c->p, len);
+      c->p += len;
+      c->n -= len;
+    }
   }
   return true;
 }
@@ -158,6 +168,7 @@ void ReorderBuffer::RemoveSpill(Txn& t) {
 }
 
 void ReorderBuffer::EraseTxn(std::unordered_map<Xid, Txn>::iterator it) {
+  if (cached_ == &it->second) cached_ = nullptr;
   mem_total_ -= it->second.mem;
   RemoveSpill(it->second);
   txns_.erase(it);
@@ -172,8 +183,6 @@ Status ReorderBuffer::Spill(Txn& t) {
     t.spill_path = spill_dir_ + "/" + std::to_string(::getpid()) + "-" + std::to_string(instance_) +
                    "-" + std::to_string(t.xid) + "-" + std::to_string(gen_++) + ".spill";
   }
-  std::string buf;
-  for (size_t i = 0; i < t.changes.size(); i++) SerializeChange(t.tags[i], t.changes[i], &buf);
   std::FILE* f = std::fopen(t.spill_path.c_str(), t.spilled == 0 ? "wb" : "ab");
   if (!f && errno == ENOENT && t.spilled == 0) {   // directory removed meanwhile
     std::error_code ec;
@@ -181,9 +190,23 @@ Status ReorderBuffer::Spill(Txn& t) {
     f = std::fopen(t.spill_path.c_str(), "wb");
   }
   if (!f) return Status::IOError("cannot open spill file " + t.spill_path + ": " + std::strerror(errno));
-  bool ok = std::fwrite(buf.data(), 1, buf.size(), f) == buf.size();
-  int err = errno;
-  ok = (std::fclose(f) == 0) && ok;
+  // Serialized in chunks of about 1 MB through a reused buffer: serializing the whole batch
+  // first would need as much memory again as the changes being spilled.
+  bool ok = true;
+  int err = 0;
+  spill_buf_.clear();
+  for (size_t i = 0; i < t.changes.size() && ok; i++) {
+    SerializeChange(t.tags[i], t.changes[i], &spill_buf_);
+    if (spill_buf_.size() >= (1u << 20) || i + 1 == t.changes.size()) {
+      ok = std::fwrite(spill_buf_.data(), 1, spill_buf_.size(), f) == spill_buf_.size();
+      if (!ok) err = errno;
+      spill_buf_.clear();
+    }
+  }
+  if (std::fclose(f) != 0 && ok) {
+    ok = false;
+    err = errno;
+  }
   if (!ok) return Status::IOError("cannot write spill file " + t.spill_path + ": " + std::strerror(err));
   t.spilled += t.changes.size();
   std::vector<Change>().swap(t.changes);
@@ -267,9 +290,25 @@ Xid ReorderBuffer::TopOf(Xid xid) const {
   return it == sub_to_top_.end() ? xid : it->second;
 }
 
+// Every heap record looks its transaction up several times (ProcessXid, AddChange, ToastFor,
+// ResetToast): remember the last one (unordered_map nodes do not move; EraseTxn/Clear forget it).
+ReorderBuffer::Txn* ReorderBuffer::FindTxn(Xid top) {
+  if (cached_ != nullptr && cached_->xid == top) return cached_;
+  auto it = txns_.find(top);
+  if (it == txns_.end()) return nullptr;
+  cached_ = &it->second;
+  return cached_;
+}
+
 ReorderBuffer::Txn& ReorderBuffer::GetTxn(Xid top, Lsn lsn) {
+  if (cached_ != nullptr && cached_->xid == top) {
+    Txn& t = *cached_;
+    if (lsn != kInvalidLsn && (t.first_lsn == kInvalidLsn || lsn < t.first_lsn)) t.first_lsn = lsn;
+    return t;
+  }
   auto [it, inserted] = txns_.try_emplace(top);
   Txn& t = it->second;
+  cached_ = &t;
   if (inserted) {
     t.xid = top;
     t.first_lsn = lsn;
@@ -341,9 +380,9 @@ void ReorderBuffer::SetSpeculative(Xid xid, Change change) {
 }
 
 void ReorderBuffer::ConfirmSpeculative(Xid xid) {
-  auto it = txns_.find(TopOf(xid));
-  if (it == txns_.end() || !it->second.speculative) return;
-  Txn& t = it->second;
+  Txn* tp = FindTxn(TopOf(xid));
+  if (tp == nullptr || !tp->speculative) return;
+  Txn& t = *tp;
   size_t sz = ApproxSize(*t.speculative);
   t.changes.push_back(std::move(*t.speculative));
   t.tags.push_back(t.speculative_tag);
@@ -355,8 +394,7 @@ void ReorderBuffer::ConfirmSpeculative(Xid xid) {
 }
 
 void ReorderBuffer::DropSpeculative(Xid xid) {
-  auto it = txns_.find(TopOf(xid));
-  if (it != txns_.end()) it->second.speculative.reset();
+  if (Txn* t = FindTxn(TopOf(xid))) t->speculative.reset();
 }
 
 Status ReorderBuffer::AddToastChunk(Xid xid, Oid toast_relid, Oid valueid, int32_t seq,
@@ -373,14 +411,13 @@ Status ReorderBuffer::AddToastChunk(Xid xid, Oid toast_relid, Oid valueid, int32
 }
 
 void ReorderBuffer::ResetToast(Xid xid) {
-  auto it = txns_.find(TopOf(xid));
-  if (it != txns_.end()) it->second.toast.clear();
+  if (Txn* t = FindTxn(TopOf(xid)); t != nullptr && !t->toast.empty()) t->toast.clear();
 }
 
 ToastLookup* ReorderBuffer::ToastFor(Xid xid) {
-  auto it = txns_.find(TopOf(xid));
-  if (it == txns_.end() || it->second.toast.empty()) return nullptr;
-  return &it->second;
+  Txn* t = FindTxn(TopOf(xid));
+  if (t == nullptr || t->toast.empty()) return nullptr;
+  return t;
 }
 
 Transaction ReorderBuffer::Commit(Xid xid, const std::vector<Xid>& committed_subs, Lsn commit_lsn,
@@ -483,6 +520,7 @@ Lsn ReorderBuffer::OldestFirstLsn() const {
 void ReorderBuffer::Clear() {
   for (auto& [xid, t] : txns_) RemoveSpill(t);
   txns_.clear();
+  cached_ = nullptr;
   sub_to_top_.clear();
   mem_total_ = 0;
   error_ = Status::Ok();

@@ -110,6 +110,7 @@ class ReorderBuffer {
     const std::string* Find(const ToastPointer& ptr) override;
   };
   Txn& GetTxn(Xid top, Lsn lsn);
+  Txn* FindTxn(Xid top);                         // nullptr if not open
   void MergeInto(Txn& top, Xid sub);
   void EraseTxn(std::unordered_map<Xid, Txn>::iterator it);
   void MaybeSpill();
@@ -126,11 +127,13 @@ class ReorderBuffer {
   uint64_t instance_;
   uint64_t gen_ = 0;
   size_t mem_total_ = 0;
+  std::string spill_buf_;                        // serialization buffer, reused
   size_t mem_peak_ = 0;
   uint64_t spill_count_ = 0;
   Status error_;
 
   std::unordered_map<Xid, Txn> txns_;           // by top-level xid
+  Txn* cached_ = nullptr;                        // the last one looked up (see FindTxn)
   std::unordered_map<Xid, Xid> sub_to_top_;
 };
 

@@ -727,19 +727,26 @@ void AppendLiteral(std::string* out, const Value& v, Oid type_oid, const TextOpt
   }
 }
 
-void AppendTuple(std::string* out, const RelationDesc& d, const Row& row, bool skip_nulls,
-                 const TextOptions& opts) {
+// " name[type]:" of a column, as test_decoding prints it before the value.
+void AppendColumnHeader(std::string* out, const AttributeDesc& a) {
+  *out += ' ';
+  AppendQuotedIdent(out, a.name);
+  *out += '[';
+  if (const char* tn = ScalarTypeName(a.type_oid)) *out += tn;
+  else *out += FormatTypeName(a.type_oid);
+  *out += "]:";
+}
+
+// `headers` (may be null): the column headers of `d`, precomputed by TestDecodingFormatter.
+void AppendTuple(std::string* out, const RelationDesc& d, const std::vector<std::string>* headers,
+                 const Row& row, bool skip_nulls, const TextOptions& opts) {
   for (size_t i = 0; i < d.attrs.size() && i < row.size(); i++) {
     const AttributeDesc& a = d.attrs[i];
     if (a.dropped) continue;
     const Value& v = row[i];
     if (v.is_null && !v.unchanged_toast && skip_nulls) continue;
-    *out += ' ';
-    AppendQuotedIdent(out, a.name);
-    *out += '[';
-    if (const char* tn = ScalarTypeName(a.type_oid)) *out += tn;
-    else *out += FormatTypeName(a.type_oid);
-    *out += "]:";
+    if (headers != nullptr) *out += (*headers)[i];
+    else AppendColumnHeader(out, a);
     if (v.unchanged_toast) *out += "unchanged-toast-datum";
     else if (v.is_null) *out += "null";
     else AppendLiteral(out, v, a.type_oid, opts);
@@ -754,9 +761,12 @@ void AppendQualified(std::string* out, const RelationDesc* d, Oid relid) {
 }
 }  // namespace
 
-void AppendChangeTestDecoding(std::string* out, const Change& c,
-                              const std::function<const RelationDesc*(Oid)>& by_oid,
-                              const TextOptions& opts) {
+namespace {
+// `headers_of` (may be null) returns the cached column headers of a relation.
+template <typename HeadersOf>
+void AppendChange(std::string* out, const Change& c,
+                  const std::function<const RelationDesc*(Oid)>& by_oid, const TextOptions& opts,
+                  HeadersOf&& headers_of) {
   *out += "table ";
   if (c.kind == ChangeKind::kTruncate) {
     for (size_t i = 0; i < c.truncated.size(); i++) {
@@ -773,30 +783,63 @@ void AppendChangeTestDecoding(std::string* out, const Change& c,
   AppendQualified(out, d, c.relid);
   *out += ':';
   if (d == nullptr) { *out += " (unknown relation)"; return; }
+  const std::vector<std::string>* h = headers_of(d);
   switch (c.kind) {
     case ChangeKind::kInsert:
       *out += " INSERT:";
-      if (c.new_row) AppendTuple(out, *d, *c.new_row, false, opts);
+      if (c.new_row) AppendTuple(out, *d, h, *c.new_row, false, opts);
       else *out += " (no-tuple-data)";
       break;
     case ChangeKind::kUpdate:
       *out += " UPDATE:";
       if (c.old_row) {
         *out += " old-key:";
-        AppendTuple(out, *d, *c.old_row, true, opts);
+        AppendTuple(out, *d, h, *c.old_row, true, opts);
         *out += " new-tuple:";
       }
-      if (c.new_row) AppendTuple(out, *d, *c.new_row, false, opts);
+      if (c.new_row) AppendTuple(out, *d, h, *c.new_row, false, opts);
       else *out += " (no-tuple-data)";
       break;
     case ChangeKind::kDelete:
       *out += " DELETE:";
-      if (c.old_row) AppendTuple(out, *d, *c.old_row, true, opts);
+      if (c.old_row) AppendTuple(out, *d, h, *c.old_row, true, opts);
       else *out += " (no-tuple-data)";
       break;
     default: break;
   }
 }
+}  // namespace
+
+void AppendChangeTestDecoding(std::string* out, const Change& c,
+                              const std::function<const RelationDesc*(Oid)>& by_oid,
+                              const TextOptions& opts) {
+  AppendChange(out, c, by_oid, opts,
+               [](const RelationDesc*) -> const std::vector<std::string>* { return nullptr; });
+}
+
+TestDecodingFormatter::TestDecodingFormatter(TextOptions opts) : opts_(std::move(opts)) {}
+
+void TestDecodingFormatter::Append(std::string* out, const Change& c,
+                                   const std::function<const RelationDesc*(Oid)>& by_oid) {
+  AppendChange(out, c, by_oid, opts_, [this](const RelationDesc* d) {
+    Headers& e = headers_[d];
+    // A descriptor replaced at the same address (another version) is very likely to differ in
+    // one of these; the contract still asks for Clear() then.
+    if (e.cols.size() != d->attrs.size() || e.valid_from != d->valid_from || e.relid != d->relid) {
+      e.cols.clear();
+      for (const AttributeDesc& a : d->attrs) {
+        std::string h;
+        if (!a.dropped) AppendColumnHeader(&h, a);
+        e.cols.push_back(std::move(h));
+      }
+      e.valid_from = d->valid_from;
+      e.relid = d->relid;
+    }
+    return &e.cols;
+  });
+}
+
+void TestDecodingFormatter::Clear() { headers_.clear(); }
 
 std::string FormatChangeTestDecoding(const Change& c,
                                      const std::function<const RelationDesc*(Oid)>& by_oid) {

@@ -59,43 +59,58 @@ Result<std::string> Decompress(const uint8_t* p, size_t len, uint32_t method, si
                             " in column " + column.str());
 }
 
-Result<Value> FixedValue(const uint8_t* p, const AttributeDesc& a, TypeId type,
-                         const ColumnWhere& column) {
-  auto want = [&](int n) -> Status {
-    if (a.attlen != n)
-      return Status::Corruption("column " + column.str() + ": type " + TypeName(type) +
-                                " with attlen " + std::to_string(a.attlen));
-    return Status::Ok();
-  };
+// Fills `*v` (a NULL placeholder of the row) with the fixed-length value at `p`. False if the
+// column's attlen does not fit its type.
+bool FixedInto(Value* v, const uint8_t* p, const AttributeDesc& a, TypeId type) {
+  v->type = type;
+  v->is_null = false;
   switch (type) {
-    case TypeId::kBool: PGT_RETURN_IF_ERROR(want(1)); return Value::Bool(p[0] != 0);
-    case TypeId::kInt2: PGT_RETURN_IF_ERROR(want(2)); return Value::Int(type, Load<int16_t>(p));
+    case TypeId::kBool: v->i = p[0] != 0; return a.attlen == 1;
+    case TypeId::kInt2: v->i = Load<int16_t>(p); return a.attlen == 2;
     case TypeId::kInt4:
-    case TypeId::kDate: PGT_RETURN_IF_ERROR(want(4)); return Value::Int(type, Load<int32_t>(p));
-    case TypeId::kOid: PGT_RETURN_IF_ERROR(want(4)); return Value::Int(type, Load<uint32_t>(p));
+    case TypeId::kDate: v->i = Load<int32_t>(p); return a.attlen == 4;
+    case TypeId::kOid: v->i = Load<uint32_t>(p); return a.attlen == 4;
     case TypeId::kInt8:
     case TypeId::kTime:
     case TypeId::kTimestamp:
-    case TypeId::kTimestamptz: PGT_RETURN_IF_ERROR(want(8)); return Value::Int(type, Load<int64_t>(p));
-    case TypeId::kFloat4: {
-      PGT_RETURN_IF_ERROR(want(4));
-      Value v = Value::Int(type, 0);
-      v.i = 0;
-      v.f = Load<float>(p);
-      return v;
-    }
-    case TypeId::kFloat8: {
-      PGT_RETURN_IF_ERROR(want(8));
-      Value v = Value::Int(type, 0);
-      v.f = Load<double>(p);
-      return v;
-    }
+    case TypeId::kTimestamptz: v->i = Load<int64_t>(p); return a.attlen == 8;
+    case TypeId::kFloat4: v->f = Load<float>(p); return a.attlen == 4;
+    case TypeId::kFloat8: v->f = Load<double>(p); return a.attlen == 8;
     case TypeId::kUuid:
-      PGT_RETURN_IF_ERROR(want(16));
-      return Value::Str(type, std::string(reinterpret_cast<const char*>(p), 16));
+      if (a.attlen != 16) return false;
+      v->s.assign(reinterpret_cast<const char*>(p), 16);
+      return true;
     default:
-      return Value::Str(type, std::string(reinterpret_cast<const char*>(p), a.attlen));
+      v->s.assign(reinterpret_cast<const char*>(p), static_cast<size_t>(a.attlen));
+      return true;
   }
+}
+
+Status BadAttlen(const AttributeDesc& a, TypeId type, const ColumnWhere& column) {
+  return Status::Corruption("column " + column.str() + ": type " + TypeName(type) +
+                            " with attlen " + std::to_string(a.attlen));
+}
+
+// An inline, uncompressed varlena payload (the common case) decoded into `*v` without the
+// general path's temporaries. False if the datum needs DecodeVarlenaAt (TOAST pointer,
+// compressed, 4-byte header not yet validated, numeric text errors).
+bool PlainVarlenaInto(Value* v, const uint8_t* p, size_t avail, TypeId type, size_t* consumed) {
+  uint8_t b0 = p[0];
+  if (b0 == 0x01 || !(b0 & 0x01)) return false;   // TOAST pointer or 4-byte header
+  size_t sz = b0 >> 1;
+  if (sz < 1 || sz > avail) return false;
+  const char* payload = reinterpret_cast<const char*>(p + 1);
+  if (type == TypeId::kNumeric) {
+    auto txt = NumericToText(p + 1, sz - 1);
+    if (!txt.ok()) return false;
+    v->s = std::move(txt).value();
+  } else {
+    v->s.assign(payload, sz - 1);
+  }
+  v->type = type;
+  v->is_null = false;
+  *consumed = sz;
+  return true;
 }
 }  // namespace
 
@@ -205,8 +220,9 @@ Result<Row> DecodeTuple(const TupleView& t, const TupleContext& ctx) {
   const size_t data_start = t.t_hoff - kTupleHeaderOffsetBits;
   if (hasnull && static_cast<size_t>((natts + 7) / 8) > data_start)
     return Status::Corruption("null bitmap overlaps data in tuple at " + FormatLsn(ctx.lsn));
-  Row row;
-  row.reserve(ndesc);
+  // Every value starts as a NULL of unknown type and is filled in place (no temporaries: this
+  // loop runs for every column of every decoded row). Dropped columns stay NULL placeholders.
+  Row row(static_cast<size_t>(ndesc));
   // Offsets are relative to the column data start (t_hoff on the page, MAXALIGNed there), so
   // that alignment is computed as on the page.
   const uint8_t* data = t.data + data_start;
@@ -214,21 +230,22 @@ Result<Row> DecodeTuple(const TupleView& t, const TupleContext& ctx) {
   size_t off = 0;
   for (int i = 0; i < ndesc; i++) {
     const AttributeDesc& a = desc.attrs[i];
+    Value& v = row[static_cast<size_t>(i)];
     TypeId type = a.type != TypeId::kUnknown ? a.type : TypeIdFromOid(a.type_oid);
     if (i >= natts) {   // added after this tuple was formed
-      if (a.dropped) row.push_back(Value::Null(TypeId::kUnknown));
-      else row.push_back(a.has_missing ? a.missing : Value::Null(type));
+      if (a.dropped) continue;
+      if (a.has_missing) v = a.missing;
+      else v.type = type;
       continue;
     }
     if (hasnull && !(t.data[i >> 3] & (1 << (i & 7)))) {
-      row.push_back(Value::Null(a.dropped ? TypeId::kUnknown : type));
+      if (!a.dropped) v.type = type;
       continue;
     }
-    Value v;
     if (a.attlen > 0) {
       off = AlignTo(off, AlignOf(a.attalign));
       if (off + a.attlen > dlen) return Status::Corruption("column " + where(i).str() + ": tuple too short");
-      PGT_ASSIGN_OR_RETURN(v, FixedValue(data + off, a, type, where(i)));
+      if (!a.dropped && !FixedInto(&v, data + off, a, type)) return BadAttlen(a, type, where(i));
       off += a.attlen;
     } else if (a.attlen == -1) {
       if (off >= dlen) return Status::Corruption("column " + where(i).str() + ": tuple too short");
@@ -243,7 +260,7 @@ Result<Row> DecodeTuple(const TupleView& t, const TupleContext& ctx) {
         else if (off + 4 <= dlen) used = U32(data + off) >> 2;
         if (used == 0 || off + used > dlen)
           return Status::Corruption("column " + where(i).str() + ": bad varlena");
-      } else {
+      } else if (!PlainVarlenaInto(&v, data + off, dlen - off, type, &used)) {
         PGT_ASSIGN_OR_RETURN(v, DecodeVarlenaAt(data + off, dlen - off, type, ctx, where(i), &used));
       }
       off += used;
@@ -251,12 +268,11 @@ Result<Row> DecodeTuple(const TupleView& t, const TupleContext& ctx) {
       const void* nul = std::memchr(data + off, 0, dlen - off);
       if (nul == nullptr) return Status::Corruption("column " + where(i).str() + ": unterminated cstring");
       size_t n = static_cast<const uint8_t*>(nul) - (data + off);
-      v = Value::Str(type, std::string(reinterpret_cast<const char*>(data + off), n));
+      if (!a.dropped) v = Value::Str(type, std::string(reinterpret_cast<const char*>(data + off), n));
       off += n + 1;
     } else {
       return Status::Corruption("column " + where(i).str() + ": invalid attlen " + std::to_string(a.attlen));
     }
-    row.push_back(a.dropped ? Value::Null(TypeId::kUnknown) : std::move(v));
   }
   return row;
 }

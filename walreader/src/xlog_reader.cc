@@ -187,6 +187,8 @@ Result<std::optional<RawRecord>> XLogReader::NextImpl(std::chrono::milliseconds 
                                 FormatLsn(start));
     RawRecord rec;
     rec.start = start;
+    rec.bytes = std::move(spare_);   // a buffer handed back by Recycle: no allocation per record
+    rec.bytes.clear();
     rec.bytes.reserve(tot_len);
     Lsn page_end = PageOf(start) + kXLogBlcksz;
     size_t n = std::min<uint64_t>(tot_len, page_end - start);

@@ -44,6 +44,10 @@ class XLogReader {
   // Errors name the segment file (%08X%08X%08X) holding the offending WAL, and its LSN.
   Result<std::optional<RawRecord>> Next(std::chrono::milliseconds wait);
 
+  // Optional: gives the bytes of a consumed record back for the next one (saves an allocation
+  // per record on the decoder's hot path).
+  void Recycle(std::vector<uint8_t>&& bytes) { spare_ = std::move(bytes); }
+
   uint64_t segment_size() const { return seg_size_; }
   // Start LSN of the next record to read (valid between records).
   Lsn position() const { return pos_; }
@@ -60,6 +64,7 @@ class XLogReader {
 
   WalSource* source_;
   std::vector<uint8_t> buf_;
+  std::vector<uint8_t> spare_;   // see Recycle
   Lsn buf_start_ = 0;
   Lsn pos_ = 0;                 // next record start candidate (or page start)
   Lsn target_ = 0;              // exact record start requested by Start (0 = none)

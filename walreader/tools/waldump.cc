@@ -189,7 +189,7 @@ class PrintSink : public pgt::TransactionSink {
   PrintSink(Output* out, pgt::CatalogResolver* cat, const pgt::TextOptions& o, bool jsonl,
             pgt::Lsn end)
       : out_(out), cat_(cat), opts_(o), jsonl_(jsonl), end_(end),
-        by_oid_([cat](pgt::Oid id) { return cat->LookupByOid(id); }) {}
+        by_oid_([cat](pgt::Oid id) { return cat->LookupByOid(id); }), text_(o) {}
   bool stopped() const { return stopped_; }
 
   bool BeginTransaction(const pgt::Transaction& t) override {
@@ -204,7 +204,7 @@ class PrintSink : public pgt::TransactionSink {
       if (!first_) *b += ',';
       *b += JsonChange(c, cat_, opts_);
     } else {
-      pgt::AppendChangeTestDecoding(b, c, by_oid_, opts_);
+      text_.Append(b, c, by_oid_);   // the catalog is read once at start: descriptors are stable
       *b += '\n';
     }
     first_ = false;
@@ -222,6 +222,7 @@ class PrintSink : public pgt::TransactionSink {
   bool jsonl_;
   pgt::Lsn end_;
   std::function<const pgt::RelationDesc*(pgt::Oid)> by_oid_;
+  pgt::TestDecodingFormatter text_;
   bool stopped_ = false;
   bool first_ = true;
 };

@@ -8,6 +8,8 @@
 
 #include <functional>
 #include <string>
+#include <unordered_map>
+#include <vector>
 
 #include "walreader/catalog.h"
 #include "walreader/change.h"
@@ -43,5 +45,26 @@ std::string FormatChangeTestDecoding(const Change& c,
 void AppendChangeTestDecoding(std::string* out, const Change& c,
                               const std::function<const RelationDesc*(Oid)>& by_oid,
                               const TextOptions& opts);
+
+// Added: AppendChangeTestDecoding with the column headers (" name[type]:") of each relation
+// computed once and cached by RelationDesc address. The descriptors it has seen must stay
+// unchanged and alive while it is used; call Clear() when they may have changed (e.g. after the
+// catalog re-read a table). Not thread-safe.
+class TestDecodingFormatter {
+ public:
+  explicit TestDecodingFormatter(TextOptions opts = {});
+  void Append(std::string* out, const Change& c,
+              const std::function<const RelationDesc*(Oid)>& by_oid);
+  void Clear();
+
+ private:
+  struct Headers {
+    Oid relid = 0;
+    Lsn valid_from = kInvalidLsn;
+    std::vector<std::string> cols;   // per attribute; "" for dropped ones
+  };
+  TextOptions opts_;
+  std::unordered_map<const RelationDesc*, Headers> headers_;
+};
 
 }  // namespace pgt
