@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Decoder benchmark: pgtrickle-waldump vs. the server's test_decoding on the same WAL range.
+r"""Decoder benchmark: pgtrickle-waldump vs. the server's test_decoding on the same WAL range.
 
 Starts a throwaway PostgreSQL 15 (as the unprivileged `postgres` user, Unix socket in a temp dir,
 always stopped), creates pgbench's tables (accounts, tellers, branches, history) and an
@@ -12,13 +12,20 @@ writes two WAL ranges:
 
 For each range both decoders run over the same WAL:
   test_decoding  pg_logical_slot_peek_changes(slot, end, NULL, 'include-xids', '0',
-                 'skip-empty-xacts', '1'), lines counted server-side (count(*)), so only the
-                 decoding is timed, not a transfer; peak memory = VmHWM of the backend that
-                 decoded (/proc/<pid>/status), also shown before the call (fresh backend);
-  waldump        pgtrickle-waldump --wal-dir=pg_wal --start --end --catalog --format=test_decoding,
-                 stdout to a file; peak memory = the child's ru_maxrss (= VmHWM at exit).
-Each is timed best of --runs (wall clock). Change lines (not BEGIN/COMMIT) of both must be equal in
-number; with --quick the full outputs are compared byte for byte (peek without count(*)).
+                 'skip-empty-xacts', '1') in a fresh psql session, lines counted server-side
+                 (count(*)), so only the decoding is timed (psql \timing), not a transfer; the
+                 backend reads its own /proc/self/status (VmHWM: peak RSS, also shown before the
+                 call) and /proc/self/stat (CPU seconds) before and after;
+  waldump        pgtrickle-waldump --wal-dir=pg_wal --start --end --catalog --format=test_decoding
+                 (default reorder buffer limit 64 MiB = the server's logical_decoding_work_mem),
+                 stdout to a file; peak RSS (= VmHWM at exit) and CPU (user + system) from
+                 GNU time (/usr/bin/time -f '%M %U %S'). Process start and catalog reads are included (the time of
+                 an empty range is reported separately).
+Each is timed best of --runs: wall clock, and CPU seconds. On a shared machine the wall-clock
+ratio suffers from CPU contention (the backend and waldump wait for a core); the CPU ratio is the
+steadier figure. Change lines (not BEGIN/COMMIT) of both must be equal in number; with --quick the
+full outputs are compared byte for byte (psql \o of the peek output, as tests/oracle_check.py).
+Needs only PostgreSQL 15's binaries (psql), no client library.
 
 usage: decode_bench.py WALDUMP [--rows N] [--big-txn N] [--quick] [--runs N] [--json PATH]
                                [--reorder-memory-limit BYTES] [--keep]
@@ -189,23 +196,42 @@ def time_test_decoding(srv, slot, end, full_output):
     return secs, changes, lines, out, hwm0, hwm1, cpu1 - cpu0
 
 
-def time_waldump(waldump, argv, outpath):
-    """(seconds, change lines, all lines, output bytes, peak RSS KB, stderr, CPU seconds)."""
+def time_waldump(waldump, argv, outpath, keep_output):
+    """(seconds, change lines, all lines, output bytes or None, peak RSS KB, stderr, CPU s).
+
+    Peak RSS and CPU come from GNU time (wait4 of its own child): a child forked directly from
+    this Python process would inherit Python's RSS high-water mark into ru_maxrss at exec."""
+    rusage = outpath + ".time"
     with open(outpath, "wb") as out:
         t0 = time.perf_counter()
-        p = subprocess.Popen([waldump] + argv, stdout=out, stderr=subprocess.PIPE)
-        err = p.stderr.read()
-        _, status, ru = os.wait4(p.pid, 0)
+        p = subprocess.run(["/usr/bin/time", "-o", rusage, "-f", "%M %U %S", waldump] + argv,
+                           stdout=out, stderr=subprocess.PIPE)
         secs = time.perf_counter() - t0
-        p.returncode = os.waitstatus_to_exitcode(status)
+    with open(rusage) as f:
+        fields = f.read().split()
+    os.unlink(rusage)
     if p.returncode != 0:
         raise RuntimeError("pgtrickle-waldump failed (exit %d): %s"
-                           % (p.returncode, err.decode(errors="replace")[:2000]))
-    with open(outpath, "rb") as f:
-        data = f.read()
-    lines = data.count(b"\n")
-    changes = lines - data.count(b"BEGIN\n") - data.count(b"COMMIT\n")
-    return secs, changes, lines, data, ru.ru_maxrss, err, ru.ru_utime + ru.ru_stime
+                           % (p.returncode, p.stderr.decode(errors="replace")[:2000]))
+    lines = begins = commits = 0
+    with open(outpath, "rb") as f:   # counted in chunks: the output may be hundreds of MB
+        tail = b""
+        while True:
+            chunk = f.read(1 << 22)
+            if not chunk:
+                break
+            block = tail + chunk
+            cut = block.rfind(b"\n") + 1
+            whole, tail = block[:cut], block[cut:]
+            lines += whole.count(b"\n")
+            begins += whole.count(b"BEGIN\n")
+            commits += whole.count(b"COMMIT\n")
+    data = None
+    if keep_output:
+        with open(outpath, "rb") as f:
+            data = f.read()
+    return (secs, lines - begins - commits, lines, data, int(fields[-3]), p.stderr,
+            float(fields[-2]) + float(fields[-1]))
 
 
 def measure(srv, waldump, name, slot, start, end, opts):
@@ -218,10 +244,10 @@ def measure(srv, waldump, name, slot, start, end, opts):
         argv += ["--reorder-memory-limit=%d" % opts["limit"],
                  "--spill-dir=" + os.path.join(srv.w, "spill")]
     outpath = os.path.join(srv.w, "waldump-%s.out" % name)
-    wd = [time_waldump(waldump, argv, outpath) for _ in range(opts["runs"])]
+    wd = [time_waldump(waldump, argv, outpath, full) for _ in range(opts["runs"])]
     os.unlink(outpath)
     empty = time_waldump(waldump, argv[:1] + ["--start=" + start, "--end=" + start] + argv[3:],
-                         outpath)
+                         outpath, False)
     os.unlink(outpath)
     td_best, wd_best = min(td, key=lambda r: r[0]), min(wd, key=lambda r: r[0])
     mb = nbytes / 1048576.0

@@ -84,6 +84,7 @@ struct Decoder::Impl {
   XLogReader reader;
   ReorderBuffer rb;
   std::deque<Transaction> ready;
+  DecodedRecord record;              // the record being dispatched (reused)
   TransactionSink* sink = nullptr;   // set during NextStreamed
   bool streamed = false;             // a transaction was offered to `sink`
   bool started = false;
@@ -287,15 +288,16 @@ Result<bool> Decoder::Impl::Run(std::chrono::milliseconds wait) {
     auto raw = reader.Next(left);
     if (!raw.ok()) { error = raw.status(); return error; }
     if (!raw->has_value()) return false;
-    auto rec = DecodeRecord(std::move(**raw));
-    if (!rec.ok()) { error = rec.status(); return error; }
-    Status st = Dispatch(*rec);
-    if (st.ok() && !rb.status().ok())
-      st = rb.status().WithContext("reorder buffer spill, record at " + FormatLsn(rec->start));
+    DecodedRecord& rec = record;   // reused: its block list and bytes keep their allocations
+    Status st = DecodeRecordInto(std::move(**raw), &rec);
     if (!st.ok()) { error = st; return error; }
-    bool is_switch = rec->rmid == kRmXlog && (rec->info & 0xF0) == 0x40;
-    decoded_upto = is_switch ? reader.position() : rec->end;
-    if (rec->bytes.capacity() <= (size_t{1} << 20)) reader.Recycle(std::move(rec->bytes));
+    st = Dispatch(rec);
+    if (st.ok() && !rb.status().ok())
+      st = rb.status().WithContext("reorder buffer spill, record at " + FormatLsn(rec.start));
+    if (!st.ok()) { error = st; return error; }
+    bool is_switch = rec.rmid == kRmXlog && (rec.info & 0xF0) == 0x40;
+    decoded_upto = is_switch ? reader.position() : rec.end;
+    if (rec.bytes.capacity() <= (size_t{1} << 20)) reader.Recycle(std::move(rec.bytes));
   }
 }
 

@@ -607,48 +607,69 @@ void AppendInt(std::string* out, int64_t v) {
 }
 
 // Zero-padded to at least `width` digits (v >= 0), as printf("%0*lld").
-void AppendPadded(std::string* out, int64_t v, int width) {
+// Writes v >= 0 zero-padded to at least `width` digits at p (as printf("%0*lld")); returns the end.
+char* PutPadded(char* p, int64_t v, int width) {
+  if (width == 2 && v < 100) {
+    p[0] = static_cast<char>('0' + v / 10);
+    p[1] = static_cast<char>('0' + v % 10);
+    return p + 2;
+  }
   char buf[24];
   auto r = std::to_chars(buf, buf + sizeof buf, v);
-  for (int n = static_cast<int>(r.ptr - buf); n < width; n++) *out += '0';
-  out->append(buf, r.ptr);
+  for (int n = static_cast<int>(r.ptr - buf); n < width; n++) *p++ = '0';
+  for (const char* q = buf; q < r.ptr; q++) *p++ = *q;
+  return p;
 }
 
-// DateText / TimeText / TimestampText, appended (same output).
-void AppendDate(std::string* out, int64_t days_since_2000, bool* bc) {
+// DateText / TimeText / TimestampText into a caller's buffer (same output); dates and times are
+// formatted in a local buffer and appended once.
+char* PutDate(char* p, int64_t days_since_2000, bool* bc) {   // at most 24 bytes
   int64_t y;
   unsigned m, d;
   CivilFromDays(days_since_2000 + kDaysFrom1970To2000, &y, &m, &d);
   *bc = y <= 0;
   if (*bc) y = 1 - y;
-  AppendPadded(out, y, 4);
-  *out += '-';
-  AppendPadded(out, m, 2);
-  *out += '-';
-  AppendPadded(out, d, 2);
+  p = PutPadded(p, y, 4);
+  *p++ = '-';
+  p = PutPadded(p, m, 2);
+  *p++ = '-';
+  return PutPadded(p, d, 2);
 }
 
-void AppendTime(std::string* out, int64_t usec) {
-  const int64_t orig = usec;
+// nullptr for values TimeText prints differently (negative or 100+ hours: not in valid data).
+char* PutTime(char* p, int64_t usec) {   // at most 15 bytes
   int64_t h = usec / 3600000000LL;
   usec -= h * 3600000000LL;
   int64_t mi = usec / 60000000LL;
   usec -= mi * 60000000LL;
   int64_t sec = usec / 1000000, frac = usec % 1000000;
-  if (h < 0 || mi < 0 || sec < 0 || frac < 0) { *out += TimeText(orig); return; }   // not produced
-  AppendPadded(out, h, 2);
-  *out += ':';
-  AppendPadded(out, mi, 2);
-  *out += ':';
-  AppendPadded(out, sec, 2);
+  if (h < 0 || h >= 100 || mi < 0 || sec < 0 || frac < 0) return nullptr;
+  p = PutPadded(p, h, 2);
+  *p++ = ':';
+  p = PutPadded(p, mi, 2);
+  *p++ = ':';
+  p = PutPadded(p, sec, 2);
   if (frac != 0) {
-    char f[7];
+    char f[6];
     for (int k = 5; k >= 0; k--) { f[k] = static_cast<char>('0' + frac % 10); frac /= 10; }
     int n = 6;
     while (f[n - 1] == '0') n--;
-    *out += '.';
-    out->append(f, static_cast<size_t>(n));
+    *p++ = '.';
+    for (int k = 0; k < n; k++) *p++ = f[k];
   }
+  return p;
+}
+
+void AppendDate(std::string* out, int64_t days_since_2000, bool* bc) {
+  char buf[32];
+  out->append(buf, PutDate(buf, days_since_2000, bc));
+}
+
+void AppendTime(std::string* out, int64_t usec) {
+  char buf[32];
+  char* e = PutTime(buf, usec);
+  if (e == nullptr) *out += TimeText(usec);
+  else out->append(buf, e);
 }
 
 void AppendTimestampUtc(std::string* out, int64_t ts, bool tz) {
@@ -658,11 +679,13 @@ void AppendTimestampUtc(std::string* out, int64_t ts, bool tz) {
   int64_t rem = ts % kUsecPerDay;
   if (rem < 0) { rem += kUsecPerDay; days--; }
   bool bc;
-  AppendDate(out, days, &bc);
-  *out += ' ';
-  AppendTime(out, rem);
-  if (tz) *out += "+00";
-  if (bc) *out += " BC";
+  char buf[80];
+  char* p = PutDate(buf, days, &bc);
+  *p++ = ' ';
+  p = PutTime(p, rem);   // 0 <= rem < one day: never nullptr
+  if (tz) { *p++ = '+'; *p++ = '0'; *p++ = '0'; }
+  if (bc) { *p++ = ' '; *p++ = 'B'; *p++ = 'C'; }
+  out->append(buf, p);
 }
 
 // 'text' with single quotes doubled.
@@ -780,10 +803,11 @@ void AppendChange(std::string* out, const Change& c,
     return;
   }
   const RelationDesc* d = by_oid(c.relid);
-  AppendQualified(out, d, c.relid);
+  const std::vector<std::string>* h = d != nullptr ? headers_of(d) : nullptr;
+  if (h != nullptr) *out += h->back();   // cached "schema.name"
+  else AppendQualified(out, d, c.relid);
   *out += ':';
   if (d == nullptr) { *out += " (unknown relation)"; return; }
-  const std::vector<std::string>* h = headers_of(d);
   switch (c.kind) {
     case ChangeKind::kInsert:
       *out += " INSERT:";
@@ -822,16 +846,25 @@ TestDecodingFormatter::TestDecodingFormatter(TextOptions opts) : opts_(std::move
 void TestDecodingFormatter::Append(std::string* out, const Change& c,
                                    const std::function<const RelationDesc*(Oid)>& by_oid) {
   AppendChange(out, c, by_oid, opts_, [this](const RelationDesc* d) {
+    if (d == last_desc_ && last_ != nullptr && last_->relid == d->relid &&
+        last_->valid_from == d->valid_from && last_->cols.size() == d->attrs.size() + 1)
+      return &last_->cols;
     Headers& e = headers_[d];
+    last_desc_ = d;
+    last_ = &e;
     // A descriptor replaced at the same address (another version) is very likely to differ in
     // one of these; the contract still asks for Clear() then.
-    if (e.cols.size() != d->attrs.size() || e.valid_from != d->valid_from || e.relid != d->relid) {
+    if (e.cols.size() != d->attrs.size() + 1 || e.valid_from != d->valid_from ||
+        e.relid != d->relid) {
       e.cols.clear();
       for (const AttributeDesc& a : d->attrs) {
         std::string h;
         if (!a.dropped) AppendColumnHeader(&h, a);
         e.cols.push_back(std::move(h));
       }
+      std::string q;   // the qualified name, last
+      AppendQualified(&q, d, d->relid);
+      e.cols.push_back(std::move(q));
       e.valid_from = d->valid_from;
       e.relid = d->relid;
     }
@@ -839,7 +872,11 @@ void TestDecodingFormatter::Append(std::string* out, const Change& c,
   });
 }
 
-void TestDecodingFormatter::Clear() { headers_.clear(); }
+void TestDecodingFormatter::Clear() {
+  headers_.clear();
+  last_desc_ = nullptr;
+  last_ = nullptr;
+}
 
 std::string FormatChangeTestDecoding(const Change& c,
                                      const std::function<const RelationDesc*(Oid)>& by_oid) {

@@ -189,8 +189,16 @@ class PrintSink : public pgt::TransactionSink {
   PrintSink(Output* out, pgt::CatalogResolver* cat, const pgt::TextOptions& o, bool jsonl,
             pgt::Lsn end)
       : out_(out), cat_(cat), opts_(o), jsonl_(jsonl), end_(end),
-        by_oid_([cat](pgt::Oid id) { return cat->LookupByOid(id); }), text_(o) {}
+        by_oid_([this](pgt::Oid id) { return ByOid(id); }), text_(o) {}
   bool stopped() const { return stopped_; }
+  // The catalog is read once at start (descriptors never move): remember the last relation.
+  const pgt::RelationDesc* ByOid(pgt::Oid id) {
+    if (id != last_oid_ || last_desc_ == nullptr) {
+      last_desc_ = cat_->LookupByOid(id);
+      last_oid_ = id;
+    }
+    return last_desc_;
+  }
 
   bool BeginTransaction(const pgt::Transaction& t) override {
     if (t.end_lsn > end_) { stopped_ = true; return false; }
@@ -223,6 +231,8 @@ class PrintSink : public pgt::TransactionSink {
   pgt::Lsn end_;
   std::function<const pgt::RelationDesc*(pgt::Oid)> by_oid_;
   pgt::TestDecodingFormatter text_;
+  pgt::Oid last_oid_ = 0;
+  const pgt::RelationDesc* last_desc_ = nullptr;
   bool stopped_ = false;
   bool first_ = true;
 };

@@ -61,10 +61,12 @@ class TestDecodingFormatter {
   struct Headers {
     Oid relid = 0;
     Lsn valid_from = kInvalidLsn;
-    std::vector<std::string> cols;   // per attribute; "" for dropped ones
+    std::vector<std::string> cols;   // per attribute ("" for dropped ones), then "schema.name"
   };
   TextOptions opts_;
   std::unordered_map<const RelationDesc*, Headers> headers_;
+  const RelationDesc* last_desc_ = nullptr;   // the last one looked up
+  Headers* last_ = nullptr;
 };
 
 }  // namespace pgt
