@@ -171,7 +171,23 @@ void ReorderBuffer::EraseTxn(std::unordered_map<Xid, Txn>::iterator it) {
   if (cached_ == &it->second) cached_ = nullptr;
   mem_total_ -= it->second.mem;
   RemoveSpill(it->second);
-  txns_.erase(it);
+  // Most transactions are small and short: keep one emptied node (with its vectors' capacity)
+  // for the next transaction instead of freeing and allocating it again.
+  auto node = txns_.extract(it);
+  Txn& t = node.mapped();
+  if (spare_.empty() && t.changes.capacity() <= 256) {
+    t.changes.clear();
+    t.tags.clear();
+    t.speculative.reset();
+    t.speculative_tag = kInvalidXid;
+    t.toast.clear();
+    t.mem = 0;
+    t.spill_path.clear();
+    t.spilled = 0;
+    t.xid = kInvalidXid;
+    t.first_lsn = kInvalidLsn;
+    spare_ = std::move(node);
+  }
 }
 
 Status ReorderBuffer::Spill(Txn& t) {
@@ -306,7 +322,14 @@ ReorderBuffer::Txn& ReorderBuffer::GetTxn(Xid top, Lsn lsn) {
     if (lsn != kInvalidLsn && (t.first_lsn == kInvalidLsn || lsn < t.first_lsn)) t.first_lsn = lsn;
     return t;
   }
-  auto [it, inserted] = txns_.try_emplace(top);
+  auto it = txns_.find(top);
+  bool inserted = it == txns_.end();
+  if (inserted && !spare_.empty()) {   // an emptied node of a finished transaction
+    spare_.key() = top;
+    it = txns_.insert(std::move(spare_)).position;
+  } else if (inserted) {
+    it = txns_.try_emplace(top).first;
+  }
   Txn& t = it->second;
   cached_ = &t;
   if (inserted) {
@@ -520,6 +543,7 @@ Lsn ReorderBuffer::OldestFirstLsn() const {
 void ReorderBuffer::Clear() {
   for (auto& [xid, t] : txns_) RemoveSpill(t);
   txns_.clear();
+  spare_ = {};
   cached_ = nullptr;
   sub_to_top_.clear();
   mem_total_ = 0;

@@ -134,6 +134,7 @@ class ReorderBuffer {
 
   std::unordered_map<Xid, Txn> txns_;           // by top-level xid
   Txn* cached_ = nullptr;                        // the last one looked up (see FindTxn)
+  std::unordered_map<Xid, Txn>::node_type spare_;   // an emptied node for reuse (see EraseTxn)
   std::unordered_map<Xid, Xid> sub_to_top_;
 };
 
