@@ -279,12 +279,19 @@ Result<bool> Decoder::Impl::Run(std::chrono::milliseconds wait) {
   const auto begin = CoarseNow();
   const auto deadline = begin + wait;
   const auto budget_end = begin + (wait.count() > 0 ? wait : std::chrono::milliseconds(100));
-  for (;;) {
+  // The clock is read after any record whose reading went to the source (it may have waited)
+  // and every 32 records otherwise, so `left` is never stale by more than 32 in-memory records.
+  auto left = wait;
+  uint64_t reads_seen = reader.source_reads() - 1;
+  for (uint32_t n = 0;; n++) {
     if (sink == nullptr ? !ready.empty() : streamed) return true;
-    auto now = CoarseNow();
-    if (now >= budget_end) return false;
-    auto left = now >= deadline ? std::chrono::milliseconds(0)
-                                : std::chrono::duration_cast<std::chrono::milliseconds>(deadline - now);
+    if (n % 32 == 0 || reader.source_reads() != reads_seen) {
+      reads_seen = reader.source_reads();
+      auto now = CoarseNow();
+      if (now >= budget_end) return false;
+      left = now >= deadline ? std::chrono::milliseconds(0)
+                             : std::chrono::duration_cast<std::chrono::milliseconds>(deadline - now);
+    }
     auto raw = reader.Next(left);
     if (!raw.ok()) { error = raw.status(); return error; }
     if (!raw->has_value()) return false;

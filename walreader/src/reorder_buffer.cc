@@ -25,12 +25,6 @@ namespace pgt::internal {
 //           not zero/empty (a value uses one of them), so an int costs 10 bytes, not 26
 namespace {
 
-template <typename T> void Put(std::string* out, T v) {
-  char b[sizeof(T)];
-  std::memcpy(b, &v, sizeof(T));
-  out->append(b, sizeof(T));
-}
-
 struct Cursor {
   const char* p;
   size_t n;
@@ -43,20 +37,45 @@ struct Cursor {
   }
 };
 
-void PutRow(std::string* out, const Row& r) {
-  Put<uint32_t>(out, static_cast<uint32_t>(r.size()));
+// Serialization writes through a pointer into a region sized beforehand (appending field by
+// field to the string cost more than the rest of spilling).
+struct Writer {
+  char* p;
+  template <typename T> void Put(T v) {
+    std::memcpy(p, &v, sizeof(T));
+    p += sizeof(T);
+  }
+};
+
+uint8_t ValueFlags(const Value& v, uint64_t* fbits) {
+  std::memcpy(fbits, &v.f, 8);
+  return static_cast<uint8_t>((v.is_null ? 1 : 0) | (v.unchanged_toast ? 2 : 0) |
+                              (v.i != 0 ? 4 : 0) | (*fbits != 0 ? 8 : 0) | (!v.s.empty() ? 16 : 0));
+}
+
+size_t RowBytes(const Row& r) {
+  size_t n = 4;
   for (const Value& v : r) {
     uint64_t fbits;
-    std::memcpy(&fbits, &v.f, 8);
-    uint8_t flags = (v.is_null ? 1 : 0) | (v.unchanged_toast ? 2 : 0) | (v.i != 0 ? 4 : 0) |
-                    (fbits != 0 ? 8 : 0) | (!v.s.empty() ? 16 : 0);
-    Put<uint8_t>(out, static_cast<uint8_t>(v.type));
-    Put<uint8_t>(out, flags);
-    if (flags & 4) Put<int64_t>(out, v.i);
-    if (flags & 8) Put<uint64_t>(out, fbits);
+    uint8_t flags = ValueFlags(v, &fbits);
+    n += 2 + ((flags & 4) ? 8 : 0) + ((flags & 8) ? 8 : 0) + ((flags & 16) ? 4 + v.s.size() : 0);
+  }
+  return n;
+}
+
+void PutRow(Writer* w, const Row& r) {
+  w->Put<uint32_t>(static_cast<uint32_t>(r.size()));
+  for (const Value& v : r) {
+    uint64_t fbits;
+    uint8_t flags = ValueFlags(v, &fbits);
+    w->Put<uint8_t>(static_cast<uint8_t>(v.type));
+    w->Put<uint8_t>(flags);
+    if (flags & 4) w->Put<int64_t>(v.i);
+    if (flags & 8) w->Put<uint64_t>(fbits);
     if (flags & 16) {
-      Put<uint32_t>(out, static_cast<uint32_t>(v.s.size()));
-      out->append(v.s);
+      w->Put<uint32_t>(static_cast<uint32_t>(v.s.size()));
+      std::memcpy(w->p, v.s.data(), v.s.size());
+      w->p += v.s.size();
     }
   }
 }
@@ -103,20 +122,22 @@ size_t ReorderBuffer::ApproxSize(const Change& c) {
 }
 
 void ReorderBuffer::SerializeChange(Xid tag, const Change& c, std::string* out) {
+  size_t len = 4 + 1 + 4 + 8 + 1 + (c.old_row ? RowBytes(*c.old_row) : 0) +
+               (c.new_row ? RowBytes(*c.new_row) : 0) + 4 + 4 * c.truncated.size();
   size_t at = out->size();
-  Put<uint32_t>(out, 0);   // length, patched below
-  Put<uint32_t>(out, tag);
-  Put<uint8_t>(out, static_cast<uint8_t>(c.kind));
-  Put<uint32_t>(out, c.relid);
-  Put<uint64_t>(out, c.lsn);
-  Put<uint8_t>(out, (c.old_row ? 1 : 0) | (c.old_is_key_only ? 2 : 0) | (c.new_row ? 4 : 0) |
-                        (c.truncate_cascade ? 8 : 0) | (c.truncate_restart_seqs ? 16 : 0));
-  if (c.old_row) PutRow(out, *c.old_row);
-  if (c.new_row) PutRow(out, *c.new_row);
-  Put<uint32_t>(out, static_cast<uint32_t>(c.truncated.size()));
-  for (Oid o : c.truncated) Put<uint32_t>(out, o);
-  uint32_t len = static_cast<uint32_t>(out->size() - at - sizeof(uint32_t));
-  std::memcpy(out->data() + at, &len, sizeof(len));
+  out->resize(at + 4 + len);
+  Writer w{out->data() + at};
+  w.Put<uint32_t>(static_cast<uint32_t>(len));
+  w.Put<uint32_t>(tag);
+  w.Put<uint8_t>(static_cast<uint8_t>(c.kind));
+  w.Put<uint32_t>(c.relid);
+  w.Put<uint64_t>(c.lsn);
+  w.Put<uint8_t>((c.old_row ? 1 : 0) | (c.old_is_key_only ? 2 : 0) | (c.new_row ? 4 : 0) |
+                 (c.truncate_cascade ? 8 : 0) | (c.truncate_restart_seqs ? 16 : 0));
+  if (c.old_row) PutRow(&w, *c.old_row);
+  if (c.new_row) PutRow(&w, *c.new_row);
+  w.Put<uint32_t>(static_cast<uint32_t>(c.truncated.size()));
+  for (Oid o : c.truncated) w.Put<uint32_t>(o);
 }
 
 bool ReorderBuffer::ParseChange(const char* p, size_t n, Xid* tag, Change* c) {
@@ -184,6 +205,7 @@ void ReorderBuffer::EraseTxn(std::unordered_map<Xid, Txn>::iterator it) {
     t.mem = 0;
     t.spill_path.clear();
     t.spilled = 0;
+    t.batch_hint = 0;
     t.xid = kInvalidXid;
     t.first_lsn = kInvalidLsn;
     spare_ = std::move(node);
@@ -225,6 +247,7 @@ Status ReorderBuffer::Spill(Txn& t) {
   }
   if (!ok) return Status::IOError("cannot write spill file " + t.spill_path + ": " + std::strerror(err));
   t.spilled += t.changes.size();
+  t.batch_hint = t.changes.size();
   std::vector<Change>().swap(t.changes);
   std::vector<Xid>().swap(t.tags);
   mem_total_ -= t.mem;
@@ -249,25 +272,42 @@ Status ReorderBuffer::ReadBack(Txn& t, Fn&& fn) {
   if (t.spill_path.empty()) return Status::Ok();
   std::FILE* f = std::fopen(t.spill_path.c_str(), "rb");
   if (!f) return Status::IOError("cannot open spill file " + t.spill_path + ": " + std::strerror(errno));
-  std::string buf;
+  // Read in chunks of 1 MB (two freads per record cost more than parsing it); `buf` holds the
+  // unparsed bytes [pos, have).
+  std::string buf(size_t{1} << 20, '\0');
+  size_t pos = 0, have = 0;
+  auto fill = [&](size_t need) {
+    if (have - pos >= need) return true;
+    std::memmove(buf.data(), buf.data() + pos, have - pos);
+    have -= pos;
+    pos = 0;
+    if (buf.size() < need) buf.resize(need);
+    while (have < need) {
+      size_t n = std::fread(buf.data() + have, 1, buf.size() - have, f);
+      if (n == 0) return false;
+      have += n;
+    }
+    return true;
+  };
   Status st;
   for (uint64_t k = 0; k < t.spilled; k++) {
     uint32_t len;
-    if (std::fread(&len, sizeof(len), 1, f) != 1) {
+    if (!fill(sizeof(len))) {
       st = Status::IOError("spill file " + t.spill_path + " is short");
       break;
     }
-    buf.resize(len);
-    if (len && std::fread(buf.data(), 1, len, f) != len) {
+    std::memcpy(&len, buf.data() + pos, sizeof(len));
+    if (!fill(sizeof(len) + len)) {
       st = Status::IOError("spill file " + t.spill_path + " is short");
       break;
     }
     Xid tag;
     Change c;
-    if (!ParseChange(buf.data(), len, &tag, &c)) {
+    if (!ParseChange(buf.data() + pos + sizeof(len), len, &tag, &c)) {
       st = Status::Corruption("spill file " + t.spill_path + ": bad record " + std::to_string(k));
       break;
     }
+    pos += sizeof(len) + len;
     fn(tag, std::move(c));
   }
   std::fclose(f);
@@ -387,6 +427,12 @@ void ReorderBuffer::ProcessXid(Xid xid, Xid toplevel, Lsn lsn) {
 
 void ReorderBuffer::AddChange(Xid xid, Change change) {
   Txn& t = GetTxn(TopOf(xid), change.lsn);
+  if (t.changes.empty() && t.batch_hint > 0) {
+    // A transaction that spilled is likely to fill another batch of the same size: one
+    // allocation (virtual until used) instead of regrowing the vectors from empty.
+    t.changes.reserve(t.batch_hint);
+    t.tags.reserve(t.batch_hint);
+  }
   size_t sz = ApproxSize(change);
   t.changes.push_back(std::move(change));
   t.tags.push_back(xid);

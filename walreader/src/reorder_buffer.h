@@ -107,6 +107,7 @@ class ReorderBuffer {
     size_t mem = 0;                              // ApproxSize of `changes`
     std::string spill_path;                      // "" = nothing spilled
     uint64_t spilled = 0;                        // records in the spill file
+    size_t batch_hint = 0;                       // size of the last spilled batch
     const std::string* Find(const ToastPointer& ptr) override;
   };
   Txn& GetTxn(Xid top, Lsn lsn);

@@ -37,6 +37,7 @@ Result<XLogReader::Fill> XLogReader::Ensure(Lsn lsn, size_t n, std::chrono::mill
   if (lsn < buf_start_) return Status::Internal("reader asked for trimmed WAL at " + FormatLsn(lsn));
   while (buf_start_ + buf_.size() < lsn + n) {
     size_t before = buf_.size();
+    source_reads_++;
     Status st = source_->Read(&buf_, wait);
     if (!st.ok()) return st;
     if (!seg_size_from_header_ && source_->segment_size() != 0) seg_size_ = source_->segment_size();

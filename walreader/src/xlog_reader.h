@@ -49,6 +49,8 @@ class XLogReader {
   void Recycle(std::vector<uint8_t>&& bytes) { spare_ = std::move(bytes); }
 
   uint64_t segment_size() const { return seg_size_; }
+  // Calls made to the source so far (each may have waited): lets a caller skip clock reads.
+  uint64_t source_reads() const { return source_reads_; }
   // Start LSN of the next record to read (valid between records).
   Lsn position() const { return pos_; }
 
@@ -65,6 +67,7 @@ class XLogReader {
   WalSource* source_;
   std::vector<uint8_t> buf_;
   std::vector<uint8_t> spare_;   // see Recycle
+  uint64_t source_reads_ = 0;
   Lsn buf_start_ = 0;
   Lsn pos_ = 0;                 // next record start candidate (or page start)
   Lsn target_ = 0;              // exact record start requested by Start (0 = none)

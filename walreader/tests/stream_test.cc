@@ -334,3 +334,53 @@ TEST(StreamTest, NextStreamedMatchesTestDecodingOutput) {
 
 }  // namespace
 }  // namespace pgt::test
+
+namespace pgt::test {
+namespace {
+
+// Tuples of relations the catalog does not track are skipped before their bytes are looked at:
+// the same malformed tuple is an error for a tracked relation and nothing for an untracked one.
+TEST(StreamTest, UntrackedRelationTuplesAreNotDecoded) {
+  const RelFileLocator tracked{1663, 5, 16384}, untracked{1663, 5, 99999};
+  auto run = [&](const RelFileLocator& target) -> Status {
+    WalBuilder w(0x2000000);
+    const std::vector<uint8_t> garbage = {0xFF, 0xFF, 0xFF, 0xFF, 0x01, 0x00, 0x00};   // t_hoff 1
+    w.Add(10, 0x00, 40, Block0AndMain(target, garbage, {1, 0, 0x08}));
+    std::vector<uint8_t> commit;
+    PutU64(&commit, 1000);
+    PutU32(&commit, 0);
+    w.Add(1, 0x80, 40, MainDataOnly(commit));
+    internal::FileCatalog cat;
+    RelationDesc d;
+    d.relid = 500;
+    d.schema = "public";
+    d.name = "t";
+    d.locator = tracked;
+    d.attrs = {AttributeDesc{1, "id", 23, TypeId::kInt4, 4, 'i', true}};
+    cat.Add(d);
+    MemorySource src(w.start(), w.PaddedBytes());
+    Decoder dec(&src, &cat, DecoderOptions{5});
+    Status st = dec.Start(w.start(), 1, true);
+    if (!st.ok()) return st;
+    struct Count : TransactionSink {
+      int changes = 0;
+      bool BeginTransaction(const Transaction&) override { return true; }
+      void OnChange(const Change&) override { changes++; }
+      void EndTransaction(const Transaction&) override {}
+    } sink;
+    for (;;) {
+      auto got = dec.NextStreamed(std::chrono::milliseconds(0), &sink);
+      if (!got.ok()) return got.status();
+      if (!got.value()) break;
+    }
+    EXPECT_EQ(sink.changes, 0);
+    return Status::Ok();
+  };
+  Status bad = run(tracked);
+  EXPECT_EQ(bad.code(), Status::Code::kCorruption) << bad.ToString();
+  Status skipped = run(untracked);
+  EXPECT_TRUE(skipped.ok()) << skipped.ToString();
+}
+
+}  // namespace
+}  // namespace pgt::test
