@@ -21,7 +21,8 @@ For each range both decoders run over the same WAL:
                  stdout to a file; peak RSS (= VmHWM at exit) and CPU (user + system) from
                  GNU time (/usr/bin/time -f '%M %U %S'). Process start and catalog reads are included (the time of
                  an empty range is reported separately).
-Each is timed best of --runs: wall clock, and CPU seconds. On a shared machine the wall-clock
+Each is timed best of --runs (default 3, the two decoders interleaved): wall clock, and CPU
+seconds. On a shared machine the wall-clock
 ratio suffers from CPU contention (the backend and waldump wait for a core); the CPU ratio is the
 steadier figure. Change lines (not BEGIN/COMMIT) of both must be equal in number; with --quick the
 full outputs are compared byte for byte (psql \o of the peek output, as tests/oracle_check.py).
@@ -237,14 +238,19 @@ def time_waldump(waldump, argv, outpath, keep_output):
 def measure(srv, waldump, name, slot, start, end, opts):
     nbytes = int(srv.sql("select '%s'::pg_lsn - '%s'::pg_lsn" % (end, start)))
     full = opts["quick"]
-    td = [time_test_decoding(srv, slot, end, full) for _ in range(opts["runs"])]
+
     argv = ["--wal-dir=" + os.path.join(srv.w, "data", "pg_wal"), "--start=" + start,
             "--end=" + end, "--catalog=" + srv.conninfo(), "--format=test_decoding"]
     if opts["limit"]:
         argv += ["--reorder-memory-limit=%d" % opts["limit"],
                  "--spill-dir=" + os.path.join(srv.w, "spill")]
     outpath = os.path.join(srv.w, "waldump-%s.out" % name)
-    wd = [time_waldump(waldump, argv, outpath, full) for _ in range(opts["runs"])]
+    # Interleaved (td, wd, td, wd...): both see the same machine load, which on a shared machine
+    # changes within seconds.
+    td, wd = [], []
+    for _ in range(opts["runs"]):
+        td.append(time_test_decoding(srv, slot, end, full))
+        wd.append(time_waldump(waldump, argv, outpath, full))
     os.unlink(outpath)
     empty = time_waldump(waldump, argv[:1] + ["--start=" + start, "--end=" + start] + argv[3:],
                          outpath, False)
@@ -320,7 +326,7 @@ def print_table(results):
 
 
 def parse_args(argv):
-    opts = {"rows": 1000000, "big": 1000000, "quick": False, "runs": 2, "json": "decode_bench.json",
+    opts = {"rows": 1000000, "big": 1000000, "quick": False, "runs": 3, "json": "decode_bench.json",
             "limit": 0, "keep": False}
     explicit = set()
     for a in argv:
