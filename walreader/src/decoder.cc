@@ -26,8 +26,9 @@ using namespace internal;
 namespace {
 enum class Stage { kWaitFirst, kWaitOldestN1, kWaitOldestN2, kConsistent };
 
-// The decode loop reads the clock once per record: CLOCK_MONOTONIC_COARSE costs a few ns instead
-// of tens (it showed in profiles), and its resolution (a few ms) is plenty for `wait`.
+// The decode loop reads the clock often (see Run): CLOCK_MONOTONIC_COARSE costs a few ns instead
+// of tens (a clock read per record showed in profiles), and its resolution (a few ms) is plenty
+// for `wait`.
 std::chrono::nanoseconds CoarseNow() {
   timespec ts;
   ::clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
