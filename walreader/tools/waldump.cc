@@ -17,7 +17,6 @@
 #include <unistd.h>
 #include <iostream>
 #include <memory>
-#include <sstream>
 #include <string>
 
 #include "file_catalog.h"
