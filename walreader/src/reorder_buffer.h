@@ -18,8 +18,8 @@
 // Spill I/O errors are sticky: status() turns non-OK (the decoder reports it). Not thread-safe.
 #pragma once
 
-#include <functional>
 #include <map>
+#include <type_traits>
 #include <optional>
 #include <string>
 #include <unordered_map>
@@ -63,7 +63,22 @@ class ReorderBuffer {
   // Same, streamed: calls fn(header, change) for each change in order (header = the returned
   // Transaction, without changes); the transaction is gone afterwards. A spill read error stops
   // the stream and makes status() non-OK.
-  using ChangeFn = std::function<void(const Transaction& header, Change&& change)>;
+  // A non-owning reference to the caller's callable (std::function would allocate for every
+  // commit: the decoder's lambda does not fit its small buffer).
+  class ChangeFn {
+   public:
+    template <typename F>
+    ChangeFn(F&& f)   // NOLINT: implicit, like std::function
+        : obj_(const_cast<void*>(static_cast<const void*>(&f))),
+          call_([](void* o, const Transaction& h, Change&& c) {
+            (*static_cast<std::remove_reference_t<F>*>(o))(h, std::move(c));
+          }) {}
+    void operator()(const Transaction& h, Change&& c) const { call_(obj_, h, std::move(c)); }
+
+   private:
+    void* obj_;
+    void (*call_)(void*, const Transaction&, Change&&);
+  };
   Transaction CommitStream(Xid xid, const std::vector<Xid>& committed_subs, Lsn commit_lsn, Lsn end_lsn,
                     int64_t commit_time_us, const ChangeFn& fn);
   // ABORT of `xid` (top-level: whole transaction; sub-xid: that subtransaction) and `subs`.
