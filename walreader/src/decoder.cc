@@ -8,6 +8,8 @@
 // (checked in sequence on the same record, so a record with no running xacts makes the decoder
 // consistent at once). Every transaction that commits before kConsistent is dropped, even if
 // complete: a consumer must not rely on it.
+#include <time.h>
+
 #include <deque>
 #include <unordered_map>
 
@@ -24,6 +26,15 @@ using namespace internal;
 
 namespace {
 enum class Stage { kWaitFirst, kWaitOldestN1, kWaitOldestN2, kConsistent };
+
+// The decode loop reads the clock often (see Run): CLOCK_MONOTONIC_COARSE costs a few ns instead
+// of tens (a clock read per record showed in profiles), and its resolution (a few ms) is plenty
+// for `wait`.
+std::chrono::nanoseconds CoarseNow() {
+  timespec ts;
+  ::clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+  return std::chrono::seconds(ts.tv_sec) + std::chrono::nanoseconds(ts.tv_nsec);
+}
 
 // XLOG (rmgr 0) record types (catalog/pg_control.h of the writing version); none carries row
 // data. CHECKPOINT_REDO (0xE0) exists from 17 on; 15 and 16 never write it.
@@ -57,6 +68,10 @@ struct Decoder::Impl {
         rb(o.reorder_memory_limit, o.spill_dir) {}
 
   Status Dispatch(const DecodedRecord& r);
+  // Decodes records until a transaction is ready (in `ready`, or handed to `sink` when set).
+  Result<bool> Run(std::chrono::milliseconds wait);
+  void Commit(Xid xid, const std::vector<Xid>& subs, const DecodedRecord& r, int64_t time);
+  static void Deliver(Transaction&& t, TransactionSink* sink);
   Status DecodeXact(const DecodedRecord& r);
   Status DecodeRunningXacts(const DecodedRecord& r);
   Status DecodeHeap(const DecodedRecord& r, const HeapDecodeContext& hctx);
@@ -77,6 +92,9 @@ struct Decoder::Impl {
   XLogReader reader;
   ReorderBuffer rb;
   std::deque<Transaction> ready;
+  DecodedRecord record;              // the record being dispatched (reused)
+  TransactionSink* sink = nullptr;   // set during NextStreamed
+  bool streamed = false;             // a transaction was offered to `sink`
   bool started = false;
   Status error;
   Lsn decoded_upto = kInvalidLsn;
@@ -182,8 +200,7 @@ Status Decoder::Impl::DecodeXact(const DecodedRecord& r) {
             invalidations.push_back(RelationInvalidation{relid, xid, r.start, r.end});
         }
       }
-      Transaction t = rb.Commit(xid, parsed->subxacts, r.start, r.end, parsed->xact_time);
-      if (stage == Stage::kConsistent && !t.changes.empty()) ready.push_back(std::move(t));
+      Commit(xid, parsed->subxacts, r, parsed->xact_time);
       return Status::Ok();
     }
     case kXactAbort:
@@ -206,6 +223,45 @@ Status Decoder::Impl::DecodeXact(const DecodedRecord& r) {
       return Status::Ok();
   }
   return Unknown(r);
+}
+
+// Emits the committed transaction: materialised into `ready` for Next, streamed to `sink` for
+// NextStreamed (BeginTransaction at the first change, so empty transactions are not offered).
+// Before consistency the changes are dropped as they are read.
+void Decoder::Impl::Commit(Xid xid, const std::vector<Xid>& subs, const DecodedRecord& r,
+                           int64_t time) {
+  if (stage != Stage::kConsistent) {
+    rb.CommitStream(xid, subs, r.start, r.end, time, [](const Transaction&, Change&&) {});
+    return;
+  }
+  if (sink == nullptr) {
+    Transaction t = rb.Commit(xid, subs, r.start, r.end, time);
+    if (!t.changes.empty()) ready.push_back(std::move(t));
+    return;
+  }
+  bool begun = false, wanted = false;
+  Transaction header = rb.CommitStream(
+      xid, subs, r.start, r.end, time, [&](const Transaction& h, Change&& c) {
+        if (!begun) {
+          begun = true;
+          wanted = sink->BeginTransaction(h);
+        }
+        if (wanted) sink->OnChange(c);
+      });
+  if (begun) streamed = true;
+  if (wanted && rb.status().ok()) sink->EndTransaction(header);
+}
+
+void Decoder::Impl::Deliver(Transaction&& t, TransactionSink* sink) {
+  Transaction header;
+  header.xid = t.xid;
+  header.first_lsn = t.first_lsn;
+  header.commit_lsn = t.commit_lsn;
+  header.end_lsn = t.end_lsn;
+  header.commit_time_us = t.commit_time_us;
+  if (!sink->BeginTransaction(header)) return;
+  for (const Change& c : t.changes) sink->OnChange(c);
+  sink->EndTransaction(header);
 }
 
 Status Decoder::Impl::DecodeRunningXacts(const DecodedRecord& r) {
@@ -246,39 +302,68 @@ Status Decoder::Start(Lsn lsn, TimeLineId tli, bool consistent) {
 
 Result<std::optional<Transaction>> Decoder::Next(std::chrono::milliseconds wait) {
   Impl& d = *impl_;
-  if (!d.started) return Status::InvalidArgument("Decoder::Next before a successful Start");
-  if (!d.error.ok()) return d.error;
+  d.sink = nullptr;
+  PGT_ASSIGN_OR_RETURN(bool got, d.Run(wait));
+  if (!got) return std::optional<Transaction>();
+  Transaction t = std::move(d.ready.front());
+  d.ready.pop_front();
+  return std::optional<Transaction>(std::move(t));
+}
+
+Result<bool> Decoder::NextStreamed(std::chrono::milliseconds wait, TransactionSink* sink) {
+  Impl& d = *impl_;
+  if (!d.ready.empty() && d.started && d.error.ok()) {   // materialised by an earlier Next
+    Transaction t = std::move(d.ready.front());
+    d.ready.pop_front();
+    Impl::Deliver(std::move(t), sink);
+    return true;
+  }
+  d.sink = sink;
+  d.streamed = false;
+  auto got = d.Run(wait);
+  d.sink = nullptr;
+  return got;
+}
+
+Result<bool> Decoder::Impl::Run(std::chrono::milliseconds wait) {
+  if (!started) return Status::InvalidArgument("Decoder::Next before a successful Start");
+  if (!error.ok()) return error;
   // Control returns to the caller within about `wait` even while WAL keeps flowing without a
   // transaction to emit (untracked tables, or before consistency): the caller has batches to
   // commit, a catalog to poll and merges to run.
   // A zero `wait` still decodes what is already available (tests, tools) for up to 100 ms
   // instead of returning before reading anything; new bytes are waited for only within `wait`.
-  const auto begin = std::chrono::steady_clock::now();
+  const auto begin = CoarseNow();
   const auto deadline = begin + wait;
   const auto budget_end = begin + (wait.count() > 0 ? wait : std::chrono::milliseconds(100));
-  for (;;) {
-    if (!d.ready.empty()) {
-      Transaction t = std::move(d.ready.front());
-      d.ready.pop_front();
-      return std::optional<Transaction>(std::move(t));
+  // The clock is read after any record whose reading went to the source (it may have waited)
+  // and every 32 records otherwise, so `left` is never stale by more than 32 in-memory records.
+  auto left = wait;
+  uint64_t reads_seen = reader.source_reads() - 1;
+  for (uint32_t n = 0;; n++) {
+    if (sink == nullptr ? !ready.empty() : streamed) return true;
+    if (n % 32 == 0 || reader.source_reads() != reads_seen) {
+      reads_seen = reader.source_reads();
+      auto now = CoarseNow();
+      if (now >= budget_end) return false;
+      left = now >= deadline ? std::chrono::milliseconds(0)
+                             : std::chrono::duration_cast<std::chrono::milliseconds>(deadline - now);
     }
-    auto now = std::chrono::steady_clock::now();
-    if (now >= budget_end) return std::optional<Transaction>();
-    auto left = now >= deadline ? std::chrono::milliseconds(0)
-                                : std::chrono::duration_cast<std::chrono::milliseconds>(deadline - now);
-    auto raw = d.reader.Next(left);
-    if (!raw.ok()) { d.error = raw.status(); return d.error; }
-    if (!raw->has_value()) return std::optional<Transaction>();
-    auto rec = DecodeRecord(std::move(**raw));
-    if (!rec.ok()) { d.error = rec.status(); return d.error; }
-    Status st = d.Dispatch(*rec);
-    if (st.ok() && !d.catalog->status().ok())
-      st = d.catalog->status().WithContext("catalog lookup, record at " + FormatLsn(rec->start));
-    if (st.ok() && !d.rb.status().ok())
-      st = d.rb.status().WithContext("reorder buffer spill, record at " + FormatLsn(rec->start));
-    if (!st.ok()) { d.error = st; return d.error; }
-    bool is_switch = rec->rmid == kRmXlog && (rec->info & 0xF0) == 0x40;
-    d.decoded_upto = is_switch ? d.reader.position() : rec->end;
+    auto raw = reader.Next(left);
+    if (!raw.ok()) { error = raw.status(); return error; }
+    if (!raw->has_value()) return false;
+    DecodedRecord& rec = record;   // reused: its block list and bytes keep their allocations
+    Status st = DecodeRecordInto(std::move(**raw), &rec);
+    if (!st.ok()) { error = st; return error; }
+    st = Dispatch(rec);
+    if (st.ok() && !catalog->status().ok())
+      st = catalog->status().WithContext("catalog lookup, record at " + FormatLsn(rec.start));
+    if (st.ok() && !rb.status().ok())
+      st = rb.status().WithContext("reorder buffer spill, record at " + FormatLsn(rec.start));
+    if (!st.ok()) { error = st; return error; }
+    bool is_switch = rec.rmid == kRmXlog && (rec.info & 0xF0) == 0x40;
+    decoded_upto = is_switch ? reader.position() : rec.end;
+    if (rec.bytes.capacity() <= (size_t{1} << 20)) reader.Recycle(std::move(rec.bytes));
   }
 }
 

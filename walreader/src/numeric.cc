@@ -2,7 +2,7 @@
 // long (4-byte header) forms, specials NaN/+Inf/-Inf; printed like get_str_from_var().
 #include "numeric.h"
 
-#include <vector>
+#include <algorithm>
 
 #include "bytes.h"
 
@@ -48,13 +48,20 @@ Result<std::string> NumericToText(const uint8_t* p, size_t len) {
     digits_off = 4;
   }
   if ((len - digits_off) % 2 != 0) return Status::Corruption("numeric datum has odd length");
-  int ndigits = static_cast<int>((len - digits_off) / 2);
-  std::vector<int> digits(ndigits);
-  for (int i = 0; i < ndigits; i++) {
-    digits[i] = static_cast<int16_t>(U16(p + digits_off + 2 * i));
-    if (digits[i] < 0 || digits[i] >= 10000) return Status::Corruption("invalid numeric digit");
-  }
+  // Digits are read in place and printed without temporaries (every numeric column of every
+  // decoded row comes through here).
+  const int ndigits = static_cast<int>((len - digits_off) / 2);
+  auto digit = [&](int k) { return static_cast<int16_t>(U16(p + digits_off + 2 * k)); };
+  for (int k = 0; k < ndigits; k++)
+    if (digit(k) < 0 || digit(k) >= 10000) return Status::Corruption("invalid numeric digit");
+  auto group = [&](int k) { return k >= 0 && k < ndigits ? digit(k) : 0; };
+  auto put4 = [](std::string* o, int v) {   // 4 digits, zero-padded
+    char b[4] = {static_cast<char>('0' + v / 1000), static_cast<char>('0' + v / 100 % 10),
+                 static_cast<char>('0' + v / 10 % 10), static_cast<char>('0' + v % 10)};
+    o->append(b, 4);
+  };
   std::string out;
+  out.reserve(static_cast<size_t>(std::max(weight + 1, 1) * 4 + dscale + 3));
   if (neg) out += '-';
   int d;
   if (weight < 0) {
@@ -62,23 +69,22 @@ Result<std::string> NumericToText(const uint8_t* p, size_t len) {
     out += '0';
   } else {
     for (d = 0; d <= weight; d++) {
-      int dig = d < ndigits ? digits[d] : 0;
-      std::string s = std::to_string(dig);
-      if (d > 0) s.insert(0, 4 - s.size(), '0');
-      out += s;
+      int dig = group(d);
+      if (d > 0) {
+        put4(&out, dig);
+      } else {   // the first group without leading zeros
+        char b[4];
+        int n = 0;
+        do { b[n++] = static_cast<char>('0' + dig % 10); dig /= 10; } while (dig > 0);
+        while (n > 0) out += b[--n];
+      }
     }
   }
   if (dscale > 0) {
     out += '.';
-    std::string frac;
-    for (int i = 0; i < dscale; d++, i += 4) {
-      int dig = (d >= 0 && d < ndigits) ? digits[d] : 0;
-      std::string s = std::to_string(dig);
-      s.insert(0, 4 - s.size(), '0');
-      frac += s;
-    }
-    frac.resize(dscale);
-    out += frac;
+    size_t frac_start = out.size();
+    for (int i = 0; i < dscale; d++, i += 4) put4(&out, group(d));
+    out.resize(frac_start + static_cast<size_t>(dscale));
   }
   return out;
 }

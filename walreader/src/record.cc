@@ -24,6 +24,16 @@ constexpr uint8_t kBkpImageCompressMask = 0x04 | 0x08 | 0x10;
 
 Result<DecodedRecord> DecodeRecord(RawRecord raw) {
   DecodedRecord r;
+  PGT_RETURN_IF_ERROR(DecodeRecordInto(std::move(raw), &r));
+  return r;
+}
+
+Status DecodeRecordInto(RawRecord raw, DecodedRecord* out) {
+  std::vector<BlockRef> blocks = std::move(out->blocks);   // keep its capacity
+  blocks.clear();
+  *out = DecodedRecord{};
+  out->blocks = std::move(blocks);
+  DecodedRecord& r = *out;
   r.start = raw.start;
   r.end = raw.end;
   r.pg_major = raw.pg_major;
@@ -124,7 +134,7 @@ Result<DecodedRecord> DecodeRecord(RawRecord raw) {
     if (blk.has_data) { blk.data_off = off; off += blk.data_len; }
   }
   r.main_off = off;
-  return r;
+  return Status::Ok();
 }
 
 }  // namespace pgt::internal

@@ -63,5 +63,7 @@ struct DecodedRecord {
 
 // Parses `raw` (consumed). Errors name the record's LSN.
 Result<DecodedRecord> DecodeRecord(RawRecord raw);
+// The same into `*out`, reusing its block list's allocation (the decoder's hot path).
+Status DecodeRecordInto(RawRecord raw, DecodedRecord* out);
 
 }  // namespace pgt::internal

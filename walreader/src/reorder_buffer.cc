@@ -20,15 +20,10 @@ namespace pgt::internal {
 //   u8 flags (1 old_row, 2 old_is_key_only, 4 new_row, 8 truncate_cascade, 16 restart_seqs),
 //   [row old], [row new], u32 n + n x u32 truncated
 //   row   = u32 ncols + ncols x value
-//   value = u8 type, u8 flags (1 is_null, 2 unchanged_toast), i64 i, f64 f (bit pattern),
-//           u32 len + len bytes s
+//   value = u8 type, u8 flags (1 is_null, 2 unchanged_toast, 4 has i, 8 has f, 16 has s),
+//           [i64 i], [f64 f (bit pattern)], [u32 len + len bytes s] -- only the fields that are
+//           not zero/empty (a value uses one of them), so an int costs 10 bytes, not 26
 namespace {
-
-template <typename T> void Put(std::string* out, T v) {
-  char b[sizeof(T)];
-  std::memcpy(b, &v, sizeof(T));
-  out->append(b, sizeof(T));
-}
 
 struct Cursor {
   const char* p;
@@ -42,15 +37,46 @@ struct Cursor {
   }
 };
 
-void PutRow(std::string* out, const Row& r) {
-  Put<uint32_t>(out, static_cast<uint32_t>(r.size()));
+// Serialization writes through a pointer into a region sized beforehand (appending field by
+// field to the string cost more than the rest of spilling).
+struct Writer {
+  char* p;
+  template <typename T> void Put(T v) {
+    std::memcpy(p, &v, sizeof(T));
+    p += sizeof(T);
+  }
+};
+
+uint8_t ValueFlags(const Value& v, uint64_t* fbits) {
+  std::memcpy(fbits, &v.f, 8);
+  return static_cast<uint8_t>((v.is_null ? 1 : 0) | (v.unchanged_toast ? 2 : 0) |
+                              (v.i != 0 ? 4 : 0) | (*fbits != 0 ? 8 : 0) | (!v.s.empty() ? 16 : 0));
+}
+
+size_t RowBytes(const Row& r) {
+  size_t n = 4;
   for (const Value& v : r) {
-    Put<uint8_t>(out, static_cast<uint8_t>(v.type));
-    Put<uint8_t>(out, (v.is_null ? 1 : 0) | (v.unchanged_toast ? 2 : 0));
-    Put<int64_t>(out, v.i);
-    Put<double>(out, v.f);
-    Put<uint32_t>(out, static_cast<uint32_t>(v.s.size()));
-    out->append(v.s);
+    uint64_t fbits;
+    uint8_t flags = ValueFlags(v, &fbits);
+    n += 2 + ((flags & 4) ? 8 : 0) + ((flags & 8) ? 8 : 0) + ((flags & 16) ? 4 + v.s.size() : 0);
+  }
+  return n;
+}
+
+void PutRow(Writer* w, const Row& r) {
+  w->Put<uint32_t>(static_cast<uint32_t>(r.size()));
+  for (const Value& v : r) {
+    uint64_t fbits;
+    uint8_t flags = ValueFlags(v, &fbits);
+    w->Put<uint8_t>(static_cast<uint8_t>(v.type));
+    w->Put<uint8_t>(flags);
+    if (flags & 4) w->Put<int64_t>(v.i);
+    if (flags & 8) w->Put<uint64_t>(fbits);
+    if (flags & 16) {
+      w->Put<uint32_t>(static_cast<uint32_t>(v.s.size()));
+      std::memcpy(w->p, v.s.data(), v.s.size());
+      w->p += v.s.size();
+    }
   }
 }
 
@@ -60,16 +86,19 @@ bool GetRow(Cursor* c, Row* r) {
   r->resize(n);
   for (Value& v : *r) {
     uint8_t type, flags;
-    uint32_t len;
-    if (!c->Get(&type) || !c->Get(&flags) || !c->Get(&v.i) || !c->Get(&v.f) || !c->Get(&len))
-      return false;
-    if (len > c->n) return false;
+    if (!c->Get(&type) || !c->Get(&flags) || (flags & ~31u) != 0) return false;
     v.type = static_cast<TypeId>(type);
     v.is_null = flags & 1;
     v.unchanged_toast = flags & 2;
-    v.s.assign(c->p, len);
-    c->p += len;
-    c->n -= len;
+    if ((flags & 4) && !c->Get(&v.i)) return false;
+    if ((flags & 8) && !c->Get(&v.f)) return false;
+    if (flags & 16) {
+      uint32_t len;
+      if (!c->Get(&len) || len > c->n) return false;
+      v.s.assign(c->p, len);
+      c->p += len;
+      c->n -= len;
+    }
   }
   return true;
 }
@@ -93,20 +122,22 @@ size_t ReorderBuffer::ApproxSize(const Change& c) {
 }
 
 void ReorderBuffer::SerializeChange(Xid tag, const Change& c, std::string* out) {
+  size_t len = 4 + 1 + 4 + 8 + 1 + (c.old_row ? RowBytes(*c.old_row) : 0) +
+               (c.new_row ? RowBytes(*c.new_row) : 0) + 4 + 4 * c.truncated.size();
   size_t at = out->size();
-  Put<uint32_t>(out, 0);   // length, patched below
-  Put<uint32_t>(out, tag);
-  Put<uint8_t>(out, static_cast<uint8_t>(c.kind));
-  Put<uint32_t>(out, c.relid);
-  Put<uint64_t>(out, c.lsn);
-  Put<uint8_t>(out, (c.old_row ? 1 : 0) | (c.old_is_key_only ? 2 : 0) | (c.new_row ? 4 : 0) |
-                        (c.truncate_cascade ? 8 : 0) | (c.truncate_restart_seqs ? 16 : 0));
-  if (c.old_row) PutRow(out, *c.old_row);
-  if (c.new_row) PutRow(out, *c.new_row);
-  Put<uint32_t>(out, static_cast<uint32_t>(c.truncated.size()));
-  for (Oid o : c.truncated) Put<uint32_t>(out, o);
-  uint32_t len = static_cast<uint32_t>(out->size() - at - sizeof(uint32_t));
-  std::memcpy(out->data() + at, &len, sizeof(len));
+  out->resize(at + 4 + len);
+  Writer w{out->data() + at};
+  w.Put<uint32_t>(static_cast<uint32_t>(len));
+  w.Put<uint32_t>(tag);
+  w.Put<uint8_t>(static_cast<uint8_t>(c.kind));
+  w.Put<uint32_t>(c.relid);
+  w.Put<uint64_t>(c.lsn);
+  w.Put<uint8_t>((c.old_row ? 1 : 0) | (c.old_is_key_only ? 2 : 0) | (c.new_row ? 4 : 0) |
+                 (c.truncate_cascade ? 8 : 0) | (c.truncate_restart_seqs ? 16 : 0));
+  if (c.old_row) PutRow(&w, *c.old_row);
+  if (c.new_row) PutRow(&w, *c.new_row);
+  w.Put<uint32_t>(static_cast<uint32_t>(c.truncated.size()));
+  for (Oid o : c.truncated) w.Put<uint32_t>(o);
 }
 
 bool ReorderBuffer::ParseChange(const char* p, size_t n, Xid* tag, Change* c) {
@@ -158,9 +189,27 @@ void ReorderBuffer::RemoveSpill(Txn& t) {
 }
 
 void ReorderBuffer::EraseTxn(std::unordered_map<Xid, Txn>::iterator it) {
+  if (cached_ == &it->second) cached_ = nullptr;
   mem_total_ -= it->second.mem;
   RemoveSpill(it->second);
-  txns_.erase(it);
+  // Most transactions are small and short: keep one emptied node (with its vectors' capacity)
+  // for the next transaction instead of freeing and allocating it again.
+  auto node = txns_.extract(it);
+  Txn& t = node.mapped();
+  if (spare_.empty() && t.changes.capacity() <= 256) {
+    t.changes.clear();
+    t.tags.clear();
+    t.speculative.reset();
+    t.speculative_tag = kInvalidXid;
+    t.toast.clear();
+    t.mem = 0;
+    t.spill_path.clear();
+    t.spilled = 0;
+    t.batch_hint = 0;
+    t.xid = kInvalidXid;
+    t.first_lsn = kInvalidLsn;
+    spare_ = std::move(node);
+  }
 }
 
 Status ReorderBuffer::Spill(Txn& t) {
@@ -172,8 +221,6 @@ Status ReorderBuffer::Spill(Txn& t) {
     t.spill_path = spill_dir_ + "/" + std::to_string(::getpid()) + "-" + std::to_string(instance_) +
                    "-" + std::to_string(t.xid) + "-" + std::to_string(gen_++) + ".spill";
   }
-  std::string buf;
-  for (size_t i = 0; i < t.changes.size(); i++) SerializeChange(t.tags[i], t.changes[i], &buf);
   std::FILE* f = std::fopen(t.spill_path.c_str(), t.spilled == 0 ? "wb" : "ab");
   if (!f && errno == ENOENT && t.spilled == 0) {   // directory removed meanwhile
     std::error_code ec;
@@ -181,11 +228,26 @@ Status ReorderBuffer::Spill(Txn& t) {
     f = std::fopen(t.spill_path.c_str(), "wb");
   }
   if (!f) return Status::IOError("cannot open spill file " + t.spill_path + ": " + std::strerror(errno));
-  bool ok = std::fwrite(buf.data(), 1, buf.size(), f) == buf.size();
-  int err = errno;
-  ok = (std::fclose(f) == 0) && ok;
+  // Serialized in chunks of about 1 MB through a reused buffer: serializing the whole batch
+  // first would need as much memory again as the changes being spilled.
+  bool ok = true;
+  int err = 0;
+  spill_buf_.clear();
+  for (size_t i = 0; i < t.changes.size() && ok; i++) {
+    SerializeChange(t.tags[i], t.changes[i], &spill_buf_);
+    if (spill_buf_.size() >= (1u << 20) || i + 1 == t.changes.size()) {
+      ok = std::fwrite(spill_buf_.data(), 1, spill_buf_.size(), f) == spill_buf_.size();
+      if (!ok) err = errno;
+      spill_buf_.clear();
+    }
+  }
+  if (std::fclose(f) != 0 && ok) {
+    ok = false;
+    err = errno;
+  }
   if (!ok) return Status::IOError("cannot write spill file " + t.spill_path + ": " + std::strerror(err));
   t.spilled += t.changes.size();
+  t.batch_hint = t.changes.size();
   std::vector<Change>().swap(t.changes);
   std::vector<Xid>().swap(t.tags);
   mem_total_ -= t.mem;
@@ -210,25 +272,42 @@ Status ReorderBuffer::ReadBack(Txn& t, Fn&& fn) {
   if (t.spill_path.empty()) return Status::Ok();
   std::FILE* f = std::fopen(t.spill_path.c_str(), "rb");
   if (!f) return Status::IOError("cannot open spill file " + t.spill_path + ": " + std::strerror(errno));
-  std::string buf;
+  // Read in chunks of 1 MB (two freads per record cost more than parsing it); `buf` holds the
+  // unparsed bytes [pos, have).
+  std::string buf(size_t{1} << 20, '\0');
+  size_t pos = 0, have = 0;
+  auto fill = [&](size_t need) {
+    if (have - pos >= need) return true;
+    std::memmove(buf.data(), buf.data() + pos, have - pos);
+    have -= pos;
+    pos = 0;
+    if (buf.size() < need) buf.resize(need);
+    while (have < need) {
+      size_t n = std::fread(buf.data() + have, 1, buf.size() - have, f);
+      if (n == 0) return false;
+      have += n;
+    }
+    return true;
+  };
   Status st;
   for (uint64_t k = 0; k < t.spilled; k++) {
     uint32_t len;
-    if (std::fread(&len, sizeof(len), 1, f) != 1) {
+    if (!fill(sizeof(len))) {
       st = Status::IOError("spill file " + t.spill_path + " is short");
       break;
     }
-    buf.resize(len);
-    if (len && std::fread(buf.data(), 1, len, f) != len) {
+    std::memcpy(&len, buf.data() + pos, sizeof(len));
+    if (!fill(sizeof(len) + len)) {
       st = Status::IOError("spill file " + t.spill_path + " is short");
       break;
     }
     Xid tag;
     Change c;
-    if (!ParseChange(buf.data(), len, &tag, &c)) {
+    if (!ParseChange(buf.data() + pos + sizeof(len), len, &tag, &c)) {
       st = Status::Corruption("spill file " + t.spill_path + ": bad record " + std::to_string(k));
       break;
     }
+    pos += sizeof(len) + len;
     fn(tag, std::move(c));
   }
   std::fclose(f);
@@ -267,9 +346,32 @@ Xid ReorderBuffer::TopOf(Xid xid) const {
   return it == sub_to_top_.end() ? xid : it->second;
 }
 
+// Every heap record looks its transaction up several times (ProcessXid, AddChange, ToastFor,
+// ResetToast): remember the last one (unordered_map nodes do not move; EraseTxn/Clear forget it).
+ReorderBuffer::Txn* ReorderBuffer::FindTxn(Xid top) {
+  if (cached_ != nullptr && cached_->xid == top) return cached_;
+  auto it = txns_.find(top);
+  if (it == txns_.end()) return nullptr;
+  cached_ = &it->second;
+  return cached_;
+}
+
 ReorderBuffer::Txn& ReorderBuffer::GetTxn(Xid top, Lsn lsn) {
-  auto [it, inserted] = txns_.try_emplace(top);
+  if (cached_ != nullptr && cached_->xid == top) {
+    Txn& t = *cached_;
+    if (lsn != kInvalidLsn && (t.first_lsn == kInvalidLsn || lsn < t.first_lsn)) t.first_lsn = lsn;
+    return t;
+  }
+  auto it = txns_.find(top);
+  bool inserted = it == txns_.end();
+  if (inserted && !spare_.empty()) {   // an emptied node of a finished transaction
+    spare_.key() = top;
+    it = txns_.insert(std::move(spare_)).position;
+  } else if (inserted) {
+    it = txns_.try_emplace(top).first;
+  }
   Txn& t = it->second;
+  cached_ = &t;
   if (inserted) {
     t.xid = top;
     t.first_lsn = lsn;
@@ -325,11 +427,18 @@ void ReorderBuffer::ProcessXid(Xid xid, Xid toplevel, Lsn lsn) {
 
 void ReorderBuffer::AddChange(Xid xid, Change change) {
   Txn& t = GetTxn(TopOf(xid), change.lsn);
+  if (t.changes.empty() && t.batch_hint > 0) {
+    // A transaction that spilled is likely to fill another batch of the same size: one
+    // allocation (virtual until used) instead of regrowing the vectors from empty.
+    t.changes.reserve(t.batch_hint);
+    t.tags.reserve(t.batch_hint);
+  }
   size_t sz = ApproxSize(change);
   t.changes.push_back(std::move(change));
   t.tags.push_back(xid);
   t.mem += sz;
   mem_total_ += sz;
+  mem_peak_ = std::max(mem_peak_, mem_total_);
   MaybeSpill();
 }
 
@@ -340,21 +449,21 @@ void ReorderBuffer::SetSpeculative(Xid xid, Change change) {
 }
 
 void ReorderBuffer::ConfirmSpeculative(Xid xid) {
-  auto it = txns_.find(TopOf(xid));
-  if (it == txns_.end() || !it->second.speculative) return;
-  Txn& t = it->second;
+  Txn* tp = FindTxn(TopOf(xid));
+  if (tp == nullptr || !tp->speculative) return;
+  Txn& t = *tp;
   size_t sz = ApproxSize(*t.speculative);
   t.changes.push_back(std::move(*t.speculative));
   t.tags.push_back(t.speculative_tag);
   t.speculative.reset();
   t.mem += sz;
   mem_total_ += sz;
+  mem_peak_ = std::max(mem_peak_, mem_total_);
   MaybeSpill();
 }
 
 void ReorderBuffer::DropSpeculative(Xid xid) {
-  auto it = txns_.find(TopOf(xid));
-  if (it != txns_.end()) it->second.speculative.reset();
+  if (Txn* t = FindTxn(TopOf(xid))) t->speculative.reset();
 }
 
 Status ReorderBuffer::AddToastChunk(Xid xid, Oid toast_relid, Oid valueid, int32_t seq,
@@ -371,45 +480,59 @@ Status ReorderBuffer::AddToastChunk(Xid xid, Oid toast_relid, Oid valueid, int32
 }
 
 void ReorderBuffer::ResetToast(Xid xid) {
-  auto it = txns_.find(TopOf(xid));
-  if (it != txns_.end()) it->second.toast.clear();
+  if (Txn* t = FindTxn(TopOf(xid)); t != nullptr && !t->toast.empty()) t->toast.clear();
 }
 
 ToastLookup* ReorderBuffer::ToastFor(Xid xid) {
-  auto it = txns_.find(TopOf(xid));
-  if (it == txns_.end() || it->second.toast.empty()) return nullptr;
-  return &it->second;
+  Txn* t = FindTxn(TopOf(xid));
+  if (t == nullptr || t->toast.empty()) return nullptr;
+  return t;
 }
 
 Transaction ReorderBuffer::Commit(Xid xid, const std::vector<Xid>& committed_subs, Lsn commit_lsn,
                                   Lsn end_lsn, int64_t commit_time_us) {
+  std::vector<Change> changes;
+  Transaction out = CommitStream(xid, committed_subs, commit_lsn, end_lsn, commit_time_us,
+                                 [&](const Transaction&, Change&& c) { changes.push_back(std::move(c)); });
+  out.changes = std::move(changes);
+  return out;
+}
+
+Transaction ReorderBuffer::CommitStream(Xid xid, const std::vector<Xid>& committed_subs,
+                                        Lsn commit_lsn, Lsn end_lsn, int64_t commit_time_us,
+                                        const ChangeFn& fn) {
   Xid top = TopOf(xid);
   Assign(top, committed_subs, commit_lsn);
-  Transaction out;
-  out.xid = top;
-  out.commit_lsn = commit_lsn;
-  out.end_lsn = end_lsn;
-  out.commit_time_us = commit_time_us;
+  Transaction header;
+  header.xid = top;
+  header.commit_lsn = commit_lsn;
+  header.end_lsn = end_lsn;
+  header.commit_time_us = commit_time_us;
+  header.first_lsn = commit_lsn;
   auto it = txns_.find(top);
   if (it != txns_.end()) {
     Txn& t = it->second;
-    out.first_lsn = t.first_lsn;
-    std::unordered_set<Xid> live(committed_subs.begin(), committed_subs.end());
-    live.insert(top);
+    header.first_lsn = t.first_lsn;
+    // The committed (sub)xids: usually the top-level xid alone, so look at the short list
+    // instead of hashing.
+    auto live = [&](Xid tag) {
+      if (tag == top) return true;
+      for (Xid s : committed_subs)
+        if (s == tag) return true;
+      return false;
+    };
     // Spilled changes first (they precede the in-memory ones), filtered by the same rule.
     Status st = ReadBack(t, [&](Xid tag, Change&& c) {
-      if (live.count(tag)) out.changes.push_back(std::move(c));
+      if (live(tag)) fn(header, std::move(c));
     });
     if (!st.ok()) Fail(st);
-    for (size_t i = 0; i < t.changes.size(); i++)
-      if (live.count(t.tags[i])) out.changes.push_back(std::move(t.changes[i]));
+    for (size_t i = 0; i < t.changes.size() && st.ok(); i++)
+      if (live(t.tags[i])) fn(header, std::move(t.changes[i]));
     EraseTxn(it);
-  } else {
-    out.first_lsn = commit_lsn;
   }
   for (auto m = sub_to_top_.begin(); m != sub_to_top_.end();)
     m = (m->second == top) ? sub_to_top_.erase(m) : std::next(m);
-  return out;
+  return header;
 }
 
 void ReorderBuffer::Abort(Xid xid, const std::vector<Xid>& subs) {
@@ -466,6 +589,8 @@ Lsn ReorderBuffer::OldestFirstLsn() const {
 void ReorderBuffer::Clear() {
   for (auto& [xid, t] : txns_) RemoveSpill(t);
   txns_.clear();
+  spare_ = {};
+  cached_ = nullptr;
   sub_to_top_.clear();
   mem_total_ = 0;
   error_ = Status::Ok();

@@ -12,11 +12,14 @@
 // filtered by the committed (sub)xids, so ROLLBACK TO SAVEPOINT still drops the right changes.
 // Spilled changes always precede the in-memory ones of the same transaction (WAL order). Files
 // are removed when the transaction is emitted or aborted, on Clear() and on destruction.
-// The emitted Transaction still holds all of its changes in memory: only buffering is bounded.
+// Commit() returns the Transaction with all of its changes in memory; CommitStream() hands them
+// to a callback one at a time (spilled ones read back record by record), so a committed
+// transaction of any size is emitted within the memory limit.
 // Spill I/O errors are sticky: status() turns non-OK (the decoder reports it). Not thread-safe.
 #pragma once
 
 #include <map>
+#include <type_traits>
 #include <optional>
 #include <string>
 #include <unordered_map>
@@ -57,6 +60,27 @@ class ReorderBuffer {
   // the top-level xact and of `committed_subs` (others were aborted).
   Transaction Commit(Xid xid, const std::vector<Xid>& committed_subs, Lsn commit_lsn, Lsn end_lsn,
                      int64_t commit_time_us);
+  // Same, streamed: calls fn(header, change) for each change in order (header = the returned
+  // Transaction, without changes); the transaction is gone afterwards. A spill read error stops
+  // the stream and makes status() non-OK.
+  // A non-owning reference to the caller's callable (std::function would allocate for every
+  // commit: the decoder's lambda does not fit its small buffer).
+  class ChangeFn {
+   public:
+    template <typename F>
+    ChangeFn(F&& f)   // NOLINT: implicit, like std::function
+        : obj_(const_cast<void*>(static_cast<const void*>(&f))),
+          call_([](void* o, const Transaction& h, Change&& c) {
+            (*static_cast<std::remove_reference_t<F>*>(o))(h, std::move(c));
+          }) {}
+    void operator()(const Transaction& h, Change&& c) const { call_(obj_, h, std::move(c)); }
+
+   private:
+    void* obj_;
+    void (*call_)(void*, const Transaction&, Change&&);
+  };
+  Transaction CommitStream(Xid xid, const std::vector<Xid>& committed_subs, Lsn commit_lsn, Lsn end_lsn,
+                    int64_t commit_time_us, const ChangeFn& fn);
   // ABORT of `xid` (top-level: whole transaction; sub-xid: that subtransaction) and `subs`.
   void Abort(Xid xid, const std::vector<Xid>& subs);
   // Drops every open transaction whose top-level xid precedes `oldest_running` (they crashed).
@@ -70,6 +94,8 @@ class ReorderBuffer {
   // Spill state (tests, diagnostics).
   const Status& status() const { return error_; }   // first spill I/O error, sticky until Clear
   size_t memory_used() const { return mem_total_; }  // approximate bytes of in-memory changes
+  // Highest memory_used() seen (just before a spill brings it under the limit again).
+  size_t peak_memory_used() const { return mem_peak_; }
   size_t spill_files() const;                        // open transactions with a spill file
   uint64_t spill_count() const { return spill_count_; }   // spills performed so far
   const std::string& spill_dir() const { return spill_dir_; }
@@ -96,9 +122,11 @@ class ReorderBuffer {
     size_t mem = 0;                              // ApproxSize of `changes`
     std::string spill_path;                      // "" = nothing spilled
     uint64_t spilled = 0;                        // records in the spill file
+    size_t batch_hint = 0;                       // size of the last spilled batch
     const std::string* Find(const ToastPointer& ptr) override;
   };
   Txn& GetTxn(Xid top, Lsn lsn);
+  Txn* FindTxn(Xid top);                         // nullptr if not open
   void MergeInto(Txn& top, Xid sub);
   void EraseTxn(std::unordered_map<Xid, Txn>::iterator it);
   void MaybeSpill();
@@ -115,10 +143,14 @@ class ReorderBuffer {
   uint64_t instance_;
   uint64_t gen_ = 0;
   size_t mem_total_ = 0;
+  std::string spill_buf_;                        // serialization buffer, reused
+  size_t mem_peak_ = 0;
   uint64_t spill_count_ = 0;
   Status error_;
 
   std::unordered_map<Xid, Txn> txns_;           // by top-level xid
+  Txn* cached_ = nullptr;                        // the last one looked up (see FindTxn)
+  std::unordered_map<Xid, Txn>::node_type spare_;   // an emptied node for reuse (see EraseTxn)
   std::unordered_map<Xid, Xid> sub_to_top_;
 };
 

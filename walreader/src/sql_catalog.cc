@@ -34,12 +34,17 @@ struct SqlCatalogResolver::Impl {
   std::unordered_map<Oid, RelationDesc> tracked;
   std::unordered_map<RelFileLocator, Oid, LocHash> by_loc;
   std::unordered_map<RelFileLocator, Oid, LocHash> toast_by_loc;
+  // Consecutive records mostly touch the same relation: the last hit of Lookup (reset whenever
+  // the index changes).
+  RelFileLocator last_loc;
+  const RelationDesc* last_desc = nullptr;
 
   Result<std::unique_ptr<PgResult>> Query(const std::string& sql, const std::vector<std::string>& params) {
     return internal::PgQuery(conn, sql, params);
   }
 
   void Unindex(Oid relid) {
+    last_desc = nullptr;
     auto it = tracked.find(relid);
     if (it == tracked.end()) return;
     by_loc.erase(it->second.locator);
@@ -156,8 +161,13 @@ Status SqlCatalogResolver::Track(Oid relid, Lsn at_lsn) {
 void SqlCatalogResolver::Untrack(Oid relid) { impl_->Unindex(relid); }
 
 const RelationDesc* SqlCatalogResolver::Lookup(const RelFileLocator& loc, Lsn) {
-  auto it = impl_->by_loc.find(loc);
-  return it == impl_->by_loc.end() ? nullptr : &impl_->tracked[it->second];
+  Impl& m = *impl_;
+  if (m.last_desc != nullptr && loc == m.last_loc) return m.last_desc;
+  auto it = m.by_loc.find(loc);
+  if (it == m.by_loc.end()) return nullptr;
+  m.last_loc = loc;
+  m.last_desc = &m.tracked[it->second];
+  return m.last_desc;
 }
 
 const RelationDesc* SqlCatalogResolver::LookupByOid(Oid relid) {

@@ -562,42 +562,326 @@ std::string ValueToText(const Value& v, Oid type_oid, const TextOptions& opts) {
 }
 
 namespace {
-std::string QuoteIdent(const std::string& s) {
+// --- test_decoding line format, appended in place ---------------------------------------------
+// This is the CLI's inner loop (one call per column of every printed row): values are appended
+// to the caller's buffer without temporaries for the common types; anything else goes through
+// ValueToText, the reference rendering.
+
+void AppendQuotedIdent(std::string* out, const std::string& s) {
   bool safe = !s.empty() && ((s[0] >= 'a' && s[0] <= 'z') || s[0] == '_');
   for (char c : s)
     if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_')) safe = false;
-  if (safe) return s;   // (keywords are not checked)
-  std::string out = "\"";
-  for (char c : s) { if (c == '"') out += '"'; out += c; }
-  return out + "\"";
+  if (safe) { *out += s; return; }   // (keywords are not checked)
+  *out += '"';
+  for (char c : s) { if (c == '"') *out += '"'; *out += c; }
+  *out += '"';
 }
 
-std::string Literal(const Value& v, Oid type_oid, const TextOptions& opts) {
-  std::string txt = ValueToText(v, type_oid, opts);
+// format_type_be() names of the scalar types; nullptr for the rest (FormatTypeName builds them).
+const char* ScalarTypeName(Oid type_oid) {
   switch (type_oid) {
-    case 20: case 21: case 23: case 26: case 700: case 701: case 1700: return txt;
-    case 16: return txt == "t" ? "true" : "false";
+    case 16: return "boolean";
+    case 17: return "bytea";
+    case 20: return "bigint";
+    case 21: return "smallint";
+    case 23: return "integer";
+    case 25: return "text";
+    case 26: return "oid";
+    case 114: return "json";
+    case 700: return "real";
+    case 701: return "double precision";
+    case 1042: return "character";
+    case 1043: return "character varying";
+    case 1082: return "date";
+    case 1083: return "time without time zone";
+    case 1114: return "timestamp without time zone";
+    case 1184: return "timestamp with time zone";
+    case 1700: return "numeric";
+    case 2950: return "uuid";
+    case 3802: return "jsonb";
+    case 1186: return "interval";
+    case 1266: return "time with time zone";
+    default: return nullptr;
+  }
+}
+
+void AppendInt(std::string* out, int64_t v) {
+  char buf[24];
+  auto r = std::to_chars(buf, buf + sizeof buf, v);
+  out->append(buf, r.ptr);
+}
+
+// Zero-padded to at least `width` digits (v >= 0), as printf("%0*lld").
+// Writes v >= 0 zero-padded to at least `width` digits at p (as printf("%0*lld")); returns the end.
+char* PutPadded(char* p, int64_t v, int width) {
+  if (width == 2 && v < 100) {
+    p[0] = static_cast<char>('0' + v / 10);
+    p[1] = static_cast<char>('0' + v % 10);
+    return p + 2;
+  }
+  char buf[24];
+  auto r = std::to_chars(buf, buf + sizeof buf, v);
+  for (int n = static_cast<int>(r.ptr - buf); n < width; n++) *p++ = '0';
+  for (const char* q = buf; q < r.ptr; q++) *p++ = *q;
+  return p;
+}
+
+// DateText / TimeText / TimestampText into a caller's buffer (same output); dates and times are
+// formatted in a local buffer and appended once.
+char* PutDate(char* p, int64_t days_since_2000, bool* bc) {   // at most 24 bytes
+  int64_t y;
+  unsigned m, d;
+  CivilFromDays(days_since_2000 + kDaysFrom1970To2000, &y, &m, &d);
+  *bc = y <= 0;
+  if (*bc) y = 1 - y;
+  p = PutPadded(p, y, 4);
+  *p++ = '-';
+  p = PutPadded(p, m, 2);
+  *p++ = '-';
+  return PutPadded(p, d, 2);
+}
+
+// nullptr for values TimeText prints differently (negative or 100+ hours: not in valid data).
+char* PutTime(char* p, int64_t usec) {   // at most 15 bytes
+  int64_t h = usec / 3600000000LL;
+  usec -= h * 3600000000LL;
+  int64_t mi = usec / 60000000LL;
+  usec -= mi * 60000000LL;
+  int64_t sec = usec / 1000000, frac = usec % 1000000;
+  if (h < 0 || h >= 100 || mi < 0 || sec < 0 || frac < 0) return nullptr;
+  p = PutPadded(p, h, 2);
+  *p++ = ':';
+  p = PutPadded(p, mi, 2);
+  *p++ = ':';
+  p = PutPadded(p, sec, 2);
+  if (frac != 0) {
+    char f[6];
+    for (int k = 5; k >= 0; k--) { f[k] = static_cast<char>('0' + frac % 10); frac /= 10; }
+    int n = 6;
+    while (f[n - 1] == '0') n--;
+    *p++ = '.';
+    for (int k = 0; k < n; k++) *p++ = f[k];
+  }
+  return p;
+}
+
+void AppendDate(std::string* out, int64_t days_since_2000, bool* bc) {
+  char buf[32];
+  out->append(buf, PutDate(buf, days_since_2000, bc));
+}
+
+void AppendTime(std::string* out, int64_t usec) {
+  char buf[32];
+  char* e = PutTime(buf, usec);
+  if (e == nullptr) *out += TimeText(usec);
+  else out->append(buf, e);
+}
+
+void AppendTimestampUtc(std::string* out, int64_t ts, bool tz) {
+  if (ts == INT64_MIN) { *out += "-infinity"; return; }
+  if (ts == INT64_MAX) { *out += "infinity"; return; }
+  int64_t days = ts / kUsecPerDay;
+  int64_t rem = ts % kUsecPerDay;
+  if (rem < 0) { rem += kUsecPerDay; days--; }
+  bool bc;
+  char buf[80];
+  char* p = PutDate(buf, days, &bc);
+  *p++ = ' ';
+  p = PutTime(p, rem);   // 0 <= rem < one day: never nullptr
+  if (tz) { *p++ = '+'; *p++ = '0'; *p++ = '0'; }
+  if (bc) { *p++ = ' '; *p++ = 'B'; *p++ = 'C'; }
+  out->append(buf, p);
+}
+
+// 'text' with single quotes doubled.
+void AppendQuoted(std::string* out, const char* p, size_t n) {
+  *out += '\'';
+  const char* end = p + n;
+  while (p < end) {
+    const char* q = static_cast<const char*>(std::memchr(p, '\'', static_cast<size_t>(end - p)));
+    if (q == nullptr) { out->append(p, end); break; }
+    out->append(p, q + 1);
+    *out += '\'';
+    p = q + 1;
+  }
+  *out += '\'';
+}
+
+bool Utc(const TextOptions& opts) { return opts.timezone.empty() || opts.timezone == "UTC"; }
+
+// The literal of a non-NULL value as test_decoding prints it: numbers and numeric bare, booleans
+// as true/false, everything else quoted.
+void AppendLiteral(std::string* out, const Value& v, Oid type_oid, const TextOptions& opts) {
+  switch (type_oid) {   // fast paths: the value's TypeId is the one decoded for the column type
+    case 20: case 21: case 23: case 26:
+      if (v.type == TypeIdFromOid(type_oid)) { AppendInt(out, v.i); return; }
+      break;
+    case 16:
+      if (v.type == TypeId::kBool) { *out += v.i ? "true" : "false"; return; }
+      break;
+    case 1700:
+      if (v.type == TypeId::kNumeric) { *out += v.s; return; }
+      break;
+    case 25: case 1042: case 1043: case 114:
+      if (v.type == TypeIdFromOid(type_oid)) { AppendQuoted(out, v.s.data(), v.s.size()); return; }
+      break;
+    case 1082:
+      if (v.type == TypeId::kDate && v.i != INT32_MIN && v.i != INT32_MAX) {
+        bool bc;
+        *out += '\'';
+        AppendDate(out, v.i, &bc);
+        *out += bc ? " BC'" : "'";
+        return;
+      }
+      break;
+    case 1083:
+      if (v.type == TypeId::kTime) { *out += '\''; AppendTime(out, v.i); *out += '\''; return; }
+      break;
+    case 1114: case 1184:
+      if (v.type == TypeIdFromOid(type_oid) && (type_oid == 1114 || Utc(opts))) {
+        *out += '\'';
+        AppendTimestampUtc(out, v.i, type_oid == 1184);
+        *out += '\'';
+        return;
+      }
+      break;
     default: break;
   }
-  std::string out = "'";
-  for (char c : txt) { if (c == '\'') out += '\''; out += c; }
-  return out + "'";
+  std::string txt = ValueToText(v, type_oid, opts);
+  switch (type_oid) {
+    case 20: case 21: case 23: case 26: case 700: case 701: case 1700: *out += txt; return;
+    case 16: *out += txt == "t" ? "true" : "false"; return;
+    default: AppendQuoted(out, txt.data(), txt.size()); return;
+  }
 }
 
-void AppendTuple(std::string* out, const RelationDesc& d, const Row& row, bool skip_nulls,
-                 const TextOptions& opts) {
+// " name[type]:" of a column, as test_decoding prints it before the value.
+void AppendColumnHeader(std::string* out, const AttributeDesc& a) {
+  *out += ' ';
+  AppendQuotedIdent(out, a.name);
+  *out += '[';
+  if (const char* tn = ScalarTypeName(a.type_oid)) *out += tn;
+  else *out += FormatTypeName(a.type_oid);
+  *out += "]:";
+}
+
+// `headers` (may be null): the column headers of `d`, precomputed by TestDecodingFormatter.
+void AppendTuple(std::string* out, const RelationDesc& d, const std::vector<std::string>* headers,
+                 const Row& row, bool skip_nulls, const TextOptions& opts) {
   for (size_t i = 0; i < d.attrs.size() && i < row.size(); i++) {
     const AttributeDesc& a = d.attrs[i];
     if (a.dropped) continue;
     const Value& v = row[i];
     if (v.is_null && !v.unchanged_toast && skip_nulls) continue;
-    *out += " " + QuoteIdent(a.name) + "[" + FormatTypeName(a.type_oid) + "]:";
+    if (headers != nullptr) *out += (*headers)[i];
+    else AppendColumnHeader(out, a);
     if (v.unchanged_toast) *out += "unchanged-toast-datum";
     else if (v.is_null) *out += "null";
-    else *out += Literal(v, a.type_oid, opts);
+    else AppendLiteral(out, v, a.type_oid, opts);
+  }
+}
+
+void AppendQualified(std::string* out, const RelationDesc* d, Oid relid) {
+  if (d == nullptr) { *out += "oid" + std::to_string(relid); return; }
+  AppendQuotedIdent(out, d->schema);
+  *out += '.';
+  AppendQuotedIdent(out, d->name);
+}
+}  // namespace
+
+namespace {
+// `headers_of` (may be null) returns the cached column headers of a relation.
+template <typename HeadersOf>
+void AppendChange(std::string* out, const Change& c,
+                  const std::function<const RelationDesc*(Oid)>& by_oid, const TextOptions& opts,
+                  HeadersOf&& headers_of) {
+  *out += "table ";
+  if (c.kind == ChangeKind::kTruncate) {
+    for (size_t i = 0; i < c.truncated.size(); i++) {
+      if (i) *out += ", ";
+      AppendQualified(out, by_oid(c.truncated[i]), c.truncated[i]);
+    }
+    *out += ": TRUNCATE:";
+    if (c.truncate_restart_seqs) *out += " restart_seqs";
+    if (c.truncate_cascade) *out += " cascade";
+    if (!c.truncate_restart_seqs && !c.truncate_cascade) *out += " (no-flags)";
+    return;
+  }
+  const RelationDesc* d = by_oid(c.relid);
+  const std::vector<std::string>* h = d != nullptr ? headers_of(d) : nullptr;
+  if (h != nullptr) *out += h->back();   // cached "schema.name"
+  else AppendQualified(out, d, c.relid);
+  *out += ':';
+  if (d == nullptr) { *out += " (unknown relation)"; return; }
+  switch (c.kind) {
+    case ChangeKind::kInsert:
+      *out += " INSERT:";
+      if (c.new_row) AppendTuple(out, *d, h, *c.new_row, false, opts);
+      else *out += " (no-tuple-data)";
+      break;
+    case ChangeKind::kUpdate:
+      *out += " UPDATE:";
+      if (c.old_row) {
+        *out += " old-key:";
+        AppendTuple(out, *d, h, *c.old_row, true, opts);
+        *out += " new-tuple:";
+      }
+      if (c.new_row) AppendTuple(out, *d, h, *c.new_row, false, opts);
+      else *out += " (no-tuple-data)";
+      break;
+    case ChangeKind::kDelete:
+      *out += " DELETE:";
+      if (c.old_row) AppendTuple(out, *d, h, *c.old_row, true, opts);
+      else *out += " (no-tuple-data)";
+      break;
+    default: break;
   }
 }
 }  // namespace
+
+void AppendChangeTestDecoding(std::string* out, const Change& c,
+                              const std::function<const RelationDesc*(Oid)>& by_oid,
+                              const TextOptions& opts) {
+  AppendChange(out, c, by_oid, opts,
+               [](const RelationDesc*) -> const std::vector<std::string>* { return nullptr; });
+}
+
+TestDecodingFormatter::TestDecodingFormatter(TextOptions opts) : opts_(std::move(opts)) {}
+
+void TestDecodingFormatter::Append(std::string* out, const Change& c,
+                                   const std::function<const RelationDesc*(Oid)>& by_oid) {
+  AppendChange(out, c, by_oid, opts_, [this](const RelationDesc* d) {
+    if (d == last_desc_ && last_ != nullptr && last_->relid == d->relid &&
+        last_->valid_from == d->valid_from && last_->cols.size() == d->attrs.size() + 1)
+      return &last_->cols;
+    Headers& e = headers_[d];
+    last_desc_ = d;
+    last_ = &e;
+    // A descriptor replaced at the same address (another version) is very likely to differ in
+    // one of these; the contract still asks for Clear() then.
+    if (e.cols.size() != d->attrs.size() + 1 || e.valid_from != d->valid_from ||
+        e.relid != d->relid) {
+      e.cols.clear();
+      for (const AttributeDesc& a : d->attrs) {
+        std::string h;
+        if (!a.dropped) AppendColumnHeader(&h, a);
+        e.cols.push_back(std::move(h));
+      }
+      std::string q;   // the qualified name, last
+      AppendQualified(&q, d, d->relid);
+      e.cols.push_back(std::move(q));
+      e.valid_from = d->valid_from;
+      e.relid = d->relid;
+    }
+    return &e.cols;
+  });
+}
+
+void TestDecodingFormatter::Clear() {
+  headers_.clear();
+  last_desc_ = nullptr;
+  last_ = nullptr;
+}
 
 std::string FormatChangeTestDecoding(const Change& c,
                                      const std::function<const RelationDesc*(Oid)>& by_oid) {
@@ -607,45 +891,8 @@ std::string FormatChangeTestDecoding(const Change& c,
 std::string FormatChangeTestDecoding(const Change& c,
                                      const std::function<const RelationDesc*(Oid)>& by_oid,
                                      const TextOptions& opts) {
-  auto qualified = [&](Oid relid) {
-    const RelationDesc* d = by_oid(relid);
-    return d ? QuoteIdent(d->schema) + "." + QuoteIdent(d->name) : "oid" + std::to_string(relid);
-  };
-  std::string out = "table ";
-  if (c.kind == ChangeKind::kTruncate) {
-    for (size_t i = 0; i < c.truncated.size(); i++) out += (i ? ", " : "") + qualified(c.truncated[i]);
-    out += ": TRUNCATE:";
-    if (c.truncate_restart_seqs) out += " restart_seqs";
-    if (c.truncate_cascade) out += " cascade";
-    if (!c.truncate_restart_seqs && !c.truncate_cascade) out += " (no-flags)";
-    return out;
-  }
-  const RelationDesc* d = by_oid(c.relid);
-  out += qualified(c.relid) + ":";
-  if (d == nullptr) return out + " (unknown relation)";
-  switch (c.kind) {
-    case ChangeKind::kInsert:
-      out += " INSERT:";
-      if (c.new_row) AppendTuple(&out, *d, *c.new_row, false, opts);
-      else out += " (no-tuple-data)";
-      break;
-    case ChangeKind::kUpdate:
-      out += " UPDATE:";
-      if (c.old_row) {
-        out += " old-key:";
-        AppendTuple(&out, *d, *c.old_row, true, opts);
-        out += " new-tuple:";
-      }
-      if (c.new_row) AppendTuple(&out, *d, *c.new_row, false, opts);
-      else out += " (no-tuple-data)";
-      break;
-    case ChangeKind::kDelete:
-      out += " DELETE:";
-      if (c.old_row) AppendTuple(&out, *d, *c.old_row, true, opts);
-      else out += " (no-tuple-data)";
-      break;
-    default: break;
-  }
+  std::string out;
+  AppendChangeTestDecoding(&out, c, by_oid, opts);
   return out;
 }
 

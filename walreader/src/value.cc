@@ -24,9 +24,29 @@ constexpr TypeEntry kTypes[] = {
 }  // namespace
 
 TypeId TypeIdFromOid(Oid type_oid) {
-  for (const auto& e : kTypes)
-    if (e.oid == type_oid) return e.id;
-  return TypeId::kUnknown;
+  // A switch, not a scan of kTypes: the text output calls this for every column of every row.
+  switch (type_oid) {
+    case 16: return TypeId::kBool;
+    case 21: return TypeId::kInt2;
+    case 23: return TypeId::kInt4;
+    case 20: return TypeId::kInt8;
+    case 26: return TypeId::kOid;
+    case 700: return TypeId::kFloat4;
+    case 701: return TypeId::kFloat8;
+    case 1700: return TypeId::kNumeric;
+    case 25: return TypeId::kText;
+    case 1043: return TypeId::kVarchar;
+    case 1042: return TypeId::kBpchar;
+    case 1082: return TypeId::kDate;
+    case 1083: return TypeId::kTime;
+    case 1114: return TypeId::kTimestamp;
+    case 1184: return TypeId::kTimestamptz;
+    case 17: return TypeId::kBytea;
+    case 2950: return TypeId::kUuid;
+    case 114: return TypeId::kJson;
+    case 3802: return TypeId::kJsonb;
+    default: return TypeId::kUnknown;
+  }
 }
 
 Oid OidFromTypeId(TypeId t) {

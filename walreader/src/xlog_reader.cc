@@ -47,6 +47,7 @@ Result<XLogReader::Fill> XLogReader::Ensure(Lsn lsn, size_t n, std::chrono::mill
   if (lsn < buf_start_) return Status::Internal("reader asked for trimmed WAL at " + FormatLsn(lsn));
   while (buf_start_ + buf_.size() < lsn + n) {
     size_t before = buf_.size();
+    source_reads_++;
     Status st = source_->Read(&buf_, wait);
     if (!st.ok()) return st;
     if (Lsn d = source_->TakeDiscardFrom(); d != kInvalidLsn) {
@@ -226,6 +227,8 @@ Result<std::optional<RawRecord>> XLogReader::NextImpl(std::chrono::milliseconds 
                                 FormatLsn(start));
     RawRecord rec;
     rec.start = start;
+    rec.bytes = std::move(spare_);   // a buffer handed back by Recycle: no allocation per record
+    rec.bytes.clear();
     rec.bytes.reserve(tot_len);
     Lsn page_end = PageOf(start) + kXLogBlcksz;
     size_t n = std::min<uint64_t>(tot_len, page_end - start);

@@ -53,10 +53,16 @@ class XLogReader {
   // Errors name the segment file (%08X%08X%08X) holding the offending WAL, and its LSN.
   Result<std::optional<RawRecord>> Next(std::chrono::milliseconds wait);
 
+  // Optional: gives the bytes of a consumed record back for the next one (saves an allocation
+  // per record on the decoder's hot path).
+  void Recycle(std::vector<uint8_t>&& bytes) { spare_ = std::move(bytes); }
+
   uint64_t segment_size() const { return seg_size_; }
   // Major version of the server that wrote the WAL (15..18), from the first page header read;
   // 0 before any. Every later page must carry the same magic.
   int pg_major() const { return pg_major_; }
+  // Calls made to the source so far (each may have waited): lets a caller skip clock reads.
+  uint64_t source_reads() const { return source_reads_; }
   // Start LSN of the next record to read (valid between records).
   Lsn position() const { return pos_; }
 
@@ -73,6 +79,8 @@ class XLogReader {
 
   WalSource* source_;
   std::vector<uint8_t> buf_;
+  std::vector<uint8_t> spare_;   // see Recycle
+  uint64_t source_reads_ = 0;
   Lsn buf_start_ = 0;
   Lsn pos_ = 0;                 // next record start candidate (or page start)
   Lsn target_ = 0;              // exact record start requested by Start (0 = none)

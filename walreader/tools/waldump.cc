@@ -15,10 +15,10 @@
 #include <cstdio>
 #include <chrono>
 #include <cstring>
+#include <functional>
 #include <unistd.h>
 #include <iostream>
 #include <memory>
-#include <sstream>
 #include <string>
 
 #include "file_catalog.h"
@@ -131,46 +131,142 @@ std::string JsonRow(const pgt::RelationDesc* d, const pgt::Row& row, bool skip_n
   return out + "}";
 }
 
-// One line per transaction: {"xid","commit_lsn","end_lsn","commit_time","changes":[...]}.
-std::string JsonTxn(const pgt::Transaction& t, pgt::CatalogResolver* cat, const pgt::TextOptions& o) {
-  pgt::Lsn at = 0;   // descriptors as of the change being printed
+// One line per transaction: {"xid","commit_lsn","end_lsn","commit_time","changes":[...]}, written
+// in three pieces so that a transaction of any size is streamed.
+std::string JsonTxnHead(const pgt::Transaction& t, const pgt::TextOptions& o) {
+  return "{\"xid\":" + std::to_string(t.xid) + ",\"commit_lsn\":\"" +
+         pgt::FormatLsn(t.commit_lsn) + "\",\"end_lsn\":\"" + pgt::FormatLsn(t.end_lsn) +
+         "\",\"commit_time\":" +
+         JsonStr(pgt::ValueToText(pgt::Value::Int(pgt::TypeId::kTimestamptz, t.commit_time_us), o)) +
+         ",\"changes\":[";
+}
+
+std::string JsonChange(const pgt::Change& c, pgt::CatalogResolver* cat, const pgt::TextOptions& o) {
+  const pgt::Lsn at = c.lsn;   // descriptors as of the change being printed
   auto name = [&](pgt::Oid id) {
     const pgt::RelationDesc* d = cat->LookupByOidAt(id, at);
     return JsonStr(d ? d->schema + "." + d->name : "oid" + std::to_string(id));
   };
-  std::string out = "{\"xid\":" + std::to_string(t.xid) + ",\"commit_lsn\":\"" +
-                    pgt::FormatLsn(t.commit_lsn) + "\",\"end_lsn\":\"" + pgt::FormatLsn(t.end_lsn) +
-                    "\",\"commit_time\":" +
-                    JsonStr(pgt::ValueToText(pgt::Value::Int(pgt::TypeId::kTimestamptz, t.commit_time_us), o)) +
-                    ",\"changes\":[";
-  for (size_t i = 0; i < t.changes.size(); i++) {
-    const pgt::Change& c = t.changes[i];
-    at = c.lsn;
-    out += i ? ",{" : "{";
-    const char* op = c.kind == pgt::ChangeKind::kInsert   ? "INSERT"
-                     : c.kind == pgt::ChangeKind::kUpdate ? "UPDATE"
-                     : c.kind == pgt::ChangeKind::kDelete ? "DELETE" : "TRUNCATE";
-    out += std::string("\"op\":\"") + op + "\",\"lsn\":\"" + pgt::FormatLsn(c.lsn) + "\"";
-    if (c.kind == pgt::ChangeKind::kTruncate) {
-      out += ",\"tables\":[";
-      for (size_t k = 0; k < c.truncated.size(); k++) out += (k ? "," : "") + name(c.truncated[k]);
-      out += std::string("],\"cascade\":") + (c.truncate_cascade ? "true" : "false") +
-             ",\"restart_seqs\":" + (c.truncate_restart_seqs ? "true" : "false") + "}";
-      continue;
-    }
-    const pgt::RelationDesc* d = cat->LookupByOidAt(c.relid, at);
-    out += ",\"table\":" + name(c.relid);
-    if (c.old_row) {
-      out += ",\"old\":" + JsonRow(d, *c.old_row, c.old_is_key_only, o);
-      if (c.old_is_key_only) out += ",\"old_is_key_only\":true";
-    }
-    if (c.new_row) out += ",\"new\":" + JsonRow(d, *c.new_row, false, o);
-    out += "}";
+  const char* op = c.kind == pgt::ChangeKind::kInsert   ? "INSERT"
+                   : c.kind == pgt::ChangeKind::kUpdate ? "UPDATE"
+                   : c.kind == pgt::ChangeKind::kDelete ? "DELETE" : "TRUNCATE";
+  std::string out = std::string("{\"op\":\"") + op + "\",\"lsn\":\"" + pgt::FormatLsn(c.lsn) + "\"";
+  if (c.kind == pgt::ChangeKind::kTruncate) {
+    out += ",\"tables\":[";
+    for (size_t k = 0; k < c.truncated.size(); k++) out += (k ? "," : "") + name(c.truncated[k]);
+    out += std::string("],\"cascade\":") + (c.truncate_cascade ? "true" : "false") +
+           ",\"restart_seqs\":" + (c.truncate_restart_seqs ? "true" : "false") + "}";
+    return out;
   }
-  return out + "]}";
+  const pgt::RelationDesc* d = cat->LookupByOidAt(c.relid, at);
+  out += ",\"table\":" + name(c.relid);
+  if (c.old_row) {
+    out += ",\"old\":" + JsonRow(d, *c.old_row, c.old_is_key_only, o);
+    if (c.old_is_key_only) out += ",\"old_is_key_only\":true";
+  }
+  if (c.new_row) out += ",\"new\":" + JsonRow(d, *c.new_row, false, o);
+  return out + "}";
 }
 
+// stdout through one large buffer, written with fwrite when it passes 1 MB, when the decoder is
+// idle and at exit (iostream/per-line writes cost more than the decoding).
+class Output {
+ public:
+  ~Output() { Flush(); }
+  std::string* buf() { return &buf_; }
+  void MaybeFlush() { if (buf_.size() >= (1u << 20)) Flush(); }
+  void Flush() {
+    if (!buf_.empty()) std::fwrite(buf_.data(), 1, buf_.size(), stdout);
+    std::fflush(stdout);
+    buf_.clear();
+  }
+
+ private:
+  std::string buf_;
+};
+
+// Prints each transaction as the decoder streams it (never materialised); stops at the first
+// transaction whose commit ends after --end, and refuses one that ends after the point where the
+// catalog history was read (DDL committed since may be missing from it).
+class PrintSink : public pgt::TransactionSink {
+ public:
+  PrintSink(Output* out, pgt::CatalogResolver* cat, const pgt::TextOptions& o, bool jsonl,
+            pgt::Lsn end, pgt::Lsn history_upto, bool versioned, bool flush_each)
+      : out_(out), cat_(cat), opts_(o), jsonl_(jsonl), end_(end), history_upto_(history_upto),
+        versioned_(versioned), flush_each_(flush_each),
+        by_oid_([this](pgt::Oid id) { return ByOid(id); }), text_(o) {}
+  bool stopped() const { return stopped_; }
+  const pgt::Status& refusal() const { return refusal_; }
+  // Without a catalog history the catalog is read once at start (descriptors never move): the
+  // last relation is remembered. With one, the version valid at the change's LSN is looked up.
+  const pgt::RelationDesc* ByOid(pgt::Oid id) {
+    if (versioned_) return cat_->LookupByOidAt(id, change_lsn_);
+    if (id != last_oid_ || last_desc_ == nullptr) {
+      last_desc_ = cat_->LookupByOid(id);
+      last_oid_ = id;
+    }
+    return last_desc_;
+  }
+
+  bool BeginTransaction(const pgt::Transaction& t) override {
+    if (t.end_lsn > end_) { stopped_ = true; return false; }
+    if (t.end_lsn > history_upto_) {
+      refusal_ = pgt::Status::Unavailable(
+          "transaction committed at " + pgt::FormatLsn(t.commit_lsn) + " ends after " +
+          pgt::FormatLsn(history_upto_) + ", where the catalog history was read: DDL committed "
+          "since may be missing; run again to decode it");
+      stopped_ = true;
+      return false;
+    }
+    *out_->buf() += jsonl_ ? JsonTxnHead(t, opts_) : "BEGIN\n";
+    first_ = true;
+    return true;
+  }
+  void OnChange(const pgt::Change& c) override {
+    std::string* b = out_->buf();
+    change_lsn_ = c.lsn;
+    if (jsonl_) {
+      if (!first_) *b += ',';
+      *b += JsonChange(c, cat_, opts_);
+    } else {
+      // Descriptors are stable objects (read once at start, one per version with a history), so
+      // the formatter may cache per descriptor.
+      text_.Append(b, c, by_oid_);
+      *b += '\n';
+    }
+    first_ = false;
+    out_->MaybeFlush();
+  }
+  void EndTransaction(const pgt::Transaction&) override {
+    *out_->buf() += jsonl_ ? "]}\n" : "COMMIT\n";
+    // A stream may run until it is stopped: each transaction is visible as soon as it is decoded.
+    if (flush_each_) out_->Flush();
+    else out_->MaybeFlush();
+  }
+
+ private:
+  Output* out_;
+  pgt::CatalogResolver* cat_;
+  const pgt::TextOptions& opts_;
+  bool jsonl_;
+  pgt::Lsn end_;
+  pgt::Lsn history_upto_;
+  bool versioned_;
+  bool flush_each_;
+  std::function<const pgt::RelationDesc*(pgt::Oid)> by_oid_;
+  pgt::TestDecodingFormatter text_;
+  pgt::Lsn change_lsn_ = 0;
+  pgt::Oid last_oid_ = 0;
+  const pgt::RelationDesc* last_desc_ = nullptr;
+  pgt::Status refusal_;
+  bool stopped_ = false;
+  bool first_ = true;
+};
+
+Output* g_out = nullptr;   // flushed before an error is reported
+
 int Fail(const pgt::Status& st) {
+  if (g_out != nullptr) g_out->Flush();
   std::cerr << "pgtrickle-waldump: " << st.ToString() << "\n";
   return 1;
 }
@@ -189,6 +285,7 @@ int main(int argc, char** argv) {
   }
   std::unique_ptr<pgt::CatalogResolver> catalog;
   pgt::Lsn history_upto = UINT64_MAX;   // catalog history read at this WAL position
+  bool versioned = false;                // descriptors by LSN (catalog history installed)
   pgt::Oid db_oid = static_cast<pgt::Oid>(a.db_oid);
   if (!a.catalog_file.empty()) {
     auto c = pgt::internal::FileCatalog::Load(a.catalog_file, db_oid);
@@ -200,6 +297,7 @@ int main(int argc, char** argv) {
     if (!h.ok()) return Fail(h.status());
     db_oid = h.value()->database_oid();
     history_upto = h.value()->complete_upto();
+    versioned = true;
     catalog = std::move(h.value());
   } else {
     auto c = pgt::SqlCatalogResolver::Connect(a.catalog);
@@ -248,8 +346,10 @@ int main(int argc, char** argv) {
   pgt::Decoder dec(src->get(), catalog.get(), dopts);
   pgt::Status st = dec.Start(start.value(), static_cast<pgt::TimeLineId>(tli), !a.wait_consistent);
   if (!st.ok()) return Fail(st);
-  pgt::Lsn change_lsn = 0;   // descriptors as of the change being printed
-  auto by_oid = [&](pgt::Oid id) { return catalog->LookupByOidAt(id, change_lsn); };
+  Output out;
+  g_out = &out;
+  PrintSink sink(&out, catalog.get(), topts, jsonl, end, history_upto, versioned,
+                 /*flush_each=*/!a.stream.empty());
   // Done when no record can start before --end: the next record starts at the MAXALIGNed end of
   // the last one, after the page header if that is a page boundary.
   auto reached_end = [&]() {
@@ -263,16 +363,19 @@ int main(int argc, char** argv) {
   auto last_progress = std::chrono::steady_clock::now();
   pgt::Lsn last_upto = dec.decoded_upto();
   while (!reached_end()) {
-    auto t = dec.Next(std::chrono::milliseconds(200));
-    if (!t.ok()) return Fail(t.status());
+    auto got = dec.NextStreamed(std::chrono::milliseconds(200), &sink);
+    if (!got.ok()) return Fail(got.status());
+    if (!sink.refusal().ok()) return Fail(sink.refusal());
+    if (sink.stopped()) break;
     const bool progressed = dec.decoded_upto() != last_upto;
     if (progressed) {
       last_upto = dec.decoded_upto();
       last_progress = std::chrono::steady_clock::now();
     }
-    if (!t->has_value()) {
-      // Next returns at its time budget even while WAL remains (e.g. after decompressing a
-      // 16 MB zstd segment under load): only a call without progress means the WAL ended.
+    if (!got.value()) {
+      out.Flush();   // idle: let a reader of a live stream see what was decoded
+      // NextStreamed returns at its time budget even while WAL remains (e.g. after decompressing
+      // a 16 MB zstd segment under load): only a call without progress means the WAL ended.
       if (progressed) continue;
       if (end == UINT64_MAX && a.stream.empty()) break;   // no --end: stop at the end of the WAL
       if (!a.stream.empty() || reached_end()) continue;
@@ -281,25 +384,8 @@ int main(int argc, char** argv) {
                                         ", before --end=" + pgt::FormatLsn(end) +
                                         " (zero-filled or recycled page after it)"));
     }
-    const pgt::Transaction& txn = **t;
-    if (txn.end_lsn > end) break;
-    if (txn.end_lsn > history_upto)
-      return Fail(pgt::Status::Unavailable(
-          "transaction committed at " + pgt::FormatLsn(txn.commit_lsn) + " ends after " +
-          pgt::FormatLsn(history_upto) + ", where the catalog history was read: DDL committed "
-          "since may be missing; run again to decode it"));
-    if (jsonl) {
-      std::cout << JsonTxn(txn, catalog.get(), topts) << "\n";
-    } else {
-      std::string out = "BEGIN\n";
-      for (const auto& c : txn.changes) {
-        change_lsn = c.lsn;
-        out += pgt::FormatChangeTestDecoding(c, by_oid, topts) + "\n";
-      }
-      std::cout << out << "COMMIT\n";
-    }
-    // A stream may run until it is stopped: each transaction is visible as soon as it is decoded.
-    if (!a.stream.empty()) std::cout.flush();
   }
+  out.Flush();
+  g_out = nullptr;
   return 0;
 }

@@ -28,8 +28,9 @@ namespace pgt {
 struct DecoderOptions {
   Oid database_oid = 0;   // decode only this database's relations
   // Approximate bytes of buffered (not yet committed) changes kept in memory; above it the
-  // largest open transaction's changes are spilled to a file in `spill_dir`. A committed
-  // transaction is still returned with all its changes in memory.
+  // largest open transaction's changes are spilled to a file in `spill_dir`. Next() returns a
+  // committed transaction with all its changes in memory; NextStreamed() delivers them one at a
+  // time, so memory stays bounded by this limit whatever the transaction's size.
   size_t reorder_memory_limit = size_t{64} << 20;
   // Directory for spill files; empty = /tmp/walreader-spill-<pid>, created on demand. Files are
   // removed when their transaction is emitted or aborted, on Start() and on destruction.
@@ -50,6 +51,18 @@ struct RelationInvalidation {
   Lsn end_lsn = kInvalidLsn;
 };
 
+// Added: receives committed transactions change by change (Decoder::NextStreamed), in the same
+// order and with the same content as Decoder::Next returns them.
+class TransactionSink {
+ public:
+  virtual ~TransactionSink() = default;
+  // Before the first change of a transaction; `txn` has xid, first/commit/end LSN and commit
+  // time, and no changes. Return false to skip it (no OnChange/End calls for it).
+  virtual bool BeginTransaction(const Transaction& txn) = 0;
+  virtual void OnChange(const Change& change) = 0;
+  virtual void EndTransaction(const Transaction& txn) = 0;
+};
+
 class Decoder {
  public:
   Decoder(WalSource* source, CatalogResolver* catalog, DecoderOptions opts);
@@ -64,6 +77,14 @@ class Decoder {
   // regains control; decoded_upto() shows the progress). Errors (corruption, unknown record types) are returned with the
   // LSN; after an error the decoder must be restarted.
   Result<std::optional<Transaction>> Next(std::chrono::milliseconds wait);
+
+  // Added: as Next, but the transaction is handed to `sink` change by change while its commit
+  // record is processed (spilled changes read back one at a time), never materialised. Returns
+  // true once a transaction was offered to the sink (even if BeginTransaction declined it),
+  // false when `wait` passed first. Transactions without changes are not offered. If an error
+  // (e.g. a spill file read error) interrupts a transaction, EndTransaction is not called for it.
+  // Next and NextStreamed may be mixed.
+  Result<bool> NextStreamed(std::chrono::milliseconds wait, TransactionSink* sink);
 
   Lsn decoded_upto() const;   // end LSN of the last fully processed record
   Lsn restart_lsn() const;    // min(first_lsn of open transactions, decoded_upto())

@@ -8,6 +8,8 @@
 
 #include <functional>
 #include <string>
+#include <unordered_map>
+#include <vector>
 
 #include "walreader/catalog.h"
 #include "walreader/change.h"
@@ -38,5 +40,33 @@ std::string FormatChangeTestDecoding(const Change& c,
 std::string FormatChangeTestDecoding(const Change& c,
                                      const std::function<const RelationDesc*(Oid)>& by_oid,
                                      const TextOptions& opts);
+// Added: the same line appended to `*out` (no newline): the CLI's fast path, without temporaries
+// for the common types.
+void AppendChangeTestDecoding(std::string* out, const Change& c,
+                              const std::function<const RelationDesc*(Oid)>& by_oid,
+                              const TextOptions& opts);
+
+// Added: AppendChangeTestDecoding with the column headers (" name[type]:") of each relation
+// computed once and cached by RelationDesc address. The descriptors it has seen must stay
+// unchanged and alive while it is used; call Clear() when they may have changed (e.g. after the
+// catalog re-read a table). Not thread-safe.
+class TestDecodingFormatter {
+ public:
+  explicit TestDecodingFormatter(TextOptions opts = {});
+  void Append(std::string* out, const Change& c,
+              const std::function<const RelationDesc*(Oid)>& by_oid);
+  void Clear();
+
+ private:
+  struct Headers {
+    Oid relid = 0;
+    Lsn valid_from = kInvalidLsn;
+    std::vector<std::string> cols;   // per attribute ("" for dropped ones), then "schema.name"
+  };
+  TextOptions opts_;
+  std::unordered_map<const RelationDesc*, Headers> headers_;
+  const RelationDesc* last_desc_ = nullptr;   // the last one looked up
+  Headers* last_ = nullptr;
+};
 
 }  // namespace pgt

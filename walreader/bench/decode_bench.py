@@ -1,0 +1,424 @@
+#!/usr/bin/env python3
+r"""Decoder benchmark: pgtrickle-waldump vs. the server's test_decoding on the same WAL range.
+
+Starts a throwaway PostgreSQL 15 (as the unprivileged `postgres` user, Unix socket in a temp dir,
+always stopped), creates pgbench's tables (accounts, tellers, branches, history) and an
+append-only `events` table (bigint, int, numeric, text, timestamptz), creates a logical slot and
+writes two WAL ranges:
+
+  mixed:   tpcb-like transactions (3 UPDATEs + 1 INSERT each) interleaved with multi-row INSERT
+           transactions into `events`, about --rows row changes in total;
+  big_txn: one transaction inserting --big-txn rows into `events`.
+
+For each range both decoders run over the same WAL:
+  test_decoding  pg_logical_slot_peek_changes(slot, end, NULL, 'include-xids', '0',
+                 'skip-empty-xacts', '1') in a fresh psql session, lines counted server-side
+                 (count(*)), so only the decoding is timed (psql \timing), not a transfer; the
+                 backend reads its own /proc/self/status (VmHWM: peak RSS, also shown before the
+                 call) and /proc/self/stat (CPU seconds) before and after;
+  waldump        pgtrickle-waldump --wal-dir=pg_wal --start --end --catalog --format=test_decoding
+                 (default reorder buffer limit 64 MiB = the server's logical_decoding_work_mem),
+                 stdout to a file; peak RSS (= VmHWM at exit) and CPU (user + system) from
+                 GNU time (/usr/bin/time -f '%M %U %S'). Process start and catalog reads are included (the time of
+                 an empty range is reported separately).
+Each is timed best of --runs (default 3, the two decoders interleaved): wall clock, and CPU
+seconds. On a shared machine the wall-clock
+ratio suffers from CPU contention (the backend and waldump wait for a core); the CPU ratio is the
+steadier figure. Change lines (not BEGIN/COMMIT) of both must be equal in number; with --quick the
+full outputs are compared byte for byte (psql \o of the peek output, as tests/oracle_check.py).
+Needs only PostgreSQL 15's binaries (psql), no client library.
+
+usage: decode_bench.py WALDUMP [--rows N] [--big-txn N] [--quick] [--runs N] [--json PATH]
+                               [--reorder-memory-limit BYTES] [--keep]
+Prints a table and writes JSON (default ./decode_bench.json). Exit 0 when every figure exists and
+the outputs agree, 1 otherwise; 77 (skip) without root / PostgreSQL 15 / the postgres user.
+No timing is asserted: the ratio is reported.
+"""
+import json
+import os
+import pwd
+import random
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+
+BIN = "/usr/lib/postgresql/15/bin"
+
+SCHEMA = """
+create table pgbench_branches(bid int primary key, bbalance int, filler char(88));
+create table pgbench_tellers(tid int primary key, bid int, tbalance int, filler char(84));
+create table pgbench_accounts(aid int primary key, bid int, abalance int, filler char(84));
+create table pgbench_history(hid bigserial primary key, tid int, bid int, aid int, delta int,
+                             mtime timestamp, filler char(22));
+create table events(id bigserial primary key, ts timestamptz not null, kind int not null,
+                    user_id bigint not null, amount numeric(12,2), note text);
+insert into pgbench_branches select b, 0, '' from generate_series(1, %(branches)d) b;
+insert into pgbench_tellers select t, (t - 1) / 10 + 1, 0, '' from generate_series(1, %(tellers)d) t;
+insert into pgbench_accounts select a, (a - 1) / 100000 + 1, 0, '' from generate_series(1, %(accounts)d) a;
+"""
+
+# tpcb-like transactions and event batches, one COMMIT each (procedures may commit).
+MIXED = """
+do $$
+declare
+  v_aid int; v_tid int; v_bid int; v_delta int;
+begin
+  for i in 1 .. %(tpcb)d loop
+    v_aid := 1 + (random() * (%(accounts)d - 1))::int;
+    v_tid := 1 + (random() * (%(tellers)d - 1))::int;
+    v_bid := 1 + (random() * (%(branches)d - 1))::int;
+    v_delta := (random() * 10000)::int - 5000;
+    update pgbench_accounts set abalance = abalance + v_delta where aid = v_aid;
+    update pgbench_tellers set tbalance = tbalance + v_delta where tid = v_tid;
+    update pgbench_branches set bbalance = bbalance + v_delta where bid = v_bid;
+    insert into pgbench_history(tid, bid, aid, delta, mtime) values (v_tid, v_bid, v_aid, v_delta, now());
+    commit;
+    if i %% %(every)d = 0 then
+      insert into events(ts, kind, user_id, amount, note)
+        select now() + g * interval '1 ms', g %% 7, (random() * 1e12)::bigint,
+               round((random() * 1000)::numeric, 2),
+               case when g %% 5 = 0 then null else 'event ' || md5(g::text) end
+        from generate_series(1, %(batch)d) g;
+      commit;
+    end if;
+  end loop;
+end $$;
+"""
+
+BIG_TXN = """
+insert into events(ts, kind, user_id, amount, note)
+  select timestamptz '2024-01-01 00:00:00+00' + g * interval '1 s', g %% 7, g::bigint * 7919,
+         (g %% 100000) / 100.0, 'big ' || g
+  from generate_series(1, %(n)d) g;
+"""
+
+
+class Server:
+    def __init__(self, keep=False):
+        self.w = tempfile.mkdtemp(prefix="wr-bench.")
+        self.keep = keep
+        self.port = 57000 + random.randint(0, 999)
+        self.pg = pwd.getpwnam("postgres")
+        os.chown(self.w, self.pg.pw_uid, self.pg.pw_gid)
+        self.started = False
+
+    def run(self, args):
+        return subprocess.run(["runuser", "-u", "postgres", "--"] + args, check=True,
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+
+    def start(self):
+        data = os.path.join(self.w, "data")
+        self.run([BIN + "/initdb", "-D", data, "-E", "UTF8", "--locale=C", "--no-sync"])
+        with open(os.path.join(data, "postgresql.conf"), "a") as f:
+            f.write("wal_level=logical\nport=%d\nlisten_addresses=''\nunix_socket_directories='%s'\n"
+                    "fsync=off\nsynchronous_commit=off\nfull_page_writes=off\ntimezone='UTC'\n"
+                    "max_wal_size=8GB\ncheckpoint_timeout=1h\nautovacuum=off\n"
+                    % (self.port, self.w))
+        self.run([BIN + "/pg_ctl", "-D", data, "-l", os.path.join(self.w, "log"), "-w", "start"])
+        self.started = True
+
+    def stop(self):
+        if self.started:
+            subprocess.run(["runuser", "-u", "postgres", "--", BIN + "/pg_ctl", "-D",
+                            os.path.join(self.w, "data"), "-m", "immediate", "stop"],
+                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            self.started = False
+        if not self.keep:
+            shutil.rmtree(self.w, ignore_errors=True)
+
+    def conninfo(self):
+        return "host=%s port=%d dbname=postgres user=postgres" % (self.w, self.port)
+
+    def psql(self, sql=None, file=None):
+        """psql -At as the postgres user; stdout bytes (no client library needed)."""
+        args = [BIN + "/psql", "-X", "-q", "-v", "ON_ERROR_STOP=1", "-h", self.w, "-p",
+                str(self.port), "-d", "postgres", "-At"]
+        args += ["-f", file] if file else ["-c", sql]
+        p = subprocess.run(["runuser", "-u", "postgres", "--"] + args, stdout=subprocess.PIPE,
+                           stderr=subprocess.PIPE)
+        if p.returncode != 0:
+            raise RuntimeError("psql failed: %s" % p.stderr.decode(errors="replace")[-2000:])
+        return p.stdout
+
+    def sql(self, text):
+        """First column of the first row, as text."""
+        return self.psql(text).decode().split("\n")[0].split("|")[0]
+
+
+# Read by the decoding backend itself (superuser): its peak RSS and CPU ticks.
+PROC_SQL = ("select '%s', (regexp_match(pg_read_file('/proc/self/status'), 'VmHWM:\\s+(\\d+)'))[1], "
+            "split_part(pg_read_file('/proc/self/stat'), ') ', 2);\n")
+
+
+def proc_fields(line):
+    """(VmHWM KB, utime+stime seconds) from a PROC_SQL output line."""
+    _, hwm, stat = line.split("|", 2)
+    f = stat.split()
+    return int(hwm), (int(f[11]) + int(f[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def time_test_decoding(srv, slot, end, full_output):
+    """One decoding of the slot's WAL up to `end` in a fresh backend (one psql session): (seconds
+    as timed by psql, change lines, all lines, output or None, backend VmHWM before and after in
+    KB, backend CPU seconds)."""
+    args = "'include-xids', '0', 'skip-empty-xacts', '1'"
+    out_path = os.path.join(srv.w, "peek.out")
+    script = PROC_SQL % "before" + "\\timing on\n"
+    if full_output:
+        script += ("\\o %s\nselect data from pg_logical_slot_peek_changes('%s', '%s', NULL, %s);\n"
+                   "\\o\n" % (out_path, slot, end, args))
+    else:
+        script += ("select 'counts', count(*) filter (where data <> 'BEGIN' and data <> 'COMMIT'), "
+                   "count(*) from pg_logical_slot_peek_changes('%s', '%s', NULL, %s);\n"
+                   % (slot, end, args))
+    script += "\\timing off\n" + PROC_SQL % "after"
+    path = os.path.join(srv.w, "peek.sql")
+    with open(path, "w") as f:
+        f.write(script)
+    os.chmod(path, 0o644)
+    res = srv.psql(file=path).decode().splitlines()
+    before = [x for x in res if x.startswith("before|")][0]
+    after = [x for x in res if x.startswith("after|")][0]
+    secs = float([x for x in res if x.startswith("Time: ")][0].split()[1]) / 1000.0
+    hwm0, cpu0 = proc_fields(before)
+    hwm1, cpu1 = proc_fields(after)
+    out = None
+    if full_output:
+        with open(out_path, "rb") as f:
+            out = f.read()
+        os.unlink(out_path)
+        lines = out.count(b"\n")
+        changes = lines - out.count(b"BEGIN\n") - out.count(b"COMMIT\n")
+    else:
+        _, changes, lines = [x for x in res if x.startswith("counts|")][0].split("|")
+        changes, lines = int(changes), int(lines)
+    return secs, changes, lines, out, hwm0, hwm1, cpu1 - cpu0
+
+
+def time_waldump(waldump, argv, outpath, keep_output):
+    """(seconds, change lines, all lines, output bytes or None, peak RSS KB, stderr, CPU s).
+
+    Peak RSS and CPU come from GNU time (wait4 of its own child): a child forked directly from
+    this Python process would inherit Python's RSS high-water mark into ru_maxrss at exec."""
+    rusage = outpath + ".time"
+    with open(outpath, "wb") as out:
+        t0 = time.perf_counter()
+        p = subprocess.run(["/usr/bin/time", "-o", rusage, "-f", "%M %U %S", waldump] + argv,
+                           stdout=out, stderr=subprocess.PIPE)
+        secs = time.perf_counter() - t0
+    with open(rusage) as f:
+        fields = f.read().split()
+    os.unlink(rusage)
+    if p.returncode != 0:
+        raise RuntimeError("pgtrickle-waldump failed (exit %d): %s"
+                           % (p.returncode, p.stderr.decode(errors="replace")[:2000]))
+    lines = begins = commits = 0
+    with open(outpath, "rb") as f:   # counted in chunks: the output may be hundreds of MB
+        tail = b""
+        while True:
+            chunk = f.read(1 << 22)
+            if not chunk:
+                break
+            block = tail + chunk
+            cut = block.rfind(b"\n") + 1
+            whole, tail = block[:cut], block[cut:]
+            lines += whole.count(b"\n")
+            begins += whole.count(b"BEGIN\n")
+            commits += whole.count(b"COMMIT\n")
+    data = None
+    if keep_output:
+        with open(outpath, "rb") as f:
+            data = f.read()
+    return (secs, lines - begins - commits, lines, data, int(fields[-3]), p.stderr,
+            float(fields[-2]) + float(fields[-1]))
+
+
+def measure(srv, waldump, name, slot, start, end, opts):
+    nbytes = int(srv.sql("select '%s'::pg_lsn - '%s'::pg_lsn" % (end, start)))
+    full = opts["quick"]
+
+    argv = ["--wal-dir=" + os.path.join(srv.w, "data", "pg_wal"), "--start=" + start,
+            "--end=" + end, "--catalog=" + srv.conninfo(), "--format=test_decoding"]
+    if opts["limit"]:
+        argv += ["--reorder-memory-limit=%d" % opts["limit"],
+                 "--spill-dir=" + os.path.join(srv.w, "spill")]
+    outpath = os.path.join(srv.w, "waldump-%s.out" % name)
+    # Interleaved (td, wd, td, wd...): both see the same machine load, which on a shared machine
+    # changes within seconds.
+    td, wd = [], []
+    for _ in range(opts["runs"]):
+        td.append(time_test_decoding(srv, slot, end, full))
+        wd.append(time_waldump(waldump, argv, outpath, full))
+    os.unlink(outpath)
+    empty = time_waldump(waldump, argv[:1] + ["--start=" + start, "--end=" + start] + argv[3:],
+                         outpath, False)
+    os.unlink(outpath)
+    td_best, wd_best = min(td, key=lambda r: r[0]), min(wd, key=lambda r: r[0])
+    mb = nbytes / 1048576.0
+    res = {
+        "range": name, "start": start, "end": end, "wal_bytes": nbytes,
+        "test_decoding": {
+            "seconds_runs": [round(r[0], 3) for r in td], "change_lines": td_best[1],
+            "lines": td_best[2], "rows_per_s": round(td_best[1] / td_best[0]),
+            "wal_mb_per_s": round(mb / td_best[0], 1),
+            "backend_vmhwm_kb_before": td_best[4], "backend_vmhwm_kb": max(r[5] for r in td),
+            "cpu_seconds_runs": [round(r[6], 3) for r in td],
+            "rows_per_cpu_s": round(td_best[1] / max(min(r[6] for r in td), 0.01))},
+        "waldump": {
+            "seconds_runs": [round(r[0], 3) for r in wd], "change_lines": wd_best[1],
+            "lines": wd_best[2], "rows_per_s": round(wd_best[1] / wd_best[0]),
+            "wal_mb_per_s": round(mb / wd_best[0], 1),
+            "peak_rss_kb": max(r[4] for r in wd), "empty_range_seconds": round(empty[0], 3),
+            "cpu_seconds_runs": [round(r[6], 3) for r in wd],
+            "rows_per_cpu_s": round(wd_best[1] / max(min(r[6] for r in wd), 0.01)),
+            "reorder_memory_limit": opts["limit"] or "default (64 MiB)"},
+    }
+    res["ratio_rows_per_s"] = round(res["waldump"]["rows_per_s"] / res["test_decoding"]["rows_per_s"], 2)
+    res["ratio_rows_per_cpu_s"] = round(res["waldump"]["rows_per_cpu_s"]
+                                        / res["test_decoding"]["rows_per_cpu_s"], 2)
+    problems = []
+    for who in ("test_decoding", "waldump"):
+        for k, v in res[who].items():
+            if v is None or (isinstance(v, (int, float)) and v <= 0 and k != "empty_range_seconds"):
+                problems.append("%s: figure %s.%s is missing (%r)" % (name, who, k, v))
+    if td_best[1] == 0:
+        problems.append("%s: test_decoding decoded no change" % name)
+    if td_best[1] != wd_best[1] or td_best[2] != wd_best[2]:
+        problems.append("%s: line counts differ: test_decoding %d changes / %d lines, waldump %d / %d"
+                        % (name, td_best[1], td_best[2], wd_best[1], wd_best[2]))
+    if full:
+        same = all(r[3] == td_best[3] for r in wd)
+        res["outputs_identical"] = same
+        if not same:
+            problems.append("%s: outputs differ (%s)" % (name, first_diff(td_best[3], wd_best[3])))
+    return res, problems
+
+
+def first_diff(a, b):
+    la, lb = a.split(b"\n"), b.split(b"\n")
+    for i in range(max(len(la), len(lb))):
+        x = la[i] if i < len(la) else b"<end>"
+        y = lb[i] if i < len(lb) else b"<end>"
+        if x != y:
+            return "line %d: test_decoding %r / waldump %r" % (i + 1, x[:200], y[:200])
+    return "no differing line"
+
+
+def print_table(results):
+    hdr = "%-8s %-14s %9s %11s %9s %8s %12s %9s %12s" % (
+        "range", "decoder", "seconds", "rows/s", "MB/s WAL", "CPU s", "rows/CPU-s", "changes",
+        "peak RSS MB")
+    print(hdr)
+    print("-" * len(hdr))
+    for r in results:
+        td, wd = r["test_decoding"], r["waldump"]
+        for name, d, rss in (("test_decoding", td, td["backend_vmhwm_kb"]),
+                             ("waldump", wd, wd["peak_rss_kb"])):
+            print("%-8s %-14s %9.3f %11d %9.1f %8.2f %12d %9d %12.1f" % (
+                r["range"], name, min(d["seconds_runs"]), d["rows_per_s"], d["wal_mb_per_s"],
+                min(d["cpu_seconds_runs"]), d["rows_per_cpu_s"], d["change_lines"], rss / 1024.0))
+        print("%-8s ratio waldump/test_decoding: %.2fx rows/s, %.2fx rows/CPU-s  (WAL %.1f MB; "
+              "backend VmHWM before decoding %.1f MB)"
+              % (r["range"], r["ratio_rows_per_s"], r["ratio_rows_per_cpu_s"],
+                 r["wal_bytes"] / 1048576.0, td["backend_vmhwm_kb_before"] / 1024.0))
+
+
+def parse_args(argv):
+    opts = {"rows": 1000000, "big": 1000000, "quick": False, "runs": 3, "json": "decode_bench.json",
+            "limit": 0, "keep": False}
+    explicit = set()
+    for a in argv:
+        k, _, v = a.partition("=")
+        if k == "--rows": opts["rows"] = int(v); explicit.add("rows")
+        elif k == "--big-txn": opts["big"] = int(v); explicit.add("big")
+        elif k == "--runs": opts["runs"] = int(v); explicit.add("runs")
+        elif k == "--json": opts["json"] = v
+        elif k == "--reorder-memory-limit": opts["limit"] = int(v)
+        elif a == "--quick": opts["quick"] = True
+        elif a == "--keep": opts["keep"] = True
+        else: raise SystemExit("unknown argument %s\n%s" % (a, __doc__))
+    if opts["quick"]:
+        for k, v in (("rows", 40000), ("big", 100000), ("runs", 1)):
+            if k not in explicit:
+                opts[k] = v
+    return opts
+
+
+def main():
+    if len(sys.argv) < 2:
+        print(__doc__)
+        return 2
+    waldump = os.path.abspath(sys.argv[1])
+    # accept --opt VALUE as well as --opt=VALUE
+    rest, i = [], 2
+    while i < len(sys.argv):
+        a = sys.argv[i]
+        if a in ("--rows", "--big-txn", "--runs", "--json", "--reorder-memory-limit") and i + 1 < len(sys.argv):
+            rest.append(a + "=" + sys.argv[i + 1]); i += 2
+        else:
+            rest.append(a); i += 1
+    opts = parse_args(rest)
+    try:
+        pwd.getpwnam("postgres")
+    except KeyError:
+        return 77
+    if os.getuid() != 0 or not os.access(BIN + "/initdb", os.X_OK):
+        return 77
+    # Mixed range: 4 changes per tpcb transaction, plus a batch of `batch` events every `every`.
+    every, batch = 10, 60   # 40 tpcb rows + 60 events rows per 10 iterations
+    tpcb = max(10, opts["rows"] // 100 * 10)
+    scale = {"branches": 10, "tellers": 100, "accounts": 100000, "tpcb": tpcb, "every": every,
+             "batch": batch}
+    srv = Server(opts["keep"])
+    results, problems = [], []
+    t_start = time.time()
+    try:
+        srv.start()
+        srv.psql(SCHEMA % scale)
+        srv.psql("vacuum analyze")
+        srv.sql("select 'x' from pg_create_logical_replication_slot('bench', 'test_decoding')")
+        start = srv.sql("select pg_current_wal_insert_lsn()::text")
+        t0 = time.time()
+        srv.psql(MIXED % scale)
+        end = srv.sql("select pg_current_wal_insert_lsn()::text")
+        print("decode_bench: mixed workload %.1fs (%d tpcb transactions, %d event batches)"
+              % (time.time() - t0, tpcb, tpcb // every), flush=True)
+        srv.sql("select pg_switch_wal()")   # flushes WAL through `end`
+        r, p = measure(srv, waldump, "mixed", "bench", start, end, opts)
+        results.append(r)
+        problems += p
+        if opts["big"] > 0:
+            srv.sql("select 'x' from pg_create_logical_replication_slot('bench_big', 'test_decoding')")
+            start = srv.sql("select pg_current_wal_insert_lsn()::text")
+            t0 = time.time()
+            srv.psql(BIG_TXN % {"n": opts["big"]})
+            end = srv.sql("select pg_current_wal_insert_lsn()::text")
+            print("decode_bench: one %d-row transaction %.1fs" % (opts["big"], time.time() - t0),
+                  flush=True)
+            srv.sql("select pg_switch_wal()")
+            r, p = measure(srv, waldump, "big_txn", "bench_big", start, end, opts)
+            results.append(r)
+            problems += p
+    finally:
+        srv.stop()
+    print_table(results)
+    report = {"quick": opts["quick"], "rows_requested": opts["rows"], "big_txn_rows": opts["big"],
+              "runs": opts["runs"], "elapsed_s": round(time.time() - t_start, 1),
+              "loadavg_1m": os.getloadavg()[0], "results": results, "problems": problems,
+              "method": "best of runs, wall clock; test_decoding counted server-side by "
+                        "pg_logical_slot_peek_changes (or fetched whole with --quick); waldump "
+                        "over pg_wal to a file; same WAL range, same server"}
+    with open(opts["json"], "w") as f:
+        json.dump(report, f, indent=2)
+    print("decode_bench: JSON written to %s" % opts["json"])
+    for p in problems:
+        print("decode_bench: FAIL: " + p)
+    return 1 if problems else 0
+
+
+if __name__ == "__main__":
+    import signal
+    signal.signal(signal.SIGTERM, lambda *a: sys.exit(143))   # run `finally`: stop the server
+    sys.exit(main())
