@@ -90,9 +90,14 @@ bool GetRow(Cursor* c, Row* r) {
     v.type = static_cast<TypeId>(type);
     v.is_null = flags & 1;
     v.unchanged_toast = flags & 2;
+    // `r` may be a reused row (see ReadBack): absent fields are zero/empty, as written.
+    v.i = 0;
+    v.f = 0;
     if ((flags & 4) && !c->Get(&v.i)) return false;
     if ((flags & 8) && !c->Get(&v.f)) return false;
-    if (flags & 16) {
+    if (!(flags & 16)) {
+      v.s.clear();
+    } else {
       uint32_t len;
       if (!c->Get(&len) || len > c->n) return false;
       v.s.assign(c->p, len);
@@ -151,10 +156,13 @@ bool ReorderBuffer::ParseChange(const char* p, size_t n, Xid* tag, Change* c) {
   c->old_is_key_only = flags & 2;
   c->truncate_cascade = flags & 8;
   c->truncate_restart_seqs = flags & 16;
-  c->old_row.reset();
-  c->new_row.reset();
-  if (flags & 1) { c->old_row.emplace(); if (!GetRow(&cur, &*c->old_row)) return false; }
-  if (flags & 4) { c->new_row.emplace(); if (!GetRow(&cur, &*c->new_row)) return false; }
+  // Rows already present in `c` are refilled: their vectors and strings keep their allocations.
+  auto row = [&](std::optional<Row>* r, bool present) {
+    if (!present) { r->reset(); return true; }
+    if (!r->has_value()) r->emplace();
+    return GetRow(&cur, &**r);
+  };
+  if (!row(&c->old_row, flags & 1) || !row(&c->new_row, flags & 4)) return false;
   if (!cur.Get(&ntrunc) || ntrunc > cur.n / sizeof(Oid)) return false;
   c->truncated.resize(ntrunc);
   for (Oid& o : c->truncated) cur.Get(&o);
@@ -248,8 +256,10 @@ Status ReorderBuffer::Spill(Txn& t) {
   if (!ok) return Status::IOError("cannot write spill file " + t.spill_path + ": " + std::strerror(err));
   t.spilled += t.changes.size();
   t.batch_hint = t.changes.size();
-  std::vector<Change>().swap(t.changes);
-  std::vector<Xid>().swap(t.tags);
+  // The vectors keep their capacity: a transaction that spilled is likely to fill another batch
+  // of the same size, and freeing and growing them again cost page faults and copies.
+  t.changes.clear();
+  t.tags.clear();
   mem_total_ -= t.mem;
   t.mem = 0;
   spill_count_++;
@@ -290,6 +300,7 @@ Status ReorderBuffer::ReadBack(Txn& t, Fn&& fn) {
     return true;
   };
   Status st;
+  Change c;   // refilled for every record: a callback that does not keep it saves the allocations
   for (uint64_t k = 0; k < t.spilled; k++) {
     uint32_t len;
     if (!fill(sizeof(len))) {
@@ -302,7 +313,6 @@ Status ReorderBuffer::ReadBack(Txn& t, Fn&& fn) {
       break;
     }
     Xid tag;
-    Change c;
     if (!ParseChange(buf.data() + pos + sizeof(len), len, &tag, &c)) {
       st = Status::Corruption("spill file " + t.spill_path + ": bad record " + std::to_string(k));
       break;

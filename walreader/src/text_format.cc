@@ -608,7 +608,7 @@ const char* ScalarTypeName(Oid type_oid) {
 void AppendInt(std::string* out, int64_t v) {
   char buf[24];
   auto r = std::to_chars(buf, buf + sizeof buf, v);
-  out->append(buf, r.ptr);
+  out->append(buf, static_cast<size_t>(r.ptr - buf));
 }
 
 // Zero-padded to at least `width` digits (v >= 0), as printf("%0*lld").
@@ -628,7 +628,7 @@ char* PutPadded(char* p, int64_t v, int width) {
 
 // DateText / TimeText / TimestampText into a caller's buffer (same output); dates and times are
 // formatted in a local buffer and appended once.
-char* PutDate(char* p, int64_t days_since_2000, bool* bc) {   // at most 24 bytes
+char* PutDateUncached(char* p, int64_t days_since_2000, bool* bc) {   // at most 24 bytes
   int64_t y;
   unsigned m, d;
   CivilFromDays(days_since_2000 + kDaysFrom1970To2000, &y, &m, &d);
@@ -639,6 +639,25 @@ char* PutDate(char* p, int64_t days_since_2000, bool* bc) {   // at most 24 byte
   p = PutPadded(p, m, 2);
   *p++ = '-';
   return PutPadded(p, d, 2);
+}
+
+// Consecutive rows usually carry dates and timestamps of the same day (the civil-date
+// conversion showed in profiles): the last day's text is kept, per thread.
+char* PutDate(char* p, int64_t days_since_2000, bool* bc) {   // at most 24 bytes
+  struct Last {
+    int64_t days = INT64_MIN;
+    bool bc = false;
+    uint8_t len = 0;
+    char text[24];
+  };
+  static thread_local Last last;
+  if (days_since_2000 != last.days) {
+    last.len = static_cast<uint8_t>(PutDateUncached(last.text, days_since_2000, &last.bc) - last.text);
+    last.days = days_since_2000;
+  }
+  *bc = last.bc;
+  std::memcpy(p, last.text, last.len);
+  return p + last.len;
 }
 
 // nullptr for values TimeText prints differently (negative or 100+ hours: not in valid data).
@@ -667,42 +686,58 @@ char* PutTime(char* p, int64_t usec) {   // at most 15 bytes
 
 void AppendDate(std::string* out, int64_t days_since_2000, bool* bc) {
   char buf[32];
-  out->append(buf, PutDate(buf, days_since_2000, bc));
+  out->append(buf, static_cast<size_t>(PutDate(buf, days_since_2000, bc) - buf));
 }
 
 void AppendTime(std::string* out, int64_t usec) {
   char buf[32];
   char* e = PutTime(buf, usec);
   if (e == nullptr) *out += TimeText(usec);
-  else out->append(buf, e);
+  else out->append(buf, static_cast<size_t>(e - buf));
 }
 
-void AppendTimestampUtc(std::string* out, int64_t ts, bool tz) {
-  if (ts == INT64_MIN) { *out += "-infinity"; return; }
-  if (ts == INT64_MAX) { *out += "infinity"; return; }
+// A timestamp (tz: with time zone, printed in UTC) at p; at most 50 bytes.
+char* PutTimestampUtc(char* p, int64_t ts, bool tz) {
+  if (ts == INT64_MIN) { std::memcpy(p, "-infinity", 9); return p + 9; }
+  if (ts == INT64_MAX) { std::memcpy(p, "infinity", 8); return p + 8; }
   int64_t days = ts / kUsecPerDay;
   int64_t rem = ts % kUsecPerDay;
   if (rem < 0) { rem += kUsecPerDay; days--; }
   bool bc;
-  char buf[80];
-  char* p = PutDate(buf, days, &bc);
+  p = PutDate(p, days, &bc);
   *p++ = ' ';
   p = PutTime(p, rem);   // 0 <= rem < one day: never nullptr
   if (tz) { *p++ = '+'; *p++ = '0'; *p++ = '0'; }
   if (bc) { *p++ = ' '; *p++ = 'B'; *p++ = 'C'; }
-  out->append(buf, p);
+  return p;
 }
 
-// 'text' with single quotes doubled.
+void AppendTimestampUtc(std::string* out, int64_t ts, bool tz) {
+  char buf[80];
+  out->append(buf, static_cast<size_t>(PutTimestampUtc(buf, ts, tz) - buf));
+}
+
+// 'text' with single quotes doubled. Appends take (pointer, length): the (first, last) overloads
+// go through std::string's general replace, which showed in profiles.
 void AppendQuoted(std::string* out, const char* p, size_t n) {
-  *out += '\'';
   const char* end = p + n;
+  const char* q = static_cast<const char*>(std::memchr(p, '\'', n));
+  if (q == nullptr) {   // the common case: one write of quote, text, quote
+    const size_t at = out->size();
+    out->resize(at + n + 2);
+    char* w = out->data() + at;
+    w[0] = '\'';
+    std::memcpy(w + 1, p, n);
+    w[n + 1] = '\'';
+    return;
+  }
+  *out += '\'';
   while (p < end) {
-    const char* q = static_cast<const char*>(std::memchr(p, '\'', static_cast<size_t>(end - p)));
-    if (q == nullptr) { out->append(p, end); break; }
-    out->append(p, q + 1);
+    if (q == nullptr) { out->append(p, static_cast<size_t>(end - p)); break; }
+    out->append(p, static_cast<size_t>(q + 1 - p));
     *out += '\'';
     p = q + 1;
+    q = static_cast<const char*>(std::memchr(p, '\'', static_cast<size_t>(end - p)));
   }
   *out += '\'';
 }
@@ -765,9 +800,131 @@ void AppendColumnHeader(std::string* out, const AttributeDesc& a) {
   *out += "]:";
 }
 
+// --- direct writing -------------------------------------------------------------------------
+// The common column types are written through a pointer into space reserved once per tuple:
+// appending piece by piece to the std::string (a capacity check and often a call per piece) cost
+// more than the formatting itself. Each literal has an upper bound computed first; a value
+// without one (other types, times TimeText prints differently, time zones other than UTC) sends
+// the whole tuple down the general path (AppendLiteral), which prints the same text.
+
+// Upper bound of the bytes PutLiteral writes for the non-NULL `v` of a column of type
+// `type_oid`, or 0 if PutLiteral does not handle it.
+size_t LiteralBound(const Value& v, Oid type_oid, bool utc) {
+  switch (type_oid) {
+    case 20: case 21: case 23: case 26:
+      return v.type == TypeIdFromOid(type_oid) ? 20 : 0;
+    case 16:
+      return v.type == TypeId::kBool ? 5 : 0;
+    case 1700:
+      return v.type == TypeId::kNumeric ? v.s.size() : 0;
+    case 25: case 1042: case 1043: case 114:
+      return v.type == TypeIdFromOid(type_oid) ? 2 * v.s.size() + 2 : 0;
+    case 1082:
+      return v.type == TypeId::kDate && v.i != INT32_MIN && v.i != INT32_MAX ? 30 : 0;
+    case 1083:   // PutTime prints 0 <= t < 100 hours
+      return v.type == TypeId::kTime && v.i >= 0 && v.i < 360000000000LL ? 17 : 0;
+    case 1114: case 1184:
+      return v.type == TypeIdFromOid(type_oid) && (type_oid == 1114 || utc) ? 52 : 0;
+    default:
+      return 0;
+  }
+}
+
+// 'text' with single quotes doubled, at p.
+char* PutQuoted(char* p, const char* s, size_t n) {
+  *p++ = '\'';
+  const char* end = s + n;
+  for (;;) {
+    const char* q = static_cast<const char*>(std::memchr(s, '\'', static_cast<size_t>(end - s)));
+    size_t k = static_cast<size_t>((q == nullptr ? end : q + 1) - s);
+    std::memcpy(p, s, k);
+    p += k;
+    if (q == nullptr) break;
+    *p++ = '\'';
+    s = q + 1;
+  }
+  *p++ = '\'';
+  return p;
+}
+
+// The literal of a value LiteralBound accepted (same text as AppendLiteral).
+char* PutLiteral(char* p, const Value& v, Oid type_oid) {
+  switch (type_oid) {
+    case 20: case 21: case 23: case 26:
+      return std::to_chars(p, p + 20, v.i).ptr;
+    case 16:
+      if (v.i) { std::memcpy(p, "true", 4); return p + 4; }
+      std::memcpy(p, "false", 5);
+      return p + 5;
+    case 1700:
+      std::memcpy(p, v.s.data(), v.s.size());
+      return p + v.s.size();
+    case 1082: {
+      bool bc;
+      *p++ = '\'';
+      p = PutDate(p, v.i, &bc);
+      if (bc) { std::memcpy(p, " BC", 3); p += 3; }
+      *p++ = '\'';
+      return p;
+    }
+    case 1083:
+      *p++ = '\'';
+      p = PutTime(p, v.i);
+      *p++ = '\'';
+      return p;
+    case 1114: case 1184:
+      *p++ = '\'';
+      p = PutTimestampUtc(p, v.i, type_oid == 1184);
+      *p++ = '\'';
+      return p;
+    default:   // text, bpchar, varchar, json
+      return PutQuoted(p, v.s.data(), v.s.size());
+  }
+}
+
+// AppendTuple with the cached headers when every value has a direct writer; false (nothing
+// appended) otherwise.
+bool AppendTupleDirect(std::string* out, const RelationDesc& d,
+                       const std::vector<std::string>& headers, const Row& row, bool skip_nulls,
+                       const TextOptions& opts) {
+  const bool utc = Utc(opts);
+  const size_t n = std::min(d.attrs.size(), row.size());
+  size_t bound = 0;
+  for (size_t i = 0; i < n; i++) {
+    const Value& v = row[i];
+    if (d.attrs[i].dropped || (v.is_null && !v.unchanged_toast && skip_nulls)) continue;
+    bound += headers[i].size();
+    if (v.unchanged_toast) bound += 21;   // "unchanged-toast-datum"
+    else if (v.is_null) bound += 4;
+    else if (size_t b = LiteralBound(v, d.attrs[i].type_oid, utc); b != 0) bound += b;
+    else return false;
+  }
+  const size_t at = out->size();
+  out->resize(at + bound);
+  char* p = out->data() + at;
+  for (size_t i = 0; i < n; i++) {
+    const Value& v = row[i];
+    if (d.attrs[i].dropped || (v.is_null && !v.unchanged_toast && skip_nulls)) continue;
+    std::memcpy(p, headers[i].data(), headers[i].size());
+    p += headers[i].size();
+    if (v.unchanged_toast) {
+      std::memcpy(p, "unchanged-toast-datum", 21);
+      p += 21;
+    } else if (v.is_null) {
+      std::memcpy(p, "null", 4);
+      p += 4;
+    } else {
+      p = PutLiteral(p, v, d.attrs[i].type_oid);
+    }
+  }
+  out->resize(static_cast<size_t>(p - out->data()));
+  return true;
+}
+
 // `headers` (may be null): the column headers of `d`, precomputed by TestDecodingFormatter.
 void AppendTuple(std::string* out, const RelationDesc& d, const std::vector<std::string>* headers,
                  const Row& row, bool skip_nulls, const TextOptions& opts) {
+  if (headers != nullptr && AppendTupleDirect(out, d, *headers, row, skip_nulls, opts)) return;
   for (size_t i = 0; i < d.attrs.size() && i < row.size(); i++) {
     const AttributeDesc& a = d.attrs[i];
     if (a.dropped) continue;
