@@ -126,12 +126,16 @@ size_t ReorderBuffer::ApproxSize(const Change& c) {
   return n;
 }
 
-void ReorderBuffer::SerializeChange(Xid tag, const Change& c, std::string* out) {
-  size_t len = 4 + 1 + 4 + 8 + 1 + (c.old_row ? RowBytes(*c.old_row) : 0) +
-               (c.new_row ? RowBytes(*c.new_row) : 0) + 4 + 4 * c.truncated.size();
-  size_t at = out->size();
-  out->resize(at + 4 + len);
-  Writer w{out->data() + at};
+namespace {
+// Payload bytes of one spill record (after its u32 length).
+size_t PayloadSize(const Change& c) {
+  return 4 + 1 + 4 + 8 + 1 + (c.old_row ? RowBytes(*c.old_row) : 0) +
+         (c.new_row ? RowBytes(*c.new_row) : 0) + 4 + 4 * c.truncated.size();
+}
+
+// Writes the record (length, payload of `len` = PayloadSize(c) bytes) at p; returns its end.
+char* WriteChange(char* p, Xid tag, const Change& c, size_t len) {
+  Writer w{p};
   w.Put<uint32_t>(static_cast<uint32_t>(len));
   w.Put<uint32_t>(tag);
   w.Put<uint8_t>(static_cast<uint8_t>(c.kind));
@@ -143,6 +147,15 @@ void ReorderBuffer::SerializeChange(Xid tag, const Change& c, std::string* out) 
   if (c.new_row) PutRow(&w, *c.new_row);
   w.Put<uint32_t>(static_cast<uint32_t>(c.truncated.size()));
   for (Oid o : c.truncated) w.Put<uint32_t>(o);
+  return w.p;
+}
+}  // namespace
+
+void ReorderBuffer::SerializeChange(Xid tag, const Change& c, std::string* out) {
+  size_t len = PayloadSize(c);
+  size_t at = out->size();
+  out->resize(at + 4 + len);
+  WriteChange(out->data() + at, tag, c, len);
 }
 
 bool ReorderBuffer::ParseChange(const char* p, size_t n, Xid* tag, Change* c) {
@@ -238,17 +251,28 @@ Status ReorderBuffer::Spill(Txn& t) {
   if (!f) return Status::IOError("cannot open spill file " + t.spill_path + ": " + std::strerror(errno));
   // Serialized in chunks of about 1 MB through a reused buffer: serializing the whole batch
   // first would need as much memory again as the changes being spilled.
+  // The buffer keeps its size between chunks and records are written at an offset into it
+  // (resizing the string per record zero-filled every byte once more).
   bool ok = true;
   int err = 0;
-  spill_buf_.clear();
+  if (spill_buf_.size() < (size_t{1} << 20)) spill_buf_.resize(size_t{1} << 20);
+  size_t used = 0;
+  auto flush = [&]() {
+    if (used == 0 || !ok) return;
+    ok = std::fwrite(spill_buf_.data(), 1, used, f) == used;
+    if (!ok) err = errno;
+    used = 0;
+  };
   for (size_t i = 0; i < t.changes.size() && ok; i++) {
-    SerializeChange(t.tags[i], t.changes[i], &spill_buf_);
-    if (spill_buf_.size() >= (1u << 20) || i + 1 == t.changes.size()) {
-      ok = std::fwrite(spill_buf_.data(), 1, spill_buf_.size(), f) == spill_buf_.size();
-      if (!ok) err = errno;
-      spill_buf_.clear();
+    const size_t len = PayloadSize(t.changes[i]);
+    if (used + 4 + len > spill_buf_.size()) {
+      flush();
+      if (4 + len > spill_buf_.size()) spill_buf_.resize(4 + len);
     }
+    used = static_cast<size_t>(WriteChange(spill_buf_.data() + used, t.tags[i], t.changes[i], len) -
+                               spill_buf_.data());
   }
+  flush();
   if (std::fclose(f) != 0 && ok) {
     ok = false;
     err = errno;
