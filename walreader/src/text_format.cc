@@ -660,26 +660,35 @@ char* PutDate(char* p, int64_t days_since_2000, bool* bc) {   // at most 24 byte
   return p + last.len;
 }
 
+// Two digits of 0 <= v < 100 at p.
+char* Put2(char* p, unsigned v) {
+  p[0] = static_cast<char>('0' + v / 10);
+  p[1] = static_cast<char>('0' + v % 10);
+  return p + 2;
+}
+
 // nullptr for values TimeText prints differently (negative or 100+ hours: not in valid data).
+// Every timestamp column of every row comes through here: 32-bit arithmetic after one 64-bit
+// division, fraction digits written two at a time.
 char* PutTime(char* p, int64_t usec) {   // at most 15 bytes
-  int64_t h = usec / 3600000000LL;
-  usec -= h * 3600000000LL;
-  int64_t mi = usec / 60000000LL;
-  usec -= mi * 60000000LL;
-  int64_t sec = usec / 1000000, frac = usec % 1000000;
-  if (h < 0 || h >= 100 || mi < 0 || sec < 0 || frac < 0) return nullptr;
-  p = PutPadded(p, h, 2);
+  if (usec < 0 || usec >= 360000000000LL) return nullptr;
+  const auto secs = static_cast<uint32_t>(usec / 1000000);
+  uint32_t frac = static_cast<uint32_t>(usec - int64_t{secs} * 1000000);
+  p = Put2(p, secs / 3600);
   *p++ = ':';
-  p = PutPadded(p, mi, 2);
+  p = Put2(p, secs / 60 % 60);
   *p++ = ':';
-  p = PutPadded(p, sec, 2);
+  p = Put2(p, secs % 60);
   if (frac != 0) {
     char f[6];
-    for (int k = 5; k >= 0; k--) { f[k] = static_cast<char>('0' + frac % 10); frac /= 10; }
+    Put2(f, frac / 10000);
+    Put2(f + 2, frac / 100 % 100);
+    Put2(f + 4, frac % 100);
     int n = 6;
     while (f[n - 1] == '0') n--;
     *p++ = '.';
-    for (int k = 0; k < n; k++) *p++ = f[k];
+    std::memcpy(p, f, static_cast<size_t>(n));
+    p += n;
   }
   return p;
 }
