@@ -218,6 +218,7 @@ void ReorderBuffer::EraseTxn(std::unordered_map<Xid, Txn>::iterator it) {
   auto node = txns_.extract(it);
   Txn& t = node.mapped();
   if (spare_.empty() && t.changes.capacity() <= 256) {
+    RecycleRows(t.changes);
     t.changes.clear();
     t.tags.clear();
     t.speculative.reset();
@@ -282,12 +283,29 @@ Status ReorderBuffer::Spill(Txn& t) {
   t.batch_hint = t.changes.size();
   // The vectors keep their capacity: a transaction that spilled is likely to fill another batch
   // of the same size, and freeing and growing them again cost page faults and copies.
+  RecycleRows(t.changes);
   t.changes.clear();
   t.tags.clear();
   mem_total_ -= t.mem;
   t.mem = 0;
   spill_count_++;
   return Status::Ok();
+}
+
+Row ReorderBuffer::TakeRow() {
+  if (row_pool_.empty()) return Row();
+  Row r = std::move(row_pool_.back());
+  row_pool_.pop_back();
+  return r;
+}
+
+void ReorderBuffer::RecycleRows(std::vector<Change>& changes, size_t from) {
+  for (size_t i = from; i < changes.size() && row_pool_.size() < kRowPoolSize; i++) {
+    Change& c = changes[i];
+    if (c.new_row && c.new_row->capacity() > 0) row_pool_.push_back(std::move(*c.new_row));
+    if (c.old_row && c.old_row->capacity() > 0 && row_pool_.size() < kRowPoolSize)
+      row_pool_.push_back(std::move(*c.old_row));
+  }
 }
 
 void ReorderBuffer::MaybeSpill() {
