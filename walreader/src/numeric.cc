@@ -22,6 +22,12 @@ constexpr uint16_t kShortWeightMask = 0x003F;
 }  // namespace
 
 Result<std::string> NumericToText(const uint8_t* p, size_t len) {
+  std::string out;
+  PGT_RETURN_IF_ERROR(NumericToTextInto(p, len, &out));
+  return out;
+}
+
+Status NumericToTextInto(const uint8_t* p, size_t len, std::string* result) {
   if (len < 2) return Status::Corruption("numeric datum too short");
   uint16_t h = U16(p);
   bool neg;
@@ -29,9 +35,9 @@ Result<std::string> NumericToText(const uint8_t* p, size_t len) {
   size_t digits_off;
   if ((h & kSignMask) == kSpecial) {
     uint16_t s = h & 0xF000;
-    if (s == kNaN) return std::string("NaN");
-    if (s == kPinf) return std::string("Infinity");
-    if (s == kNinf) return std::string("-Infinity");
+    if (s == kNaN) { *result = "NaN"; return Status::Ok(); }
+    if (s == kPinf) { *result = "Infinity"; return Status::Ok(); }
+    if (s == kNinf) { *result = "-Infinity"; return Status::Ok(); }
     return Status::Corruption("invalid numeric special value");
   }
   if ((h & kSignMask) == kShort) {
@@ -64,7 +70,8 @@ Result<std::string> NumericToText(const uint8_t* p, size_t len) {
     o[3] = static_cast<char>('0' + v % 10);
     return o + 4;
   };
-  std::string out(static_cast<size_t>(std::max(weight + 1, 1) * 4 + dscale + 8), '\0');
+  std::string& out = *result;
+  out.resize(static_cast<size_t>(std::max(weight + 1, 1) * 4 + dscale + 8));
   char* w = out.data();
   if (neg) *w++ = '-';
   int d;
@@ -91,7 +98,7 @@ Result<std::string> NumericToText(const uint8_t* p, size_t len) {
     w = frac_start + dscale;
   }
   out.resize(static_cast<size_t>(w - out.data()));
-  return out;
+  return Status::Ok();
 }
 
 }  // namespace pgt::internal

@@ -104,9 +104,7 @@ bool PlainVarlenaInto(Value* v, const uint8_t* p, size_t avail, TypeId type, siz
   if (sz < 1 || sz > avail) return false;
   const char* payload = reinterpret_cast<const char*>(p + 1);
   if (type == TypeId::kNumeric) {
-    auto txt = NumericToText(p + 1, sz - 1);
-    if (!txt.ok()) return false;
-    v->s = std::move(txt).value();
+    if (!NumericToTextInto(p + 1, sz - 1, &v->s).ok()) return false;
   } else {
     v->s.assign(payload, sz - 1);
   }
