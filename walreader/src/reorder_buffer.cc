@@ -300,11 +300,16 @@ Row ReorderBuffer::TakeRow() {
 }
 
 void ReorderBuffer::RecycleRows(std::vector<Change>& changes, size_t from) {
+  // Only small rows: a pooled row keeps its string buffers, and rows holding large (detoasted)
+  // values would make the pool hold up to kRowPoolSize of them.
+  auto keep = [&](std::optional<Row>& r) {
+    if (r && r->capacity() > 0 && row_pool_.size() < kRowPoolSize &&
+        RowSize(*r) <= kPooledRowMaxBytes)
+      row_pool_.push_back(std::move(*r));
+  };
   for (size_t i = from; i < changes.size() && row_pool_.size() < kRowPoolSize; i++) {
-    Change& c = changes[i];
-    if (c.new_row && c.new_row->capacity() > 0) row_pool_.push_back(std::move(*c.new_row));
-    if (c.old_row && c.old_row->capacity() > 0 && row_pool_.size() < kRowPoolSize)
-      row_pool_.push_back(std::move(*c.old_row));
+    keep(changes[i].new_row);
+    keep(changes[i].old_row);
   }
 }
 

@@ -105,6 +105,7 @@ class ReorderBuffer {
   // (see TupleContext::recycled); empty if none. At most kRowPoolSize rows are kept.
   Row TakeRow();
   static constexpr size_t kRowPoolSize = 256;
+  static constexpr size_t kPooledRowMaxBytes = 4096;   // larger rows are freed, not pooled
 
   static size_t ApproxSize(const Change& c);
   // The spill record format (exposed for tests): appends/parses one (tag, change) record.
