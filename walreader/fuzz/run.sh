@@ -44,7 +44,7 @@ fi
 
 flags=(-std=c++20 -O1 -gline-tables-only -fno-omit-frame-pointer -fsanitize=address,undefined
        -fno-sanitize-recover=all -Wall -I"$wr/include" -I"$wr/src" -I"$here")
-srcs=(status_lsn value crc32c xlog_reader record numeric pglz toast_lz4 tuple xact_parse jsonb text_format)
+srcs=(status_lsn value crc32c xlog_reader record numeric pglz toast_lz4 tuple xact_parse jsonb text_format text_direct)
 mkdir -p "$work/obj" "$work/bin" "$work/seeds" "$work/artifacts"
 log "building in $work ($cxx, -j1)"
 for s in "${srcs[@]}"; do

@@ -84,7 +84,8 @@ Status DecodeInsert(const DecodedRecord& r, const HeapDecodeContext& ctx) {
   if (!b->has_data) return Bad(r, "insert without tuple data");
   PGT_ASSIGN_OR_RETURN(TupleView t, ParseHeapTuple(r.block_data(*b), b->data_len));
   if (owner != nullptr) return AddToastChunk(r, ctx, *owner, t);
-  TupleContext tc{desc, r.start, ExternalPolicy::kError, ctx.rb->ToastFor(r.xid)};
+  Row spare = ctx.rb->TakeRow();
+  TupleContext tc{desc, r.start, ExternalPolicy::kError, ctx.rb->ToastFor(r.xid), &spare};
   PGT_ASSIGN_OR_RETURN(Row row, DecodeTuple(t, tc));
   Change c;
   c.kind = ChangeKind::kInsert;
@@ -144,7 +145,8 @@ Status DecodeUpdate(const DecodedRecord& r, const HeapDecodeContext& ctx) {
                                  desc->name + " at " + FormatLsn(r.start) +
                                  " (not logically logged?)");
     PGT_ASSIGN_OR_RETURN(TupleView t, ParseHeapTuple(p, len));
-    TupleContext tc{desc, r.start, ExternalPolicy::kUnchangedToast, ctx.rb->ToastFor(r.xid)};
+    Row spare = ctx.rb->TakeRow();
+    TupleContext tc{desc, r.start, ExternalPolicy::kUnchangedToast, ctx.rb->ToastFor(r.xid), &spare};
     PGT_ASSIGN_OR_RETURN(Row row, DecodeTuple(t, tc));
     c.new_row = std::move(row);
   }
@@ -210,7 +212,8 @@ Status DecodeMultiInsert(const DecodedRecord& r, const HeapDecodeContext& ctx) {
     if (off > b->data_len || t.t_hoff < kTupleHeaderOffsetBits ||
         t.t_hoff - kTupleHeaderOffsetBits > datalen)
       return Bad(r, "invalid multi-insert tuple");
-    TupleContext tc{desc, r.start, ExternalPolicy::kError, ctx.rb->ToastFor(r.xid)};
+    Row spare = ctx.rb->TakeRow();
+    TupleContext tc{desc, r.start, ExternalPolicy::kError, ctx.rb->ToastFor(r.xid), &spare};
     PGT_ASSIGN_OR_RETURN(Row row, DecodeTuple(t, tc));
     Change c;
     c.kind = ChangeKind::kInsert;

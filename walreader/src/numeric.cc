@@ -22,6 +22,12 @@ constexpr uint16_t kShortWeightMask = 0x003F;
 }  // namespace
 
 Result<std::string> NumericToText(const uint8_t* p, size_t len) {
+  std::string out;
+  PGT_RETURN_IF_ERROR(NumericToTextInto(p, len, &out));
+  return out;
+}
+
+Status NumericToTextInto(const uint8_t* p, size_t len, std::string* result) {
   if (len < 2) return Status::Corruption("numeric datum too short");
   uint16_t h = U16(p);
   bool neg;
@@ -29,9 +35,9 @@ Result<std::string> NumericToText(const uint8_t* p, size_t len) {
   size_t digits_off;
   if ((h & kSignMask) == kSpecial) {
     uint16_t s = h & 0xF000;
-    if (s == kNaN) return std::string("NaN");
-    if (s == kPinf) return std::string("Infinity");
-    if (s == kNinf) return std::string("-Infinity");
+    if (s == kNaN) { *result = "NaN"; return Status::Ok(); }
+    if (s == kPinf) { *result = "Infinity"; return Status::Ok(); }
+    if (s == kNinf) { *result = "-Infinity"; return Status::Ok(); }
     return Status::Corruption("invalid numeric special value");
   }
   if ((h & kSignMask) == kShort) {
@@ -55,38 +61,44 @@ Result<std::string> NumericToText(const uint8_t* p, size_t len) {
   for (int k = 0; k < ndigits; k++)
     if (digit(k) < 0 || digit(k) >= 10000) return Status::Corruption("invalid numeric digit");
   auto group = [&](int k) { return k >= 0 && k < ndigits ? digit(k) : 0; };
-  auto put4 = [](std::string* o, int v) {   // 4 digits, zero-padded
-    char b[4] = {static_cast<char>('0' + v / 1000), static_cast<char>('0' + v / 100 % 10),
-                 static_cast<char>('0' + v / 10 % 10), static_cast<char>('0' + v % 10)};
-    o->append(b, 4);
+  // Written through a pointer into a string sized for the longest text (appending character by
+  // character showed in profiles), then cut to length.
+  auto put4 = [](char* o, int v) {   // 4 digits, zero-padded
+    o[0] = static_cast<char>('0' + v / 1000);
+    o[1] = static_cast<char>('0' + v / 100 % 10);
+    o[2] = static_cast<char>('0' + v / 10 % 10);
+    o[3] = static_cast<char>('0' + v % 10);
+    return o + 4;
   };
-  std::string out;
-  out.reserve(static_cast<size_t>(std::max(weight + 1, 1) * 4 + dscale + 3));
-  if (neg) out += '-';
+  std::string& out = *result;
+  out.resize(static_cast<size_t>(std::max(weight + 1, 1) * 4 + dscale + 8));
+  char* w = out.data();
+  if (neg) *w++ = '-';
   int d;
   if (weight < 0) {
     d = weight + 1;
-    out += '0';
+    *w++ = '0';
   } else {
     for (d = 0; d <= weight; d++) {
       int dig = group(d);
       if (d > 0) {
-        put4(&out, dig);
+        w = put4(w, dig);
       } else {   // the first group without leading zeros
         char b[4];
         int n = 0;
         do { b[n++] = static_cast<char>('0' + dig % 10); dig /= 10; } while (dig > 0);
-        while (n > 0) out += b[--n];
+        while (n > 0) *w++ = b[--n];
       }
     }
   }
   if (dscale > 0) {
-    out += '.';
-    size_t frac_start = out.size();
-    for (int i = 0; i < dscale; d++, i += 4) put4(&out, group(d));
-    out.resize(frac_start + static_cast<size_t>(dscale));
+    *w++ = '.';
+    char* frac_start = w;
+    for (int i = 0; i < dscale; d++, i += 4) w = put4(w, group(d));
+    w = frac_start + dscale;
   }
-  return out;
+  out.resize(static_cast<size_t>(w - out.data()));
+  return Status::Ok();
 }
 
 }  // namespace pgt::internal

@@ -90,9 +90,14 @@ bool GetRow(Cursor* c, Row* r) {
     v.type = static_cast<TypeId>(type);
     v.is_null = flags & 1;
     v.unchanged_toast = flags & 2;
+    // `r` may be a reused row (see ReadBack): absent fields are zero/empty, as written.
+    v.i = 0;
+    v.f = 0;
     if ((flags & 4) && !c->Get(&v.i)) return false;
     if ((flags & 8) && !c->Get(&v.f)) return false;
-    if (flags & 16) {
+    if (!(flags & 16)) {
+      v.s.clear();
+    } else {
       uint32_t len;
       if (!c->Get(&len) || len > c->n) return false;
       v.s.assign(c->p, len);
@@ -121,12 +126,16 @@ size_t ReorderBuffer::ApproxSize(const Change& c) {
   return n;
 }
 
-void ReorderBuffer::SerializeChange(Xid tag, const Change& c, std::string* out) {
-  size_t len = 4 + 1 + 4 + 8 + 1 + (c.old_row ? RowBytes(*c.old_row) : 0) +
-               (c.new_row ? RowBytes(*c.new_row) : 0) + 4 + 4 * c.truncated.size();
-  size_t at = out->size();
-  out->resize(at + 4 + len);
-  Writer w{out->data() + at};
+namespace {
+// Payload bytes of one spill record (after its u32 length).
+size_t PayloadSize(const Change& c) {
+  return 4 + 1 + 4 + 8 + 1 + (c.old_row ? RowBytes(*c.old_row) : 0) +
+         (c.new_row ? RowBytes(*c.new_row) : 0) + 4 + 4 * c.truncated.size();
+}
+
+// Writes the record (length, payload of `len` = PayloadSize(c) bytes) at p; returns its end.
+char* WriteChange(char* p, Xid tag, const Change& c, size_t len) {
+  Writer w{p};
   w.Put<uint32_t>(static_cast<uint32_t>(len));
   w.Put<uint32_t>(tag);
   w.Put<uint8_t>(static_cast<uint8_t>(c.kind));
@@ -138,6 +147,15 @@ void ReorderBuffer::SerializeChange(Xid tag, const Change& c, std::string* out) 
   if (c.new_row) PutRow(&w, *c.new_row);
   w.Put<uint32_t>(static_cast<uint32_t>(c.truncated.size()));
   for (Oid o : c.truncated) w.Put<uint32_t>(o);
+  return w.p;
+}
+}  // namespace
+
+void ReorderBuffer::SerializeChange(Xid tag, const Change& c, std::string* out) {
+  size_t len = PayloadSize(c);
+  size_t at = out->size();
+  out->resize(at + 4 + len);
+  WriteChange(out->data() + at, tag, c, len);
 }
 
 bool ReorderBuffer::ParseChange(const char* p, size_t n, Xid* tag, Change* c) {
@@ -151,10 +169,13 @@ bool ReorderBuffer::ParseChange(const char* p, size_t n, Xid* tag, Change* c) {
   c->old_is_key_only = flags & 2;
   c->truncate_cascade = flags & 8;
   c->truncate_restart_seqs = flags & 16;
-  c->old_row.reset();
-  c->new_row.reset();
-  if (flags & 1) { c->old_row.emplace(); if (!GetRow(&cur, &*c->old_row)) return false; }
-  if (flags & 4) { c->new_row.emplace(); if (!GetRow(&cur, &*c->new_row)) return false; }
+  // Rows already present in `c` are refilled: their vectors and strings keep their allocations.
+  auto row = [&](std::optional<Row>* r, bool present) {
+    if (!present) { r->reset(); return true; }
+    if (!r->has_value()) r->emplace();
+    return GetRow(&cur, &**r);
+  };
+  if (!row(&c->old_row, flags & 1) || !row(&c->new_row, flags & 4)) return false;
   if (!cur.Get(&ntrunc) || ntrunc > cur.n / sizeof(Oid)) return false;
   c->truncated.resize(ntrunc);
   for (Oid& o : c->truncated) cur.Get(&o);
@@ -197,6 +218,7 @@ void ReorderBuffer::EraseTxn(std::unordered_map<Xid, Txn>::iterator it) {
   auto node = txns_.extract(it);
   Txn& t = node.mapped();
   if (spare_.empty() && t.changes.capacity() <= 256) {
+    RecycleRows(t.changes);
     t.changes.clear();
     t.tags.clear();
     t.speculative.reset();
@@ -230,17 +252,28 @@ Status ReorderBuffer::Spill(Txn& t) {
   if (!f) return Status::IOError("cannot open spill file " + t.spill_path + ": " + std::strerror(errno));
   // Serialized in chunks of about 1 MB through a reused buffer: serializing the whole batch
   // first would need as much memory again as the changes being spilled.
+  // The buffer keeps its size between chunks and records are written at an offset into it
+  // (resizing the string per record zero-filled every byte once more).
   bool ok = true;
   int err = 0;
-  spill_buf_.clear();
+  if (spill_buf_.size() < (size_t{1} << 20)) spill_buf_.resize(size_t{1} << 20);
+  size_t used = 0;
+  auto flush = [&]() {
+    if (used == 0 || !ok) return;
+    ok = std::fwrite(spill_buf_.data(), 1, used, f) == used;
+    if (!ok) err = errno;
+    used = 0;
+  };
   for (size_t i = 0; i < t.changes.size() && ok; i++) {
-    SerializeChange(t.tags[i], t.changes[i], &spill_buf_);
-    if (spill_buf_.size() >= (1u << 20) || i + 1 == t.changes.size()) {
-      ok = std::fwrite(spill_buf_.data(), 1, spill_buf_.size(), f) == spill_buf_.size();
-      if (!ok) err = errno;
-      spill_buf_.clear();
+    const size_t len = PayloadSize(t.changes[i]);
+    if (used + 4 + len > spill_buf_.size()) {
+      flush();
+      if (4 + len > spill_buf_.size()) spill_buf_.resize(4 + len);
     }
+    used = static_cast<size_t>(WriteChange(spill_buf_.data() + used, t.tags[i], t.changes[i], len) -
+                               spill_buf_.data());
   }
+  flush();
   if (std::fclose(f) != 0 && ok) {
     ok = false;
     err = errno;
@@ -248,12 +281,36 @@ Status ReorderBuffer::Spill(Txn& t) {
   if (!ok) return Status::IOError("cannot write spill file " + t.spill_path + ": " + std::strerror(err));
   t.spilled += t.changes.size();
   t.batch_hint = t.changes.size();
-  std::vector<Change>().swap(t.changes);
-  std::vector<Xid>().swap(t.tags);
+  // The vectors keep their capacity: a transaction that spilled is likely to fill another batch
+  // of the same size, and freeing and growing them again cost page faults and copies.
+  RecycleRows(t.changes);
+  t.changes.clear();
+  t.tags.clear();
   mem_total_ -= t.mem;
   t.mem = 0;
   spill_count_++;
   return Status::Ok();
+}
+
+Row ReorderBuffer::TakeRow() {
+  if (row_pool_.empty()) return Row();
+  Row r = std::move(row_pool_.back());
+  row_pool_.pop_back();
+  return r;
+}
+
+void ReorderBuffer::RecycleRows(std::vector<Change>& changes, size_t from) {
+  // Only small rows: a pooled row keeps its string buffers, and rows holding large (detoasted)
+  // values would make the pool hold up to kRowPoolSize of them.
+  auto keep = [&](std::optional<Row>& r) {
+    if (r && r->capacity() > 0 && row_pool_.size() < kRowPoolSize &&
+        RowSize(*r) <= kPooledRowMaxBytes)
+      row_pool_.push_back(std::move(*r));
+  };
+  for (size_t i = from; i < changes.size() && row_pool_.size() < kRowPoolSize; i++) {
+    keep(changes[i].new_row);
+    keep(changes[i].old_row);
+  }
 }
 
 void ReorderBuffer::MaybeSpill() {
@@ -290,6 +347,7 @@ Status ReorderBuffer::ReadBack(Txn& t, Fn&& fn) {
     return true;
   };
   Status st;
+  Change c;   // refilled for every record: a callback that does not keep it saves the allocations
   for (uint64_t k = 0; k < t.spilled; k++) {
     uint32_t len;
     if (!fill(sizeof(len))) {
@@ -302,7 +360,6 @@ Status ReorderBuffer::ReadBack(Txn& t, Fn&& fn) {
       break;
     }
     Xid tag;
-    Change c;
     if (!ParseChange(buf.data() + pos + sizeof(len), len, &tag, &c)) {
       st = Status::Corruption("spill file " + t.spill_path + ": bad record " + std::to_string(k));
       break;

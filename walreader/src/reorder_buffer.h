@@ -101,6 +101,12 @@ class ReorderBuffer {
   const std::string& spill_dir() const { return spill_dir_; }
   std::string SpillPathOf(Xid top) const;            // "" if not spilled
 
+  // A row of an emitted or spilled change, its vector and strings kept for the next decoded row
+  // (see TupleContext::recycled); empty if none. At most kRowPoolSize rows are kept.
+  Row TakeRow();
+  static constexpr size_t kRowPoolSize = 256;
+  static constexpr size_t kPooledRowMaxBytes = 4096;   // larger rows are freed, not pooled
+
   static size_t ApproxSize(const Change& c);
   // The spill record format (exposed for tests): appends/parses one (tag, change) record.
   static void SerializeChange(Xid tag, const Change& c, std::string* out);
@@ -136,6 +142,8 @@ class ReorderBuffer {
   Status Unspill(Txn& t);                        // spilled changes back in front of `changes`
   void RemoveSpill(Txn& t);
   void Fail(Status st) { if (error_.ok()) error_ = std::move(st); }
+  // Moves the rows of changes[from, to) into row_pool_ while it has room.
+  void RecycleRows(std::vector<Change>& changes, size_t from = 0);
 
   size_t memory_limit_;
   std::string spill_dir_;
@@ -152,6 +160,7 @@ class ReorderBuffer {
   Txn* cached_ = nullptr;                        // the last one looked up (see FindTxn)
   std::unordered_map<Xid, Txn>::node_type spare_;   // an emptied node for reuse (see EraseTxn)
   std::unordered_map<Xid, Xid> sub_to_top_;
+  std::vector<Row> row_pool_;                    // see TakeRow
 };
 
 }  // namespace pgt::internal

@@ -16,6 +16,7 @@
 #include "bytes.h"
 #include "jsonb.h"
 #include "numeric.h"
+#include "text_direct.h"
 
 namespace pgt {
 
@@ -608,7 +609,7 @@ const char* ScalarTypeName(Oid type_oid) {
 void AppendInt(std::string* out, int64_t v) {
   char buf[24];
   auto r = std::to_chars(buf, buf + sizeof buf, v);
-  out->append(buf, r.ptr);
+  out->append(buf, static_cast<size_t>(r.ptr - buf));
 }
 
 // Zero-padded to at least `width` digits (v >= 0), as printf("%0*lld").
@@ -628,7 +629,7 @@ char* PutPadded(char* p, int64_t v, int width) {
 
 // DateText / TimeText / TimestampText into a caller's buffer (same output); dates and times are
 // formatted in a local buffer and appended once.
-char* PutDate(char* p, int64_t days_since_2000, bool* bc) {   // at most 24 bytes
+char* PutDateUncached(char* p, int64_t days_since_2000, bool* bc) {   // at most 24 bytes
   int64_t y;
   unsigned m, d;
   CivilFromDays(days_since_2000 + kDaysFrom1970To2000, &y, &m, &d);
@@ -641,68 +642,112 @@ char* PutDate(char* p, int64_t days_since_2000, bool* bc) {   // at most 24 byte
   return PutPadded(p, d, 2);
 }
 
+// Consecutive rows usually carry dates and timestamps of the same day (the civil-date
+// conversion showed in profiles): the last day's text is kept, per thread.
+char* PutDate(char* p, int64_t days_since_2000, bool* bc) {   // at most 24 bytes
+  struct Last {
+    int64_t days = INT64_MIN;
+    bool bc = false;
+    uint8_t len = 0;
+    char text[24];
+  };
+  static thread_local Last last;
+  if (days_since_2000 != last.days) {
+    last.len = static_cast<uint8_t>(PutDateUncached(last.text, days_since_2000, &last.bc) - last.text);
+    last.days = days_since_2000;
+  }
+  *bc = last.bc;
+  std::memcpy(p, last.text, last.len);
+  return p + last.len;
+}
+
+// Two digits of 0 <= v < 100 at p.
+char* Put2(char* p, unsigned v) {
+  p[0] = static_cast<char>('0' + v / 10);
+  p[1] = static_cast<char>('0' + v % 10);
+  return p + 2;
+}
+
 // nullptr for values TimeText prints differently (negative or 100+ hours: not in valid data).
+// Every timestamp column of every row comes through here: 32-bit arithmetic after one 64-bit
+// division, fraction digits written two at a time.
 char* PutTime(char* p, int64_t usec) {   // at most 15 bytes
-  int64_t h = usec / 3600000000LL;
-  usec -= h * 3600000000LL;
-  int64_t mi = usec / 60000000LL;
-  usec -= mi * 60000000LL;
-  int64_t sec = usec / 1000000, frac = usec % 1000000;
-  if (h < 0 || h >= 100 || mi < 0 || sec < 0 || frac < 0) return nullptr;
-  p = PutPadded(p, h, 2);
+  if (usec < 0 || usec >= 360000000000LL) return nullptr;
+  const auto secs = static_cast<uint32_t>(usec / 1000000);
+  uint32_t frac = static_cast<uint32_t>(usec - int64_t{secs} * 1000000);
+  p = Put2(p, secs / 3600);
   *p++ = ':';
-  p = PutPadded(p, mi, 2);
+  p = Put2(p, secs / 60 % 60);
   *p++ = ':';
-  p = PutPadded(p, sec, 2);
+  p = Put2(p, secs % 60);
   if (frac != 0) {
     char f[6];
-    for (int k = 5; k >= 0; k--) { f[k] = static_cast<char>('0' + frac % 10); frac /= 10; }
+    Put2(f, frac / 10000);
+    Put2(f + 2, frac / 100 % 100);
+    Put2(f + 4, frac % 100);
     int n = 6;
     while (f[n - 1] == '0') n--;
     *p++ = '.';
-    for (int k = 0; k < n; k++) *p++ = f[k];
+    std::memcpy(p, f, static_cast<size_t>(n));
+    p += n;
   }
   return p;
 }
 
 void AppendDate(std::string* out, int64_t days_since_2000, bool* bc) {
   char buf[32];
-  out->append(buf, PutDate(buf, days_since_2000, bc));
+  out->append(buf, static_cast<size_t>(PutDate(buf, days_since_2000, bc) - buf));
 }
 
 void AppendTime(std::string* out, int64_t usec) {
   char buf[32];
   char* e = PutTime(buf, usec);
   if (e == nullptr) *out += TimeText(usec);
-  else out->append(buf, e);
+  else out->append(buf, static_cast<size_t>(e - buf));
 }
 
-void AppendTimestampUtc(std::string* out, int64_t ts, bool tz) {
-  if (ts == INT64_MIN) { *out += "-infinity"; return; }
-  if (ts == INT64_MAX) { *out += "infinity"; return; }
+// A timestamp (tz: with time zone, printed in UTC) at p; at most 50 bytes.
+char* PutTimestampUtc(char* p, int64_t ts, bool tz) {
+  if (ts == INT64_MIN) { std::memcpy(p, "-infinity", 9); return p + 9; }
+  if (ts == INT64_MAX) { std::memcpy(p, "infinity", 8); return p + 8; }
   int64_t days = ts / kUsecPerDay;
   int64_t rem = ts % kUsecPerDay;
   if (rem < 0) { rem += kUsecPerDay; days--; }
   bool bc;
-  char buf[80];
-  char* p = PutDate(buf, days, &bc);
+  p = PutDate(p, days, &bc);
   *p++ = ' ';
   p = PutTime(p, rem);   // 0 <= rem < one day: never nullptr
   if (tz) { *p++ = '+'; *p++ = '0'; *p++ = '0'; }
   if (bc) { *p++ = ' '; *p++ = 'B'; *p++ = 'C'; }
-  out->append(buf, p);
+  return p;
 }
 
-// 'text' with single quotes doubled.
+void AppendTimestampUtc(std::string* out, int64_t ts, bool tz) {
+  char buf[80];
+  out->append(buf, static_cast<size_t>(PutTimestampUtc(buf, ts, tz) - buf));
+}
+
+// 'text' with single quotes doubled. Appends take (pointer, length): the (first, last) overloads
+// go through std::string's general replace, which showed in profiles.
 void AppendQuoted(std::string* out, const char* p, size_t n) {
-  *out += '\'';
   const char* end = p + n;
+  const char* q = static_cast<const char*>(std::memchr(p, '\'', n));
+  if (q == nullptr) {   // the common case: one write of quote, text, quote
+    const size_t at = out->size();
+    out->resize(at + n + 2);
+    char* w = out->data() + at;
+    w[0] = '\'';
+    std::memcpy(w + 1, p, n);
+    w[n + 1] = '\'';
+    return;
+  }
+  *out += '\'';
   while (p < end) {
-    const char* q = static_cast<const char*>(std::memchr(p, '\'', static_cast<size_t>(end - p)));
-    if (q == nullptr) { out->append(p, end); break; }
-    out->append(p, q + 1);
+    if (q == nullptr) { out->append(p, static_cast<size_t>(end - p)); break; }
+    out->append(p, static_cast<size_t>(q + 1 - p));
     *out += '\'';
     p = q + 1;
+    q = static_cast<const char*>(std::memchr(p, '\'', static_cast<size_t>(end - p)));
   }
   *out += '\'';
 }
@@ -768,6 +813,8 @@ void AppendColumnHeader(std::string* out, const AttributeDesc& a) {
 // `headers` (may be null): the column headers of `d`, precomputed by TestDecodingFormatter.
 void AppendTuple(std::string* out, const RelationDesc& d, const std::vector<std::string>* headers,
                  const Row& row, bool skip_nulls, const TextOptions& opts) {
+  if (headers != nullptr && internal::AppendTupleDirect(out, d, *headers, row, skip_nulls, opts))
+    return;
   for (size_t i = 0; i < d.attrs.size() && i < row.size(); i++) {
     const AttributeDesc& a = d.attrs[i];
     if (a.dropped) continue;
@@ -788,6 +835,13 @@ void AppendQualified(std::string* out, const RelationDesc* d, Oid relid) {
   AppendQuotedIdent(out, d->name);
 }
 }  // namespace
+
+// For the direct tuple writer (text_direct.h), which lives in its own file.
+namespace internal {
+char* PutDateText(char* p, int64_t days_since_2000, bool* bc) { return PutDate(p, days_since_2000, bc); }
+char* PutTimeText(char* p, int64_t usec) { return PutTime(p, usec); }
+char* PutTimestampUtcText(char* p, int64_t ts, bool tz) { return PutTimestampUtc(p, ts, tz); }
+}  // namespace internal
 
 namespace {
 // `headers_of` (may be null) returns the cached column headers of a relation.

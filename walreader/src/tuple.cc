@@ -104,9 +104,7 @@ bool PlainVarlenaInto(Value* v, const uint8_t* p, size_t avail, TypeId type, siz
   if (sz < 1 || sz > avail) return false;
   const char* payload = reinterpret_cast<const char*>(p + 1);
   if (type == TypeId::kNumeric) {
-    auto txt = NumericToText(p + 1, sz - 1);
-    if (!txt.ok()) return false;
-    v->s = std::move(txt).value();
+    if (!NumericToTextInto(p + 1, sz - 1, &v->s).ok()) return false;
   } else {
     v->s.assign(payload, sz - 1);
   }
@@ -225,7 +223,20 @@ Result<Row> DecodeTuple(const TupleView& t, const TupleContext& ctx) {
     return Status::Corruption("null bitmap overlaps data in tuple at " + FormatLsn(ctx.lsn));
   // Every value starts as a NULL of unknown type and is filled in place (no temporaries: this
   // loop runs for every column of every decoded row). Dropped columns stay NULL placeholders.
-  Row row(static_cast<size_t>(ndesc));
+  Row row;
+  if (ctx.recycled != nullptr) {
+    row.swap(*ctx.recycled);
+    if (row.size() > static_cast<size_t>(ndesc)) row.resize(static_cast<size_t>(ndesc));
+    for (Value& v : row) {   // as Value{}, but strings keep their buffers
+      v.type = TypeId::kUnknown;
+      v.is_null = true;
+      v.unchanged_toast = false;
+      v.i = 0;
+      v.f = 0;
+      v.s.clear();
+    }
+  }
+  row.resize(static_cast<size_t>(ndesc));
   // Offsets are relative to the column data start (t_hoff on the page, MAXALIGNed there), so
   // that alignment is computed as on the page.
   const uint8_t* data = t.data + data_start;
