@@ -272,37 +272,16 @@ std::string ValueToText(const Value& v, const TextOptions& opts) {
   }
 }
 
-std::string FormatTypeName(Oid type_oid) {
-  switch (type_oid) {
-    case 16: return "boolean";
-    case 17: return "bytea";
-    case 20: return "bigint";
-    case 21: return "smallint";
-    case 23: return "integer";
-    case 25: return "text";
-    case 26: return "oid";
-    case 114: return "json";
-    case 700: return "real";
-    case 701: return "double precision";
-    case 1042: return "character";
-    case 1043: return "character varying";
-    case 1082: return "date";
-    case 1083: return "time without time zone";
-    case 1114: return "timestamp without time zone";
-    case 1184: return "timestamp with time zone";
-    case 1700: return "numeric";
-    case 2950: return "uuid";
-    case 3802: return "jsonb";
-    case 1186: return "interval";
-    case 1266: return "time with time zone";
-    default: {
-      Oid elem = ArrayElementOid(type_oid);
-      if (elem != 0) return FormatTypeName(elem) + "[]";
-      return "oid " + std::to_string(type_oid);
-    }
-  }
-}
+namespace {
+const char* ScalarTypeName(Oid type_oid);   // format_type_be() names (below)
+}  // namespace
 
+std::string FormatTypeName(Oid type_oid) {
+  if (const char* name = ScalarTypeName(type_oid)) return name;
+  Oid elem = ArrayElementOid(type_oid);
+  if (elem != 0) return FormatTypeName(elem) + "[]";
+  return "oid " + std::to_string(type_oid);
+}
 
 // Array type OID -> element type OID (pg_type.dat), 0 if not an array of a rendered type.
 Oid ArrayElementOid(Oid array_oid) {
