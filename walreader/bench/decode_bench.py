@@ -37,14 +37,14 @@ No timing is asserted: the ratio is reported.
 import json
 import os
 import pwd
-import random
-import shutil
 import subprocess
 import sys
-import tempfile
 import time
 
-BIN = "/usr/lib/postgresql/15/bin"
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests"))
+import oracle_check as oc  # noqa: E402
+
+BIN = oc.BIN
 
 SCHEMA = """
 create table pgbench_branches(bid int primary key, bbalance int, filler char(88));
@@ -95,52 +95,13 @@ insert into events(ts, kind, user_id, amount, note)
 """
 
 
-class Server:
-    def __init__(self, keep=False):
-        self.w = tempfile.mkdtemp(prefix="wr-bench.")
-        self.keep = keep
-        self.port = 57000 + random.randint(0, 999)
-        self.pg = pwd.getpwnam("postgres")
-        os.chown(self.w, self.pg.pw_uid, self.pg.pw_gid)
-        self.started = False
-
-    def run(self, args):
-        return subprocess.run(["runuser", "-u", "postgres", "--"] + args, check=True,
-                              stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+class Server(oc.Server):
+    """The oracle's throwaway server (as postgres, Unix socket in a temp dir, always stopped),
+    tuned for bulk WAL: no archiving, no full-page writes, no checkpoint inside a range."""
 
     def start(self):
-        data = os.path.join(self.w, "data")
-        self.run([BIN + "/initdb", "-D", data, "-E", "UTF8", "--locale=C", "--no-sync"])
-        with open(os.path.join(data, "postgresql.conf"), "a") as f:
-            f.write("wal_level=logical\nport=%d\nlisten_addresses=''\nunix_socket_directories='%s'\n"
-                    "fsync=off\nsynchronous_commit=off\nfull_page_writes=off\ntimezone='UTC'\n"
-                    "max_wal_size=8GB\ncheckpoint_timeout=1h\nautovacuum=off\n"
-                    % (self.port, self.w))
-        self.run([BIN + "/pg_ctl", "-D", data, "-l", os.path.join(self.w, "log"), "-w", "start"])
-        self.started = True
-
-    def stop(self):
-        if self.started:
-            subprocess.run(["runuser", "-u", "postgres", "--", BIN + "/pg_ctl", "-D",
-                            os.path.join(self.w, "data"), "-m", "immediate", "stop"],
-                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-            self.started = False
-        if not self.keep:
-            shutil.rmtree(self.w, ignore_errors=True)
-
-    def conninfo(self):
-        return "host=%s port=%d dbname=postgres user=postgres" % (self.w, self.port)
-
-    def psql(self, sql=None, file=None):
-        """psql -At as the postgres user; stdout bytes (no client library needed)."""
-        args = [BIN + "/psql", "-X", "-q", "-v", "ON_ERROR_STOP=1", "-h", self.w, "-p",
-                str(self.port), "-d", "postgres", "-At"]
-        args += ["-f", file] if file else ["-c", sql]
-        p = subprocess.run(["runuser", "-u", "postgres", "--"] + args, stdout=subprocess.PIPE,
-                           stderr=subprocess.PIPE)
-        if p.returncode != 0:
-            raise RuntimeError("psql failed: %s" % p.stderr.decode(errors="replace")[-2000:])
-        return p.stdout
+        super().start(16, "archive_mode=off\nsynchronous_commit=off\nfull_page_writes=off\n"
+                          "max_wal_size=8GB\ncheckpoint_timeout=1h\nautovacuum=off\n")
 
     def sql(self, text):
         """First column of the first row, as text."""

@@ -521,7 +521,8 @@ class Server:
         return subprocess.run(["runuser", "-u", "postgres", "--"] + args, check=True,
                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, **kw)
 
-    def start(self, segsize_mb):
+    def start(self, segsize_mb, extra_conf=""):
+        """initdb + start; `extra_conf` lines come last in postgresql.conf (they override)."""
         data = os.path.join(self.w, "data")
         self.run([BIN + "/initdb", "-D", data, "-E", "UTF8", "--locale=C", "--no-sync",
                   "--wal-segsize=%d" % segsize_mb])
@@ -529,6 +530,7 @@ class Server:
             f.write("wal_level=logical\nport=%d\nlisten_addresses=''\nunix_socket_directories='%s'\n"
                     "fsync=off\ntimezone='UTC'\nmax_prepared_transactions=100\nlock_timeout='20s'\narchive_mode=on\n"
                     "archive_command='cp %%p %s/%%f'\nmax_wal_size=1GB\n" % (self.port, self.w, self.arch))
+            f.write(extra_conf)
         self.run([BIN + "/pg_ctl", "-D", data, "-l", os.path.join(self.w, "log"), "-w", "start"])
         self.started = True
 
@@ -626,6 +628,39 @@ def check_lz4(psql, expected, seed):
         raise RuntimeError("seed %d: no lz4 value stored inline/external-compressed (%s)" % (seed, kinds))
     if b"table public.t_lz4: INSERT:" not in expected or b"table public.t_lz4: DELETE:" not in expected:
         raise RuntimeError("seed %d: no t_lz4 insert/delete in the range" % seed)
+
+
+def seed_or_skip(argv, name):
+    """The run's seed (--seed=N, ORACLE_SEED, else from the clock), printed; None when the live
+    test cannot run here (not root or no server binaries: the caller exits 77)."""
+    seed = int(time.time() * 1000) % 1000000
+    for a in argv:
+        if a.startswith("--seed="):
+            seed = int(a[7:])
+    if os.environ.get("ORACLE_SEED"):
+        seed = int(os.environ["ORACLE_SEED"])
+    if os.getuid() != 0 or not os.access(BIN + "/initdb", os.X_OK):
+        return None
+    print("%s: seed=%d" % (name, seed), flush=True)
+    return seed
+
+
+def compare_cli(waldump, args, expected, seed, label, what="to test_decoding"):
+    """Runs the CLI; True if it exits 0 with exactly `expected` (else prints why / the diff)."""
+    try:
+        p = subprocess.run([waldump] + args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=60)
+    except subprocess.TimeoutExpired as e:   # a CLI that hangs is reported, not a traceback
+        print("%s: waldump did not finish in 60 s (seed=%d); printed %d of %d lines"
+              % (label, seed, (e.stdout or b"").count(b"\n"), expected.count(b"\n")))
+        return False
+    if p.returncode != 0:
+        print("%s: waldump failed (seed=%d): %s" % (label, seed, p.stderr.decode()))
+        return False
+    if p.stdout != expected:
+        first_diff(expected, p.stdout, seed, label)
+        return False
+    print("%s: %d lines identical %s" % (label, expected.count(b"\n"), what), flush=True)
+    return True
 
 
 def first_diff(expected, got, seed, what):

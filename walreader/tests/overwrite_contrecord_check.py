@@ -20,7 +20,6 @@ import os
 import random
 import subprocess
 import sys
-import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import oracle_check as oc  # noqa: E402
@@ -55,15 +54,9 @@ def transactions(r, first, n):
 
 def main():
     waldump = sys.argv[1]
-    seed = int(time.time() * 1000) % 1000000
-    for a in sys.argv[2:]:
-        if a.startswith("--seed="):
-            seed = int(a[7:])
-    if os.environ.get("ORACLE_SEED"):
-        seed = int(os.environ["ORACLE_SEED"])
-    if os.getuid() != 0 or not os.access(oc.BIN + "/initdb", os.X_OK):
+    seed = oc.seed_or_skip(sys.argv[2:], "overwrite-contrecord")
+    if seed is None:
         return 77
-    print("overwrite-contrecord: seed=%d" % seed, flush=True)
     r = random.Random(seed)
     srv = oc.Server()
     try:
@@ -107,17 +100,8 @@ def main():
         ok = True
         common = ["--start=" + start, "--end=" + end, "--catalog=" + srv.conninfo()]
         for name, args in [("pg_wal", ["--wal-dir=" + pg_wal]), ("stream", ["--stream=" + srv.conninfo()])]:
-            p = subprocess.run([waldump] + args + common, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                               timeout=60)
-            if p.returncode != 0:
-                print("overwrite-contrecord (%s): waldump failed (seed=%d): %s" % (name, seed, p.stderr.decode()))
-                ok = False
-            elif p.stdout != expected:
-                oc.first_diff(expected, p.stdout, seed, "overwrite-contrecord " + name)
-                ok = False
-            else:
-                print("overwrite-contrecord (%s): %d lines identical to test_decoding"
-                      % (name, expected.count(b"\n")), flush=True)
+            ok = oc.compare_cli(waldump, args + common, expected, seed,
+                                "overwrite-contrecord (%s)" % name) and ok
         return 0 if ok else 1
     finally:
         srv.stop()

@@ -56,15 +56,9 @@ def check_live(name, live, path, expected, seed):
 
 def main():
     waldump = sys.argv[1]
-    seed = int(time.time() * 1000) % 1000000
-    for a in sys.argv[2:]:
-        if a.startswith("--seed="):
-            seed = int(a[7:])
-    if os.environ.get("ORACLE_SEED"):
-        seed = int(os.environ["ORACLE_SEED"])
-    if os.getuid() != 0 or not os.access(oc.BIN + "/initdb", os.X_OK):
+    seed = oc.seed_or_skip(sys.argv[2:], "timeline")
+    if seed is None:
         return 77
-    print("timeline: seed=%d" % seed, flush=True)
     prim = oc.Server()
     sb = None
     sb_started = False
@@ -206,34 +200,10 @@ def main():
         for name, args, want in [("stream, promoted server, --timeline=1", stream_common + ["--timeline=1"], expected),
                                  ("stream, promoted server, timeline from history", stream_common, expected),
                                  ("stream, --timeline=1 but start on timeline 2", restart, expected2)]:
-            try:
-                p = subprocess.run([waldump] + args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=60)
-            except subprocess.TimeoutExpired as e:
-                print("timeline (%s): waldump did not finish in 60 s (seed=%d); printed %d of %d lines"
-                      % (name, seed, (e.stdout or b"").count(b"\n"), want.count(b"\n")))
-                ok = False
-                continue
-            if p.returncode != 0:
-                print("timeline (%s): waldump failed (seed=%d): %s" % (name, seed, p.stderr.decode()))
-                ok = False
-            elif p.stdout != want:
-                oc.first_diff(want, p.stdout, seed, "timeline " + name)
-                ok = False
-            else:
-                print("timeline (%s): %d lines identical to test_decoding"
-                      % (name, want.count(b"\n")), flush=True)
+            ok = oc.compare_cli(waldump, args, want, seed, "timeline (%s)" % name) and ok
         for name, args in [("archive", ["--archive=" + prim.arch]), ("barman", ["--archive=" + barman])]:
-            p = subprocess.run([waldump] + args + common, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                               timeout=60)
-            if p.returncode != 0:
-                print("timeline (%s): waldump failed (seed=%d): %s" % (name, seed, p.stderr.decode()))
-                ok = False
-            elif p.stdout != expected:
-                oc.first_diff(expected, p.stdout, seed, "timeline " + name)
-                ok = False
-            else:
-                print("timeline (%s): %d lines identical to test_decoding on both timelines"
-                      % (name, expected.count(b"\n")), flush=True)
+            ok = oc.compare_cli(waldump, args + common, expected, seed, "timeline (%s)" % name,
+                                "to test_decoding on both timelines") and ok
         return 0 if ok else 1
     finally:
         for _, _, live in lives:

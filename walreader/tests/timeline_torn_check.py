@@ -34,15 +34,9 @@ def lsn(s):
 
 def main():
     waldump = sys.argv[1]
-    seed = int(time.time() * 1000) % 1000000
-    for a in sys.argv[2:]:
-        if a.startswith("--seed="):
-            seed = int(a[7:])
-    if os.environ.get("ORACLE_SEED"):
-        seed = int(os.environ["ORACLE_SEED"])
-    if os.getuid() != 0 or not os.access(oc.BIN + "/initdb", os.X_OK):
+    seed = oc.seed_or_skip(sys.argv[2:], "timeline-torn")
+    if seed is None:
         return 77
-    print("timeline-torn: seed=%d" % seed, flush=True)
     prim = oc.Server()
     sbdir = os.path.join(prim.w, "standby")
     sb_started = False
