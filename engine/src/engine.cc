@@ -42,6 +42,7 @@ Result<std::unique_ptr<Engine>> Engine::Open(const EngineOptions& opts) {
   e->impl_->opts = opts;
   PGT_ASSIGN_OR_RETURN(e->impl_->store, StateStore::Open(opts.state_dir));
   e->impl_->batch = std::make_unique<Batch>(e->impl_->store.get());
+  PGT_RETURN_IF_ERROR(e->impl_->StartObservability());   // --http-listen: bind errors exit 2
   return e;
 }
 
@@ -50,6 +51,7 @@ Status Engine::Run(const std::atomic<bool>& stop) {
   Status st = m.Startup();
   while (!st.ok() && st.code() == Status::Code::kUnavailable && !stop) {
     PGT_LOG_WARN(st.message(), " (retrying in 2 s)");
+    m.obs.hub.live().Beat();   // alive, not ready: /healthz ok, /readyz not
     for (int i = 0; i < 20 && !stop; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(100));
     st = m.Startup();
   }
@@ -68,7 +70,8 @@ Status Engine::Impl::ConnectPrimary() {
                                r.status().message());
   if (r->rows.empty()) return Status::Unavailable("primary: pgtrickle.pgt_engine has no row");
   epoch = std::stoll(*r->at(0, 0));
-  PGT_LOG_INFO("connected to the primary; engine epoch ", epoch);
+  ApplyPrimaryLogFormat();
+  PGT_EVENT(kInfo, "connected_primary", (LogFields{{"epoch", epoch}}), "connected to the primary; engine epoch ", epoch);
   return Status::Ok();
 }
 
@@ -114,8 +117,11 @@ Status Engine::Impl::Startup() {
   PGT_RETURN_IF_ERROR(ReconcileInflight());
   for (auto& [id, t] : tables) PGT_RETURN_IF_ERROR(resolver->Track(t.table->source_relid(), 0));
   PGT_RETURN_IF_ERROR(StartDecoder());
-  PGT_LOG_INFO("engine started: ", tables.size(), " stream table(s), decoding from ", FormatLsn(ckpt.restart_lsn),
-               ckpt.consistent ? "" : " (waiting for a consistent point)");
+  PGT_EVENT(kInfo, "engine_started",
+            (LogFields{{"tables", static_cast<int64_t>(tables.size())}, {"lsn", FormatLsn(ckpt.restart_lsn)},
+                       {"timeline", static_cast<int64_t>(ckpt.tli)}, {"consistent", ckpt.consistent}}),
+            "engine started: ", tables.size(), " stream table(s), decoding from ", FormatLsn(ckpt.restart_lsn),
+            ckpt.consistent ? "" : " (waiting for a consistent point)");
   return Status::Ok();
 }
 
@@ -161,8 +167,11 @@ Status Engine::Impl::Loop(const std::atomic<bool>& stop) {
     auto next = decoder->Next(std::chrono::milliseconds(50));
     if (!next.ok()) {
       Status st = next.status();
-      PGT_LOG_ERROR("WAL decoding stopped: ", st.message(), "; nothing past ", FormatLsn(ckpt.applied_upto),
-                    " is merged; restarting from ", FormatLsn(ckpt.restart_lsn), " in 5 s");
+      PGT_EVENT(kError, "decoding_stopped",
+                (LogFields{{"error", st.message()}, {"lsn", FormatLsn(ckpt.applied_upto)},
+                           {"restart_lsn", FormatLsn(ckpt.restart_lsn)}, {"timeline", static_cast<int64_t>(ckpt.tli)}}),
+                "WAL decoding stopped: ", st.message(), "; nothing past ", FormatLsn(ckpt.applied_upto),
+                " is merged; restarting from ", FormatLsn(ckpt.restart_lsn), " in 5 s");
       batch = std::make_unique<Batch>(store.get());
       batch_txns = 0;
       for (int i = 0; i < 50 && !stop; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(100));
@@ -171,6 +180,7 @@ Status Engine::Impl::Loop(const std::atomic<bool>& stop) {
     }
     if (next->has_value()) {
       PGT_RETURN_IF_ERROR(ApplyTransaction(**next));
+      NoteTransaction(**next);
       ++batch_txns;
     }
     // A batch commits after kMaxBatchTxns transactions or batch_ms (CommitBatch restarts the
@@ -182,11 +192,16 @@ Status Engine::Impl::Loop(const std::atomic<bool>& stop) {
     PGT_RETURN_IF_ERROR(RunDueMerges(false));
     if (Clock::now() - last_progress_log >= std::chrono::seconds(10)) {
       last_progress_log = Clock::now();
-      PGT_LOG_INFO("progress: decoded up to ", FormatLsn(decoder->decoded_upto()), ", applied up to ",
+      PGT_EVENT(kInfo, "progress",
+                (LogFields{{"lsn", FormatLsn(decoder->decoded_upto())}, {"applied_lsn", FormatLsn(ckpt.applied_upto)},
+                           {"restart_lsn", FormatLsn(ckpt.restart_lsn)}, {"timeline", static_cast<int64_t>(ckpt.tli)},
+                           {"consistent", decoder->consistent()}}),
+                "progress: decoded up to ", FormatLsn(decoder->decoded_upto()), ", applied up to ",
                    FormatLsn(ckpt.applied_upto), ", restart at ", FormatLsn(ckpt.restart_lsn), ", ",
                    decoder->open_transactions(), " open transaction(s)",
                    decoder->consistent() ? "" : ", waiting for a consistent point");
     }
+    PublishSnapshot();
     if (Clock::now() - last_heartbeat >= std::chrono::milliseconds(opts.heartbeat_ms)) {
       last_heartbeat = Clock::now();
       Status st = Heartbeat();
@@ -194,7 +209,8 @@ Status Engine::Impl::Loop(const std::atomic<bool>& stop) {
     }
   }
   PGT_RETURN_IF_ERROR(CommitBatch());
-  PGT_LOG_INFO("engine stopping; state committed at ", FormatLsn(ckpt.applied_upto));
+  PGT_EVENT(kInfo, "engine_stopping", (LogFields{{"lsn", FormatLsn(ckpt.applied_upto)}}),
+            "engine stopping; state committed at ", FormatLsn(ckpt.applied_upto));
   return Status::Ok();
 }
 
@@ -236,6 +252,7 @@ Status Engine::Impl::CommitBatch() {
   PGT_RETURN_IF_ERROR(store->Commit(batch.get()));
   batch_txns = 0;
   batch_started = Clock::now();
+  ++obs.batches_committed;
   source->ConfirmFlush(ckpt.restart_lsn);
   return Status::Ok();
 }
@@ -246,7 +263,8 @@ Status Engine::Impl::SaveTableMeta(Batch* b, const TableRuntime& t) {
 }
 
 void Engine::Impl::MarkError(int64_t id, const Status& why) {
-  PGT_LOG_ERROR("stream table id ", id, " stops being maintained: ", why.message());
+  PGT_EVENT(kError, "table_error", (LogFields{{"table_id", id}, {"error", why.message()}}),
+            "stream table id ", id, " stops being maintained: ", why.message());
   failed.insert(id);
   auto it = tables.find(id);
   if (it != tables.end()) {

@@ -18,6 +18,7 @@
 
 #include "engine/engine.h"
 #include "merge.h"
+#include "observe.h"
 #include "pg_conn.h"
 #include "state/state_store.h"
 #include "stream_table.h"
@@ -81,6 +82,14 @@ struct Engine::Impl {
   Lsn TableApplied(const TableRuntime& t) const { return std::max(t.table->meta().bootstrap_lsn, ckpt.applied_upto); }
   void MarkError(int64_t id, const Status& why);
   Status SaveTableMeta(Batch* b, const TableRuntime& t);
+  // snapshot.cc: HTTP server, metrics counters, the snapshot the HTTP thread reads (observe.h)
+  Observability obs;
+  Status StartObservability();
+  void PublishSnapshot();                          // cheap: returns at once unless 250 ms passed
+  void NoteTransaction(const Transaction& txn);
+  void NoteMerge(int64_t id, bool ok, int64_t rows, double seconds);
+  void SampleServerPositions(double now_unix);
+  void ApplyPrimaryLogFormat();
   // catalog_poll.cc
   Status PollCatalog();
   Status DropTable(int64_t id);

@@ -95,6 +95,7 @@ Status Engine::Impl::RunDueMerges(bool force_all) {
     Status st = MergeTable(*t);
     t->last_merge = Clock::now();
     if (st.ok()) continue;
+    NoteMerge(t->table->meta().id, false, 0, 0);
     if (st.code() == Status::Code::kConflict && st.message().find("fenced") != std::string::npos)
       return st;   // a newer engine owns the tables: stop, write nothing more
     if (st.code() == Status::Code::kUnavailable) {
@@ -158,9 +159,13 @@ Status Engine::Impl::MergeTable(TableRuntime& t) {
   PGT_RETURN_IF_ERROR(FinishMerge(store.get(), t, keys, to));
   t.source_changes_since_merge = 0;
   t.oldest_pending_commit_us = 0;
+  NoteMerge(m.id, true, res->rows_changed, res->duration_ms / 1000.0);
   if (res.ok() && res->rows_changed > 0)
-    PGT_LOG_INFO("merged ", m.name, ": ", res->rows_changed, " row(s), frontier ", FormatLsn(to), " in ",
-                 static_cast<int64_t>(res->duration_ms), " ms");
+    PGT_EVENT(kInfo, "merged",
+              (LogFields{{"table", m.name}, {"rows", res->rows_changed}, {"lsn", FormatLsn(to)},
+                         {"duration_ms", res->duration_ms}}),
+              "merged ", m.name, ": ", res->rows_changed, " row(s), frontier ", FormatLsn(to), " in ",
+              static_cast<int64_t>(res->duration_ms), " ms");
   return Status::Ok();
 }
 

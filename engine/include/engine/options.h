@@ -20,6 +20,11 @@ struct EngineOptions {
   int poll_ms = 500;                  // catalog poll period (new/dropped stream tables)
   int batch_ms = 200;                 // max age of an uncommitted batch of decoded transactions
   int heartbeat_ms = 1000;            // status written to the primary
+  bool log_format_given = false;      // --log-format set: pg_trickle.log_format is not read
+  // HTTP (docs/engine-cli.md): /metrics, /healthz, /readyz, /status; "" = no HTTP server.
+  std::string http_listen;
+  int health_stall_s = 60;            // /healthz fails after this long without main-loop progress
+  int ready_max_lag_mb = 64;          // /readyz fails while this far behind the standby
   bool help = false;
 };
 
