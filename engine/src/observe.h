@@ -17,19 +17,22 @@
 
 namespace pgt::engine {
 
-// (time, WAL position) samples of a server, to turn byte positions into time:
-//  - lag: how long the server has had WAL beyond what the engine decoded;
-//  - staleness: the newest moment the server's position was at or below a frontier.
+// (time, WAL position) samples of a server, to turn byte positions into time. TimeAt(x) is the
+// last moment the server was at or below position x: the newest sample time if x is at or past
+// the newest sample, else interpolated linearly between the two samples around x (WAL is written
+// at a roughly even rate between two samples a heartbeat apart).
+//  - lag: now − TimeAt(decoded): how long the server has had WAL the engine has not decoded;
+//  - staleness: now − TimeAt(frontier): the age of the newest server state the table reflects.
 // Positions only grow on one timeline; a sample lower than the last one (a new timeline, a
 // restored server) restarts the history.
 class PositionSamples {
  public:
   void Add(double t, Lsn lsn);
   Lsn latest() const { return samples_.empty() ? 0 : samples_.back().second; }
-  // Seconds since the oldest sample beyond `decoded` (0 if none: caught up).
+  // 0 when caught up; before the oldest sample: since the oldest sample.
   double SecondsBehind(Lsn decoded, double now) const;
-  // Time of the newest sample at or below `frontier` (0 if none in the history).
-  double LatestAtOrBelow(Lsn frontier) const;
+  // 0 if x precedes the whole history (unknown) or there is no sample.
+  double TimeAt(Lsn x) const;
 
  private:
   static constexpr size_t kMax = 4096;   // ~1 h at one sample per second
@@ -39,7 +42,7 @@ class PositionSamples {
 struct TableCounters {
   int64_t merges = 0, merge_errors = 0, rows_merged = 0, last_merge_rows = 0;
   double last_merge_seconds = 0, last_merge_unix = 0;
-  double frontier_time_unix = 0;   // only grows (see PositionSamples::LatestAtOrBelow)
+  double frontier_time_unix = 0;   // only grows (see PositionSamples::TimeAt)
 };
 
 struct Observability {

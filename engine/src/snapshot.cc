@@ -49,16 +49,21 @@ void PositionSamples::Add(double t, Lsn lsn) {
   if (samples_.size() > kMax) samples_.pop_front();
 }
 
-double PositionSamples::SecondsBehind(Lsn decoded, double now) const {
-  for (const auto& [t, lsn] : samples_)
-    if (lsn > decoded) return std::max(0.0, now - t);
-  return 0;
+double PositionSamples::TimeAt(Lsn x) const {
+  if (samples_.empty()) return 0;
+  if (x >= samples_.back().second) return samples_.back().first;
+  auto it = std::find_if(samples_.begin(), samples_.end(), [x](const auto& s) { return s.second > x; });
+  if (it == samples_.begin()) return 0;   // older than the history
+  const auto& [t1, l1] = *std::prev(it);
+  const auto& [t2, l2] = *it;
+  return t1 + (t2 - t1) * static_cast<double>(x - l1) / static_cast<double>(l2 - l1);
 }
 
-double PositionSamples::LatestAtOrBelow(Lsn frontier) const {
-  for (auto it = samples_.rbegin(); it != samples_.rend(); ++it)
-    if (it->second <= frontier) return it->first;
-  return 0;
+double PositionSamples::SecondsBehind(Lsn decoded, double now) const {
+  if (samples_.empty() || decoded >= samples_.back().second) return 0;
+  double t = TimeAt(decoded);
+  if (t == 0) t = samples_.front().first;   // behind the whole history: at least this long
+  return std::max(0.0, now - t);
 }
 
 Status Engine::Impl::StartObservability() {
@@ -175,7 +180,7 @@ void Engine::Impl::PublishSnapshot() {
     ts.last_error = m.error;
     ts.frontier = m.has_merged ? m.merged_frontier : 0;
     if (m.has_merged)
-      c.frontier_time_unix = std::max(c.frontier_time_unix, obs.primary_samples.LatestAtOrBelow(m.merged_frontier));
+      c.frontier_time_unix = std::max(c.frontier_time_unix, obs.primary_samples.TimeAt(m.merged_frontier));
     ts.frontier_time_unix = c.frontier_time_unix;
     ts.pending_source_changes = t.source_changes_since_merge;
     ts.merges = c.merges;

@@ -73,21 +73,25 @@ TEST(MetricsTest, StatusJsonHasRolesLsnsAndTables) {
   EXPECT_EQ(j["tables"][0]["frontier"], "0/384");
 }
 
-TEST(PositionSamplesTest, LagAndStalenessFromSamples) {
+TEST(PositionSamplesTest, LagAndStalenessInterpolateBetweenSamples) {
   PositionSamples p;
+  EXPECT_DOUBLE_EQ(p.SecondsBehind(5, 110), 0);     // nothing known
   p.Add(100, 10);
   p.Add(101, 20);
   p.Add(102, 20);
-  p.Add(103, 20);   // idle: first/last seen kept
+  p.Add(103, 20);   // idle: the first and the last sample at one position are kept
   p.Add(104, 30);
   EXPECT_DOUBLE_EQ(p.SecondsBehind(30, 110), 0);     // caught up
-  EXPECT_DOUBLE_EQ(p.SecondsBehind(15, 110), 9);     // 20 first seen at 101
-  EXPECT_DOUBLE_EQ(p.SecondsBehind(25, 110), 6);     // 30 first seen at 104
-  EXPECT_DOUBLE_EQ(p.LatestAtOrBelow(25), 103);      // last seen at 20
-  EXPECT_DOUBLE_EQ(p.LatestAtOrBelow(5), 0);
+  EXPECT_DOUBLE_EQ(p.SecondsBehind(15, 110), 9.5);   // passed 15 half-way between 100 and 101
+  EXPECT_DOUBLE_EQ(p.SecondsBehind(25, 110), 6.5);   // at 20 until 103, at 30 by 104
+  EXPECT_DOUBLE_EQ(p.SecondsBehind(5, 110), 10);     // before the history: since its start
+  EXPECT_DOUBLE_EQ(p.TimeAt(25), 103.5);
+  EXPECT_DOUBLE_EQ(p.TimeAt(20), 103);
+  EXPECT_DOUBLE_EQ(p.TimeAt(40), 104);
+  EXPECT_DOUBLE_EQ(p.TimeAt(5), 0);
   p.Add(105, 1);    // position went back (new server / timeline): history restarts
   EXPECT_EQ(p.latest(), 1u);
-  EXPECT_DOUBLE_EQ(p.LatestAtOrBelow(25), 105);
+  EXPECT_DOUBLE_EQ(p.TimeAt(25), 105);
 }
 
 TEST(HealthTest, HealthFollowsBeatAndReadinessNeedsConnectionsAndCatchUp) {

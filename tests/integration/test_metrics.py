@@ -420,6 +420,9 @@ def main():
             rate = max(v for _, v in prom.query(f"rate(pgtrickle_engine_decoded_wal_bytes_total[{window}s])", at=load_end))
             log(f"engine lag behind the primary: before load {quiet_before:.0f} B, peak under load {peak:.0f} B "
                 f"({peak_s:.2f} s), after {after:.0f} B; decode rate under load {rate / 1e6:.1f} MB/s")
+            # Both gauges come from the same snapshot: behind in bytes means behind in time.
+            if not peak_s > 0:
+                raise TestFailure(f"lag in seconds never rose under load (bytes peaked at {peak})")
             if not peak > 0 or not peak > after:
                 raise TestFailure(f"engine lag did not move with the load: before {quiet_before}, peak {peak}, after {after}")
             if not rate > 0:
