@@ -90,6 +90,7 @@ struct Engine::Impl {
   void NoteMerge(int64_t id, bool ok, int64_t rows, double seconds);
   void SampleServerPositions(double now_unix);
   void ApplyPrimaryLogFormat();
+  void FillFailoverCounters(FailoverCounters* f) const;   // issue 8 wires its counters here
   // catalog_poll.cc
   Status PollCatalog();
   Status DropTable(int64_t id);

@@ -194,6 +194,12 @@ void LiveProgress::BootstrapEnded(bool completed) {
   Beat();
 }
 
+void LiveProgress::StepStarted() { step_started_unix_ms = NowUnixMs(); }
+void LiveProgress::StepEnded() {
+  step_started_unix_ms = 0;
+  Beat();
+}
+
 void SnapshotHub::Publish(std::shared_ptr<const EngineSnapshot> s) {
   std::lock_guard<std::mutex> l(mu_);
   snap_ = std::move(s);
@@ -258,6 +264,15 @@ std::string RenderStatusJson(const EngineSnapshot& s, LiveProgress& live, double
 
 Verdict CheckHealth(const LiveProgress& live, const HealthPolicy& p, double now) {
   double age = now - live.beat_unix_ms.load() / 1000.0;
+  int64_t step = live.step_started_unix_ms.load();
+  if (step != 0) {   // inside one merge: the primary is working for us; allow much longer
+    double step_age = now - step / 1000.0;
+    if (step_age <= p.step_stall_seconds) return {true, "ok (merging)"};
+    std::ostringstream os;
+    os << "one merge has been running for " << static_cast<int64_t>(step_age) << " s (limit "
+       << p.step_stall_seconds << " s)";
+    return {false, os.str()};
+  }
   if (age > p.stall_seconds) {
     std::ostringstream os;
     os << "main loop shows no progress for " << static_cast<int64_t>(age) << " s (limit " << p.stall_seconds << " s)";

@@ -88,6 +88,7 @@ struct LiveProgress {
   std::atomic<int64_t> bootstraps_running{0};
   std::atomic<int64_t> bootstraps_completed{0};
   std::atomic<int64_t> bootstrap_rows_total{0};  // rows loaded by all bootstraps
+  std::atomic<int64_t> step_started_unix_ms{0};  // a long blocking step (a merge) running; 0 = none
   std::mutex mu;                                 // guards bootstrap_table
   std::string bootstrap_table;
 
@@ -95,11 +96,14 @@ struct LiveProgress {
   void BootstrapStarted(const std::string& table);
   void BootstrapRows(int64_t rows_so_far);
   void BootstrapEnded(bool completed);
+  void StepStarted();
+  void StepEnded();
 };
 
 // What /readyz and /healthz decide with; set once from the options.
 struct HealthPolicy {
   int stall_seconds = 60;             // /healthz fails if the main loop showed no life this long
+  int step_stall_seconds = 3600;      // ... or a single merge has been running this long
   uint64_t ready_max_lag_bytes = 64ull << 20;   // /readyz: max bytes behind the standby
   int snapshot_max_age_seconds = 30;  // /readyz: the published snapshot must be this fresh
 };

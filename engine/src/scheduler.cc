@@ -92,7 +92,9 @@ Status Engine::Impl::RunDueMerges(bool force_all) {
   std::stable_sort(due.begin(), due.end(), [](auto* a, auto* b) { return TierRank(a->sla_tier) < TierRank(b->sla_tier); });
   PGT_RETURN_IF_ERROR(CommitBatch());   // merge exactly what is committed
   for (TableRuntime* t : due) {
+    obs.hub.live().StepStarted();   // a long merge is progress for /healthz
     Status st = MergeTable(*t);
+    obs.hub.live().StepEnded();
     t->last_merge = Clock::now();
     if (st.ok()) continue;
     NoteMerge(t->table->meta().id, false, 0, 0);

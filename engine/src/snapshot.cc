@@ -122,6 +122,16 @@ void Engine::Impl::SampleServerPositions(double now) {
   }
 }
 
+// The failover counters shown by /metrics and /status. The failover work (issue 8) keeps its
+// own counters; copy them here (reattaches, resnapshots, rewinds, stale_primary_refusals,
+// wal_bytes_stream/archive, timeline, last_switch_point, last_reattach_to_first_merge_seconds).
+// Until then: the timeline being decoded, and every decoded byte counted as streamed (the
+// stream is the only WAL source).
+void Engine::Impl::FillFailoverCounters(FailoverCounters* f) const {
+  f->timeline = source ? source->timeline() : ckpt.tli;
+  f->wal_bytes_stream = obs.decoded_wal_bytes;
+}
+
 void Engine::Impl::PublishSnapshot() {
   auto now_steady = Clock::now();
   obs.hub.live().Beat();
@@ -164,9 +174,7 @@ void Engine::Impl::PublishSnapshot() {
   s->batches_committed = obs.batches_committed;
   s->open_transactions = decoder ? static_cast<int64_t>(decoder->open_transactions()) : 0;
   s->state_bytes = obs.state_bytes;
-  // Failover counters: issue 8 (failover) feeds the rest of FailoverCounters at merge time.
-  s->failover.timeline = source ? source->timeline() : ckpt.tli;
-  s->failover.wal_bytes_stream = obs.decoded_wal_bytes;
+  FillFailoverCounters(&s->failover);
 
   std::map<std::string, SourceSnapshot> sources;
   for (auto& [id, t] : tables) {

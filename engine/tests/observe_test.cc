@@ -104,6 +104,10 @@ TEST(HealthTest, HealthFollowsBeatAndReadinessNeedsConnectionsAndCatchUp) {
   live.Beat();
   EXPECT_TRUE(CheckHealth(live, pol, now).ok);
   EXPECT_FALSE(CheckHealth(live, pol, now + 11).ok);
+  live.StepStarted();   // a long merge counts as progress, up to step_stall_seconds
+  EXPECT_TRUE(CheckHealth(live, pol, now + 11).ok);
+  EXPECT_FALSE(CheckHealth(live, pol, now + pol.step_stall_seconds + 5).ok);
+  live.StepEnded();
   EngineSnapshot s = SampleSnapshot(now);
   Verdict v = CheckReady(s, live, pol, now);
   EXPECT_FALSE(v.ok);   // 2000 bytes behind the standby
