@@ -5,7 +5,8 @@
 2. kustomization.yaml lists exactly the manifests in deploy/kubernetes/, and its generator files exist;
 3. the Cluster has the form CNPG accepts and the product needs (preload list, slot exclude pattern,
    pg_hba replication rule, archive plugin, custom queries ConfigMap, extension created);
-4. the engine's probes hit /healthz and /readyz on the port of --http-listen, its state is persistent;
+4. the engine's probes hit /healthz and /readyz on the port of --http-listen, its state is
+   persistent, and every flag in its args is documented in docs/engine-cli.md;
 5. the alert rules pass `promtool check rules` and their unit tests `promtool test rules`
    (tests/deploy/alerts_test.yaml: every alert fires and does not fire);
 6. the Grafana dashboard validates against Grafana's dashboard JSON schema;
@@ -124,6 +125,24 @@ def check_engine():
     check(pm["spec"]["podMetricsEndpoints"][0]["port"] == "http", "engine PodMonitor not on port http")
 
 
+# Engine flags the manifests use before this branch's engine has them: --restore-command comes
+# with the failover work (issue 8). Remove an entry once docs/engine-cli.md documents the flag.
+PENDING_FLAGS = {"restore-command"}
+
+
+def check_engine_args_documented():
+    """Every flag in the engine's container args is one docs/engine-cli.md documents (and the
+    engine_cli_docs test ties the docs to the parser)."""
+    import re
+    with open(os.path.join(REPO, "docs", "engine-cli.md")) as f:
+        documented = set(re.findall(r"(?<![\w-])--([a-z][a-z0-9-]*[a-z0-9])", f.read()))
+    (ss,) = by_kind("StatefulSet")
+    for a in ss["spec"]["template"]["spec"]["containers"][0]["args"]:
+        flag = a[2:].split("=", 1)[0]
+        check(flag in documented or flag in PENDING_FLAGS,
+              f"engine arg --{flag} is not an engine flag documented in docs/engine-cli.md")
+
+
 def check_rules():
     tmp = tempfile.mkdtemp(prefix="pgt-rules-")
     try:
@@ -178,7 +197,7 @@ def check_metric_names():
 
 
 def main():
-    for step in (check_schemas, check_kustomization, check_cluster, check_engine, check_rules,
+    for step in (check_schemas, check_kustomization, check_cluster, check_engine, check_engine_args_documented, check_rules,
                  check_dashboard, check_metric_names):
         step()
     if problems:
