@@ -6,6 +6,7 @@
 // this cost nothing next to the engine's work.
 #include "metrics.h"
 
+#include <algorithm>
 #include <chrono>
 #include <sstream>
 

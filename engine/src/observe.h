@@ -9,6 +9,7 @@
 #include <deque>
 #include <map>
 #include <memory>
+#include <string>
 #include <utility>
 
 #include "http/server.h"
@@ -59,6 +60,7 @@ struct Observability {
   Lsn standby_receive_lsn = 0;
   bool standby_in_recovery = false;
   uint64_t state_bytes = 0;
+  std::string log_format_seen;     // pg_trickle.log_format last applied
   std::chrono::steady_clock::time_point last_publish{}, last_sample{}, last_size{};
 };
 

@@ -148,6 +148,7 @@ void Engine::Impl::PublishSnapshot() {
   if (now_steady - obs.last_size >= kSizeEvery) {
     obs.last_size = now_steady;
     obs.state_bytes = store ? store->ApproximateSize() : 0;
+    ApplyPrimaryLogFormat();   // pg_trickle.log_format is reloadable (SIGHUP) on the primary
   }
 
   auto s = std::make_shared<EngineSnapshot>();
@@ -213,12 +214,14 @@ void Engine::Impl::PublishSnapshot() {
 }
 
 // pg_trickle.log_format on the primary decides the log format unless --log-format was given.
+// Read at connect and every 10 s; logged when it changes.
 void Engine::Impl::ApplyPrimaryLogFormat() {
-  if (opts.log_format_given || !primary) return;
+  if (opts.log_format_given || !primary || !primary->healthy()) return;
   auto r = primary->Query("SELECT current_setting('pg_trickle.log_format', true)");
   if (!r.ok() || r->rows.empty() || !r->at(0, 0)) return;
   const std::string& v = *r->at(0, 0);
-  if (v == "json" || v == "text") {
+  if ((v == "json" || v == "text") && v != obs.log_format_seen) {
+    obs.log_format_seen = v;
     SetLogFormat(v == "json" ? LogFormat::kJson : LogFormat::kText);
     LogEvent(LogLevel::kInfo, "log_format", "log format " + v + " (pg_trickle.log_format on the primary)",
              {{"log_format", v}});

@@ -5,6 +5,7 @@
 #include <array>
 #include <atomic>
 #include <charconv>
+#include <optional>
 #include <thread>
 
 #include <boost/asio/ip/tcp.hpp>
