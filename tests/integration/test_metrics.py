@@ -428,8 +428,8 @@ def main():
             if not rate > 0:
                 raise TestFailure("decode throughput was 0 under load")
             staleness = prom.query(f'pgtrickle_engine_stream_table_staleness_seconds{{table="{TABLE}"}}')
-            if not staleness or staleness[0][1] > 30:
-                raise TestFailure(f"staleness of {TABLE} after catching up: {staleness}")
+            if not staleness or staleness[0][1] > 30 or staleness[0][0].get("sla_tier") != "critical":
+                raise TestFailure(f"staleness of {TABLE} (critical) after catching up: {staleness}")
 
             h.assert_stream_table_matches_query(TABLE, QUERY)
             h.stop_engine()
