@@ -197,9 +197,9 @@ Status Engine::Impl::Loop(const std::atomic<bool>& stop) {
                            {"restart_lsn", FormatLsn(ckpt.restart_lsn)}, {"timeline", static_cast<int64_t>(ckpt.tli)},
                            {"consistent", decoder->consistent()}}),
                 "progress: decoded up to ", FormatLsn(decoder->decoded_upto()), ", applied up to ",
-                   FormatLsn(ckpt.applied_upto), ", restart at ", FormatLsn(ckpt.restart_lsn), ", ",
-                   decoder->open_transactions(), " open transaction(s)",
-                   decoder->consistent() ? "" : ", waiting for a consistent point");
+                FormatLsn(ckpt.applied_upto), ", restart at ", FormatLsn(ckpt.restart_lsn), ", ",
+                decoder->open_transactions(), " open transaction(s)",
+                decoder->consistent() ? "" : ", waiting for a consistent point");
     }
     PublishSnapshot();
     if (Clock::now() - last_heartbeat >= std::chrono::milliseconds(opts.heartbeat_ms)) {

@@ -1,5 +1,5 @@
 // What the engine shows to operators: a snapshot of its state published by the main loop and
-// read by the HTTP thread (/metrics, /healthz, /readyz, /status — docs/engine-http.md).
+// read by the HTTP thread (/metrics, /healthz, /readyz, /status — docs/engine-cli.md).
 //
 // Why a snapshot: the HTTP thread must never touch the engine's connections, RocksDB handles or
 // tables (none of them is thread-safe) and must never make the main loop wait. The main loop
@@ -125,7 +125,7 @@ class SnapshotHub {
 double NowUnix();
 
 // Prometheus text exposition (format 0.0.4) of a snapshot, built with prometheus-cpp's core
-// registry and TextSerializer. Metric names and meanings: docs/engine-http.md.
+// registry and TextSerializer. Metric names and meanings: docs/engine-cli.md.
 std::string RenderMetrics(const EngineSnapshot& s, LiveProgress& live, double now_unix);
 // /status body (JSON).
 std::string RenderStatusJson(const EngineSnapshot& s, LiveProgress& live, double now_unix);
