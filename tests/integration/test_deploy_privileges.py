@@ -35,6 +35,30 @@ def readme_stream_table_grant():
     return m.group(1)
 
 
+def check_exporter_queries(h):
+    """CNPG's exporter runs the custom queries as cnpg_metrics_exporter (member of pg_monitor only)."""
+    import psycopg2
+    sys_path = os.path.join(REPO, "tests", "deploy")
+    import sys
+    sys.path.insert(0, sys_path)
+    import metric_refs
+    h.primary_sql("CREATE ROLE cnpg_metrics_exporter LOGIN IN ROLE pg_monitor")
+    dsn = h.cluster.primary_dsn.replace("user=postgres", "user=cnpg_metrics_exporter")
+    conn = psycopg2.connect(dsn)
+    try:
+        with conn.cursor() as cur:
+            cur.execute("SET search_path = pg_catalog, public, pg_temp")   # as CNPG's exporter
+            for name, q in metric_refs.custom_queries(
+                    os.path.join(REPO, "deploy", "kubernetes", "metrics-configmap.yaml")).items():
+                try:
+                    cur.execute(q["query"])
+                except psycopg2.Error as e:
+                    raise TestFailure(f"custom query {name} fails as cnpg_metrics_exporter: {e}")
+                log(f"custom query {name} as cnpg_metrics_exporter: {len(cur.fetchall())} row(s)")
+    finally:
+        conn.close()
+
+
 def main():
     with Harness.from_argv() as h:
         role, init_sql = manifest_role_and_sql()
@@ -61,8 +85,11 @@ def main():
         h.primary_sql(re.sub(r"public\.\w+", TABLE, readme_stream_table_grant()))
 
         engine_dsn = lambda dsn: dsn.replace("user=postgres", "user=pgtrickle_engine")  # noqa: E731
+        # The flag wins over pg_trickle.log_format on the primary.
+        h.primary_sql("ALTER SYSTEM SET pg_trickle.log_format = 'json'")
+        h.primary_sql("SELECT pg_reload_conf()")
         h.start_engine(["--primary", engine_dsn(h.cluster.primary_dsn),
-                        "--standby", engine_dsn(h.cluster.standby_dsn)])
+                        "--standby", engine_dsn(h.cluster.standby_dsn), "--log-format", "text"])
         h.wait_for_frontier(TABLE, h.cluster.primary_lsn(), timeout=90)
         h.assert_stream_table_matches_query(TABLE, QUERY)
         wl.run(60)
@@ -75,11 +102,15 @@ def main():
         log(f"engine sessions as pgtrickle_engine: {on_primary} on the primary, {streams_} WAL sender(s) on the standby")
         if on_primary < 1 or streams_ < 1:
             raise TestFailure("the engine is not connected as pgtrickle_engine on both servers")
+        check_exporter_queries(h)
         h.stop_engine()
         with open(h.engine.log_path, errors="replace") as f:
-            denied = [l for l in f if "permission denied" in l or "must be superuser" in l]
+            lines = f.readlines()
+        denied = [l for l in lines if "permission denied" in l or "must be superuser" in l]
         if denied:
             raise TestFailure(f"the engine hit missing privileges: {denied[:3]}")
+        if any(l.startswith("{") for l in lines):
+            raise TestFailure("--log-format text did not win over pg_trickle.log_format = 'json'")
         who = h.primary_sql("SELECT rolsuper FROM pg_roles WHERE rolname = 'pgtrickle_engine'")[0][0]
         if who:
             raise TestFailure("pgtrickle_engine became a superuser")
