@@ -1,7 +1,7 @@
 // The engine's observability state kept inside Engine::Impl (one member, `obs`): the snapshot
 // hub read by the HTTP thread, the HTTP server itself, and the counters and position samples
 // the main loop accumulates between snapshots. Only the main loop touches this struct, except
-// `hub` (thread-safe by design, metrics.h). Filled by snapshot.cc.
+// `hub` (thread-safe by design, metrics.h). Filled by snapshot.cc; PositionSamples in positions.cc.
 #pragma once
 
 #include <chrono>
