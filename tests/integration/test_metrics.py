@@ -3,7 +3,8 @@
 1. /readyz turns 200 once attached and caught up; /healthz 200; /status JSON names the roles,
    the timeline and the stream table with its frontier;
 2. a live /metrics scrape passes `promtool check metrics`, has every family operators rely on,
-   and covers every engine metric the deploy/ dashboard and alert rules query; the seed's
+   documents every family in docs/engine-cli.md, and covers every engine metric the deploy/
+   dashboard and alert rules query; the seed's
    custom queries (deploy/kubernetes/metrics-configmap.yaml) run on the primary and return the
    columns CNPG exports;
 3. Prometheus (Debian's server, loopback, temp dir) scrapes the engine; under a write load the
@@ -103,6 +104,12 @@ def check_scrape(h, port, tmpdir):
     if missing:
         raise TestFailure(f"scrape lacks {missing}")
     log(f"promtool check metrics: clean; {len(families)} families")
+    with open(os.path.join(REPO, "docs", "engine-cli.md")) as f:
+        docs = f.read()
+    undocumented = [f for f in families if f.startswith("pgtrickle_engine_") and
+                    f"`{f[len('pgtrickle_engine_'):]}`" not in docs and f"`{f[len('pgtrickle_engine_'):]}{{" not in docs]
+    if undocumented:
+        raise TestFailure(f"metrics missing from docs/engine-cli.md: {undocumented}")
     # Every engine metric deploy/ queries exists in the live scrape; CNPG's come from queries.yaml.
     cnpg = metric_refs.cnpg_exported(os.path.join(K8S, "metrics-configmap.yaml"))
     refs = metric_refs.dashboard_exprs(os.path.join(K8S, "pgtrickle-dashboard.json")) + \
