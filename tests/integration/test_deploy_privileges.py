@@ -1,6 +1,6 @@
 """The engine runs with exactly the privileges deploy/ gives it, not as a superuser.
 
-The role and its grants are read from deploy/kubernetes/cluster.yaml (the managed role
+The Cluster's pg_trickle.* parameters (the seed's GUCs) are applied and must take effect. The role and its grants are read from deploy/kubernetes/cluster.yaml (the managed role
 `pgtrickle_engine`: LOGIN, REPLICATION, inRoles; `bootstrap.initdb.postInitApplicationSQL`) and
 deploy/README.md's step 5 (GRANT on each stream table), applied to a local primary + hot standby,
 with the sources created by the application owner `app` as on CNPG. The engine then streams from
@@ -9,6 +9,7 @@ error.
 """
 import os
 import re
+import time
 
 import yaml
 
@@ -20,11 +21,34 @@ REPO = os.path.dirname(os.path.dirname(HERE))
 TABLE, QUERY = streams.GROUP_BY
 
 
-def manifest_role_and_sql():
+def manifest_cluster():
     with open(os.path.join(REPO, "deploy", "kubernetes", "cluster.yaml")) as f:
         (cluster,) = [d for d in yaml.safe_load_all(f) if d and d.get("kind") == "Cluster"]
+    return cluster
+
+
+def manifest_role_and_sql():
+    cluster = manifest_cluster()
     (role,) = [r for r in cluster["spec"]["managed"]["roles"] if r["name"] == "pgtrickle_engine"]
     return role, cluster["spec"]["bootstrap"]["initdb"]["postInitApplicationSQL"]
+
+
+def apply_pg_trickle_parameters(h):
+    """The Cluster's pg_trickle.* parameters (the seed's GUCs) exist and take these values."""
+    params = {k: v for k, v in manifest_cluster()["spec"]["postgresql"]["parameters"].items()
+              if k.startswith("pg_trickle.")}
+    for k, v in params.items():
+        h.primary_sql(f"ALTER SYSTEM SET {k} = %s", (v,))
+    h.primary_sql("SELECT pg_reload_conf()")
+    deadline = time.time() + 10
+    while True:
+        got = dict(h.primary_sql("SELECT name, setting FROM pg_settings WHERE name = ANY(%s)", (list(params),)))
+        if all(got.get(k) == v for k, v in params.items()):
+            break
+        if time.time() > deadline:
+            raise TestFailure(f"pg_trickle parameters of cluster.yaml not in effect: want {params}, got {got}")
+        time.sleep(0.2)
+    log(f"cluster.yaml's parameters in effect: {params}")
 
 
 def readme_stream_table_grant():
@@ -85,9 +109,8 @@ def main():
         h.primary_sql(re.sub(r"public\.\w+", TABLE, readme_stream_table_grant()))
 
         engine_dsn = lambda dsn: dsn.replace("user=postgres", "user=pgtrickle_engine")  # noqa: E731
-        # The flag wins over pg_trickle.log_format on the primary.
-        h.primary_sql("ALTER SYSTEM SET pg_trickle.log_format = 'json'")
-        h.primary_sql("SELECT pg_reload_conf()")
+        # cluster.yaml sets pg_trickle.log_format = json: the flag below wins over it.
+        apply_pg_trickle_parameters(h)
         h.start_engine(["--primary", engine_dsn(h.cluster.primary_dsn),
                         "--standby", engine_dsn(h.cluster.standby_dsn), "--log-format", "text"])
         h.wait_for_frontier(TABLE, h.cluster.primary_lsn(), timeout=90)
