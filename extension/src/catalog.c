@@ -21,6 +21,7 @@
 #include "utils/varlena.h"
 
 #include "catalog.h"
+#include "ddl.h"
 #include "pg_trickle.h"
 
 void
@@ -102,11 +103,11 @@ pgt_catalog_insert(const char *name, Oid relid, const char *query,
 	values[4] = IntervalPGetDatum(schedule);
 	values[5] = CStringGetTextDatum(sla_tier);
 
-	rc = SPI_execute_with_args("INSERT INTO " PGT_SCHEMA ".pgt_stream_tables "
+	rc = pgt_api_execute_with_args("INSERT INTO " PGT_SCHEMA ".pgt_stream_tables "
 							   "(name, relid, query, plan, schedule, sla_tier, status) "
 							   "VALUES ($1, $2, $3, $4::jsonb, $5, $6, 'INITIALIZING') "
 							   "RETURNING id",
-							   6, argtypes, values, NULL, false, 1);
+							   6, argtypes, values, 1);
 	if (rc != SPI_OK_INSERT_RETURNING || SPI_processed != 1)
 		elog(ERROR, "inserting the catalog row failed: %s",
 			 SPI_result_code_string(rc));
@@ -115,22 +116,47 @@ pgt_catalog_insert(const char *name, Oid relid, const char *query,
 }
 
 void
-pgt_catalog_insert_source(int64 id, PgtSourceInfo *src)
+pgt_catalog_insert_source(int64 id, PgtSourceInfo *src, const char *query)
 {
-	Oid			argtypes[3] = {INT8OID, OIDOID, TEXTOID};
-	Datum		values[3];
+	Oid			argtypes[4] = {INT8OID, OIDOID, TEXTOID, INT2ARRAYOID};
+	Datum		values[4];
 	int			rc;
 
 	values[0] = Int64GetDatum(id);
 	values[1] = ObjectIdGetDatum(src->relid);
 	values[2] = CStringGetTextDatum(src->qualified_name);
-	rc = SPI_execute_with_args("INSERT INTO " PGT_SCHEMA ".pgt_sources "
-							   "(stream_table_id, source_relid, source_name) "
-							   "VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
-							   3, argtypes, values, NULL, false, 0);
+	values[3] = PointerGetDatum(pgt_attnum_array(pgt_source_columns(query, src->relid)));
+	rc = pgt_api_execute_with_args("INSERT INTO " PGT_SCHEMA ".pgt_sources "
+								   "(stream_table_id, source_relid, source_name, columns) "
+								   "VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING",
+								   4, argtypes, values, 0);
 	if (rc != SPI_OK_INSERT)
 		elog(ERROR, "inserting the source row failed: %s",
 			 SPI_result_code_string(rc));
+}
+
+/*
+ * SPI_execute_with_args with pgt_api_writing set, so the catalog's restore
+ * trigger leaves the row alone (reset on error too).
+ */
+int
+pgt_api_execute_with_args(const char *sql, int nargs, Oid *argtypes,
+						  Datum *values, long count)
+{
+	bool		saved = pgt_api_writing;
+	int			rc;
+
+	pgt_api_writing = true;
+	PG_TRY();
+	{
+		rc = SPI_execute_with_args(sql, nargs, argtypes, values, NULL, false, count);
+	}
+	PG_FINALLY();
+	{
+		pgt_api_writing = saved;
+	}
+	PG_END_TRY();
+	return rc;
 }
 
 /* Runs a one-parameter catalog SELECT returning (id, relid) FOR UPDATE. */

@@ -27,7 +27,10 @@ extern Oid	pgt_create_storage_table(const char *qualified_name, Oid nspid,
 extern int64 pgt_catalog_insert(const char *name, Oid relid, const char *query,
 								const char *plan_json, Interval *schedule,
 								const char *sla_tier);
-extern void pgt_catalog_insert_source(int64 id, PgtSourceInfo *src);
+extern void pgt_catalog_insert_source(int64 id, PgtSourceInfo *src, const char *query);
+/* SPI_execute_with_args (read-write) marked as the API's own catalog write. */
+extern int	pgt_api_execute_with_args(const char *sql, int nargs, Oid *argtypes,
+									  Datum *values, long count);
 
 /*
  * Finds a stream table by name (resolved like a table name, or the stored
