@@ -110,6 +110,7 @@ Status Engine::Impl::Startup() {
   // A bootstrap that died with standby replay paused: resume it before anything that could wait.
   PGT_RETURN_IF_ERROR(ResumeReplayIfWePaused());
   PGT_RETURN_IF_ERROR(ConnectPrimary());
+  PGT_RETURN_IF_ERROR(CheckExtensionVersion());   // control.cc: refuses a mismatched extension
   PGT_RETURN_IF_ERROR(ConnectStandby());
   PGT_RETURN_IF_ERROR(ReconcileInflight());
   for (auto& [id, t] : tables) PGT_RETURN_IF_ERROR(resolver->Track(t.table->source_relid(), 0));
@@ -287,12 +288,13 @@ Status Engine::Impl::Heartbeat() {
     e["oldest_change_at_unix"] = v.second ? nlohmann::json(v.second / 1e6 + 946684800.0) : nlohmann::json(nullptr);
     sources.push_back(e);
   }
-  return primary->QueryParams(
+  PGT_RETURN_IF_ERROR(primary->QueryParams(
       "UPDATE pgtrickle.pgt_engine SET decoded_lsn = $1::pg_lsn, heartbeat_at = now(), source_pending = "
       "(SELECT coalesce(jsonb_agg(jsonb_build_object('source_table', e->>'source_table', 'pending_rows', "
       "(e->>'pending_rows')::bigint, 'oldest_change_at', to_timestamp((e->>'oldest_change_at_unix')::float8))), '[]') "
       "FROM jsonb_array_elements($2::jsonb) e) WHERE id = 1 AND epoch = $3",
-      {FormatLsn(ckpt.applied_upto), sources.dump(), std::to_string(epoch)}).status();
+      {FormatLsn(ckpt.applied_upto), sources.dump(), std::to_string(epoch)}).status());
+  return ReportProgress();   // control.cc: backpressure's engine LSN, version, timeline
 }
 
 }  // namespace pgt::engine

@@ -68,6 +68,13 @@ struct Engine::Impl {
   size_t batch_txns = 0;
   Clock::time_point batch_started{};
   Clock::time_point last_poll{}, last_heartbeat{}, last_checkpoint_request{}, last_progress_log{};
+  // control.cc (issue 12): state read from the primary
+  std::string ext_version;                  // extversion of pg_trickle on the primary
+  bool catalog_v2 = false;                  // extension >= 0.2.0: pause, refresh, generations
+  bool merges_enabled = true;               // pg_trickle.enabled
+  std::set<int64_t> paused;                 // alter_stream_table(status => 'paused')
+  std::set<int64_t> refresh_requested;      // refresh_stream_table() waiting or requested
+  Clock::time_point last_control{};
 
   // engine.cc
   Status Startup();
@@ -90,6 +97,14 @@ struct Engine::Impl {
   Status Rebootstrap(TableRuntime& t);
   Status BootstrapTracked(int64_t id, const std::string& name, std::unique_ptr<StreamTable> table, Lsn d0);
   Status ResumeReplayIfWePaused();
+  // control.cc
+  Status CheckExtensionVersion();
+  Status PollControl();
+  bool MergeRequested(const TableRuntime& t);
+  void OnMerged(int64_t id);
+  Status ReportProgress();
+  Status FollowGenerations();
+  Result<bool> GenerationMovedOnPrimary(int64_t id);
   // scheduler.cc
   Status RunDueMerges(bool force_all);
   Status MergeTable(TableRuntime& t);

@@ -72,7 +72,8 @@ Status Engine::Impl::ReconcileInflight() {
       if (primary_frontier.status().code() == Status::Code::kNotFound) continue;
       return primary_frontier.status();
     }
-    if (*primary_frontier != ours)
+    auto moved = GenerationMovedOnPrimary(id);
+    if (*primary_frontier != ours && !(moved.ok() && *moved))   // re-planned: FollowGenerations
       MarkError(id, Status::Conflict("frontier on the primary (" +
                                      (*primary_frontier ? FormatLsn(**primary_frontier) : std::string("NULL")) +
                                      ") differs from the engine's (" + (ours ? FormatLsn(*ours) : std::string("NULL")) +
@@ -82,11 +83,17 @@ Status Engine::Impl::ReconcileInflight() {
 }
 
 Status Engine::Impl::RunDueMerges(bool force_all) {
+  // control.cc: pg_trickle.enabled, paused tables and refresh requests from the primary.
+  Status control = PollControl();
+  if (control.code() == Status::Code::kInvalidArgument) return control;   // unsupported extension version
+  if (!control.ok()) PGT_LOG_DEBUG("control poll: ", control.message());
+  if (!merges_enabled) return Status::Ok();
   std::vector<TableRuntime*> due;
   auto now = Clock::now();
   for (auto& [id, t] : tables) {
-    if (failed.count(id) || t.table->meta().needs_rebootstrap) continue;
-    if (force_all || now - t.last_merge >= std::chrono::milliseconds(t.schedule_ms)) due.push_back(&t);
+    if (failed.count(id) || t.table->meta().needs_rebootstrap || paused.count(id)) continue;
+    if (force_all || now - t.last_merge >= std::chrono::milliseconds(t.schedule_ms) || MergeRequested(t))
+      due.push_back(&t);
   }
   if (due.empty()) return Status::Ok();
   std::stable_sort(due.begin(), due.end(), [](auto* a, auto* b) { return TierRank(a->sla_tier) < TierRank(b->sla_tier); });
@@ -94,7 +101,7 @@ Status Engine::Impl::RunDueMerges(bool force_all) {
   for (TableRuntime* t : due) {
     Status st = MergeTable(*t);
     t->last_merge = Clock::now();
-    if (st.ok()) continue;
+    if (st.ok()) { OnMerged(t->table->meta().id); continue; }
     if (st.code() == Status::Code::kConflict && st.message().find("fenced") != std::string::npos)
       return st;   // a newer engine owns the tables: stop, write nothing more
     if (st.code() == Status::Code::kUnavailable) {
@@ -104,6 +111,13 @@ Status Engine::Impl::RunDueMerges(bool force_all) {
         if (c.ok()) { primary = std::move(c).value(); merger->ResetConnection(primary.get()); }
       }
       continue;
+    }
+    if (st.code() == Status::Code::kConflict) {
+      auto moved = GenerationMovedOnPrimary(t->table->meta().id);
+      if (moved.ok() && *moved) {   // re-planned meanwhile: the catalog poll bootstraps it again
+        PGT_LOG_INFO("merge of ", t->table->meta().name, " skipped: the stream table was re-planned");
+        continue;
+      }
     }
     MarkError(t->table->meta().id, st);
   }

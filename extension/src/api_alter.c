@@ -103,10 +103,8 @@ pgt_replan_stream_table(int64 id, const char *query)
 
 		if (get_rel_name(relid) != NULL)
 		{
-			rc = SPI_execute(psprintf("DROP TABLE %s", quote_qualified_identifier(
-						get_namespace_name(get_rel_namespace(relid)), get_rel_name(relid))), false, 0);
-			if (rc != SPI_OK_UTILITY)
-				elog(ERROR, "dropping the storage table failed: %s", SPI_result_code_string(rc));
+			pgt_api_execute_utility(psprintf("DROP TABLE %s", quote_qualified_identifier(
+						get_namespace_name(get_rel_namespace(relid)), get_rel_name(relid))));
 		}
 		nspid = RangeVarGetCreationNamespace(rv);
 		relid = pgt_create_storage_table(name, nspid, rv->relname, compiled->columns);

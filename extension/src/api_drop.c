@@ -42,11 +42,7 @@ pgt_drop_stream_table(PG_FUNCTION_ARGS)
 	{
 		char	   *qualified = quote_qualified_identifier(
 														   get_namespace_name(get_rel_namespace(relid)), relname);
-		int			rc = SPI_execute(psprintf("DROP TABLE %s%s", qualified, cascade ? " CASCADE" : ""), false, 0);
-
-		if (rc != SPI_OK_UTILITY)
-			elog(ERROR, "dropping the storage table failed: %s",
-				 SPI_result_code_string(rc));
+		pgt_api_execute_utility(psprintf("DROP TABLE %s%s", qualified, cascade ? " CASCADE" : ""));
 	}
 	pgt_catalog_delete(id);
 

@@ -135,6 +135,27 @@ pgt_catalog_insert_source(int64 id, PgtSourceInfo *src, const char *query)
 			 SPI_result_code_string(rc));
 }
 
+/* A utility statement (DROP TABLE of a storage table) run as the API's own. */
+void
+pgt_api_execute_utility(const char *sql)
+{
+	bool		saved = pgt_api_writing;
+	int			rc;
+
+	pgt_api_writing = true;
+	PG_TRY();
+	{
+		rc = SPI_execute(sql, false, 0);
+	}
+	PG_FINALLY();
+	{
+		pgt_api_writing = saved;
+	}
+	PG_END_TRY();
+	if (rc != SPI_OK_UTILITY)
+		elog(ERROR, "\"%s\" failed: %s", sql, SPI_result_code_string(rc));
+}
+
 /*
  * SPI_execute_with_args with pgt_api_writing set, so the catalog's restore
  * trigger leaves the row alone (reset on error too).

@@ -177,11 +177,14 @@ replan_or_fail(int64 id)
 	char	   *query;
 	int			rc;
 
-	rc = SPI_execute_with_args("SELECT query FROM " PGT_SCHEMA ".pgt_stream_tables WHERE id = $1",
+	char	   *name;
+
+	rc = SPI_execute_with_args("SELECT query, name FROM " PGT_SCHEMA ".pgt_stream_tables WHERE id = $1",
 							   1, &argtype, &arg, NULL, false, 1);
 	if (rc != SPI_OK_SELECT || SPI_processed != 1)
 		return;
 	query = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
+	name = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2);
 
 	BeginInternalSubTransaction(NULL);
 	MemoryContextSwitchTo(oldcxt);
@@ -209,8 +212,8 @@ replan_or_fail(int64 id)
 		SPI_execute_with_args("UPDATE " PGT_SCHEMA ".pgt_stream_tables SET status = 'ERROR', "
 							  "last_error = $2 WHERE id = $1", 2, types, vals, NULL, false, 0);
 		ereport(WARNING,
-				(errmsg("stream table id " INT64_FORMAT " is in ERROR after the DDL: %s",
-						id, err->message)));
+				(errmsg("stream table %s is in ERROR after the DDL: %s",
+						name, err->message)));
 		pgt_notify_catalog("alter", id);
 	}
 	PG_END_TRY();
@@ -287,6 +290,11 @@ pgt_on_sql_drop(PG_FUNCTION_ARGS)
 					 errhint("Drop those stream tables first with pgtrickle.drop_stream_table().")));
 	}
 	/* Storage tables dropped without drop_stream_table(): their catalog rows go too. */
+	if (pgt_api_writing)
+	{
+		pgt_spi_end();
+		PG_RETURN_VOID();
+	}
 	rc = SPI_execute("DELETE FROM " PGT_SCHEMA ".pgt_stream_tables st "
 					 "USING pg_event_trigger_dropped_objects() d "
 					 "WHERE d.classid = 'pg_catalog.pg_class'::regclass AND d.objsubid = 0 "
