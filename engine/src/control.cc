@@ -107,11 +107,12 @@ void Engine::Impl::OnMerged(int64_t id) {
 
 Status Engine::Impl::ReportProgress() {
   if (!catalog_v2) return Status::Ok();
+  PGT_RETURN_IF_ERROR(primary->QueryParams("SELECT pgtrickle._report_engine_lsn($1::pg_lsn)",
+                                           {FormatLsn(ckpt.applied_upto)}).status());
   return primary->QueryParams(
-      "SELECT pgtrickle._report_engine_lsn($1::pg_lsn); "
-      "UPDATE pgtrickle.pgt_engine SET timeline = $2::int, engine_version = $3 WHERE id = 1 AND epoch = $4",
-      {FormatLsn(ckpt.applied_upto), std::to_string(ckpt.tli), std::string(EngineVersion()),
-       std::to_string(epoch)}).status();
+      "UPDATE pgtrickle.pgt_engine SET timeline = $1::int, engine_version = $2 WHERE id = 1 AND epoch = $3 "
+      "AND (timeline, engine_version) IS DISTINCT FROM ($1::int, $2)",
+      {std::to_string(ckpt.tli), std::string(EngineVersion()), std::to_string(epoch)}).status();
 }
 
 Result<bool> Engine::Impl::GenerationMovedOnPrimary(int64_t id) {
@@ -140,6 +141,9 @@ Status Engine::Impl::FollowGenerations() {
       PGT_LOG_INFO("stream table id ", id, " was re-planned (generation ", ours.value_or("1"), " -> ", gen,
                    "): dropping its state, it will be bootstrapped again");
       PGT_RETURN_IF_ERROR(DropTable(id));
+      // The merge's temp delta table has the old output columns: drop it, forget all.
+      PGT_RETURN_IF_ERROR(primary->Exec("DROP TABLE IF EXISTS pg_temp.pgt_delta_" + std::to_string(id)));
+      merger->ResetConnection(primary.get());
     }
     Batch b(store.get());
     b.Put(Cf::kMeta, GenerationKey(id), gen);

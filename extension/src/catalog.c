@@ -125,14 +125,36 @@ pgt_catalog_insert_source(int64 id, PgtSourceInfo *src, const char *query)
 	values[0] = Int64GetDatum(id);
 	values[1] = ObjectIdGetDatum(src->relid);
 	values[2] = CStringGetTextDatum(src->qualified_name);
-	values[3] = PointerGetDatum(pgt_attnum_array(pgt_source_columns(query, src->relid)));
-	rc = pgt_api_execute_with_args("INSERT INTO " PGT_SCHEMA ".pgt_sources "
-								   "(stream_table_id, source_relid, source_name, columns) "
-								   "VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING",
-								   4, argtypes, values, 0);
+	/*
+	 * The 0.2.0 library may run against the 0.1.0 catalog until ALTER
+	 * EXTENSION ... UPDATE: pgt_sources.columns exists from 0.2.0 on.
+	 */
+	if (pgt_catalog_is_v2())
+	{
+		values[3] = PointerGetDatum(pgt_attnum_array(pgt_source_columns(query, src->relid)));
+		rc = pgt_api_execute_with_args("INSERT INTO " PGT_SCHEMA ".pgt_sources "
+									   "(stream_table_id, source_relid, source_name, columns) "
+									   "VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING",
+									   4, argtypes, values, 0);
+	}
+	else
+		rc = pgt_api_execute_with_args("INSERT INTO " PGT_SCHEMA ".pgt_sources "
+									   "(stream_table_id, source_relid, source_name) "
+									   "VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
+									   3, argtypes, values, 0);
 	if (rc != SPI_OK_INSERT)
 		elog(ERROR, "inserting the source row failed: %s",
 			 SPI_result_code_string(rc));
+}
+
+/* Is the installed catalog 0.2.0 or later (pgt_sources.columns exists)? */
+bool
+pgt_catalog_is_v2(void)
+{
+	Oid			nsp = get_namespace_oid(PGT_SCHEMA, true);
+	Oid			rel = OidIsValid(nsp) ? get_relname_relid("pgt_sources", nsp) : InvalidOid;
+
+	return OidIsValid(rel) && get_attnum(rel, "columns") != InvalidAttrNumber;
 }
 
 /* A utility statement (DROP TABLE of a storage table) run as the API's own. */

@@ -28,6 +28,7 @@ extern int64 pgt_catalog_insert(const char *name, Oid relid, const char *query,
 								const char *plan_json, Interval *schedule,
 								const char *sla_tier);
 extern void pgt_catalog_insert_source(int64 id, PgtSourceInfo *src, const char *query);
+extern bool pgt_catalog_is_v2(void);
 extern void pgt_api_execute_utility(const char *sql);
 /* SPI_execute_with_args (read-write) marked as the API's own catalog write. */
 extern int	pgt_api_execute_with_args(const char *sql, int nargs, Oid *argtypes,
