@@ -181,7 +181,12 @@ GRANT EXECUTE ON FUNCTION pgtrickle.change_buffer_status() TO PUBLIC;
 ALTER TABLE pgtrickle.pgt_stream_tables
     ADD COLUMN generation           bigint NOT NULL DEFAULT 1,
     ADD COLUMN paused               boolean NOT NULL DEFAULT false,
-    ADD COLUMN refresh_requested_at timestamptz;
+    ADD COLUMN refresh_requested_at timestamptz,
+    ADD COLUMN search_path          text;
+
+-- search_path: the creator's search_path, with which the query is analyzed again (restore,
+-- re-plan after source DDL, upgrade); 0.1.0 did not record it: the default is assumed.
+UPDATE pgtrickle.pgt_stream_tables SET search_path = '"$user", public';
 
 -- columns: attnums of the source a stream table reads (referenced columns and the key);
 -- DDL that drops or retypes one of them is refused (pg_trickle.source_ddl).
@@ -206,6 +211,7 @@ RETURNS int2[]
 AS 'MODULE_PATHNAME', 'pgt_source_columns_sql'
 LANGUAGE C STRICT STABLE;
 
+SELECT pg_catalog.set_config('search_path', '"$user", public', true);
 UPDATE pgtrickle.pgt_sources s
    SET columns = pgtrickle._source_columns(st.query, s.source_relid::regclass)
   FROM pgtrickle.pgt_stream_tables st

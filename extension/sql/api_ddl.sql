@@ -59,7 +59,11 @@ SELECT * FROM pgtrickle.explain_stream_table('nope');
 -- refresh_stream_table without an engine: requests, errors, timeout
 SELECT pgtrickle.refresh_stream_table('st_g', wait => false);
 SELECT refresh_requested_at IS NOT NULL AS requested FROM pgtrickle.pgt_stream_tables WHERE name = 'public.st_g';
-SELECT pgtrickle.refresh_stream_table('st_g', timeout => '200 milliseconds');
+DO $$ BEGIN
+    PERFORM pgtrickle.refresh_stream_table('st_g', timeout => '200 milliseconds');
+EXCEPTION WHEN query_canceled THEN
+    RAISE NOTICE '%', regexp_replace(SQLERRM, '[0-9A-F]+/[0-9A-F]+$', 'X/X');
+END $$;
 SELECT pgtrickle.alter_stream_table('st_g', status => 'paused');
 SELECT pgtrickle.refresh_stream_table('st_g');
 SELECT pgtrickle.alter_stream_table('st_g', status => 'active');

@@ -193,7 +193,10 @@ pgt_alter_stream_table(PG_FUNCTION_ARGS)
 		update_column(id, "paused = $2", BOOLOID, BoolGetDatum(paused));
 	}
 	if (!PG_ARGISNULL(4))
+	{
 		pgt_replan_stream_table(id, text_to_cstring(PG_GETARG_TEXT_PP(4)));
+		pgt_catalog_save_search_path(id);
+	}
 	pgt_spi_end();
 	pgt_notify_catalog("alter", id);
 	PG_RETURN_VOID();

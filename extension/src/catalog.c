@@ -14,6 +14,7 @@
 #include "executor/spi.h"
 #include "lib/stringinfo.h"
 #include "utils/builtins.h"
+#include "utils/guc.h"
 #include "utils/lsyscache.h"
 #include "utils/regproc.h"
 #include "utils/ruleutils.h"
@@ -112,6 +113,8 @@ pgt_catalog_insert(const char *name, Oid relid, const char *query,
 		elog(ERROR, "inserting the catalog row failed: %s",
 			 SPI_result_code_string(rc));
 	id = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
+	if (pgt_catalog_is_v2())
+		pgt_catalog_save_search_path(DatumGetInt64(id));
 	return DatumGetInt64(id);
 }
 
@@ -145,6 +148,40 @@ pgt_catalog_insert_source(int64 id, PgtSourceInfo *src, const char *query)
 	if (rc != SPI_OK_INSERT)
 		elog(ERROR, "inserting the source row failed: %s",
 			 SPI_result_code_string(rc));
+}
+
+/* Records the current search_path: the query is analyzed with it again later. */
+void
+pgt_catalog_save_search_path(int64 id)
+{
+	Oid			argtype = INT8OID;
+	Datum		arg = Int64GetDatum(id);
+
+	if (pgt_api_execute_with_args("UPDATE " PGT_SCHEMA ".pgt_stream_tables "
+								  "SET search_path = current_setting('search_path') WHERE id = $1",
+								  1, &argtype, &arg, 0) != SPI_OK_UPDATE)
+		elog(ERROR, "recording the search_path failed");
+}
+
+/*
+ * Sets search_path for the current GUC nest level (undone by
+ * pgt_restore_search_path, or by transaction abort); NULL leaves it alone.
+ */
+int
+pgt_use_search_path(const char *path)
+{
+	int			level = NewGUCNestLevel();
+
+	if (path != NULL)
+		(void) set_config_option("search_path", path, PGC_USERSET, PGC_S_SESSION,
+								 GUC_ACTION_SAVE, true, 0, false);
+	return level;
+}
+
+void
+pgt_restore_search_path(int level)
+{
+	AtEOXact_GUC(true, level);
 }
 
 /* Is the installed catalog 0.2.0 or later (pgt_sources.columns exists)? */

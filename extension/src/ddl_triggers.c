@@ -179,18 +179,24 @@ replan_or_fail(int64 id)
 
 	char	   *name;
 
-	rc = SPI_execute_with_args("SELECT query, name FROM " PGT_SCHEMA ".pgt_stream_tables WHERE id = $1",
+	char	   *path;
+	int			level;
+
+	rc = SPI_execute_with_args("SELECT query, name, search_path FROM " PGT_SCHEMA ".pgt_stream_tables WHERE id = $1",
 							   1, &argtype, &arg, NULL, false, 1);
 	if (rc != SPI_OK_SELECT || SPI_processed != 1)
 		return;
 	query = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
 	name = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2);
+	path = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 3);
 
 	BeginInternalSubTransaction(NULL);
 	MemoryContextSwitchTo(oldcxt);
 	PG_TRY();
 	{
+		level = pgt_use_search_path(path);
 		pgt_replan_stream_table(id, query);
+		pgt_restore_search_path(level);
 		ReleaseCurrentSubTransaction();
 		MemoryContextSwitchTo(oldcxt);
 		CurrentResourceOwner = oldowner;

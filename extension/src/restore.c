@@ -35,6 +35,15 @@ PG_FUNCTION_INFO_V1(pgt_catalog_insert_trigger);
 bool		pgt_api_writing = false;
 
 static char *
+text_col_or_null(TriggerData *td, HeapTuple tup, const char *col)
+{
+	TupleDesc	desc = RelationGetDescr(td->tg_relation);
+	int			fn = SPI_fnumber(desc, col);
+
+	return fn > 0 ? SPI_getvalue(tup, desc, fn) : NULL;
+}
+
+static char *
 text_col(TriggerData *td, HeapTuple tup, const char *col)
 {
 	TupleDesc	desc = RelationGetDescr(td->tg_relation);
@@ -72,7 +81,12 @@ replan_row(TriggerData *td)
 				(errcode(ERRCODE_UNDEFINED_TABLE),
 				 errmsg("storage table %s of restored stream table %s does not exist", name, name),
 				 errhint("Restore the storage table before the pg_trickle catalog, or re-create the stream table.")));
-	compiled = pgt_compile_query(query);
+	{
+		int			level = pgt_use_search_path(text_col_or_null(td, tup, "search_path"));
+
+		compiled = pgt_compile_query(query);
+		pgt_restore_search_path(level);
+	}
 	cols[n] = SPI_fnumber(desc, "relid");
 	vals[n++] = ObjectIdGetDatum(relid);
 	cols[n] = SPI_fnumber(desc, "plan");
@@ -99,6 +113,7 @@ insert_sources(TriggerData *td)
 	HeapTuple	tup = td->tg_trigtuple;
 	int64		id = strtoi64(text_col(td, tup, "id"), NULL, 10);
 	char	   *query = text_col(td, tup, "query");
+	int			level = pgt_use_search_path(text_col_or_null(td, tup, "search_path"));
 	PgtCompiledQuery *compiled = pgt_compile_query(query);
 	ListCell   *lc;
 
@@ -106,6 +121,7 @@ insert_sources(TriggerData *td)
 	foreach(lc, compiled->sources)
 		pgt_catalog_insert_source(id, lfirst(lc), query);
 	pgt_spi_end();
+	pgt_restore_search_path(level);
 	pgt_notify_catalog("create", id);
 }
 

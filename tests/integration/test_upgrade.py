@@ -19,12 +19,12 @@ import streams
 
 SNAPSHOT = """
 SELECT 'col ' || c.relname || '.' || a.attname || ' ' || format_type(a.atttypid, a.atttypmod) || ' ' ||
-       a.attnotnull || ' ' || coalesce(pg_get_expr(d.adbin, d.adrelid), '') || ' ' || a.attidentity
+       a.attnotnull || ' ' || coalesce(pg_get_expr(d.adbin, d.adrelid), '') || ' ' || a.attidentity::text
   FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid
   LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum
  WHERE c.relnamespace = 'pgtrickle'::regnamespace AND a.attnum > 0 AND NOT a.attisdropped
 UNION ALL
-SELECT 'fn ' || p.oid::regprocedure::text || ' ' || md5(p.prosrc) || ' ' || p.provolatile || ' ' ||
+SELECT 'fn ' || p.oid::regprocedure::text || ' ' || md5(p.prosrc) || ' ' || p.provolatile::text || ' ' ||
        p.proisstrict || ' ' || pg_get_function_result(p.oid) || ' ' ||
        coalesce(pg_get_function_arguments(p.oid), '') || ' ' || coalesce(array_to_string(p.proacl, ','), '')
   FROM pg_proc p WHERE p.pronamespace = 'pgtrickle'::regnamespace
@@ -43,7 +43,7 @@ SELECT 'evt ' || evtname || ' ' || evtevent || ' ' || evtfoid::regproc || ' ' ||
 UNION ALL
 SELECT 'cfg ' || x::regclass::text FROM pg_extension, unnest(extconfig) x WHERE extname = 'pg_trickle'
 UNION ALL
-SELECT 'acl ' || c.relname || ' ' || c.relkind || ' ' || coalesce(array_to_string(c.relacl, ','), '')
+SELECT 'acl ' || c.relname || ' ' || c.relkind::text || ' ' || coalesce(array_to_string(c.relacl, ','), '')
   FROM pg_class c WHERE c.relnamespace = 'pgtrickle'::regnamespace
 UNION ALL
 SELECT 'ver ' || extversion FROM pg_extension WHERE extname = 'pg_trickle'
@@ -128,6 +128,8 @@ def main():
         h.start_engine()
         wl.run(20)
         h.primary_sql("SELECT pgtrickle.refresh_stream_table(%s, timeout => '60 seconds')", (streams.GROUP_BY[0],))
+        h.assert_stream_table_matches_query(*streams.GROUP_BY)
+        h.primary_sql("SELECT pgtrickle.alter_stream_table(%s, schedule => '200 milliseconds')", (streams.GROUP_BY[0],))
         streams.check_all(h, [streams.FILTER_PROJECT, streams.GROUP_BY])
         log("PASS test_upgrade")
 
