@@ -184,6 +184,12 @@ ALTER TABLE pgtrickle.pgt_stream_tables
     ADD COLUMN refresh_requested_at timestamptz,
     ADD COLUMN search_path          text;
 
+-- status RESTORING: a row restored from a dump, waiting to be re-planned (restore.c).
+ALTER TABLE pgtrickle.pgt_stream_tables
+    DROP CONSTRAINT pgt_stream_tables_status_check,
+    ADD CONSTRAINT pgt_stream_tables_status_check
+        CHECK (status IN ('INITIALIZING', 'ACTIVE', 'ERROR', 'RESTORING'));
+
 -- search_path: the creator's search_path, with which the query is analyzed again (restore,
 -- re-plan after source DDL, upgrade); 0.1.0 did not record it: the default is assumed.
 UPDATE pgtrickle.pgt_stream_tables SET search_path = '"$user", public';

@@ -32,6 +32,7 @@ Status Engine::Impl::PollCatalog() {
       continue;
     }
     if (failed.count(id)) continue;
+    if (row[5] && *row[5] == "RESTORING") continue;   // restored, not re-planned yet (extension restore.c)
     if (!decoder->consistent()) {
       if (waiting_logged.insert(id).second)
         PGT_LOG_INFO("stream table ", *row[1], " waits for the WAL decoder to reach a consistent point "

@@ -32,6 +32,12 @@ extern int	pgt_source_ddl;
 /* api_alter.c: re-plans stream table `id` with `query` (new generation). SPI connected. */
 extern void pgt_replan_stream_table(int64 id, const char *query);
 
+/*
+ * ddl_triggers.c: re-plans stream table `id` if it is RESTORING and its query
+ * compiles now (else it stays RESTORING); id 0 = every RESTORING row. SPI connected.
+ */
+extern void pgt_replan_restored(int64 id);
+
 /* backpressure.c */
 extern int	pgt_backpressure_timeout_ms;
 extern void pgt_backpressure_init(void);

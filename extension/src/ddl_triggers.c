@@ -168,7 +168,7 @@ pgt_on_ddl_command_start(PG_FUNCTION_ARGS)
 
 /* Re-plans one stream table; a query that no longer compiles sets it to ERROR. */
 static void
-replan_or_fail(int64 id)
+replan_or_fail(int64 id, bool restoring)
 {
 	MemoryContext oldcxt = CurrentMemoryContext;
 	ResourceOwner oldowner = CurrentResourceOwner;
@@ -213,6 +213,8 @@ replan_or_fail(int64 id)
 		RollbackAndReleaseCurrentSubTransaction();
 		MemoryContextSwitchTo(oldcxt);
 		CurrentResourceOwner = oldowner;
+		if (restoring)
+			return;				/* e.g. the key is not restored yet: retried later */
 		vals[0] = Int64GetDatum(id);
 		vals[1] = CStringGetTextDatum(psprintf("source DDL: the query no longer compiles: %s", err->message));
 		SPI_execute_with_args("UPDATE " PGT_SCHEMA ".pgt_stream_tables SET status = 'ERROR', "
@@ -235,15 +237,40 @@ pgt_on_ddl_command_end(PG_FUNCTION_ARGS)
 	if (!CALLED_AS_EVENT_TRIGGER(fcinfo))
 		elog(ERROR, "not fired by an event trigger");
 	replan_relids = NIL;
-	if (relids == NIL || !catalog_exists())
+	if (!catalog_exists())
 		PG_RETURN_VOID();
 	pgt_spi_begin();
+	pgt_replan_restored(0);		/* restored rows whose sources just got their keys */
 	foreach(lc, relids)
 		(void) dependants(lfirst_oid(lc), 0, &ids);
 	foreach(lc, ids)
-		replan_or_fail(strtoi64(lfirst(lc), NULL, 10));
+		replan_or_fail(strtoi64(lfirst(lc), NULL, 10), false);
 	pgt_spi_end();
 	PG_RETURN_VOID();
+}
+
+void
+pgt_replan_restored(int64 id)
+{
+	Oid			argtype = INT8OID;
+	Datum		arg = Int64GetDatum(id);
+	List	   *ids = NIL;
+	ListCell   *lc;
+	uint64		i;
+
+	if (SPI_execute_with_args("SELECT id FROM " PGT_SCHEMA ".pgt_stream_tables "
+							  "WHERE status = 'RESTORING' AND ($1 = 0 OR id = $1) ORDER BY id",
+							  1, &argtype, &arg, NULL, false, 0) != SPI_OK_SELECT)
+		elog(ERROR, "catalog lookup failed");
+	for (i = 0; i < SPI_processed; i++)
+	{
+		bool		isnull;
+
+		ids = lappend(ids, psprintf(INT64_FORMAT, DatumGetInt64(
+				SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1, &isnull))));
+	}
+	foreach(lc, ids)
+		replan_or_fail(strtoi64(lfirst(lc), NULL, 10), true);
 }
 
 /*

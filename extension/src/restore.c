@@ -10,7 +10,13 @@
  * tables and starts over: frontier NULL, status INITIALIZING, statistics
  * reset, so the engine bootstraps it (its first merge replaces whatever rows
  * the storage table was restored with). Dumped pgt_sources rows are skipped:
- * the AFTER trigger writes fresh ones.
+ * re-planning writes fresh ones.
+ *
+ * pg_restore loads data before it creates constraints, so a source may
+ * have no primary key yet when the row arrives: the row then waits in status
+ * RESTORING (the engine ignores such rows) and is re-planned by the
+ * ddl_command_end trigger after the ALTER TABLE that adds the key (or by
+ * alter_stream_table(name, query => ...)).
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
@@ -35,15 +41,6 @@ PG_FUNCTION_INFO_V1(pgt_catalog_insert_trigger);
 bool		pgt_api_writing = false;
 
 static char *
-text_col_or_null(TriggerData *td, HeapTuple tup, const char *col)
-{
-	TupleDesc	desc = RelationGetDescr(td->tg_relation);
-	int			fn = SPI_fnumber(desc, col);
-
-	return fn > 0 ? SPI_getvalue(tup, desc, fn) : NULL;
-}
-
-static char *
 text_col(TriggerData *td, HeapTuple tup, const char *col)
 {
 	TupleDesc	desc = RelationGetDescr(td->tg_relation);
@@ -62,14 +59,12 @@ replan_row(TriggerData *td)
 	HeapTuple	tup = td->tg_trigtuple;
 	TupleDesc	desc = RelationGetDescr(td->tg_relation);
 	char	   *name = text_col(td, tup, "name");
-	char	   *query = text_col(td, tup, "query");
 	RangeVar   *rv = makeRangeVarFromNameList(stringToQualifiedNameList(name));
 	Oid			relid = RangeVarGetRelid(rv, NoLock, true);
-	PgtCompiledQuery *compiled;
 	const char *reset[] = {"frontier", "engine_epoch", "last_refresh_at", "avg_refresh_ms",
 	"last_error", "refresh_requested_at"};
 	const char *zero[] = {"rows_changed_last_cycle", "refresh_count", "pending_change_rows"};
-	int			ncols = 3 + lengthof(reset) + lengthof(zero);
+	int			ncols = 2 + lengthof(reset) + lengthof(zero);
 	int		   *cols = palloc(sizeof(int) * ncols);
 	Datum	   *vals = palloc0(sizeof(Datum) * ncols);
 	bool	   *nulls = palloc0(sizeof(bool) * ncols);
@@ -81,18 +76,10 @@ replan_row(TriggerData *td)
 				(errcode(ERRCODE_UNDEFINED_TABLE),
 				 errmsg("storage table %s of restored stream table %s does not exist", name, name),
 				 errhint("Restore the storage table before the pg_trickle catalog, or re-create the stream table.")));
-	{
-		int			level = pgt_use_search_path(text_col_or_null(td, tup, "search_path"));
-
-		compiled = pgt_compile_query(query);
-		pgt_restore_search_path(level);
-	}
 	cols[n] = SPI_fnumber(desc, "relid");
 	vals[n++] = ObjectIdGetDatum(relid);
-	cols[n] = SPI_fnumber(desc, "plan");
-	vals[n++] = DirectFunctionCall1(jsonb_in, CStringGetDatum(compiled->plan_json));
 	cols[n] = SPI_fnumber(desc, "status");
-	vals[n++] = CStringGetTextDatum("INITIALIZING");
+	vals[n++] = CStringGetTextDatum("RESTORING");
 	for (i = 0; i < (int) lengthof(reset); i++)
 	{
 		cols[n] = SPI_fnumber(desc, reset[i]);
@@ -106,23 +93,13 @@ replan_row(TriggerData *td)
 	return heap_modify_tuple_by_cols(tup, desc, n, cols, vals, nulls);
 }
 
-/* AFTER INSERT on pgt_stream_tables: fresh pgt_sources rows. */
+/* AFTER INSERT on pgt_stream_tables: re-plan at once if the sources allow it already. */
 static void
-insert_sources(TriggerData *td)
+try_replan(TriggerData *td)
 {
-	HeapTuple	tup = td->tg_trigtuple;
-	int64		id = strtoi64(text_col(td, tup, "id"), NULL, 10);
-	char	   *query = text_col(td, tup, "query");
-	int			level = pgt_use_search_path(text_col_or_null(td, tup, "search_path"));
-	PgtCompiledQuery *compiled = pgt_compile_query(query);
-	ListCell   *lc;
-
 	pgt_spi_begin();
-	foreach(lc, compiled->sources)
-		pgt_catalog_insert_source(id, lfirst(lc), query);
+	pgt_replan_restored(strtoi64(text_col(td, td->tg_trigtuple, "id"), NULL, 10));
 	pgt_spi_end();
-	pgt_restore_search_path(level);
-	pgt_notify_catalog("create", id);
 }
 
 Datum
@@ -143,6 +120,6 @@ pgt_catalog_insert_trigger(PG_FUNCTION_ARGS)
 		return PointerGetDatum(NULL);	/* re-derived from the stream table's row */
 	if (TRIGGER_FIRED_BEFORE(td->tg_event))
 		return PointerGetDatum(replan_row(td));
-	insert_sources(td);
+	try_replan(td);
 	return PointerGetDatum(NULL);
 }
