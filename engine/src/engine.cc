@@ -86,7 +86,9 @@ Status Engine::Impl::ConnectStandby() {
   so.conninfo = opts.standby_conninfo;
   so.slot = opts.slot;
   PGT_ASSIGN_OR_RETURN(source, OpenStreamSource(so));
-  decoder = std::make_unique<Decoder>(source.get(), resolver.get(), DecoderOptions{resolver->database_oid()});
+  DecoderOptions dopts{resolver->database_oid()};
+  dopts.collect_invalidations = true;   // source DDL (source_ddl.cc)
+  decoder = std::make_unique<Decoder>(source.get(), resolver.get(), dopts);
   return Status::Ok();
 }
 
@@ -166,6 +168,8 @@ Status Engine::Impl::Loop(const std::atomic<bool>& stop) {
                     " is merged; restarting from ", FormatLsn(ckpt.restart_lsn), " in 5 s");
       batch = std::make_unique<Batch>(store.get());
       batch_txns = 0;
+      Status rd = RedescribeSources();   // source_ddl.cc: a source may have changed (ADD COLUMN)
+      if (!rd.ok()) PGT_LOG_WARN("re-describing the sources: ", rd.message());
       for (int i = 0; i < 50 && !stop; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(100));
       restart_decoder = true;   // from the committed checkpoint: the uncommitted batch is gone
       continue;
@@ -174,6 +178,7 @@ Status Engine::Impl::Loop(const std::atomic<bool>& stop) {
       PGT_RETURN_IF_ERROR(ApplyTransaction(**next));
       ++batch_txns;
     }
+    PGT_RETURN_IF_ERROR(FollowInvalidations());   // source_ddl.cc: before the next record is read
     // A batch commits after kMaxBatchTxns transactions or batch_ms (CommitBatch restarts the
     // clock), whichever comes first, and only if decoding moved on.
     if (batch_txns >= kMaxBatchTxns || (Clock::now() - batch_started >= std::chrono::milliseconds(opts.batch_ms) &&

@@ -105,6 +105,9 @@ struct Engine::Impl {
   Status ReportProgress();
   Status FollowGenerations();
   Result<bool> GenerationMovedOnPrimary(int64_t id);
+  // source_ddl.cc
+  Status FollowInvalidations();
+  Status RedescribeSources();
   // scheduler.cc
   Status RunDueMerges(bool force_all);
   Status MergeTable(TableRuntime& t);

@@ -1,0 +1,107 @@
+"""DDL on sources with the engine running (issue 12): randomized rounds of allowed DDL interleaved
+with DML (the seeded workload), the oracle after every catch-up; and the refused DDL.
+
+Allowed and followed (the oracle must hold after each): ADD COLUMN (with and without a default),
+DROP of a column no stream table reads, RENAME COLUMN / RENAME TABLE of the source and back,
+CREATE / DROP INDEX, VACUUM FULL, CLUSTER, TRUNCATE (re-bootstrap), ALTER COLUMN TYPE of an unused
+column (table rewrite), VACUUM. Refused with the stream tables named: DROP COLUMN / ALTER COLUMN
+TYPE of a used column, DROP TABLE, SET UNLOGGED. With pg_trickle.source_ddl = 'rebootstrap' a
+type change of a used column goes through and the stream table is re-planned and bootstrapped.
+"""
+import random
+import time
+
+from common import Harness, TestFailure, Workload, log
+import streams
+
+TABLES = [streams.FILTER_PROJECT, streams.GROUP_BY]
+
+
+def expect_refused(h, sql, *names):
+    try:
+        h.primary_sql(sql)
+    except Exception as e:  # noqa: BLE001
+        msg = str(e)
+        if not all(n in msg for n in names):
+            raise TestFailure(f"{sql}: error does not name {names}: {msg}")
+        return
+    raise TestFailure(f"{sql} was not refused")
+
+
+def ddl_round(h, rng, k):
+    """One random allowed DDL; returns its description."""
+    choice = rng.choice(["add", "add_default", "drop_unused", "rename_col", "rename_table", "index",
+                         "vacuum_full", "cluster", "retype_unused", "vacuum", "truncate"])
+    if choice == "add":
+        h.primary_sql(f"ALTER TABLE src ADD COLUMN x{k} int")
+    elif choice == "add_default":
+        h.primary_sql(f"ALTER TABLE src ADD COLUMN x{k} text DEFAULT 'd{k}'")
+    elif choice == "drop_unused":
+        extra = h.primary_sql("SELECT attname FROM pg_attribute WHERE attrelid = 'src'::regclass "
+                              "AND attnum > 0 AND attname LIKE 'x%%' AND NOT attisdropped", ())
+        if not extra:
+            return "drop_unused (none)"
+        h.primary_sql(f"ALTER TABLE src DROP COLUMN {rng.choice(extra)[0]}")
+    elif choice == "rename_col":
+        h.primary_sql("ALTER TABLE src RENAME COLUMN cat TO cat_renamed")
+        h.primary_sql("ALTER TABLE src RENAME COLUMN cat_renamed TO cat")
+    elif choice == "rename_table":
+        h.primary_sql("ALTER TABLE src RENAME TO src_renamed")
+        h.primary_sql("ALTER TABLE src_renamed RENAME TO src")
+    elif choice == "index":
+        h.primary_sql(f"CREATE INDEX src_idx_{k} ON src (grp, qty)")
+        if rng.random() < 0.5:
+            h.primary_sql(f"DROP INDEX src_idx_{k}")
+    elif choice == "vacuum_full":
+        h.primary_sql("VACUUM FULL src")
+    elif choice == "cluster":
+        h.primary_sql("CLUSTER src USING src_pkey")
+    elif choice == "retype_unused":
+        h.primary_sql(f"ALTER TABLE src ADD COLUMN r{k} int")
+        h.primary_sql(f"ALTER TABLE src ALTER COLUMN r{k} TYPE bigint")
+    elif choice == "vacuum":
+        h.primary_sql("VACUUM src")
+    elif choice == "truncate":
+        h.primary_sql("TRUNCATE src")
+    return choice
+
+
+def main():
+    with Harness.from_argv() as h:
+        rng = random.Random(h.seed)
+        wl = Workload(h.cluster.primary_dsn, seed=h.seed)
+        wl.create_table()
+        wl.run(50)
+        for t in TABLES:
+            streams.create(h, *t)
+        h.start_engine()
+        streams.check_all(h, TABLES)
+
+        expect_refused(h, "ALTER TABLE src DROP COLUMN amount", "public.st_filter", "public.st_groups")
+        expect_refused(h, "ALTER TABLE src ALTER COLUMN qty TYPE bigint", "public.st_filter", "public.st_groups")
+        expect_refused(h, "DROP TABLE src", "public.st_filter", "public.st_groups")
+        expect_refused(h, "ALTER TABLE src SET UNLOGGED", "public.st_filter")
+        log("refused: drop/retype of used columns, DROP TABLE, SET UNLOGGED")
+
+        for k in range(12):
+            what = ddl_round(h, rng, k)
+            if what == "truncate":
+                wl.ids = set()
+            wl.run(rng.randrange(10, 40))
+            log(f"round {k}: {what}")
+            streams.check_all(h, TABLES)
+
+        h.primary_sql("SET pg_trickle.source_ddl = 'rebootstrap'")   # (per session: next statement)
+        conn = h.cluster.connect("primary")
+        conn.autocommit = True
+        with conn.cursor() as cur:
+            cur.execute("SET pg_trickle.source_ddl = 'rebootstrap'")
+            cur.execute("ALTER TABLE src ALTER COLUMN qty TYPE bigint")
+        conn.close()
+        wl.run(30)
+        streams.check_all(h, TABLES)
+        log("PASS test_source_ddl")
+
+
+if __name__ == "__main__":
+    main()
