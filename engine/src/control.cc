@@ -11,6 +11,7 @@
 //  - Refresh requests: refresh_stream_table(wait => true) holds a session advisory lock
 //    (classid 0x70677472, objid = table id) while it waits; wait => false sets
 //    refresh_requested_at. A requested table is merged as soon as anything new is decoded.
+#include <algorithm>
 #include <sstream>
 
 #include "engine_impl.h"
@@ -66,7 +67,8 @@ Status Engine::Impl::PollControl() {
   last_control = now;
   std::string sql =
       "SELECT current_setting('pg_trickle.enabled', true), "
-      "(SELECT extversion FROM pg_extension WHERE extname = 'pg_trickle')";
+      "(SELECT extversion FROM pg_extension WHERE extname = 'pg_trickle'), "
+      "current_setting('pg_trickle.max_parallel_workers', true)";
   if (catalog_v2)
     sql += ", (SELECT string_agg(id::text, ',') FROM (SELECT objid::bigint AS id FROM pg_locks "
            "WHERE locktype = 'advisory' AND classid = " + std::string(kRefreshLockKey) + " AND objsubid = 2 "
@@ -81,9 +83,13 @@ Status Engine::Impl::PollControl() {
     PGT_LOG_INFO("pg_trickle.enabled = ", enabled ? "on: merging again" : "off: merges stop (decoding continues)");
   merges_enabled = enabled;
   if (row[1].value_or("") != ext_version) PGT_RETURN_IF_ERROR(CheckExtensionVersion());
-  if (catalog_v2 && row.size() >= 4) {
-    refresh_requested = ParseIds(row[2]);
-    paused = ParseIds(row[3]);
+  int workers = 4;
+  if (row[2]) try { workers = std::clamp(std::stoi(*row[2]), 1, 1024); } catch (...) {}
+  if (workers != max_parallel) PGT_LOG_INFO("pg_trickle.max_parallel_workers = ", workers);
+  max_parallel = workers;
+  if (catalog_v2 && row.size() >= 5) {
+    refresh_requested = ParseIds(row[3]);
+    paused = ParseIds(row[4]);
   } else {
     refresh_requested.clear();
     paused.clear();
@@ -142,8 +148,11 @@ Status Engine::Impl::FollowGenerations() {
                    "): dropping its state, it will be bootstrapped again");
       PGT_RETURN_IF_ERROR(DropTable(id));
       // The merge's temp delta table has the old output columns: drop it, forget all.
-      PGT_RETURN_IF_ERROR(primary->Exec("DROP TABLE IF EXISTS pg_temp.pgt_delta_" + std::to_string(id)));
-      merger->ResetConnection(primary.get());
+      ForEachMergeConnection([&](PgConn* c, MergeWriter* w) {
+        auto r = c->Exec("DROP TABLE IF EXISTS pg_temp.pgt_delta_" + std::to_string(id));
+        if (!r.ok()) PGT_LOG_WARN("dropping a stale delta table: ", r.message());
+        w->ResetConnection(c);
+      });
     }
     Batch b(store.get());
     b.Put(Cf::kMeta, GenerationKey(id), gen);

@@ -11,6 +11,7 @@
 #pragma once
 
 #include <chrono>
+#include <functional>
 #include <map>
 #include <memory>
 #include <set>
@@ -48,6 +49,12 @@ struct TableRuntime {
   int64_t oldest_pending_commit_us = 0;   // 0 = none
 };
 
+// An extra primary connection for parallel merges (merge_pool.cc); slot 0 is Impl::primary.
+struct MergeSlot {
+  std::unique_ptr<PgConn> conn;
+  std::unique_ptr<MergeWriter> writer;
+};
+
 struct Engine::Impl {
   EngineOptions opts;
   std::unique_ptr<StateStore> store;
@@ -75,6 +82,8 @@ struct Engine::Impl {
   std::set<int64_t> paused;                 // alter_stream_table(status => 'paused')
   std::set<int64_t> refresh_requested;      // refresh_stream_table() waiting or requested
   Clock::time_point last_control{};
+  int max_parallel = 4;                     // pg_trickle.max_parallel_workers
+  std::vector<std::unique_ptr<MergeSlot>> merge_slots;   // merge_pool.cc: connections 1..N-1
 
   // engine.cc
   Status Startup();
@@ -110,9 +119,13 @@ struct Engine::Impl {
   Status RedescribeSources();
   // scheduler.cc
   Status RunDueMerges(bool force_all);
-  Status MergeTable(TableRuntime& t);
+  Status MergeTable(TableRuntime& t, PgConn* conn, MergeWriter* writer);
   Status ReconcileInflight();
-  Status SettleInflight(TableRuntime& t);
+  Status SettleInflight(TableRuntime& t, MergeWriter* writer = nullptr);
+  // merge_pool.cc: merges of `due` (tier order), at most max_parallel at once; one status each.
+  std::vector<Status> RunMerges(const std::vector<TableRuntime*>& due);
+  Result<MergeSlot*> Slot(size_t k);
+  void ForEachMergeConnection(const std::function<void(PgConn*, MergeWriter*)>& fn);
 };
 
 }  // namespace pgt::engine

@@ -37,14 +37,15 @@ Status FinishMerge(StateStore* store, TableRuntime& t, const std::vector<std::st
 
 // Settles an in-flight header left by a merge whose outcome is unknown. Returns Conflict if the
 // primary's frontier is neither end of it.
-Status Engine::Impl::SettleInflight(TableRuntime& t) {
+Status Engine::Impl::SettleInflight(TableRuntime& t, MergeWriter* writer) {
+  if (writer == nullptr) writer = merger.get();
   TableMeta& m = t.table->meta();
   PGT_ASSIGN_OR_RETURN(auto raw, store->Get(Cf::kMeta, InflightKey(m.id)));
   if (!raw) return Status::Ok();
   auto j = nlohmann::json::parse(*raw, nullptr, false);
   if (j.is_discarded() || !j.contains("to")) return Status::Corruption("damaged in-flight merge header of " + m.name);
   Lsn to = j["to"].get<Lsn>();
-  PGT_ASSIGN_OR_RETURN(auto primary_frontier, merger->ReadFrontier(m.id));
+  PGT_ASSIGN_OR_RETURN(auto primary_frontier, writer->ReadFrontier(m.id));
   if (primary_frontier == std::optional<Lsn>(to)) {
     PGT_LOG_INFO("merge of ", m.name, " to ", FormatLsn(to), " had landed");
     m.merged_frontier = to;
@@ -98,8 +99,11 @@ Status Engine::Impl::RunDueMerges(bool force_all) {
   if (due.empty()) return Status::Ok();
   std::stable_sort(due.begin(), due.end(), [](auto* a, auto* b) { return TierRank(a->sla_tier) < TierRank(b->sla_tier); });
   PGT_RETURN_IF_ERROR(CommitBatch());   // merge exactly what is committed
-  for (TableRuntime* t : due) {
-    Status st = MergeTable(*t);
+  // merge_pool.cc: at most pg_trickle.max_parallel_workers at once, in tier order.
+  std::vector<Status> results = RunMerges(due);
+  for (size_t i = 0; i < due.size(); ++i) {
+    TableRuntime* t = due[i];
+    Status st = results[i];
     t->last_merge = Clock::now();
     if (st.ok()) { OnMerged(t->table->meta().id); continue; }
     if (st.code() == Status::Code::kConflict && st.message().find("fenced") != std::string::npos)
@@ -124,8 +128,10 @@ Status Engine::Impl::RunDueMerges(bool force_all) {
   return Status::Ok();
 }
 
-Status Engine::Impl::MergeTable(TableRuntime& t) {
-  PGT_RETURN_IF_ERROR(SettleInflight(t));   // an earlier attempt's outcome was unknown
+// Runs on a merge thread (merge_pool.cc) with its own primary connection `conn` and `writer`;
+// touches only `t`, the state store (thread-safe) and read-only engine fields.
+Status Engine::Impl::MergeTable(TableRuntime& t, PgConn* conn, MergeWriter* writer) {
+  PGT_RETURN_IF_ERROR(SettleInflight(t, writer));   // an earlier attempt's outcome was unknown
   TableMeta& m = t.table->meta();
   Lsn to = TableApplied(t);
   std::optional<Lsn> from = m.has_merged ? std::optional<Lsn>(m.merged_frontier) : std::nullopt;
@@ -153,7 +159,7 @@ Status Engine::Impl::MergeTable(TableRuntime& t) {
   PGT_RETURN_IF_ERROR(decode_st);
   if (req.rows.empty() && !req.replace && from && *from == to) {
     // Nothing new decoded: only freshness moves (and only while we are the current engine).
-    return primary->QueryParams("UPDATE pgtrickle.pgt_stream_tables SET last_refresh_at = now(), "
+    return conn->QueryParams("UPDATE pgtrickle.pgt_stream_tables SET last_refresh_at = now(), "
                                 "rows_changed_last_cycle = 0 WHERE id = $1 AND frontier = $2::pg_lsn AND "
                                 "(SELECT epoch FROM pgtrickle.pgt_engine WHERE id = 1) = $3",
                                 {std::to_string(m.id), FormatLsn(to), std::to_string(epoch)}).status();
@@ -164,7 +170,7 @@ Status Engine::Impl::MergeTable(TableRuntime& t) {
     b.Put(Cf::kMeta, InflightKey(m.id), j.dump());
     PGT_RETURN_IF_ERROR(store->Commit(&b));
   }
-  auto res = merger->Merge(req);
+  auto res = writer->Merge(req);
   if (!res.ok()) {
     if (res.status().code() == Status::Code::kNotFound) return Status::Ok();   // dropped; the poll cleans up
     return res.status();   // the header stays: SettleInflight() decides next time
