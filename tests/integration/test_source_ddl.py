@@ -91,7 +91,6 @@ def main():
             log(f"round {k}: {what}")
             streams.check_all(h, TABLES)
 
-        h.primary_sql("SET pg_trickle.source_ddl = 'rebootstrap'")   # (per session: next statement)
         conn = h.cluster.connect("primary")
         conn.autocommit = True
         with conn.cursor() as cur:
