@@ -70,11 +70,12 @@ Status Engine::Impl::PollControl() {
       "(SELECT extversion FROM pg_extension WHERE extname = 'pg_trickle'), "
       "current_setting('pg_trickle.max_parallel_workers', true)";
   if (catalog_v2)
-    sql += ", (SELECT string_agg(id::text, ',') FROM (SELECT objid::bigint AS id FROM pg_locks "
+    sql += ", (SELECT string_agg(objid::text, ',') FROM pg_locks "
            "WHERE locktype = 'advisory' AND classid = " + std::string(kRefreshLockKey) + " AND objsubid = 2 "
-           "AND database = (SELECT oid FROM pg_database WHERE datname = current_database()) "
-           "UNION SELECT id FROM pgtrickle.pgt_stream_tables WHERE refresh_requested_at IS NOT NULL) r), "
-           "(SELECT string_agg(id::text, ',') FROM pgtrickle.pgt_stream_tables WHERE paused)";
+           "AND database = (SELECT oid FROM pg_database WHERE datname = current_database())), "
+           "(SELECT string_agg(id::text, ',') FROM pgtrickle.pgt_stream_tables WHERE paused), "
+           "(SELECT string_agg(id::text, ',') FROM pgtrickle.pgt_stream_tables WHERE refresh_requested_at IS NOT NULL), "
+           "pg_current_wal_insert_lsn()::text";
   auto r = primary->Query(sql);
   if (!r.ok()) return r.status();   // the merge path notices a broken connection too
   const auto& row = r->rows.at(0);
@@ -87,9 +88,19 @@ Status Engine::Impl::PollControl() {
   if (row[2]) try { workers = std::clamp(std::stoi(*row[2]), 1, 1024); } catch (...) {}
   if (workers != max_parallel) PGT_LOG_INFO("pg_trickle.max_parallel_workers = ", workers);
   max_parallel = workers;
-  if (catalog_v2 && row.size() >= 5) {
+  if (catalog_v2 && row.size() >= 7) {
     refresh_requested = ParseIds(row[3]);
     paused = ParseIds(row[4]);
+    // wait => false requests: served once merged past the WAL position at which we saw them
+    // (every transaction committed before the request ends before it).
+    auto insert_lsn = ParseLsn(row[6].value_or("0/0"));
+    std::set<int64_t> recorded = ParseIds(row[5]);
+    for (auto it = request_targets.begin(); it != request_targets.end();)
+      it = recorded.count(it->first) ? std::next(it) : request_targets.erase(it);
+    for (int64_t id : recorded) {
+      refresh_requested.insert(id);
+      if (insert_lsn.ok()) request_targets.emplace(id, *insert_lsn);
+    }
   } else {
     refresh_requested.clear();
     paused.clear();
@@ -104,7 +115,11 @@ bool Engine::Impl::MergeRequested(const TableRuntime& t) {
 }
 
 void Engine::Impl::OnMerged(int64_t id) {
-  if (!catalog_v2 || !refresh_requested.count(id)) return;
+  auto target = request_targets.find(id);
+  auto t = tables.find(id);
+  if (!catalog_v2 || target == request_targets.end() || t == tables.end()) return;
+  if (t->second.table->meta().merged_frontier < target->second) return;   // merged again later
+  request_targets.erase(target);
   // A wait => false request is served by this merge; one made during it stays for the next.
   auto r = primary->QueryParams("UPDATE pgtrickle.pgt_stream_tables SET refresh_requested_at = NULL "
                                 "WHERE id = $1 AND refresh_requested_at < now()", {std::to_string(id)});

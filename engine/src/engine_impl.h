@@ -81,6 +81,7 @@ struct Engine::Impl {
   bool merges_enabled = true;               // pg_trickle.enabled
   std::set<int64_t> paused;                 // alter_stream_table(status => 'paused')
   std::set<int64_t> refresh_requested;      // refresh_stream_table() waiting or requested
+  std::map<int64_t, Lsn> request_targets;   // wait => false requests: merge past this LSN
   Clock::time_point last_control{};
   int max_parallel = 4;                     // pg_trickle.max_parallel_workers
   std::vector<std::unique_ptr<MergeSlot>> merge_slots;   // merge_pool.cc: connections 1..N-1
