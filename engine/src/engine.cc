@@ -88,7 +88,8 @@ Status Engine::Impl::ConnectStandby() {
   PGT_ASSIGN_OR_RETURN(source, OpenStreamSource(so));
   DecoderOptions dopts{resolver->database_oid()};
   dopts.collect_invalidations = true;   // source DDL (source_ddl.cc)
-  decoder = std::make_unique<Decoder>(source.get(), resolver.get(), dopts);
+  lookup = std::make_unique<MissRecordingResolver>(resolver.get());   // source_ddl.cc
+  decoder = std::make_unique<Decoder>(source.get(), lookup.get(), dopts);
   return Status::Ok();
 }
 
@@ -116,6 +117,7 @@ Status Engine::Impl::Startup() {
   PGT_RETURN_IF_ERROR(ConnectStandby());
   PGT_RETURN_IF_ERROR(ReconcileInflight());
   for (auto& [id, t] : tables) PGT_RETURN_IF_ERROR(resolver->Track(t.table->source_relid(), 0));
+  PGT_RETURN_IF_ERROR(CheckSourceFiles());   // source_ddl.cc: a rewrite lost with a batch
   PGT_RETURN_IF_ERROR(StartDecoder());
   PGT_LOG_INFO("engine started: ", tables.size(), " stream table(s), decoding from ", FormatLsn(ckpt.restart_lsn),
                ckpt.consistent ? "" : " (waiting for a consistent point)");

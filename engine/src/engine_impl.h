@@ -49,6 +49,26 @@ struct TableRuntime {
   int64_t oldest_pending_commit_us = 0;   // 0 = none
 };
 
+// The decoder's catalog view (source_ddl.cc): the SQL resolver, plus the set of relfilenodes a
+// row change referenced while no tracked table was stored there (a rewrite's new file that
+// received rows before the engine mapped it).
+class MissRecordingResolver : public CatalogResolver {
+ public:
+  explicit MissRecordingResolver(SqlCatalogResolver* inner) : inner_(inner) {}
+  const RelationDesc* Lookup(const RelFileLocator& loc, Lsn lsn) override;
+  const RelationDesc* LookupByOid(Oid relid) override { return inner_->LookupByOid(relid); }
+  const RelationDesc* LookupToastOwner(const RelFileLocator& loc, Lsn lsn) override;
+  const RelationDesc* LookupByOidAt(Oid relid, Lsn lsn) override { return inner_->LookupByOidAt(relid, lsn); }
+  Status status() const override { return inner_->status(); }
+  Status TakeUnresolved() override { return inner_->TakeUnresolved(); }
+  bool MissedAny(Oid rel, Oid toast_rel) const;
+
+ private:
+  SqlCatalogResolver* inner_;
+  std::set<Oid> missed_;
+  bool overflowed_ = false;
+};
+
 // An extra primary connection for parallel merges (merge_pool.cc); slot 0 is Impl::primary.
 struct MergeSlot {
   std::unique_ptr<PgConn> conn;
@@ -61,6 +81,8 @@ struct Engine::Impl {
   std::unique_ptr<PgConn> primary;
   std::unique_ptr<PgConn> standby;          // catalog polls, replay pause control
   std::unique_ptr<SqlCatalogResolver> resolver;
+  std::unique_ptr<MissRecordingResolver> lookup;   // what the decoder uses (source_ddl.cc)
+  std::set<Oid> relfile_recorded;                  // sources whose file is stored (source_ddl.cc)
   std::unique_ptr<WalSource> source;
   std::unique_ptr<Decoder> decoder;
   std::unique_ptr<MergeWriter> merger;
@@ -118,6 +140,7 @@ struct Engine::Impl {
   // source_ddl.cc
   Status FollowInvalidations();
   Status RedescribeSources();
+  Status CheckSourceFiles();
   // scheduler.cc
   Status RunDueMerges(bool force_all);
   Status MergeTable(TableRuntime& t, PgConn* conn, MergeWriter* writer);

@@ -7,11 +7,17 @@
 //
 //  - Same relfilenode (ADD COLUMN, DROP of an unused column, renames, indexes, VACUUM, ANALYZE):
 //    the new descriptor is all; no re-snapshot.
-//  - New relfilenode (VACUUM FULL, CLUSTER, a rewriting ALTER TABLE, SET LOGGED): the rewriting
-//    transaction may also have written rows to the new file before its commit, which were read
-//    while that file was still unknown (and skipped). The engine cannot tell those rows from
-//    the rewrite's own copies, so, like TRUNCATE, the stream tables reading the source are
-//    bootstrapped again (the next merge replaces their contents; frontiers continue).
+//  - New relfilenode (VACUUM FULL, CLUSTER, a rewriting ALTER TABLE, SET LOGGED): the rewrite's
+//    own copies are not row changes in the WAL (VACUUM FULL / CLUSTER write whole pages, ALTER
+//    TABLE rewrites insert without logical data), so the rows are unchanged and the mirror stays
+//    valid: the new file is mapped from the commit on, without a re-snapshot. Unless a row change
+//    was read for the new file before it was mapped (DML in the rewriting transaction itself, or
+//    right after its commit before the invalidation was taken): MissRecordingResolver remembers
+//    every relfilenode that a row change referenced while unknown, and then, like TRUNCATE, the
+//    stream tables reading the source are bootstrapped again.
+//  - Crash safety: the relfilenode each source's state corresponds to is stored with the batch
+//    ("relfile/<relid>"); at startup a source found in another file than stored (a rewrite whose
+//    handling was lost with an uncommitted batch) is bootstrapped again.
 // The descriptor read is the standby's current one, which may already include a later DDL of
 // the same table (one more invalidation follows for it): see extension/README.md.
 #include <thread>
@@ -21,7 +27,58 @@
 
 namespace pgt::engine {
 
+std::string RelfileKey(Oid relid) { return "relfile/" + std::to_string(relid); }
+
+const RelationDesc* MissRecordingResolver::Lookup(const RelFileLocator& loc, Lsn lsn) {
+  const RelationDesc* d = inner_->Lookup(loc, lsn);
+  if (d == nullptr && loc.db_oid == inner_->database_oid() && !overflowed_) {
+    if (missed_.size() >= 100000) overflowed_ = true;   // then every rewrite re-bootstraps
+    else missed_.insert(loc.rel_number);
+  }
+  return d;
+}
+
+const RelationDesc* MissRecordingResolver::LookupToastOwner(const RelFileLocator& loc, Lsn lsn) {
+  const RelationDesc* d = inner_->LookupToastOwner(loc, lsn);
+  if (d == nullptr && loc.db_oid == inner_->database_oid() && !overflowed_ && missed_.size() < 100000)
+    missed_.insert(loc.rel_number);
+  return d;
+}
+
+bool MissRecordingResolver::MissedAny(Oid rel, Oid toast_rel) const {
+  return overflowed_ || missed_.count(rel) || (toast_rel != 0 && missed_.count(toast_rel));
+}
+
+// At startup, after the sources are tracked: a source whose file differs from the one its state
+// was built on (stored with the batches) is bootstrapped again.
+Status Engine::Impl::CheckSourceFiles() {
+  Batch b(store.get());
+  for (auto& [id, t] : tables) {
+    const RelationDesc* d = resolver->LookupByOid(t.table->source_relid());
+    if (d == nullptr || failed.count(id)) continue;
+    const std::string now = std::to_string(d->locator.rel_number);
+    PGT_ASSIGN_OR_RETURN(auto stored, store->Get(Cf::kMeta, RelfileKey(d->relid)));
+    if (stored && *stored != now && !t.table->meta().needs_rebootstrap) {
+      PGT_LOG_INFO("source of ", t.table->meta().name, " is in a new file since the last checkpoint; "
+                   "the stream table will be bootstrapped again");
+      t.table->meta().needs_rebootstrap = true;
+      PGT_RETURN_IF_ERROR(SaveTableMeta(&b, t));
+    }
+    b.Put(Cf::kMeta, RelfileKey(d->relid), now);
+  }
+  return store->Commit(&b);
+}
+
 Status Engine::Impl::FollowInvalidations() {
+  // The file each source's state is built on goes with the batch (see CheckSourceFiles).
+  for (auto& [id, t] : tables) {
+    Oid relid = t.table->source_relid();
+    if (relfile_recorded.count(relid)) continue;
+    if (const RelationDesc* d = resolver->LookupByOid(relid)) {
+      batch->Put(Cf::kMeta, RelfileKey(relid), std::to_string(d->locator.rel_number));
+      relfile_recorded.insert(relid);
+    }
+  }
   for (const RelationInvalidation& inv : decoder->TakeInvalidations()) {
     const RelationDesc* before = resolver->LookupByOid(inv.relid);
     if (before == nullptr) continue;
@@ -40,6 +97,12 @@ Status Engine::Impl::FollowInvalidations() {
       if (now->attrs.size() != old_attrs)
         PGT_LOG_INFO("source ", now->schema, ".", now->name, " changed at ", FormatLsn(inv.commit_lsn),
                      ": ", now->attrs.size(), " attribute(s), was ", old_attrs);
+      continue;
+    }
+    batch->Put(Cf::kMeta, RelfileKey(inv.relid), std::to_string(now->locator.rel_number));
+    if (!lookup->MissedAny(now->locator.rel_number, now->toast_locator.rel_number)) {
+      PGT_LOG_INFO("source ", now->schema, ".", now->name, " was rewritten at ", FormatLsn(inv.commit_lsn),
+                   " (new relfilenode ", now->locator.rel_number, "): followed without a re-snapshot");
       continue;
     }
     for (auto& [id, t] : tables) {
@@ -76,6 +139,7 @@ Status Engine::Impl::RedescribeSources() {
     const RelationDesc* now = resolver->LookupByOid(relid);
     if (now == nullptr || now->locator == old_loc) continue;
     Batch b(store.get());
+    b.Put(Cf::kMeta, RelfileKey(relid), std::to_string(now->locator.rel_number));
     for (auto& [id, t] : tables) {
       if (failed.count(id) || t.table->source_relid() != relid || t.table->meta().needs_rebootstrap) continue;
       PGT_LOG_INFO("source of ", t.table->meta().name, " has a new relfilenode; the stream table will be bootstrapped again");

@@ -91,6 +91,27 @@ def main():
             log(f"round {k}: {what}")
             streams.check_all(h, TABLES)
 
+        # A rewrite with no row change in flight is mapped without a re-snapshot...
+        log_text = lambda: open(h.engine.log_path, errors="replace").read()  # noqa: E731
+        followed, rebooted = log_text().count("without a re-snapshot"), log_text().count("bootstrapped again")
+        h.primary_sql("VACUUM FULL src")
+        time.sleep(2)
+        if log_text().count("without a re-snapshot") <= followed or log_text().count("bootstrapped again") != rebooted:
+            raise TestFailure("VACUUM FULL was not followed without a re-snapshot")
+        wl.run(20)
+        streams.check_all(h, TABLES)
+        # ...one whose own transaction also writes rows re-bootstraps (rows in the new file).
+        conn = h.cluster.connect("primary")
+        with conn.cursor() as cur:
+            cur.execute("CLUSTER src USING src_pkey")
+            cur.execute("INSERT INTO src (id, grp, cat, amount, qty, flag) VALUES (5000001, 3, 'rw', 900.00, 4, true)")
+        conn.commit()
+        conn.close()
+        streams.check_all(h, TABLES)
+        if log_text().count("bootstrapped again") <= rebooted:
+            raise TestFailure("rows written by the rewriting transaction did not cause a re-bootstrap")
+        log("rewrites: mapped without re-snapshot; with rows in the same transaction, re-bootstrapped")
+
         conn = h.cluster.connect("primary")
         conn.autocommit = True
         with conn.cursor() as cur:
