@@ -7,10 +7,11 @@
 //
 //  - Same relfilenode (ADD COLUMN, DROP of an unused column, renames, indexes, VACUUM, ANALYZE):
 //    the new descriptor is all; no re-snapshot.
-//  - New relfilenode (VACUUM FULL, CLUSTER, a rewriting ALTER TABLE, SET LOGGED): the rewrite's
-//    own copies are not row changes in the WAL (VACUUM FULL / CLUSTER write whole pages, ALTER
-//    TABLE rewrites insert without logical data), so the rows are unchanged and the mirror stays
-//    valid: the new file is mapped from the commit on, without a re-snapshot. Unless a row change
+//  - New relfilenode with the same columns (VACUUM FULL, CLUSTER): the rewrite's own copies are
+//    not row changes in the WAL (whole pages), so the rows are unchanged and the mirror stays
+//    valid: the new file is mapped from the commit on, without a re-snapshot. A rewrite that
+//    changes columns (ALTER TABLE ... TYPE of an unused column) re-encodes the rows into the new
+//    file through logically logged inserts: re-bootstrap. Also unless a row change
 //    was read for the new file before it was mapped (DML in the rewriting transaction itself, or
 //    right after its commit before the invalidation was taken): MissRecordingResolver remembers
 //    every relfilenode that a row change referenced while unknown, and then, like TRUNCATE, the
@@ -28,6 +29,17 @@
 namespace pgt::engine {
 
 std::string RelfileKey(Oid relid) { return "relfile/" + std::to_string(relid); }
+
+namespace {
+// A rewrite that keeps every column (VACUUM FULL, CLUSTER) copies the rows unchanged; one that
+// changes a column (ALTER TABLE ... TYPE) re-encodes them: the mirror must be rebuilt.
+bool SameColumns(const std::vector<AttributeDesc>& a, const std::vector<AttributeDesc>& b) {
+  if (a.size() != b.size()) return false;
+  for (size_t i = 0; i < a.size(); ++i)
+    if (a[i].type_oid != b[i].type_oid || a[i].dropped != b[i].dropped || a[i].attlen != b[i].attlen) return false;
+  return true;
+}
+}  // namespace
 
 const RelationDesc* MissRecordingResolver::Lookup(const RelFileLocator& loc, Lsn lsn) {
   const RelationDesc* d = inner_->Lookup(loc, lsn);
@@ -84,6 +96,7 @@ Status Engine::Impl::FollowInvalidations() {
     if (before == nullptr) continue;
     const RelFileLocator old_loc = before->locator;
     const size_t old_attrs = before->attrs.size();
+    const std::vector<AttributeDesc> old_desc = before->attrs;
     Status st = resolver->Track(inv.relid, inv.end_lsn);
     for (int attempt = 0; attempt < 3 && st.code() == Status::Code::kUnavailable; ++attempt) {
       PGT_LOG_WARN("re-describing table ", inv.relid, " after its DDL at ", FormatLsn(inv.commit_lsn), ": ",
@@ -100,7 +113,8 @@ Status Engine::Impl::FollowInvalidations() {
       continue;
     }
     batch->Put(Cf::kMeta, RelfileKey(inv.relid), std::to_string(now->locator.rel_number));
-    if (!lookup->MissedAny(now->locator.rel_number, now->toast_locator.rel_number)) {
+    if (!lookup->MissedAny(now->locator.rel_number, now->toast_locator.rel_number) &&
+        SameColumns(old_desc, now->attrs)) {
       PGT_LOG_INFO("source ", now->schema, ".", now->name, " was rewritten at ", FormatLsn(inv.commit_lsn),
                    " (new relfilenode ", now->locator.rel_number, "): followed without a re-snapshot");
       continue;

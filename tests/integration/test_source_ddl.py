@@ -1,5 +1,7 @@
 """DDL on sources with the engine running (issue 12): randomized rounds of allowed DDL interleaved
-with DML (the seeded workload), the oracle after every catch-up; and the refused DDL.
+with DML (the seeded workload, plus a second writer running throughout), the oracle after every
+catch-up; rewrites mapped without a re-snapshot, or re-bootstrapped when their own transaction
+writes rows; and the refused DDL.
 
 Allowed and followed (the oracle must hold after each): ADD COLUMN (with and without a default),
 DROP of a column no stream table reads, RENAME COLUMN / RENAME TABLE of the source and back,
@@ -9,6 +11,7 @@ TYPE of a used column, DROP TABLE, SET UNLOGGED. With pg_trickle.source_ddl = 'r
 type change of a used column goes through and the stream table is re-planned and bootstrapped.
 """
 import random
+import threading
 import time
 
 from common import Harness, TestFailure, Workload, log
@@ -42,12 +45,18 @@ def ddl_round(h, rng, k):
         if not extra:
             return "drop_unused (none)"
         h.primary_sql(f"ALTER TABLE src DROP COLUMN {rng.choice(extra)[0]}")
-    elif choice == "rename_col":
-        h.primary_sql("ALTER TABLE src RENAME COLUMN cat TO cat_renamed")
-        h.primary_sql("ALTER TABLE src RENAME COLUMN cat_renamed TO cat")
-    elif choice == "rename_table":
-        h.primary_sql("ALTER TABLE src RENAME TO src_renamed")
-        h.primary_sql("ALTER TABLE src_renamed RENAME TO src")
+    elif choice in ("rename_col", "rename_table"):
+        # both renames in one transaction: the concurrent writer never sees the other name
+        conn = h.cluster.connect("primary")
+        with conn.cursor() as cur:
+            if choice == "rename_col":
+                cur.execute("ALTER TABLE src RENAME COLUMN cat TO cat_renamed")
+                cur.execute("ALTER TABLE src RENAME COLUMN cat_renamed TO cat")
+            else:
+                cur.execute("ALTER TABLE src RENAME TO src_renamed")
+                cur.execute("ALTER TABLE src_renamed RENAME TO src")
+        conn.commit()
+        conn.close()
     elif choice == "index":
         h.primary_sql(f"CREATE INDEX src_idx_{k} ON src (grp, qty)")
         if rng.random() < 0.5:
@@ -69,7 +78,7 @@ def ddl_round(h, rng, k):
 def main():
     with Harness.from_argv() as h:
         rng = random.Random(h.seed)
-        wl = Workload(h.cluster.primary_dsn, seed=h.seed)
+        wl = Workload(h.cluster.primary_dsn, seed=h.seed, worker=0, workers=2)
         wl.create_table()
         wl.run(50)
         for t in TABLES:
@@ -83,13 +92,46 @@ def main():
         expect_refused(h, "ALTER TABLE src SET UNLOGGED", "public.st_filter")
         log("refused: drop/retype of used columns, DROP TABLE, SET UNLOGGED")
 
-        for k in range(12):
-            what = ddl_round(h, rng, k)
-            if what == "truncate":
-                wl.ids = set()
-            wl.run(rng.randrange(10, 40))
-            log(f"round {k}: {what}")
+        # Under load: a second writer runs throughout the DDL rounds (its own id class).
+        bg = Workload(h.cluster.primary_dsn, seed=h.seed + 1, worker=1, workers=2)
+        stop, pause, paused, errors = threading.Event(), threading.Event(), threading.Event(), []
+
+        def background():
+            try:
+                while not stop.is_set():
+                    if pause.is_set():
+                        paused.set()
+                        time.sleep(0.01)
+                        continue
+                    paused.clear()
+                    bg.run(1, sleep=0.02)
+            except Exception as e:  # noqa: BLE001
+                errors.append(e)
+                paused.set()
+
+        def quiet_check():   # the oracle needs the sources at rest
+            pause.set()
+            paused.wait(30)
             streams.check_all(h, TABLES)
+            pause.clear()
+
+        th = threading.Thread(target=background)
+        th.start()
+        try:
+            for k in range(12):
+                what = ddl_round(h, rng, k)
+                if what == "truncate":
+                    wl.ids = set()
+                wl.run(rng.randrange(10, 40))
+                log(f"round {k}: {what}")
+                quiet_check()
+                if errors:
+                    raise TestFailure(f"background writer failed: {errors[0]}")
+        finally:
+            stop.set()
+            th.join()
+            bg.close()
+        streams.check_all(h, TABLES)
 
         # A rewrite with no row change in flight is mapped without a re-snapshot...
         log_text = lambda: open(h.engine.log_path, errors="replace").read()  # noqa: E731
