@@ -165,16 +165,16 @@ pgt_catalog_save_search_path(int64 id)
 
 /*
  * Sets search_path for the current GUC nest level (undone by
- * pgt_restore_search_path, or by transaction abort); NULL leaves it alone.
+ * pgt_restore_search_path, or by transaction abort); NULL (a row from a
+ * 0.1.0 dump) means PostgreSQL's default.
  */
 int
 pgt_use_search_path(const char *path)
 {
 	int			level = NewGUCNestLevel();
 
-	if (path != NULL)
-		(void) set_config_option("search_path", path, PGC_USERSET, PGC_S_SESSION,
-								 GUC_ACTION_SAVE, true, 0, false);
+	(void) set_config_option("search_path", path ? path : "\"$user\", public",
+							 PGC_USERSET, PGC_S_SESSION, GUC_ACTION_SAVE, true, 0, false);
 	return level;
 }
 
