@@ -4,12 +4,12 @@
 # the same catalog (tests/integration/test_upgrade.py compares them).
 #   tools/gen-install-sql.sh           rewrite sql/pg_trickle--0.2.0.sql
 #   tools/gen-install-sql.sh --check   exit 1 if it is out of date (CTest sql_install_script)
-# Blocks other work appends to the 0.1.0 script ("-- -- issue N additions" and after) are not
+# Blocks other work appends to the 0.1.0 script (from a line "-- issue N additions" on) are not
 # part of the released 0.1.0: move them into the upgrade script, then regenerate.
 set -euo pipefail
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 gen() {
-  sed '/^-- -- issue/,$d' "$repo/sql/pg_trickle--0.1.0.sql"
+  sed -E '/^-- *(-- *)?issue [0-9]+ additions/,$d' "$repo/sql/pg_trickle--0.1.0.sql"
   echo
   echo '-- ==========================================================================='
   echo '-- 0.2.0 additions: exactly sql/pg_trickle--0.1.0--0.2.0.sql'
