@@ -16,6 +16,11 @@ gen() {
   echo '-- ==========================================================================='
   grep -v '^\\echo' "$repo/sql/pg_trickle--0.1.0--0.2.0.sql"
 }
+if grep -Eq '^-- *(-- *)?issue [0-9]+ additions' "$repo/sql/pg_trickle--0.1.0.sql"; then
+  echo "sql/pg_trickle--0.1.0.sql has appended blocks (\"-- issue N additions\"): 0.1.0 is released;" \
+       "move them to sql/pg_trickle--0.1.0--0.2.0.sql and run tools/gen-install-sql.sh" >&2
+  [[ ${1:-} == --check ]] && exit 1
+fi
 if [[ ${1:-} == --check ]]; then
   if ! diff -u "$repo/sql/pg_trickle--0.2.0.sql" <(gen); then
     echo "sql/pg_trickle--0.2.0.sql is out of date: run tools/gen-install-sql.sh" >&2
