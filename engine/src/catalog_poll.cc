@@ -11,6 +11,7 @@ std::string InflightKey(int64_t id);
 
 Status Engine::Impl::PollCatalog() {
   PGT_RETURN_IF_ERROR(ResumeReplayIfWePaused());   // retried until it succeeds
+  PGT_RETURN_IF_ERROR(FollowGenerations());        // control.cc: re-planned tables start over
   auto r = standby->Query(
       "SELECT id, name, plan::text, (EXTRACT(EPOCH FROM schedule) * 1000)::bigint, sla_tier, status "
       "FROM pgtrickle.pgt_stream_tables ORDER BY id");
@@ -31,6 +32,7 @@ Status Engine::Impl::PollCatalog() {
       continue;
     }
     if (failed.count(id)) continue;
+    if (row[5] && *row[5] == "RESTORING") continue;   // restored, not re-planned yet (extension restore.c)
     if (!decoder->consistent()) {
       if (waiting_logged.insert(id).second)
         PGT_LOG_INFO("stream table ", *row[1], " waits for the WAL decoder to reach a consistent point "
@@ -41,6 +43,9 @@ Status Engine::Impl::PollCatalog() {
     meta.id = id;
     meta.name = *row[1];
     meta.plan_json = row[2].value_or("");
+    // The storage table may hold rows already (restored by pg_restore, or kept by a re-plan):
+    // the first merge replaces its contents.
+    meta.replace_on_merge = true;
     Status st = Bootstrap(std::move(meta));
     if (!st.ok()) {
       if (st.code() == Status::Code::kUnavailable) {
@@ -99,6 +104,7 @@ Status Engine::Impl::DropTable(int64_t id) {
   Batch b(store.get());
   b.Delete(Cf::kMeta, TableMetaKey(id));
   b.Delete(Cf::kMeta, InflightKey(id));
+  b.Delete(Cf::kMeta, "generation/" + TablePrefix(id));   // control.cc
   PGT_RETURN_IF_ERROR(store->Commit(&b));
   bool still_used = false;
   for (auto& [oid, t] : tables) still_used |= t.table->source_relid() == relid;

@@ -89,7 +89,10 @@ Status Engine::Impl::ConnectStandby() {
   so.conninfo = opts.standby_conninfo;
   so.slot = opts.slot;
   PGT_ASSIGN_OR_RETURN(source, OpenStreamSource(so));
-  decoder = std::make_unique<Decoder>(source.get(), resolver.get(), DecoderOptions{resolver->database_oid()});
+  DecoderOptions dopts{resolver->database_oid()};
+  dopts.collect_invalidations = true;   // source DDL (source_ddl.cc)
+  lookup = std::make_unique<MissRecordingResolver>(resolver.get());   // source_ddl.cc
+  decoder = std::make_unique<Decoder>(source.get(), lookup.get(), dopts);
   return Status::Ok();
 }
 
@@ -113,9 +116,11 @@ Status Engine::Impl::Startup() {
   // A bootstrap that died with standby replay paused: resume it before anything that could wait.
   PGT_RETURN_IF_ERROR(ResumeReplayIfWePaused());
   PGT_RETURN_IF_ERROR(ConnectPrimary());
+  PGT_RETURN_IF_ERROR(CheckExtensionVersion());   // control.cc: refuses a mismatched extension
   PGT_RETURN_IF_ERROR(ConnectStandby());
   PGT_RETURN_IF_ERROR(ReconcileInflight());
   for (auto& [id, t] : tables) PGT_RETURN_IF_ERROR(resolver->Track(t.table->source_relid(), 0));
+  PGT_RETURN_IF_ERROR(CheckSourceFiles());   // source_ddl.cc: a rewrite lost with a batch
   PGT_RETURN_IF_ERROR(StartDecoder());
   PGT_EVENT(kInfo, "engine_started",
             (LogFields{{"tables", static_cast<int64_t>(tables.size())}, {"lsn", FormatLsn(ckpt.restart_lsn)},
@@ -174,6 +179,8 @@ Status Engine::Impl::Loop(const std::atomic<bool>& stop) {
                 " is merged; restarting from ", FormatLsn(ckpt.restart_lsn), " in 5 s");
       batch = std::make_unique<Batch>(store.get());
       batch_txns = 0;
+      Status rd = RedescribeSources();   // source_ddl.cc: a source may have changed (ADD COLUMN)
+      if (!rd.ok()) PGT_LOG_WARN("re-describing the sources: ", rd.message());
       for (int i = 0; i < 50 && !stop; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(100));
       restart_decoder = true;   // from the committed checkpoint: the uncommitted batch is gone
       continue;
@@ -183,6 +190,7 @@ Status Engine::Impl::Loop(const std::atomic<bool>& stop) {
       NoteTransaction(**next);
       ++batch_txns;
     }
+    PGT_RETURN_IF_ERROR(FollowInvalidations());   // source_ddl.cc: before the next record is read
     // A batch commits after kMaxBatchTxns transactions or batch_ms (CommitBatch restarts the
     // clock), whichever comes first, and only if decoding moved on.
     if (batch_txns >= kMaxBatchTxns || (Clock::now() - batch_started >= std::chrono::milliseconds(opts.batch_ms) &&
@@ -305,12 +313,13 @@ Status Engine::Impl::Heartbeat() {
     e["oldest_change_at_unix"] = v.second ? nlohmann::json(v.second / 1e6 + 946684800.0) : nlohmann::json(nullptr);
     sources.push_back(e);
   }
-  return primary->QueryParams(
+  PGT_RETURN_IF_ERROR(primary->QueryParams(
       "UPDATE pgtrickle.pgt_engine SET decoded_lsn = $1::pg_lsn, heartbeat_at = now(), source_pending = "
       "(SELECT coalesce(jsonb_agg(jsonb_build_object('source_table', e->>'source_table', 'pending_rows', "
       "(e->>'pending_rows')::bigint, 'oldest_change_at', to_timestamp((e->>'oldest_change_at_unix')::float8))), '[]') "
       "FROM jsonb_array_elements($2::jsonb) e) WHERE id = 1 AND epoch = $3",
-      {FormatLsn(ckpt.applied_upto), sources.dump(), std::to_string(epoch)}).status();
+      {FormatLsn(ckpt.applied_upto), sources.dump(), std::to_string(epoch)}).status());
+  return ReportProgress();   // control.cc: backpressure's engine LSN, version, timeline
 }
 
 }  // namespace pgt::engine

@@ -11,6 +11,7 @@
 #pragma once
 
 #include <chrono>
+#include <functional>
 #include <map>
 #include <memory>
 #include <set>
@@ -49,12 +50,40 @@ struct TableRuntime {
   int64_t oldest_pending_commit_us = 0;   // 0 = none
 };
 
+// The decoder's catalog view (source_ddl.cc): the SQL resolver, plus the set of relfilenodes a
+// row change referenced while no tracked table was stored there (a rewrite's new file that
+// received rows before the engine mapped it).
+class MissRecordingResolver : public CatalogResolver {
+ public:
+  explicit MissRecordingResolver(SqlCatalogResolver* inner) : inner_(inner) {}
+  const RelationDesc* Lookup(const RelFileLocator& loc, Lsn lsn) override;
+  const RelationDesc* LookupByOid(Oid relid) override { return inner_->LookupByOid(relid); }
+  const RelationDesc* LookupToastOwner(const RelFileLocator& loc, Lsn lsn) override;
+  const RelationDesc* LookupByOidAt(Oid relid, Lsn lsn) override { return inner_->LookupByOidAt(relid, lsn); }
+  Status status() const override { return inner_->status(); }
+  Status TakeUnresolved() override { return inner_->TakeUnresolved(); }
+  bool MissedAny(Oid rel, Oid toast_rel) const;
+
+ private:
+  SqlCatalogResolver* inner_;
+  std::set<Oid> missed_;
+  bool overflowed_ = false;
+};
+
+// An extra primary connection for parallel merges (merge_pool.cc); slot 0 is Impl::primary.
+struct MergeSlot {
+  std::unique_ptr<PgConn> conn;
+  std::unique_ptr<MergeWriter> writer;
+};
+
 struct Engine::Impl {
   EngineOptions opts;
   std::unique_ptr<StateStore> store;
   std::unique_ptr<PgConn> primary;
   std::unique_ptr<PgConn> standby;          // catalog polls, replay pause control
   std::unique_ptr<SqlCatalogResolver> resolver;
+  std::unique_ptr<MissRecordingResolver> lookup;   // what the decoder uses (source_ddl.cc)
+  std::set<Oid> relfile_recorded;                  // sources whose file is stored (source_ddl.cc)
   std::unique_ptr<WalSource> source;
   std::unique_ptr<Decoder> decoder;
   std::unique_ptr<MergeWriter> merger;
@@ -69,6 +98,16 @@ struct Engine::Impl {
   size_t batch_txns = 0;
   Clock::time_point batch_started{};
   Clock::time_point last_poll{}, last_heartbeat{}, last_checkpoint_request{}, last_progress_log{};
+  // control.cc (issue 12): state read from the primary
+  std::string ext_version;                  // extversion of pg_trickle on the primary
+  bool catalog_v2 = false;                  // extension >= 0.2.0: pause, refresh, generations
+  bool merges_enabled = true;               // pg_trickle.enabled
+  std::set<int64_t> paused;                 // alter_stream_table(status => 'paused')
+  std::set<int64_t> refresh_requested;      // refresh_stream_table() waiting or requested
+  std::map<int64_t, Lsn> request_targets;   // wait => false requests: merge past this LSN
+  Clock::time_point last_control{};
+  int max_parallel = 4;                     // pg_trickle.max_parallel_workers
+  std::vector<std::unique_ptr<MergeSlot>> merge_slots;   // merge_pool.cc: connections 1..N-1
 
   // engine.cc
   Status Startup();
@@ -100,11 +139,27 @@ struct Engine::Impl {
   Status Rebootstrap(TableRuntime& t);
   Status BootstrapTracked(int64_t id, const std::string& name, std::unique_ptr<StreamTable> table, Lsn d0);
   Status ResumeReplayIfWePaused();
+  // control.cc
+  Status CheckExtensionVersion();
+  Status PollControl();
+  bool MergeRequested(const TableRuntime& t);
+  void OnMerged(int64_t id);
+  Status ReportProgress();
+  Status FollowGenerations();
+  Result<bool> GenerationMovedOnPrimary(int64_t id);
+  // source_ddl.cc
+  Status FollowInvalidations();
+  Status RedescribeSources();
+  Status CheckSourceFiles();
   // scheduler.cc
   Status RunDueMerges(bool force_all);
-  Status MergeTable(TableRuntime& t);
+  Status MergeTable(TableRuntime& t, PgConn* conn, MergeWriter* writer);
   Status ReconcileInflight();
-  Status SettleInflight(TableRuntime& t);
+  Status SettleInflight(TableRuntime& t, MergeWriter* writer = nullptr);
+  // merge_pool.cc: merges of `due` (tier order), at most max_parallel at once; one status each.
+  std::vector<Status> RunMerges(const std::vector<TableRuntime*>& due);
+  Result<MergeSlot*> Slot(size_t k);
+  void ForEachMergeConnection(const std::function<void(PgConn*, MergeWriter*)>& fn);
 };
 
 }  // namespace pgt::engine

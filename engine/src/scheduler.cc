@@ -37,14 +37,15 @@ Status FinishMerge(StateStore* store, TableRuntime& t, const std::vector<std::st
 
 // Settles an in-flight header left by a merge whose outcome is unknown. Returns Conflict if the
 // primary's frontier is neither end of it.
-Status Engine::Impl::SettleInflight(TableRuntime& t) {
+Status Engine::Impl::SettleInflight(TableRuntime& t, MergeWriter* writer) {
+  if (writer == nullptr) writer = merger.get();
   TableMeta& m = t.table->meta();
   PGT_ASSIGN_OR_RETURN(auto raw, store->Get(Cf::kMeta, InflightKey(m.id)));
   if (!raw) return Status::Ok();
   auto j = nlohmann::json::parse(*raw, nullptr, false);
   if (j.is_discarded() || !j.contains("to")) return Status::Corruption("damaged in-flight merge header of " + m.name);
   Lsn to = j["to"].get<Lsn>();
-  PGT_ASSIGN_OR_RETURN(auto primary_frontier, merger->ReadFrontier(m.id));
+  PGT_ASSIGN_OR_RETURN(auto primary_frontier, writer->ReadFrontier(m.id));
   if (primary_frontier == std::optional<Lsn>(to)) {
     PGT_LOG_INFO("merge of ", m.name, " to ", FormatLsn(to), " had landed");
     m.merged_frontier = to;
@@ -72,7 +73,8 @@ Status Engine::Impl::ReconcileInflight() {
       if (primary_frontier.status().code() == Status::Code::kNotFound) continue;
       return primary_frontier.status();
     }
-    if (*primary_frontier != ours)
+    auto moved = GenerationMovedOnPrimary(id);
+    if (*primary_frontier != ours && !(moved.ok() && *moved))   // re-planned: FollowGenerations
       MarkError(id, Status::Conflict("frontier on the primary (" +
                                      (*primary_frontier ? FormatLsn(**primary_frontier) : std::string("NULL")) +
                                      ") differs from the engine's (" + (ours ? FormatLsn(*ours) : std::string("NULL")) +
@@ -82,21 +84,30 @@ Status Engine::Impl::ReconcileInflight() {
 }
 
 Status Engine::Impl::RunDueMerges(bool force_all) {
+  // control.cc: pg_trickle.enabled, paused tables and refresh requests from the primary.
+  Status control = PollControl();
+  if (control.code() == Status::Code::kInvalidArgument) return control;   // unsupported extension version
+  if (!control.ok()) PGT_LOG_DEBUG("control poll: ", control.message());
+  if (!merges_enabled) return Status::Ok();
   std::vector<TableRuntime*> due;
   auto now = Clock::now();
   for (auto& [id, t] : tables) {
-    if (failed.count(id) || t.table->meta().needs_rebootstrap) continue;
-    if (force_all || now - t.last_merge >= std::chrono::milliseconds(t.schedule_ms)) due.push_back(&t);
+    if (failed.count(id) || t.table->meta().needs_rebootstrap || paused.count(id)) continue;
+    if (force_all || now - t.last_merge >= std::chrono::milliseconds(t.schedule_ms) || MergeRequested(t))
+      due.push_back(&t);
   }
   if (due.empty()) return Status::Ok();
   std::stable_sort(due.begin(), due.end(), [](auto* a, auto* b) { return TierRank(a->sla_tier) < TierRank(b->sla_tier); });
   PGT_RETURN_IF_ERROR(CommitBatch());   // merge exactly what is committed
-  for (TableRuntime* t : due) {
-    obs.hub.live().StepStarted();   // a long merge is progress for /healthz
-    Status st = MergeTable(*t);
-    obs.hub.live().StepEnded();
+  // merge_pool.cc: at most pg_trickle.max_parallel_workers at once, in tier order.
+  obs.hub.live().StepStarted();   // long merges are progress for /healthz
+  std::vector<Status> results = RunMerges(due);
+  obs.hub.live().StepEnded();
+  for (size_t i = 0; i < due.size(); ++i) {
+    TableRuntime* t = due[i];
+    Status st = results[i];
     t->last_merge = Clock::now();
-    if (st.ok()) continue;
+    if (st.ok()) { OnMerged(t->table->meta().id); continue; }
     NoteMerge(t->table->meta().id, false, 0, 0);
     if (st.code() == Status::Code::kConflict && st.message().find("fenced") != std::string::npos)
       return st;   // a newer engine owns the tables: stop, write nothing more
@@ -108,13 +119,22 @@ Status Engine::Impl::RunDueMerges(bool force_all) {
       }
       continue;
     }
+    if (st.code() == Status::Code::kConflict) {
+      auto moved = GenerationMovedOnPrimary(t->table->meta().id);
+      if (moved.ok() && *moved) {   // re-planned meanwhile: the catalog poll bootstraps it again
+        PGT_LOG_INFO("merge of ", t->table->meta().name, " skipped: the stream table was re-planned");
+        continue;
+      }
+    }
     MarkError(t->table->meta().id, st);
   }
   return Status::Ok();
 }
 
-Status Engine::Impl::MergeTable(TableRuntime& t) {
-  PGT_RETURN_IF_ERROR(SettleInflight(t));   // an earlier attempt's outcome was unknown
+// Runs on a merge thread (merge_pool.cc) with its own primary connection `conn` and `writer`;
+// touches only `t`, the state store (thread-safe) and read-only engine fields.
+Status Engine::Impl::MergeTable(TableRuntime& t, PgConn* conn, MergeWriter* writer) {
+  PGT_RETURN_IF_ERROR(SettleInflight(t, writer));   // an earlier attempt's outcome was unknown
   TableMeta& m = t.table->meta();
   Lsn to = TableApplied(t);
   std::optional<Lsn> from = m.has_merged ? std::optional<Lsn>(m.merged_frontier) : std::nullopt;
@@ -142,7 +162,7 @@ Status Engine::Impl::MergeTable(TableRuntime& t) {
   PGT_RETURN_IF_ERROR(decode_st);
   if (req.rows.empty() && !req.replace && from && *from == to) {
     // Nothing new decoded: only freshness moves (and only while we are the current engine).
-    return primary->QueryParams("UPDATE pgtrickle.pgt_stream_tables SET last_refresh_at = now(), "
+    return conn->QueryParams("UPDATE pgtrickle.pgt_stream_tables SET last_refresh_at = now(), "
                                 "rows_changed_last_cycle = 0 WHERE id = $1 AND frontier = $2::pg_lsn AND "
                                 "(SELECT epoch FROM pgtrickle.pgt_engine WHERE id = 1) = $3",
                                 {std::to_string(m.id), FormatLsn(to), std::to_string(epoch)}).status();
@@ -153,7 +173,7 @@ Status Engine::Impl::MergeTable(TableRuntime& t) {
     b.Put(Cf::kMeta, InflightKey(m.id), j.dump());
     PGT_RETURN_IF_ERROR(store->Commit(&b));
   }
-  auto res = merger->Merge(req);
+  auto res = writer->Merge(req);
   if (!res.ok()) {
     if (res.status().code() == Status::Code::kNotFound) return Status::Ok();   // dropped; the poll cleans up
     return res.status();   // the header stays: SettleInflight() decides next time

@@ -4,6 +4,7 @@
 #include <libpq-fe.h>
 
 #include <algorithm>
+#include <mutex>
 
 #include "engine_impl.h"
 #include "log.h"
@@ -60,7 +61,11 @@ void Engine::Impl::NoteTransaction(const Transaction& txn) {
   obs.decoded_changes += static_cast<int64_t>(txn.changes.size());
 }
 
+// Called from merge threads (merge_pool.cc) while the main loop waits for them, so only the
+// merge threads can race here; the main loop reads the counters after the join.
 void Engine::Impl::NoteMerge(int64_t id, bool ok, int64_t rows, double seconds) {
+  static std::mutex mu;
+  std::lock_guard<std::mutex> lock(mu);
   TableCounters& c = obs.table_counters[id];
   if (!ok) { ++c.merge_errors; return; }
   ++c.merges;
