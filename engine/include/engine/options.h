@@ -20,6 +20,11 @@ struct EngineOptions {
   int poll_ms = 500;                  // catalog poll period (new/dropped stream tables)
   int batch_ms = 200;                 // max age of an uncommitted batch of decoded transactions
   int heartbeat_ms = 1000;            // status written to the primary
+  // issue 8 (failover): second WAL source and RocksDB checkpoints for divergence rewinds.
+  std::string archive_dir;            // WAL archive directory (flat or barman layout), "" = none
+  std::string restore_command;        // restore_command-style ('%f' '%p'), "" = none
+  int checkpoint_interval_s = 60;     // RocksDB checkpoint period (0 = none)
+  int checkpoint_keep = 3;            // checkpoints kept
   bool help = false;
 };
 
