@@ -72,11 +72,27 @@ Status Engine::Impl::ReconcileInflight() {
       if (primary_frontier.status().code() == Status::Code::kNotFound) continue;
       return primary_frontier.status();
     }
-    if (*primary_frontier != ours)
-      MarkError(id, Status::Conflict("frontier on the primary (" +
-                                     (*primary_frontier ? FormatLsn(**primary_frontier) : std::string("NULL")) +
-                                     ") differs from the engine's (" + (ours ? FormatLsn(*ours) : std::string("NULL")) +
-                                     "): another engine or a restore changed it; re-create the stream table"));
+    if (*primary_frontier == ours) continue;
+    if (*primary_frontier && (!ours || **primary_frontier < *ours)) {
+      // The primary lacks a merge the engine made (lost with asynchronous replication in a
+      // failover, or the primary was restored): the rows of that merge are no longer pending.
+      // Snapshot the table again; its next merge replaces the contents from that frontier.
+      PGT_LOG_WARN("re-snapshot of ", m.name, ": the primary's frontier ", FormatLsn(**primary_frontier),
+                   " is behind the engine's ", ours ? FormatLsn(*ours) : std::string("NULL"),
+                   " (its last merge was lost on this primary)");
+      fstats.resnapshots++;
+      t.table->meta().needs_rebootstrap = true;
+      t.table->meta().merged_frontier = **primary_frontier;
+      t.table->meta().has_merged = true;
+      Batch b(store.get());
+      PGT_RETURN_IF_ERROR(SaveTableMeta(&b, t));
+      PGT_RETURN_IF_ERROR(store->Commit(&b));
+      continue;
+    }
+    MarkError(id, Status::Conflict("frontier on the primary (" +
+                                   (*primary_frontier ? FormatLsn(**primary_frontier) : std::string("NULL")) +
+                                   ") differs from the engine's (" + (ours ? FormatLsn(*ours) : std::string("NULL")) +
+                                   "): another engine or a restore changed it; re-create the stream table"));
   }
   return Status::Ok();
 }
@@ -89,6 +105,9 @@ Status Engine::Impl::RunDueMerges(bool force_all) {
     if (force_all || now - t.last_merge >= std::chrono::milliseconds(t.schedule_ms)) due.push_back(&t);
   }
   if (due.empty()) return Status::Ok();
+  if (!PrimaryReady()) return Status::Ok();   // merges wait for a primary that passed the lineage check
+  CheckPrimaryCurrent();
+  if (!primary) return Status::Ok();
   std::stable_sort(due.begin(), due.end(), [](auto* a, auto* b) { return TierRank(a->sla_tier) < TierRank(b->sla_tier); });
   PGT_RETURN_IF_ERROR(CommitBatch());   // merge exactly what is committed
   for (TableRuntime* t : due) {
@@ -98,11 +117,11 @@ Status Engine::Impl::RunDueMerges(bool force_all) {
     if (st.code() == Status::Code::kConflict && st.message().find("fenced") != std::string::npos)
       return st;   // a newer engine owns the tables: stop, write nothing more
     if (st.code() == Status::Code::kUnavailable) {
-      PGT_LOG_WARN("merge of ", t->table->meta().name, " failed, will retry: ", st.message());
-      if (!primary->healthy()) {
-        auto c = PgConn::Connect(opts.primary_conninfo, "primary");
-        if (c.ok()) { primary = std::move(c).value(); merger->ResetConnection(primary.get()); }
+      if (!primary->healthy() || st.message().rfind("lineage guard", 0) == 0) {   // re-resolved with backoff by PrimaryReady(); one line per loss
+        LosePrimary("merge of " + t->table->meta().name + ": " + st.message());
+        return Status::Ok();
       }
+      Condition("merge:" + t->table->meta().name, "merge of " + t->table->meta().name + " failed, will retry: " + st.message());
       continue;
     }
     MarkError(t->table->meta().id, st);
@@ -115,6 +134,7 @@ Status Engine::Impl::MergeTable(TableRuntime& t) {
   TableMeta& m = t.table->meta();
   Lsn to = TableApplied(t);
   std::optional<Lsn> from = m.has_merged ? std::optional<Lsn>(m.merged_frontier) : std::nullopt;
+  if (from && to < *from) return Status::Ok();   // e.g. re-snapshot after a failover: replay first
   MergeRequest req;
   req.table_id = m.id;
   req.columns = &t.table->plan().output;
@@ -156,6 +176,8 @@ Status Engine::Impl::MergeTable(TableRuntime& t) {
     return res.status();   // the header stays: SettleInflight() decides next time
   }
   PGT_RETURN_IF_ERROR(FinishMerge(store.get(), t, keys, to));
+  ClearCondition("merge:" + m.name);
+  NoteMerged();
   t.source_changes_since_merge = 0;
   t.oldest_pending_commit_us = 0;
   if (res.ok() && res->rows_changed > 0)
