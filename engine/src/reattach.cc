@@ -134,6 +134,10 @@ Status Engine::Impl::ResolvePrimary() {
     }
     ClearCondition("stale:" + h.label);
     ClearCondition("unknown:" + h.label);
+    if (p.history && followed.tli != 0 && p.tli != followed.tli) {
+      if (const TimelineSpan* s = FindTimeline(*p.history, followed.tli); s && s->end != kEndOfTime)
+        fstats.last_switch_point = s->end;
+    }
     // Claim the tables: the epoch only moves forward, and a lower one (a claim lost with
     // asynchronous replication) is raised back to ours; a higher one means another engine.
     auto e = (*c)->QueryParams(

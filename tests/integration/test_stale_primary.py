@@ -29,12 +29,22 @@ def writes_on(h, port):
         h.cluster.primary_port = dsn_port
 
 
+def pin_engine_argv(engine, primaries, standby):
+    """The engine's conninfos stay what a Deployment would get (both addresses), whatever the
+    harness's idea of the current primary/standby is after the promotion."""
+    def argv(extra=None):
+        return [engine.binary, "--primary", primaries, "--standby", standby,
+                "--state-dir", engine.state_dir, "--slot", "pgtrickle_engine"] + list(extra or [])
+    engine.argv = argv
+
+
 def main():
     with Harness.from_argv() as h:
         c = h.cluster
         old_port, new_port = c.primary_port, c.standby_port
         primaries = f"host=127.0.0.1,127.0.0.1 port={old_port},{new_port} user=postgres dbname=postgres"
-        args = ["--primary", primaries, "--standby", c.dsn(new_port)]
+        pin_engine_argv(h.engine, primaries, c.dsn(new_port))
+        args = []
         wl = Workload(c.primary_dsn, seed=h.seed)
         wl.create_table()
         wl.run(40)
