@@ -122,9 +122,10 @@ Status Engine::Impl::Startup() {
   PGT_RETURN_IF_ERROR(ResumeReplayIfWePaused());
   PGT_RETURN_IF_ERROR(ConnectPrimary());
   PGT_RETURN_IF_ERROR(ConnectStandby());
-  PGT_RETURN_IF_ERROR(ReconcileInflight());
-  for (auto& [id, t] : tables) PGT_RETURN_IF_ERROR(resolver->Track(t.table->source_relid(), 0));
+  // Divergence first: after one, HandleDivergence compares the frontiers (not ReconcileInflight).
   PGT_RETURN_IF_ERROR(CheckDivergence());
+  if (!divergence) PGT_RETURN_IF_ERROR(ReconcileInflight());
+  for (auto& [id, t] : tables) PGT_RETURN_IF_ERROR(resolver->Track(t.table->source_relid(), 0));
   if (divergence) {
     restart_decoder = true;   // the loop handles the divergence first
   } else {

@@ -196,8 +196,9 @@ bool Engine::Impl::PrimaryReady() {
   bool was_attached = attached_once;
   attached_once = true;
   lost_primary = false;
-  if (was_attached) {
-    // The new primary decides about in-flight merges and may lack merges the old one had.
+  if (was_attached && !divergence) {
+    // The new primary decides about in-flight merges and may lack merges the old one had
+    // (after a divergence HandleDivergence compares the frontiers instead).
     Status rs = ReconcileInflight();
     if (!rs.ok()) Condition("reconcile", "checking frontiers on the new primary failed (retried at the next merge): " + rs.message());
   }
