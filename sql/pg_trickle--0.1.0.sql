@@ -156,3 +156,14 @@ GRANT SELECT ON pgtrickle.pgt_stream_tables, pgtrickle.pgt_sources, pgtrickle.pg
     TO pg_monitor;
 GRANT EXECUTE ON FUNCTION pgtrickle.stream_table_status() TO PUBLIC;
 GRANT EXECUTE ON FUNCTION pgtrickle.change_buffer_status() TO PUBLIC;
+
+-- ---------------------------------------------------------------------------
+-- issue 8 additions (failover): the engine's failover state, written with the
+-- heartbeat: {primary, timeline, wal_source, stream_problem, conditions[],
+-- reattaches, resnapshots, rewinds, divergences, stale_primary_refusals,
+-- last_switch_point, last_reattach_to_first_merge_ms, wal_bytes_stream,
+-- wal_bytes_archive}. The engine skips it when the column does not exist.
+-- ---------------------------------------------------------------------------
+ALTER TABLE pgtrickle.pgt_engine ADD COLUMN failover jsonb;
+COMMENT ON COLUMN pgtrickle.pgt_engine.failover IS
+    'pg_trickle: engine failover state (WAL source, timeline, conditions, counters), written with the heartbeat';

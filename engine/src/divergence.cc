@@ -120,6 +120,7 @@ Result<bool> Engine::Impl::RewindToCheckpoint(const LineageVerdict& v,
     PGT_RETURN_IF_ERROR(SaveTableMeta(&b, t));
     PGT_RETURN_IF_ERROR(store->Commit(&b));
   }
+  CheckpointSet::MarkRewindReconciled(opts.state_dir);
   return true;
 }
 
@@ -129,9 +130,9 @@ Status Engine::Impl::HandleDivergence(const LineageVerdict& v) {
   fstats.last_switch_point = v.switch_point;
   fork_limit = std::make_pair(ckpt.tli, v.switch_point);
   // Frontiers on the new primary first: a failure leaves everything as it was (retried).
+  // Every table, failed ones included: a rewind may bring back a state from before the failure.
   std::map<int64_t, std::optional<Lsn>> frontiers;
   for (auto& [id, t] : tables) {
-    if (failed.count(id)) continue;
     auto f = merger->ReadFrontier(id);
     if (!f.ok()) {
       if (f.status().code() == Status::Code::kNotFound) continue;   // dropped: the poll cleans up

@@ -267,10 +267,11 @@ Status Engine::Impl::Loop(const std::atomic<bool>& stop) {
     }
     if (Clock::now() - last_heartbeat >= std::chrono::milliseconds(opts.heartbeat_ms)) {
       last_heartbeat = Clock::now();
-      if (PrimaryReady()) {
+      if (PrimaryReady() && !divergence) {
         Status st = Heartbeat();
         if (st.code() == Status::Code::kUnavailable) LosePrimary("heartbeat: " + st.message());
         else if (!st.ok()) Condition("heartbeat", "heartbeat: " + st.message());
+        else WriteFailoverStatus();
       }
     }
   }

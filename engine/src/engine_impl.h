@@ -85,7 +85,9 @@ struct Engine::Impl {
   TimeLineId tli_at_loss = 0;
   Clock::time_point lost_at{}, reattached_at{};
   bool awaiting_first_merge = false;        // measure re-attach -> first merge
-  Backoff primary_backoff;
+  // Re-resolving a lost primary: 100 ms doubling to 2 s (merges should resume within seconds of
+  // a promotion; each attempt is a few connections).
+  Backoff primary_backoff{std::chrono::milliseconds(100), std::chrono::milliseconds(2000)};
   Backoff decode_backoff{std::chrono::milliseconds(500), std::chrono::milliseconds(5000)};
   Clock::time_point next_primary_attempt{};
   std::map<std::string, std::string> conditions;   // condition key -> the message last logged
@@ -94,6 +96,11 @@ struct Engine::Impl {
   TimeLineId seen_source_tli = 0;           // the source's timeline at the last check
   std::optional<LineageVerdict> divergence; // detected, not yet handled (needs a primary)
   std::optional<Status> fatal;
+  Clock::time_point started_at = Clock::now();
+  std::string wal_source = "stream";        // where WAL comes from now (composite source)
+  std::string failover_status_written;      // last JSON written to pgt_engine.failover
+  Clock::time_point failover_status_at{};
+  bool failover_column_missing = false;     // catalog without the issue 8 column
   std::unique_ptr<CheckpointSet> ckpts;     // RocksDB checkpoints for divergence rewinds
   Clock::time_point last_state_checkpoint{};
   // After a divergence: WAL of timeline `first` past LSN `second` is never applied.
@@ -121,6 +128,7 @@ struct Engine::Impl {
   void AdvanceSlot();
   Status OpenWalSource();
   void NoteMerged();
+  void WriteFailoverStatus();               // pgt_engine.failover (when the column exists)
   // divergence.cc (issue 8)
   Status CheckDivergence();                 // the newest history vs what was applied
   Status HandleDivergence(const LineageVerdict& v);

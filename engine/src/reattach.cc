@@ -13,6 +13,8 @@
 // that standby lives. The archive covers the rest (composite source).
 #include <thread>
 
+#include <nlohmann/json.hpp>
+
 #include "engine_impl.h"
 #include "log.h"
 #include "walreader/composite_source.h"
@@ -175,17 +177,25 @@ bool Engine::Impl::PrimaryReady() {
     if (st.code() == Status::Code::kConflict) { fatal = st; return false; }   // fenced: Loop exits
     next_primary_attempt = Clock::now() + primary_backoff.Next();
     Condition("primary", "no primary to write to: " + st.message() +
-                             "; merges and status wait, decoding continues; retrying with backoff up to 5 s");
+                             "; merges and status wait, decoding continues; retrying with backoff up to 2 s");
     return false;
   }
   primary_backoff.Reset();
   ClearCondition("primary");
+  if (!attached_once && ckpt.tli != 0 && primary_tli != ckpt.tli) {
+    // First attach of this process, but the timeline moved since the state was written (the
+    // engine was down or restarted during a failover): that is a re-attach too.
+    lost_at = started_at;
+    tli_at_loss = ckpt.tli;
+    lost_reason = "the engine (re)started after a timeline switch";
+    attached_once = true;
+  }
   if (attached_once) {
     fstats.reattaches++;
     reattached_at = Clock::now();
     awaiting_first_merge = true;
-    std::string source_desc = source && !source->problem().empty() ? "archive or stream (stream: " + source->problem() + ")"
-                                                                     : "stream";
+    std::string source_desc = wal_source;
+    if (source && !source->problem().empty()) source_desc += " (stream: " + source->problem() + ")";
     PGT_LOG_INFO("re-attached: primary ", primary_label, " (timeline ", primary_tli, ", was ", tli_at_loss,
                  "), switch point ", FormatLsn(fstats.last_switch_point.load()), ", WAL from ", source_desc,
                  ", standby ", HostsLabel(opts.standby_conninfo), ", ", Seconds(Clock::now() - lost_at),
@@ -278,12 +288,45 @@ Status Engine::Impl::OpenWalSource() {
     };
   }
   FailoverStats* fs = &fstats;
-  co.on_switch = [](const std::string& m) { PGT_LOG_INFO(m); };
+  co.on_switch = [this](const std::string& m) {
+    PGT_LOG_INFO(m);
+    wal_source = m.rfind("reading WAL from the archive", 0) == 0 ? "archive" : "stream";
+  };
   co.on_bytes = [fs](bool archive, size_t n) {
     (archive ? fs->wal_bytes_archive : fs->wal_bytes_stream) += n;
   };
   source = OpenCompositeSource(std::move(co));
   return Status::Ok();
+}
+
+// The failover state as JSON in pgtrickle.pgt_engine.failover, written with the heartbeat when
+// it changed (the WAL byte counters only every 10 s), so the condition is visible on the
+// primary. A catalog without that column (before the upgrade adding it) is skipped silently.
+void Engine::Impl::WriteFailoverStatus() {
+  if (failover_column_missing || !primary) return;
+  nlohmann::json conds = nlohmann::json::array();
+  for (auto& [k, m] : conditions) conds.push_back(m);
+  nlohmann::json j = {{"primary", primary_label}, {"timeline", fstats.timeline.load()},
+                      {"wal_source", wal_source}, {"stream_problem", source ? source->problem() : ""},
+                      {"conditions", conds}, {"reattaches", fstats.reattaches.load()},
+                      {"resnapshots", fstats.resnapshots.load()}, {"rewinds", fstats.rewinds.load()},
+                      {"divergences", fstats.divergences.load()},
+                      {"stale_primary_refusals", fstats.stale_primary_refusals.load()},
+                      {"last_switch_point", FormatLsn(fstats.last_switch_point.load())},
+                      {"last_reattach_to_first_merge_ms", fstats.last_reattach_to_first_merge_ms.load()}};
+  std::string text = j.dump();
+  if (text == failover_status_written && Clock::now() - failover_status_at < std::chrono::seconds(10)) return;
+  failover_status_at = Clock::now();
+  j["wal_bytes_stream"] = fstats.wal_bytes_stream.load();
+  j["wal_bytes_archive"] = fstats.wal_bytes_archive.load();
+  auto r = primary->QueryParams("UPDATE pgtrickle.pgt_engine SET failover = $1::jsonb WHERE id = 1 AND epoch = $2",
+                                {j.dump(), std::to_string(epoch)});
+  if (!r.ok()) {
+    if (r.status().message().find("\"failover\"") != std::string::npos) failover_column_missing = true;
+    else Condition("failover-status", "cannot write the failover status to the primary: " + r.status().message());
+    return;
+  }
+  failover_status_written = text;
 }
 
 }  // namespace pgt::engine

@@ -59,6 +59,9 @@ Status Engine::Impl::SettleInflight(TableRuntime& t) {
 }
 
 Status Engine::Impl::ReconcileInflight() {
+  // A rewind (divergence.cc) cut short by a crash: frontiers ahead of the restored ones are the
+  // merges the new primary kept, adopted as RewindToCheckpoint does.
+  const bool after_rewind = CheckpointSet::RewindNotReconciled(opts.state_dir);
   for (auto& [id, t] : tables) {
     if (failed.count(id)) continue;
     Status st = SettleInflight(t);
@@ -73,6 +76,14 @@ Status Engine::Impl::ReconcileInflight() {
       return primary_frontier.status();
     }
     if (*primary_frontier == ours) continue;
+    if (after_rewind && *primary_frontier && (!ours || *ours < **primary_frontier)) {
+      t.table->meta().merged_frontier = **primary_frontier;
+      t.table->meta().has_merged = true;
+      Batch b(store.get());
+      PGT_RETURN_IF_ERROR(SaveTableMeta(&b, t));
+      PGT_RETURN_IF_ERROR(store->Commit(&b));
+      continue;
+    }
     if (*primary_frontier && (!ours || **primary_frontier < *ours)) {
       // The primary lacks a merge the engine made (lost with asynchronous replication in a
       // failover, or the primary was restored): the rows of that merge are no longer pending.
@@ -94,6 +105,7 @@ Status Engine::Impl::ReconcileInflight() {
                                    ") differs from the engine's (" + (ours ? FormatLsn(*ours) : std::string("NULL")) +
                                    "): another engine or a restore changed it; re-create the stream table"));
   }
+  if (after_rewind) CheckpointSet::MarkRewindReconciled(opts.state_dir);
   return Status::Ok();
 }
 
@@ -107,7 +119,8 @@ Status Engine::Impl::RunDueMerges(bool force_all) {
   if (due.empty()) return Status::Ok();
   if (!PrimaryReady()) return Status::Ok();   // merges wait for a primary that passed the lineage check
   CheckPrimaryCurrent();
-  if (!primary) return Status::Ok();
+  // Nothing is merged while the state holds WAL past a divergence's switch point.
+  if (!primary || divergence) return Status::Ok();
   std::stable_sort(due.begin(), due.end(), [](auto* a, auto* b) { return TierRank(a->sla_tier) < TierRank(b->sla_tier); });
   PGT_RETURN_IF_ERROR(CommitBatch());   // merge exactly what is committed
   for (TableRuntime* t : due) {

@@ -85,6 +85,10 @@ def main():
         if not refusals:
             raise TestFailure("no 'refusing to write to stale primary' line in the engine log")
         log(f"refusal logged: {refusals[0]}")
+        fo = h.primary_sql("SELECT failover FROM pgtrickle.pgt_engine")[0][0]
+        log(f"pgt_engine.failover on the new primary: {fo}")
+        if not fo or fo.get("stale_primary_refusals", 0) < 1 or fo.get("timeline") != tli:
+            raise TestFailure(f"the failover state on the new primary does not show the refusal: {fo}")
         if "re-attached: " not in text:
             raise TestFailure("no 're-attached: ' line in the engine log after the promotion")
         log("PASS test_stale_primary")

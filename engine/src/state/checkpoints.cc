@@ -19,6 +19,7 @@ namespace {
 constexpr char kSubdir[] = "checkpoints";
 constexpr char kInfo[] = "info.json";
 constexpr char kMarker[] = "RESTORING";
+constexpr char kRewound[] = "REWOUND";
 
 std::string Dir(const std::string& state_dir) { return state_dir + "/" + kSubdir; }
 
@@ -114,6 +115,7 @@ Result<std::vector<CheckpointInfo>> CheckpointSet::List() const {
 Status CheckpointSet::Restore(const std::string& state_dir, const CheckpointInfo& cp) {
   PGT_RETURN_IF_ERROR(WriteFileSynced(Dir(state_dir) + "/" + kMarker, cp.dir));
   PGT_RETURN_IF_ERROR(ReplaceFiles(state_dir, cp.dir));
+  PGT_RETURN_IF_ERROR(WriteFileSynced(Dir(state_dir) + "/" + kRewound, cp.dir));
   std::error_code ec;
   fs::remove(Dir(state_dir) + "/" + kMarker, ec);
   return Status::Ok();
@@ -125,9 +127,19 @@ Status CheckpointSet::FinishInterruptedRestore(const std::string& state_dir) {
   std::string from((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
   if (!fs::exists(from)) return Status::Corruption("an interrupted state restore names " + from + ", which is gone");
   PGT_RETURN_IF_ERROR(ReplaceFiles(state_dir, from));
+  PGT_RETURN_IF_ERROR(WriteFileSynced(Dir(state_dir) + "/" + kRewound, from));
   std::error_code ec;
   fs::remove(Dir(state_dir) + "/" + kMarker, ec);
   return Status::Ok();
+}
+
+bool CheckpointSet::RewindNotReconciled(const std::string& state_dir) {
+  return fs::exists(Dir(state_dir) + "/" + kRewound);
+}
+
+void CheckpointSet::MarkRewindReconciled(const std::string& state_dir) {
+  std::error_code ec;
+  fs::remove(Dir(state_dir) + "/" + kRewound, ec);
 }
 
 }  // namespace pgt::engine

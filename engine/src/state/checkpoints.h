@@ -36,6 +36,10 @@ class CheckpointSet {
   static Status Restore(const std::string& state_dir, const CheckpointInfo& cp);
   // Finishes a restore interrupted by a crash (call before opening the store).
   static Status FinishInterruptedRestore(const std::string& state_dir);
+  // A restore leaves a "rewound" mark until the engine reconciled the restored frontiers with
+  // the primary's (a crash in between must not read a newer primary frontier as foreign).
+  static bool RewindNotReconciled(const std::string& state_dir);
+  static void MarkRewindReconciled(const std::string& state_dir);
 
  private:
   std::string state_dir_;
