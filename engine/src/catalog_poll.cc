@@ -48,10 +48,11 @@ Status Engine::Impl::PollCatalog() {
     meta.plan_json = row[2].value_or("");
     Status st = Bootstrap(std::move(meta));
     if (!st.ok()) {
-      if (st.code() == Status::Code::kUnavailable) {
-        PGT_LOG_WARN("bootstrap of ", *row[1], " postponed: ", st.message());
+      if (st.code() == Status::Code::kUnavailable) {   // logged once per reason, retried each poll
+        Condition("bootstrap:" + *row[1], "bootstrap of " + *row[1] + " postponed: " + st.message());
         continue;
       }
+      ClearCondition("bootstrap:" + *row[1]);
       MarkError(id, st.WithContext("bootstrap of " + *row[1]));
       continue;
     }
@@ -65,7 +66,8 @@ Status Engine::Impl::PollCatalog() {
     if (failed.count(id) || !t.table->meta().needs_rebootstrap || !decoder->consistent()) continue;
     Status st = Rebootstrap(t);
     if (!st.ok()) {
-      if (st.code() == Status::Code::kUnavailable) PGT_LOG_WARN("re-bootstrap of ", t.table->meta().name, " postponed: ", st.message());
+      if (st.code() == Status::Code::kUnavailable)
+        Condition("bootstrap:" + t.table->meta().name, "re-bootstrap of " + t.table->meta().name + " postponed: " + st.message());
       else MarkError(id, st.WithContext("re-bootstrap of " + t.table->meta().name));
     }
   }
