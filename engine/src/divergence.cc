@@ -20,6 +20,8 @@
 // fresh at the standby's position, each table's next merge replaces its contents, and the
 // frontier CAS starts from the frontier found on the new primary.
 // In both cases WAL of the old timeline past S is never applied again (fork_limit).
+#include <thread>
+
 #include "engine_impl.h"
 #include "log.h"
 
@@ -173,6 +175,47 @@ Status Engine::Impl::HandleDivergence(const LineageVerdict& v) {
   PGT_LOG_INFO("divergence handled without a checkpoint at or before ", FormatLsn(v.switch_point), ": ",
                frontiers.size(), " stream table(s) will be snapshotted again from the standby");
   return Status::Ok();
+}
+
+// Before a decoded transaction is applied: the WAL it came from must still be on the history
+// the engine follows. A timeline switch of the source, or the periodic check, may reveal a
+// divergence; a source still serving the abandoned timeline past the switch point (fork_limit)
+// is not used. Returns false when the uncommitted batch was dropped (the caller starts over).
+Result<bool> Engine::Impl::WalLineageHolds(const std::optional<Transaction>& next, const std::atomic<bool>& stop) {
+  auto drop_batch = [&]() {
+    batch = std::make_unique<Batch>(store.get());
+    batch_txns = 0;
+  };
+  if (source->timeline() != seen_source_tli) {
+    bool first = seen_source_tli == 0;
+    seen_source_tli = source->timeline();
+    fstats.timeline = seen_source_tli;
+    if (!first) {
+      PGT_LOG_INFO("the WAL stream follows timeline ", seen_source_tli, " now");
+      PGT_RETURN_IF_ERROR(CheckDivergence());
+      CheckPrimaryCurrent();
+      if (divergence) { drop_batch(); return false; }
+    }
+  }
+  if (Clock::now() - last_divergence_check >= std::chrono::seconds(source->problem().empty() ? 10 : 3)) {
+    PGT_RETURN_IF_ERROR(CheckDivergence());
+    if (divergence) { drop_batch(); return false; }
+  }
+  if (next && fork_limit && next->end_lsn > fork_limit->second && source->timeline() <= fork_limit->first) {
+    Condition("fork", "the WAL source still serves timeline " + std::to_string(source->timeline()) +
+                          " past its switch point " + FormatLsn(fork_limit->second) +
+                          ": waiting for a standby on the new timeline (or the archive)");
+    drop_batch();
+    restart_decoder = true;
+    auto until = Clock::now() + decode_backoff.Next();
+    while (Clock::now() < until && !stop) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    return false;
+  }
+  if (fork_limit && source->timeline() > fork_limit->first) {
+    fork_limit.reset();
+    ClearCondition("fork", "the WAL source follows the new timeline");
+  }
+  return true;
 }
 
 }  // namespace pgt::engine

@@ -188,10 +188,13 @@ Status Engine::Impl::Loop(const std::atomic<bool>& stop) {
       if (divergence) continue;
       Status rs = StartDecoder();
       if (!rs.ok()) {
-        PGT_LOG_ERROR("cannot restart decoding at ", FormatLsn(ckpt.restart_lsn), ": ", rs.message(), " (retrying in 5 s)");
-        for (int i = 0; i < 50 && !stop; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+        Condition("restart", "cannot restart decoding at " + FormatLsn(ckpt.restart_lsn) + ": " + rs.message() +
+                                 " (retrying with backoff up to 5 s)", false);
+        auto until = Clock::now() + decode_backoff.Next();
+        while (Clock::now() < until && !stop) std::this_thread::sleep_for(std::chrono::milliseconds(50));
         continue;
       }
+      ClearCondition("restart", "decoding restarted at " + FormatLsn(ckpt.restart_lsn));
       restart_decoder = false;
     }
     auto next = decoder->Next(std::chrono::milliseconds(50));
@@ -209,37 +212,8 @@ Status Engine::Impl::Loop(const std::atomic<bool>& stop) {
       continue;
     }
     if (next->has_value()) decode_backoff.Reset();
-    if (source->timeline() != seen_source_tli) {
-      // A timeline switch in the stream: it must not fork before what was applied (checked
-      // before the transaction is applied: the uncommitted batch is dropped if it did).
-      bool first = seen_source_tli == 0;
-      seen_source_tli = source->timeline();
-      fstats.timeline = seen_source_tli;
-      if (!first) {
-        PGT_LOG_INFO("the WAL stream follows timeline ", seen_source_tli, " now");
-        PGT_RETURN_IF_ERROR(CheckDivergence());
-        CheckPrimaryCurrent();
-        if (divergence) { batch = std::make_unique<Batch>(store.get()); batch_txns = 0; continue; }
-      }
-    }
-    if (Clock::now() - last_divergence_check >= std::chrono::seconds(source->problem().empty() ? 10 : 3)) {
-      PGT_RETURN_IF_ERROR(CheckDivergence());
-      if (divergence) { batch = std::make_unique<Batch>(store.get()); batch_txns = 0; continue; }
-    }
-    if (next->has_value() && fork_limit && (*next)->end_lsn > fork_limit->second &&
-        source->timeline() <= fork_limit->first) {
-      // WAL of the abandoned timeline past its switch point (a standby not yet rewound): never
-      // apply it; wait for a source on the new timeline.
-      Condition("fork", "the WAL source still serves timeline " + std::to_string(source->timeline()) + " past its switch point " +
-                            FormatLsn(fork_limit->second) + ": waiting for a standby on the new timeline (or the archive)");
-      batch = std::make_unique<Batch>(store.get());
-      batch_txns = 0;
-      restart_decoder = true;
-      auto until = Clock::now() + decode_backoff.Next();
-      while (Clock::now() < until && !stop) std::this_thread::sleep_for(std::chrono::milliseconds(50));
-      continue;
-    }
-    if (fork_limit && source->timeline() > fork_limit->first) { fork_limit.reset(); ClearCondition("fork"); }
+    PGT_ASSIGN_OR_RETURN(bool lineage_ok, WalLineageHolds(*next, stop));
+    if (!lineage_ok) continue;   // the uncommitted batch was dropped
     if (next->has_value()) {
       PGT_RETURN_IF_ERROR(ApplyTransaction(**next));
       ++batch_txns;

@@ -133,6 +133,7 @@ struct Engine::Impl {
   Status CheckDivergence();                 // the newest history vs what was applied
   Status HandleDivergence(const LineageVerdict& v);
   Status TakeStateCheckpoint();
+  Result<bool> WalLineageHolds(const std::optional<Transaction>& next, const std::atomic<bool>& stop);
   // Restores the newest usable checkpoint at or before the switch point; false = none.
   Result<bool> RewindToCheckpoint(const LineageVerdict& v, const std::map<int64_t, std::optional<Lsn>>& frontiers);
   Lsn TableApplied(const TableRuntime& t) const { return std::max(t.table->meta().bootstrap_lsn, ckpt.applied_upto); }
