@@ -55,7 +55,15 @@ class CompositeSource : public WalSource {
       pos_ = d;
     }
     if (o_.stream->timeline() != 0) tli_ = o_.stream->timeline();
-    if (out->size() > before) { stream_error_.clear(); return Status::Ok(); }
+    if (out->size() > before) {
+      stream_error_.clear();
+      if (noted_archive_) {   // logged when the stream delivers again, not at each archive end
+        noted_archive_ = false;
+        Note("reading WAL from the stream at " + FormatLsn(pos_ - (out->size() - before)) + " (timeline " +
+             std::to_string(tli_) + "): caught up with the archive");
+      }
+      return Status::Ok();
+    }
     std::string problem = stream_error_.empty() ? o_.stream->problem() : stream_error_;
     if (!o_.archive || problem.empty() || Clock::now() < next_probe_) return Status::Ok();
     next_probe_ = Clock::now() + o_.archive_probe_interval;
@@ -71,8 +79,10 @@ class CompositeSource : public WalSource {
     PGT_RETURN_IF_ERROR(o_.archive->Read(out, std::chrono::milliseconds(0)));
     if (out->size() == b) return Status::Ok();   // the archive does not have it (yet) either
     on_archive_ = true;
-    Note("reading WAL from the archive at " + FormatLsn(pos_) + " (timeline " + std::to_string(tli_) +
-         "): the stream cannot serve it: " + problem);
+    if (!noted_archive_)
+      Note("reading WAL from the archive at " + FormatLsn(pos_) + " (timeline " + std::to_string(tli_) +
+           "): the stream cannot serve it: " + problem);
+    noted_archive_ = true;
     Account(out->size() - b, true);
     return Status::Ok();
   }
@@ -123,9 +133,7 @@ class CompositeSource : public WalSource {
     on_archive_ = false;
     next_probe_ = Clock::now() + o_.archive_probe_interval;
     stream_error_.clear();
-    Note("reading WAL from the stream at " + FormatLsn(pos_) + " (timeline " + std::to_string(tli_) +
-         "): the archive ends there");
-    return o_.stream->Start(pos_, tli_);
+    return o_.stream->Start(pos_, tli_);   // the switch is logged once the stream delivers
   }
 
   void Account(size_t n, bool archive) {
@@ -139,6 +147,7 @@ class CompositeSource : public WalSource {
 
   CompositeSourceOptions o_;
   bool on_archive_ = false;
+  bool noted_archive_ = false;  // the last source change logged was to the archive
   Lsn pos_ = 0;                 // next byte to hand out
   TimeLineId tli_ = 0;          // timeline of the bytes at pos_ (0 = not known yet)
   Lsn discard_ = kInvalidLsn;

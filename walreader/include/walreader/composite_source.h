@@ -28,7 +28,9 @@ struct CompositeSourceOptions {
   // reads start); null = the current timeline, one span.
   std::function<Result<TimelineHistory>()> archive_history;
   std::chrono::milliseconds archive_probe_interval{2000};
-  // One line per change of source ("reading WAL from the archive at ...").
+  // One line per change of source: "reading WAL from the archive at ..." when the archive
+  // first serves, "reading WAL from the stream at ..." when the stream delivers again (not at
+  // every archive end while no stream answers).
   std::function<void(const std::string&)> on_switch;
   // Bytes handed out, by origin.
   std::function<void(bool from_archive, size_t bytes)> on_bytes;
