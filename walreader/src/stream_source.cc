@@ -47,8 +47,9 @@ int64_t NowPgUs() {
 }
 
 Result<PGconn*> ConnectReplication(const std::string& conninfo) {
-  const char* keys[] = {"dbname", "replication", "fallback_application_name", nullptr};
-  const char* vals[] = {conninfo.c_str(), "true", "pgtrickle-walreader", nullptr};
+  // connect_timeout 5 s unless the conninfo sets one (expanded later, so it wins).
+  const char* keys[] = {"connect_timeout", "dbname", "replication", "fallback_application_name", nullptr};
+  const char* vals[] = {"5", conninfo.c_str(), "true", "pgtrickle-walreader", nullptr};
   PGconn* c = PQconnectdbParams(keys, vals, 1);
   if (c == nullptr) return Status::Unavailable("out of memory creating a libpq connection");
   if (PQstatus(c) != CONNECTION_OK) {
