@@ -202,7 +202,15 @@ ALTER TABLE pgtrickle.pgt_sources
 ALTER TABLE pgtrickle.pgt_engine
     ADD COLUMN timeline       int,
     ADD COLUMN engine_version text,
-    ADD COLUMN attached_at    timestamptz;
+    ADD COLUMN attached_at    timestamptz,
+    -- the engine's failover state, written with the heartbeat: {primary, timeline, wal_source,
+    -- stream_problem, conditions[], reattaches, resnapshots, rewinds, divergences,
+    -- stale_primary_refusals, last_switch_point, last_reattach_to_first_merge_ms,
+    -- wal_bytes_stream, wal_bytes_archive}
+    ADD COLUMN failover       jsonb;
+
+COMMENT ON COLUMN pgtrickle.pgt_engine.failover IS
+    'pg_trickle: engine failover state (WAL source, timeline, conditions, counters), written with the heartbeat';
 
 -- pg_dump keeps the identity sequence too, so restored ids stay unique.
 SELECT pg_catalog.pg_extension_config_dump('pgtrickle.pgt_stream_tables_id_seq', '');
@@ -364,7 +372,8 @@ RETURNS TABLE (
     decoded_lsn    pg_lsn,
     lag_bytes      numeric,
     heartbeat_at   timestamptz,
-    attached_at    timestamptz)
+    attached_at    timestamptz,
+    failover       jsonb)
 LANGUAGE sql STABLE
 AS $$
     SELECT e.epoch,
@@ -372,13 +381,13 @@ AS $$
            e.engine_version, e.timeline, e.decoded_lsn,
            CASE WHEN e.decoded_lsn IS NULL OR pg_catalog.pg_is_in_recovery() THEN NULL
                 ELSE GREATEST(pg_catalog.pg_current_wal_lsn() - e.decoded_lsn, 0) END,
-           e.heartbeat_at, e.attached_at
+           e.heartbeat_at, e.attached_at, e.failover
       FROM pgtrickle.pgt_engine e
      WHERE e.id = 1
 $$;
 
 COMMENT ON FUNCTION pgtrickle.engine_status() IS
-    'The attached engine: epoch, version, timeline, decoded LSN, lag behind the primary, heartbeat';
+    'The attached engine: epoch, version, timeline, decoded LSN, lag behind the primary, heartbeat, failover state';
 
 GRANT EXECUTE ON FUNCTION pgtrickle.engine_status() TO PUBLIC;
 

@@ -50,7 +50,8 @@ Status Engine::Impl::ResumeReplayIfWePaused() {
   if (!standby || !standby->healthy()) {
     PGT_ASSIGN_OR_RETURN(standby, PgConn::Connect(opts.standby_conninfo, "standby"));
   }
-  PGT_RETURN_IF_ERROR(standby->Exec("SELECT pg_wal_replay_resume() WHERE pg_is_wal_replay_paused()"));
+  PGT_RETURN_IF_ERROR(standby->Exec(
+      "SELECT pg_wal_replay_resume() WHERE pg_is_in_recovery() AND pg_is_wal_replay_paused()"));
   Batch b(store.get());
   b.Delete(Cf::kMeta, kPauseMarker);
   return store->Commit(&b);
@@ -108,6 +109,11 @@ Status Engine::Impl::BootstrapTracked(int64_t id, const std::string& name, std::
     PGT_RETURN_IF_ERROR(store->Commit(&b));
   }
   auto take_snapshot = [&]() -> Result<Lsn> {
+    // Never pause replay on a primary (e.g. the engine's standby was promoted): wait for a hot
+    // standby instead.
+    PGT_ASSIGN_OR_RETURN(PgRows rec, standby->Query("SELECT pg_is_in_recovery()"));
+    if (rec.at(0, 0).value_or("f") != "t")
+      return Status::Unavailable("the --standby server is not in recovery (promoted?): a snapshot needs a hot standby");
     PGT_RETURN_IF_ERROR(standby->Exec("SELECT pg_wal_replay_pause()"));
     for (int i = 0;; ++i) {
       PGT_ASSIGN_OR_RETURN(PgRows s, standby->Query("SELECT pg_get_wal_replay_pause_state()"));
@@ -175,7 +181,7 @@ Status Engine::Impl::BootstrapTracked(int64_t id, const std::string& name, std::
             "bootstrap of ", name, ": ", nrows, " rows at snapshot LSN ", FormatLsn(r),
                rewind < decoder->decoded_upto() ? "; re-decoding open transactions from " + FormatLsn(rewind) : std::string());
   if (rewind < decoder->decoded_upto()) {
-    Status rs = decoder->Start(rewind, ckpt.tli, true);
+    Status rs = decoder->Start(rewind, 0, true);
     if (!rs.ok()) {   // the table is registered: recover through the decode-error path
       PGT_LOG_ERROR("rewinding the decoder failed: ", rs.message());
       restart_decoder = true;

@@ -11,16 +11,21 @@ std::string InflightKey(int64_t id);
 
 Status Engine::Impl::PollCatalog() {
   PGT_RETURN_IF_ERROR(ResumeReplayIfWePaused());   // retried until it succeeds
+  if (!standby || !standby->healthy()) {
+    auto c = PgConn::Connect(opts.standby_conninfo, "standby");
+    if (!c.ok()) {
+      Condition("standby", "no standby for catalog reads: " + c.status().message() +
+                               " (new stream tables wait; decoding continues from any WAL source)");
+      return Status::Ok();
+    }
+    standby = std::move(c).value();
+    ClearCondition("standby", "catalog reads from the standby " + HostsLabel(opts.standby_conninfo) + " again");
+  }
   PGT_RETURN_IF_ERROR(FollowGenerations());        // control.cc: re-planned tables start over
   auto r = standby->Query(
       "SELECT id, name, plan::text, (EXTRACT(EPOCH FROM schedule) * 1000)::bigint, sla_tier, status "
       "FROM pgtrickle.pgt_stream_tables ORDER BY id");
-  if (!r.ok()) {
-    if (!standby->healthy()) {
-      PGT_ASSIGN_OR_RETURN(standby, PgConn::Connect(opts.standby_conninfo, "standby"));
-    }
-    return r.status();   // e.g. extension not created yet: keep what we have
-  }
+  if (!r.ok()) return r.status();   // e.g. extension not created yet: keep what we have
   std::set<int64_t> present;
   for (const auto& row : r->rows) {
     int64_t id = std::stoll(*row[0]);
@@ -48,10 +53,11 @@ Status Engine::Impl::PollCatalog() {
     meta.replace_on_merge = true;
     Status st = Bootstrap(std::move(meta));
     if (!st.ok()) {
-      if (st.code() == Status::Code::kUnavailable) {
-        PGT_LOG_WARN("bootstrap of ", *row[1], " postponed: ", st.message());
+      if (st.code() == Status::Code::kUnavailable) {   // logged once per reason, retried each poll
+        Condition("bootstrap:" + *row[1], "bootstrap of " + *row[1] + " postponed: " + st.message());
         continue;
       }
+      ClearCondition("bootstrap:" + *row[1]);
       MarkError(id, st.WithContext("bootstrap of " + *row[1]));
       continue;
     }
@@ -62,10 +68,11 @@ Status Engine::Impl::PollCatalog() {
     }
   }
   for (auto& [id, t] : tables) {
-    if (failed.count(id) || !t.table->meta().needs_rebootstrap) continue;
+    if (failed.count(id) || !t.table->meta().needs_rebootstrap || !decoder->consistent()) continue;
     Status st = Rebootstrap(t);
     if (!st.ok()) {
-      if (st.code() == Status::Code::kUnavailable) PGT_LOG_WARN("re-bootstrap of ", t.table->meta().name, " postponed: ", st.message());
+      if (st.code() == Status::Code::kUnavailable)
+        Condition("bootstrap:" + t.table->meta().name, "re-bootstrap of " + t.table->meta().name + " postponed: " + st.message());
       else MarkError(id, st.WithContext("re-bootstrap of " + t.table->meta().name));
     }
   }

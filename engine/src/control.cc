@@ -62,6 +62,9 @@ Status Engine::Impl::CheckExtensionVersion() {
 }
 
 Status Engine::Impl::PollControl() {
+  // No primary attached (lost, or none passed the lineage check yet): keep the last settings;
+  // PrimaryReady() resolves one with backoff before anything is merged.
+  if (!primary || !primary->healthy()) return Status::Ok();
   auto now = Clock::now();
   if (now - last_control < kControlPeriod) return Status::Ok();
   last_control = now;

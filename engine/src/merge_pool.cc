@@ -19,8 +19,12 @@ Result<MergeSlot*> Engine::Impl::Slot(size_t k) {
   while (merge_slots.size() < k) merge_slots.push_back(std::make_unique<MergeSlot>());
   MergeSlot* s = merge_slots[k - 1].get();
   if (!s->conn || !s->conn->healthy()) {
-    PGT_ASSIGN_OR_RETURN(s->conn, PgConn::Connect(opts.primary_conninfo, "primary (merge " + std::to_string(k) + ")"));
+    // The host whose lineage was checked (reattach.cc), never libpq's pick among --primary's hosts:
+    // that could be a stale primary. The guard re-checks its timeline inside each merge.
+    if (primary_conninfo_resolved.empty()) return Status::Unavailable("no primary attached");
+    PGT_ASSIGN_OR_RETURN(s->conn, PgConn::Connect(primary_conninfo_resolved, "primary (merge " + std::to_string(k) + ")"));
     s->writer = std::make_unique<MergeWriter>(s->conn.get());
+    s->writer->SetLineageGuard(primary_tli);
   }
   return s;
 }

@@ -48,6 +48,13 @@ Status Apply(EngineOptions* o, const std::string& key, const std::string& v) {
   }
   else if (key == "health-stall-s") return ParseInt(key, v, 5, 86400, &o->health_stall_s);
   else if (key == "ready-max-lag-mb") return ParseInt(key, v, 1, 1 << 20, &o->ready_max_lag_mb);
+  else if (key == "archive") o->archive_dir = v;
+  else if (key == "restore-command") {
+    if (v.find("%f") == std::string::npos || v.find("%p") == std::string::npos)
+      return Status::InvalidArgument("--restore-command: \"" + v + "\" needs both %f and %p");
+    o->restore_command = v;
+  } else if (key == "checkpoint-interval-s") return ParseInt(key, v, 0, 86400, &o->checkpoint_interval_s);
+  else if (key == "checkpoint-keep") return ParseInt(key, v, 1, 100, &o->checkpoint_keep);
   else return Status::InvalidArgument("unknown option --" + key + " (see --help)");
   return Status::Ok();
 }
@@ -78,9 +85,17 @@ std::string UsageText() {
 
 Maintains pg_trickle stream tables from a hot standby's WAL and merges results into the primary.
 
-  --primary CONNINFO    libpq conninfo of the primary: merges, frontier CAS, heartbeat (required)
+  --primary CONNINFO    libpq conninfo of the primary: merges, frontier CAS, heartbeat (required);
+                        multi-host ok (host=a,b port=1,2 target_session_attrs=read-write)
   --standby CONNINFO    libpq conninfo of the hot standby: physical WAL stream, catalog reads,
-                        bootstrap snapshots (required; needs replication permission)
+                        bootstrap snapshots (required; needs replication permission); multi-host
+                        ok (target_session_attrs=standby | prefer-standby | any)
+  --archive DIR         WAL archive (flat or barman layout DIR/wals/<16 hex>/<segment>[.zst|.gz]):
+                        read when the standby no longer has the WAL the engine needs
+  --restore-command CMD restore_command-style shell command (%f segment name, %p target path),
+                        alternative to --archive
+  --checkpoint-interval-s N  RocksDB checkpoint period for divergence rewinds (default 60, 0 = off)
+  --checkpoint-keep N   checkpoints kept in STATE_DIR/checkpoints (default 3)
   --state-dir DIR       RocksDB state directory, created if missing (required)
   --slot NAME           physical replication slot on the standby (default pgtrickle_engine;
                         created there if missing)
@@ -126,6 +141,8 @@ Result<EngineOptions> ParseOptions(const std::vector<std::string>& args) {
   if (o.primary_conninfo.empty()) return Status::InvalidArgument("--primary is required (see --help)");
   if (o.standby_conninfo.empty()) return Status::InvalidArgument("--standby is required (see --help)");
   if (o.state_dir.empty()) return Status::InvalidArgument("--state-dir is required (see --help)");
+  if (!o.archive_dir.empty() && !o.restore_command.empty())
+    return Status::InvalidArgument("--archive and --restore-command are alternatives: give one");
   return o;
 }
 

@@ -60,6 +60,9 @@ Status Engine::Impl::SettleInflight(TableRuntime& t, MergeWriter* writer) {
 }
 
 Status Engine::Impl::ReconcileInflight() {
+  // A rewind (divergence.cc) cut short by a crash: frontiers ahead of the restored ones are the
+  // merges the new primary kept, adopted as RewindToCheckpoint does.
+  const bool after_rewind = CheckpointSet::RewindNotReconciled(opts.state_dir);
   for (auto& [id, t] : tables) {
     if (failed.count(id)) continue;
     Status st = SettleInflight(t);
@@ -73,13 +76,39 @@ Status Engine::Impl::ReconcileInflight() {
       if (primary_frontier.status().code() == Status::Code::kNotFound) continue;
       return primary_frontier.status();
     }
+    if (*primary_frontier == ours) continue;
     auto moved = GenerationMovedOnPrimary(id);
-    if (*primary_frontier != ours && !(moved.ok() && *moved))   // re-planned: FollowGenerations
-      MarkError(id, Status::Conflict("frontier on the primary (" +
-                                     (*primary_frontier ? FormatLsn(**primary_frontier) : std::string("NULL")) +
-                                     ") differs from the engine's (" + (ours ? FormatLsn(*ours) : std::string("NULL")) +
-                                     "): another engine or a restore changed it; re-create the stream table"));
+    if (moved.ok() && *moved) continue;   // re-planned: FollowGenerations bootstraps it again
+    if (after_rewind && *primary_frontier && (!ours || *ours < **primary_frontier)) {
+      t.table->meta().merged_frontier = **primary_frontier;
+      t.table->meta().has_merged = true;
+      Batch b(store.get());
+      PGT_RETURN_IF_ERROR(SaveTableMeta(&b, t));
+      PGT_RETURN_IF_ERROR(store->Commit(&b));
+      continue;
+    }
+    if (*primary_frontier && (!ours || **primary_frontier < *ours)) {
+      // The primary lacks a merge the engine made (lost with asynchronous replication in a
+      // failover, or the primary was restored): the rows of that merge are no longer pending.
+      // Snapshot the table again; its next merge replaces the contents from that frontier.
+      PGT_LOG_WARN("re-snapshot of ", m.name, ": the primary's frontier ", FormatLsn(**primary_frontier),
+                   " is behind the engine's ", ours ? FormatLsn(*ours) : std::string("NULL"),
+                   " (its last merge was lost on this primary)");
+      fstats.resnapshots++;
+      t.table->meta().needs_rebootstrap = true;
+      t.table->meta().merged_frontier = **primary_frontier;
+      t.table->meta().has_merged = true;
+      Batch b(store.get());
+      PGT_RETURN_IF_ERROR(SaveTableMeta(&b, t));
+      PGT_RETURN_IF_ERROR(store->Commit(&b));
+      continue;
+    }
+    MarkError(id, Status::Conflict("frontier on the primary (" +
+                                   (*primary_frontier ? FormatLsn(**primary_frontier) : std::string("NULL")) +
+                                   ") differs from the engine's (" + (ours ? FormatLsn(*ours) : std::string("NULL")) +
+                                   "): another engine or a restore changed it; re-create the stream table"));
   }
+  if (after_rewind) CheckpointSet::MarkRewindReconciled(opts.state_dir);
   return Status::Ok();
 }
 
@@ -97,6 +126,10 @@ Status Engine::Impl::RunDueMerges(bool force_all) {
       due.push_back(&t);
   }
   if (due.empty()) return Status::Ok();
+  if (!PrimaryReady()) return Status::Ok();   // merges wait for a primary that passed the lineage check
+  CheckPrimaryCurrent();
+  // Nothing is merged while the state holds WAL past a divergence's switch point.
+  if (!primary || divergence) return Status::Ok();
   std::stable_sort(due.begin(), due.end(), [](auto* a, auto* b) { return TierRank(a->sla_tier) < TierRank(b->sla_tier); });
   PGT_RETURN_IF_ERROR(CommitBatch());   // merge exactly what is committed
   // merge_pool.cc: at most pg_trickle.max_parallel_workers at once, in tier order.
@@ -107,16 +140,21 @@ Status Engine::Impl::RunDueMerges(bool force_all) {
     TableRuntime* t = due[i];
     Status st = results[i];
     t->last_merge = Clock::now();
-    if (st.ok()) { OnMerged(t->table->meta().id); continue; }
+    if (st.ok()) {   // engine-wide bookkeeping on the main thread (MergeTable runs on merge threads)
+      OnMerged(t->table->meta().id);
+      ClearCondition("merge:" + t->table->meta().name);
+      NoteMerged();
+      continue;
+    }
     NoteMerge(t->table->meta().id, false, 0, 0);
     if (st.code() == Status::Code::kConflict && st.message().find("fenced") != std::string::npos)
       return st;   // a newer engine owns the tables: stop, write nothing more
     if (st.code() == Status::Code::kUnavailable) {
-      PGT_LOG_WARN("merge of ", t->table->meta().name, " failed, will retry: ", st.message());
-      if (!primary->healthy()) {
-        auto c = PgConn::Connect(opts.primary_conninfo, "primary");
-        if (c.ok()) { primary = std::move(c).value(); merger->ResetConnection(primary.get()); }
+      if (!primary->healthy() || st.message().rfind("lineage guard", 0) == 0) {   // re-resolved with backoff by PrimaryReady(); one line per loss
+        LosePrimary("merge of " + t->table->meta().name + ": " + st.message());
+        return Status::Ok();
       }
+      Condition("merge:" + t->table->meta().name, "merge of " + t->table->meta().name + " failed, will retry: " + st.message());
       continue;
     }
     if (st.code() == Status::Code::kConflict) {
@@ -138,6 +176,7 @@ Status Engine::Impl::MergeTable(TableRuntime& t, PgConn* conn, MergeWriter* writ
   TableMeta& m = t.table->meta();
   Lsn to = TableApplied(t);
   std::optional<Lsn> from = m.has_merged ? std::optional<Lsn>(m.merged_frontier) : std::nullopt;
+  if (from && to < *from) return Status::Ok();   // e.g. re-snapshot after a failover: replay first
   MergeRequest req;
   req.table_id = m.id;
   req.columns = &t.table->plan().output;

@@ -104,9 +104,20 @@ void Engine::Impl::SampleServerPositions(double now) {
 // wal_bytes_stream/archive, timeline, last_switch_point, last_reattach_to_first_merge_seconds).
 // Until then: the timeline being decoded, and every decoded byte counted as streamed (the
 // stream is the only WAL source).
+// From the failover counters (failover_stats.h, kept by reattach.cc / divergence.cc and the
+// composite WAL source).
 void Engine::Impl::FillFailoverCounters(FailoverCounters* f) const {
-  f->timeline = source ? source->timeline() : ckpt.tli;
-  f->wal_bytes_stream = obs.decoded_wal_bytes;
+  f->reattaches = static_cast<int64_t>(fstats.reattaches.load());
+  f->resnapshots = static_cast<int64_t>(fstats.resnapshots.load());
+  f->rewinds = static_cast<int64_t>(fstats.rewinds.load());
+  f->stale_primary_refusals = static_cast<int64_t>(fstats.stale_primary_refusals.load());
+  f->wal_bytes_stream = fstats.wal_bytes_stream.load();
+  f->wal_bytes_archive = fstats.wal_bytes_archive.load();
+  f->timeline = fstats.timeline.load();
+  if (f->timeline == 0) f->timeline = source ? source->timeline() : ckpt.tli;
+  f->last_switch_point = fstats.last_switch_point.load();
+  int64_t ms = fstats.last_reattach_to_first_merge_ms.load();
+  f->last_reattach_to_first_merge_seconds = ms < 0 ? 0.0 : static_cast<double>(ms) / 1000.0;
 }
 
 void Engine::Impl::PublishSnapshot() {

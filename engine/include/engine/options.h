@@ -25,6 +25,11 @@ struct EngineOptions {
   std::string http_listen;
   int health_stall_s = 60;            // /healthz fails after this long without main-loop progress
   int ready_max_lag_mb = 64;          // /readyz fails while this far behind the standby
+  // issue 8 (failover): second WAL source and RocksDB checkpoints for divergence rewinds.
+  std::string archive_dir;            // WAL archive directory (flat or barman layout), "" = none
+  std::string restore_command;        // restore_command-style ('%f' '%p'), "" = none
+  int checkpoint_interval_s = 60;     // RocksDB checkpoint period (0 = none)
+  int checkpoint_keep = 3;            // checkpoints kept
   bool help = false;
 };
 
