@@ -233,13 +233,10 @@ class SegmentSource : public WalSource {
     if (tli_ <= 1) return Status::Ok();
     char name[32];
     std::snprintf(name, sizeof name, "%08X.history", tli_);
-    bool partial = false;
-    PGT_ASSIGN_OR_RETURN(std::string path, Find(name, &partial));
-    if (path.empty()) return Status::Ok();   // no history: the requested timeline only
-    PGT_ASSIGN_OR_RETURN(auto bytes, ReadWhole(path));
-    if (!tmpdir_.empty()) ::unlink(path.c_str());
-    std::string text(bytes.begin(), bytes.end());
-    PGT_ASSIGN_OR_RETURN(auto spans, internal::ParseTimelineHistory(text, tli_, name));
+    // Archived history files may be compressed like segments (barman: 00000002.history.zst).
+    PGT_ASSIGN_OR_RETURN(auto text, FetchFile(name));
+    if (!text) return Status::Ok();   // no history: the requested timeline only
+    PGT_ASSIGN_OR_RETURN(auto spans, internal::ParseTimelineHistory(*text, tli_, name));
     history_.clear();
     for (size_t i = spans.size(); i-- > 0;) history_.emplace_back(spans[i].tli, spans[i].begin);
     return Status::Ok();

@@ -189,8 +189,10 @@ TEST(SourceTest, FollowsTimelineHistoryInFlatAndBarmanArchives) {
     WriteFile(sub + SegName(2, 1), junk);   // the old timeline's copy: must not be used
     WriteFile(sub2 + SegName(2, 2) + (barman ? ".zst" : ""), barman ? ZstdCompress(w2.segs[1]) : w2.segs[1]);
     WriteFile(sub2 + SegName(3, 2), w2.segs[2]);
-    WriteFile((barman ? d.path() + "/wals/" : d.path() + "/") + "00000002.history",
-              std::vector<uint8_t>(hist.begin(), hist.end()));
+    // barman compresses history files like segments (wals/00000002.history.zst)
+    std::vector<uint8_t> hist_bytes(hist.begin(), hist.end());
+    WriteFile((barman ? d.path() + "/wals/" : d.path() + "/") + "00000002.history" + (barman ? ".zst" : ""),
+              barman ? ZstdCompress(hist_bytes) : hist_bytes);
     auto src = Archive(d.path(), w1.end);
     auto r = ReadAll(src.get(), kStart + 40, 2);
     EXPECT_TRUE(r.err.ok()) << (barman ? "barman: " : "flat: ") << r.err.ToString();
