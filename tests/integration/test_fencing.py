@@ -15,8 +15,10 @@ def main():
         streams.create(h, *streams.GROUP_BY)
         h.start_engine()
         streams.check_all(h, [streams.GROUP_BY])
+        # As a newer engine would. A merge in flight holds the engine row FOR SHARE, so the bump
+        # waits for it: the frontier read after the bump is the last one the old epoch may write.
+        h.primary_sql("UPDATE pgtrickle.pgt_engine SET epoch = epoch + 1")
         before = h.primary_sql("SELECT frontier::text FROM pgtrickle.pgt_stream_tables")[0][0]
-        h.primary_sql("UPDATE pgtrickle.pgt_engine SET epoch = epoch + 1")   # as a newer engine would
         Workload(h.cluster.primary_dsn, seed=h.seed + 1).load_ids().run(20)
         deadline = time.time() + 20
         while h.engine.proc.poll() is None and time.time() < deadline:
