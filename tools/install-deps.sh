@@ -10,6 +10,7 @@ PACKAGES=(
   librocksdb-dev libzstd-dev libboost-dev libgtest-dev libgmock-dev
   nlohmann-json3-dev libxxhash-dev zlib1g-dev liblz4-dev
   python3 python3-psycopg2
+  zstd                          # tests/harness/ha.py: archive_command / restore_command of the failover drills
   clang-14 libclang-rt-14-dev   # walreader/fuzz/run.sh: clang++-14 + libFuzzer runtime
 )
 # Virtual packages (Debian 12: postgresql-15 Provides postgresql-contrib-15, which also ships
