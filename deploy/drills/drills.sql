@@ -15,6 +15,7 @@
 --                                  only in its query (two-way EXCEPT ALL, all columns but
 --                                  __pgt_row_id) — both counts must be 0
 --   pgt_drill.oracle_diff(name, n) up to n differing rows, '+' stream table only, '-' query only
+--   pgt_drill.load_step(n)         n random writes over the sources (CNPG script load)
 --   pgt_drill.catalog_fingerprint()  frontiers, epochs, heartbeat and stream table contents
 --                                  (md5): a stale primary's fingerprint must never change
 
@@ -175,4 +176,38 @@ BEGIN
                 'pending_change_rows', pending_change_rows) ORDER BY id)
             FROM pgtrickle.pgt_stream_tables),
         'contents', contents);
+END $$;
+
+-- One step of write load for the CNPG drill script (a loop of `SELECT pgt_drill.load_step(20)`
+-- through the -rw service): n random INSERT/UPDATE/DELETE statements over the sources, one
+-- transaction. The local drills run a multi-client load with the same shape (tests/failover/load.py).
+CREATE OR REPLACE FUNCTION pgt_drill.load_step(n int DEFAULT 20) RETURNS void
+LANGUAGE plpgsql AS $$
+DECLARE i bigint; x float8;
+BEGIN
+    FOR k IN 1..n LOOP
+        i := 1 + (random() * 5999)::bigint;
+        x := random();
+        IF x < 0.25 THEN
+            INSERT INTO public.drill_orders VALUES (i, 1 + (random() * 20)::int,
+                round((random() * 1100 - 100)::numeric, 2), (random() * 100)::int,
+                (ARRAY['a','b','c','d','x y',''])[1 + (random() * 5)::int], random() < 0.5,
+                now()::timestamp)
+            ON CONFLICT (id) DO UPDATE SET amount = EXCLUDED.amount, qty = drill_orders.qty + 1;
+        ELSIF x < 0.45 THEN
+            UPDATE public.drill_orders SET amount = amount + 1, flag = NOT flag,
+                   qty = coalesce(qty, 0) + 1 WHERE id BETWEEN i AND i + 3;
+        ELSIF x < 0.55 THEN
+            UPDATE public.drill_orders SET grp = 1 + (random() * 20)::int WHERE id = i;
+        ELSIF x < 0.65 THEN
+            DELETE FROM public.drill_orders WHERE id BETWEEN i AND i + 2;
+        ELSIF x < 0.85 THEN
+            INSERT INTO public.drill_items VALUES (i, i, (random() * 10)::int,
+                round((random() * 500)::numeric, 2), (random() * 10)::int,
+                'note ' || (random() * 50)::int)
+            ON CONFLICT (id) DO UPDATE SET price = EXCLUDED.price, qty = EXCLUDED.qty;
+        ELSE
+            DELETE FROM public.drill_items WHERE id BETWEEN i AND i + 2;
+        END IF;
+    END LOOP;
 END $$;

@@ -173,6 +173,9 @@ class Drill:
             extra = ["--archive", ha.archive_dir]
         else:
             extra = ["--restore-command", f"{ha.archive_script} fetch %f %p"]
+        # Checkpoints for the divergence rewind every few seconds (default 60 s: longer than a
+        # drill), so one exists at or before any switch point.
+        extra += ["--checkpoint-interval-s", "3"]
         self.report["wal_source_flag"] = extra[0]
         self.report["engine_standby"] = f"{engine_standby} ({standby_attrs})"
         self.engine = Engine(self.engine_bin, EngineTarget(primary_dsn, standby_dsn, SLOT),
@@ -666,18 +669,31 @@ class Drill:
                         out["from"] = "metrics"
             if out["from"]:
                 return out
-        pats = [r"(\d+)\s*bytes?\b[^\n]*?\b(archive|stream)",
-                r"\b(archive|stream)\w*[^\n]*?\b(\d+)\s*bytes?\b",
-                r"\b(archive|stream)_?bytes[=: ]+(\d+)",
-                r"bytes_(archive|stream)[=: ]+(\d+)"]
-        for ln in text.splitlines():
-            if "WAL" not in ln and "wal" not in ln:
-                continue
-            for p in pats:
-                for m in re.finditer(p, ln):
-                    g = m.groups()
-                    src, n = (g[1], g[0]) if g[0].isdigit() else (g[0], g[1])
-                    out[src] = max(out[src] or 0, int(n))
+        # The engine's counters are per process: the largest figure of each run (the log has
+        # one "===== start #N" line per run, common.Engine), summed over the runs.
+        pats = [r"\b(archive|stream)_?bytes[=: ]+(\d+)",
+                r"bytes_(archive|stream)[=: ]+(\d+)",
+                r"\b(archive|stream)[=:]\s*(\d+)",
+                r"(\d+)\s*bytes?\b[^\n]*?\b(archive|stream)",
+                r"\b(archive|stream)\w*[^\n]*?\b(\d+)\s*bytes?\b"]
+        for run in re.split(r"^===== start #\d+.*$", text, flags=re.M):
+            best = {"archive": None, "stream": None}
+            for ln in run.splitlines():
+                low = ln.lower()
+                if "wal" not in low or "bytes" not in low:
+                    continue
+                for p in pats:
+                    found = False
+                    for m in re.finditer(p, ln):
+                        g = m.groups()
+                        src, n = (g[1], g[0]) if g[0].isdigit() else (g[0], g[1])
+                        best[src] = max(best[src] or 0, int(n))
+                        found = True
+                    if found:
+                        break
+            for src in ("archive", "stream"):
+                if best[src] is not None:
+                    out[src] = (out[src] or 0) + best[src]
                     out["from"] = "log"
         return out
 
