@@ -99,11 +99,11 @@ class FrontierWatch(threading.Thread):
         self.t_all: float | None = None
         self.last: list = []
         self.error: str | None = None
-        self._stop = threading.Event()
+        self._halt = threading.Event()
 
     def run(self):
         n = len(self.drill.shapes)
-        while not self._stop.is_set():
+        while not self._halt.is_set():
             try:
                 rows = self.drill.ha.sql(self.node, "SELECT name, frontier::text, status, "
                                          "last_error FROM pgt_drill.lagging(%s)", (self.lsn,))
@@ -119,10 +119,10 @@ class FrontierWatch(threading.Thread):
                     return
             except Exception as e:  # noqa: BLE001 - the node may be restarting
                 self.last = [("(query failed)", str(e).strip()[:200], None, None)]
-            self._stop.wait(0.1)
+            self._halt.wait(0.1)
 
     def stop(self):
-        self._stop.set()
+        self._halt.set()
 
 
 class Drill:
@@ -145,8 +145,9 @@ class Drill:
         self.kill_points: set[str] = set()
         self.kills: list[str] = []
         self.timers: list[threading.Timer] = []
+        self.killing = threading.Event()     # drill 6: the engine is down on purpose
         self.base = self.number
-        self.event_mark = 0
+        self.event_mark: int | None = None      # engine log offset at the event
         self.report: dict = {"drill": self.number, "name": NAMES[self.number], "seed": self.seed,
                              "engine": self.engine_bin, "result": "FAIL", "notes": []}
 
@@ -174,8 +175,9 @@ class Drill:
         else:
             extra = ["--restore-command", f"{ha.archive_script} fetch %f %p"]
         # Checkpoints for the divergence rewind every few seconds (default 60 s: longer than a
-        # drill), so one exists at or before any switch point.
-        extra += ["--checkpoint-interval-s", "3"]
+        # whole drill, whose time is compressed), so one exists at or before any switch point.
+        # (--checkpoint-keep 10: 30 s of them, longer than any drill's lag phase.)
+        extra += ["--checkpoint-interval-s", "3", "--checkpoint-keep", "10"]
         self.report["wal_source_flag"] = extra[0]
         self.report["engine_standby"] = f"{engine_standby} ({standby_attrs})"
         self.engine = Engine(self.engine_bin, EngineTarget(primary_dsn, standby_dsn, SLOT),
@@ -197,6 +199,8 @@ class Drill:
         return lsn
 
     def engine_alive(self):
+        if self.killing.is_set():
+            return
         if self.engine.proc is not None and self.engine.proc.poll() is not None:
             rc = self.engine.proc.returncode
             raise DrillFailure(f"the engine exited with rc={rc} (see its log below)")
@@ -229,12 +233,16 @@ class Drill:
         down = self.rng.uniform(0.2, 2.0)
 
         def kill():
-            if self.engine.running():
-                self.engine.kill()
-                self.kills.append(f"{name}+{delay:.2f}s (down {down:.2f}s)")
-                log(f"kill -9 of the engine at {name}+{delay:.2f}s; restart in {down:.2f}s")
-                time.sleep(down)
-                self.engine.start()
+            self.killing.set()
+            try:
+                if self.engine.running():
+                    self.engine.kill()
+                    self.kills.append(f"{name}+{delay:.2f}s (down {down:.2f}s)")
+                    log(f"kill -9 of the engine at {name}+{delay:.2f}s; restart in {down:.2f}s")
+                    time.sleep(down)
+                    self.engine.start()
+            finally:
+                self.killing.clear()
 
         t = threading.Timer(delay, kill)
         t.daemon = True
@@ -344,6 +352,9 @@ class Drill:
         ha = self.ha
         old = ha.primary
         eng_standby, lagger = ha.node("node2"), ha.node("node3")
+        # Two checkpoint intervals of normal running first: the engine then holds a state
+        # checkpoint from before the lag (it can rewind without re-snapshotting).
+        time.sleep(7)
         ha.stop_wal_receiver(lagger)
         frozen = ha.receive_lsn(lagger)
         self.point("lagging")
@@ -464,17 +475,21 @@ class Drill:
         mark = self.log_mark()
         # Make the engine re-resolve its roles now that two servers accept writes: cut its
         # connections to the real primary, and restart it once (a pod restart).
+        failures = []
         n = ha.sql(new, "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE "
                         "backend_type = 'client backend' AND pid <> pg_backend_pid()")[0][0]
         log(f"{n} connections to {new.name} terminated")
-        self.load.wait_commits(50, timeout=120)
-        p = self.probe(new, "real-primary-maintained-1")
-        self.wait_past(new, p, 120, "real primary maintained while the stale one is up")
-        self.engine.stop(timeout=60, expect_rc=None)
-        self.engine.start()
-        self.load.wait_commits(50, timeout=120)
-        p = self.probe(new, "real-primary-maintained-2")
-        self.wait_past(new, p, 120, "real primary maintained after an engine restart")
+        try:
+            self.load.wait_commits(50, timeout=120)
+            p = self.probe(new, "real-primary-maintained-1")
+            self.wait_past(new, p, 90, "real primary maintained while the stale one is up")
+            self.engine.stop(timeout=60, expect_rc=None)
+            self.engine.start()
+            self.load.wait_commits(50, timeout=120)
+            p = self.probe(new, "real-primary-maintained-2")
+            self.wait_past(new, p, 90, "real primary maintained after an engine restart")
+        except DrillFailure as e:
+            failures.append(str(e))
         deadline = time.time() + 30
         refusals = []
         while time.time() < deadline and not refusals:
@@ -487,13 +502,17 @@ class Drill:
                                         "refusal_example": refusals[0][:300] if refusals else None,
                                         "catalog_unchanged": before == after}
         if before != after:
-            raise DrillFailure("a merge or heartbeat landed on the stale primary "
-                               f"{old.name}:\nbefore: {json.dumps(before, sort_keys=True)}\n"
-                               f"after:  {json.dumps(after, sort_keys=True)}")
+            changed = sorted(k for k in set(before) | set(after) if before.get(k) != after.get(k))
+            failures.append(f"a merge or heartbeat landed on the stale primary {old.name} "
+                            f"({', '.join(changed)} changed):\n"
+                            f"before: {json.dumps(before, sort_keys=True)}\n"
+                            f"after:  {json.dumps(after, sort_keys=True)}")
         if not refusals:
-            raise DrillFailure("the engine log has no 'refusing to write to stale primary' "
-                               f"line although {old.addr} accepts writes and is listed first "
-                               "in --primary")
+            failures.append("the engine log has no 'refusing to write to stale primary' line "
+                            f"although {old.addr} accepts writes and is listed first in "
+                            "--primary")
+        if failures:
+            raise DrillFailure("; ".join(failures))
         log(f"stale primary untouched; engine refused it ({len(refusals)} log lines)")
         p = self.probe(new, "after-event-final")
         return FrontierWatch(self, new, p)
@@ -562,6 +581,7 @@ class Drill:
         self.load.start()
         self.catch_up_initial()
         self.load.wait_commits(50, timeout=120)
+        time.sleep(self.rng.uniform(1.0, 4.0))     # the event lands at a random moment
         self.event_mark = self.log_mark()
         if base == 1:
             watch = self.switchover("node3")
@@ -584,13 +604,23 @@ class Drill:
             self.report["all_tables_s"] = round(w.t_all - self.report["t_writable"], 2)
         log(f"first merge past the probe {self.report['reattach_s']} s after the new primary "
             f"accepted writes (all tables: {self.report['all_tables_s']} s)")
-        # The load keeps running a little on the new primary, then stops; final oracle.
-        self.load.wait_commits(50, timeout=120)
+        # The load keeps running a while on the new primary, then stops; final oracle.
+        t_more = time.time() + 3
+        self.load.wait_commits(100, timeout=120)
+        while time.time() < t_more:
+            self.engine_alive()
+            time.sleep(0.2)
         self.report["load"] = self.load.stop()
         final = self.probe(new, "final")
         self.wait_past(new, final, 180, "final catch-up")
         self.collect_engine_figures()
         self.oracle(new)
+        self.report["forced_stops"] = self.ha.slow_stops
+        if self.ha.slow_stops:
+            raise DrillFailure(f"clean (fast) shutdown of {self.ha.slow_stops} did not finish "
+                               f"within {self.ha.stop_timeout:.0f}s and had to be forced: a "
+                               f"server's shutdown must never wait on the engine (its WAL "
+                               f"sender waits for the engine to confirm what it was sent)")
         if self.report["resnapshots"]:
             raise DrillFailure(f"{self.report['resnapshots']} re-snapshot(s) after the event: "
                                f"{self.report['resnapshot_lines'][:5]}")
@@ -710,7 +740,7 @@ class Drill:
         if self.kills:
             self.report["kills"] = self.kills
         if self.engine is not None:
-            if not ok and self.engine.running() and "wal_bytes" not in self.report:
+            if not ok and self.event_mark is not None and "wal_bytes" not in self.report:
                 try:
                     self.collect_engine_figures()
                 except Exception:  # noqa: BLE001
@@ -732,7 +762,7 @@ class Drill:
 
     def summary_line(self) -> str:
         r = self.report
-        wb = r.get("wal_bytes") or {}
+        wb = {k: ("n/a" if v is None else v) for k, v in (r.get("wal_bytes") or {}).items()}
         extra = f" base={r['base_drill']} kills={len(r.get('kills', []))}" \
             if self.number == 6 else ""
         return (f"DRILL {self.number} {r['name']}: {r['result']} "
@@ -763,7 +793,7 @@ def write_summary(report_dir: str):
             "archive / stream | new primary (timeline, switch point) | runtime s | seed | notes |",
             "|---|---|---|---|---|---|---|---|---|"]
     for r in reports:
-        wb = r.get("wal_bytes") or {}
+        wb = {k: ("n/a" if v is None else v) for k, v in (r.get("wal_bytes") or {}).items()}
         notes = "; ".join(r.get("notes", []))
         if r.get("kills"):
             notes = f"base drill {r.get('base_drill')}, kills: {', '.join(r['kills'])}; " + notes

@@ -150,6 +150,8 @@ class HACluster:
         self.ports: list[int] = []
         self.primary: Node | None = None
         self._stopped = False
+        self.stop_timeout = 30.0         # a clean (fast) stop must finish within this
+        self.slow_stops: list[tuple[str, str, float]] = []   # fast stops that had to be forced
 
     # ---- paths
     @property
@@ -324,10 +326,15 @@ class HACluster:
             self._wait_no_procs(node)
             return
         pids = _c._postmaster_pid(node.datadir)
+        t0 = time.time()
         p = run_as_server_user([os.path.join(_c.PG_BIN, "pg_ctl"), "-D", node.datadir, "-m",
-                                mode, "-w", "-t", "90", "stop"], check=False, timeout=120)
+                                mode, "-w", "-t", str(int(self.stop_timeout)), "stop"],
+                               check=False, timeout=self.stop_timeout + 30)
         if p.returncode != 0 and mode != "immediate":
-            log(f"pg_ctl stop -m {mode} of {node.name} failed: {p.stdout.strip()}")
+            # e.g. a WAL sender waiting for a client that never confirms what it was sent
+            self.slow_stops.append((node.name, mode, round(time.time() - t0, 1)))
+            log(f"pg_ctl stop -m {mode} of {node.name} did not finish within "
+                f"{self.stop_timeout:.0f}s: {p.stdout.strip()[-200:]}")
             run_as_server_user([os.path.join(_c.PG_BIN, "pg_ctl"), "-D", node.datadir, "-m",
                                 "immediate", "-w", "-t", "30", "stop"], check=False,
                                timeout=60)
