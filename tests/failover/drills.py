@@ -41,6 +41,7 @@ import json
 import os
 import random
 import re
+import signal
 import sys
 import threading
 import time
@@ -54,11 +55,13 @@ sys.path.insert(0, os.path.join(REPO, "tests", "integration"))
 sys.path.insert(0, HERE)
 
 from ha import HACluster, ClusterError, walfile_name, lsn_int  # noqa: E402
+from cluster import add_signal_hook  # noqa: E402
 from common import Engine, TestFailure  # noqa: E402
 from load import WriteLoad  # noqa: E402
 
 DRILL_SQL = os.path.join(REPO, "deploy", "drills", "drills.sql")
 SLOT = "pgtrickle_engine"
+BUDGET_S = int(os.environ.get("PGT_DRILL_BUDGET_S", "500"))   # < CTest's TIMEOUT (600)
 NAMES = {1: "switchover-other-standby", 2: "switchover-engine-standby",
          3: "kill9-primary-under-load", 4: "async-divergence", 5: "slot-lost-archive-catchup",
          6: "kill9-engine-mid-drill", 7: "stale-primary-back"}
@@ -154,6 +157,7 @@ class Drill:
     # ------------------------------------------------------------ setup
     def setup(self, engine_standby: str = "node2", standby_attrs: str = "standby",
               wal_source: str = "archive"):
+        add_signal_hook(self._kill_quietly)     # SIGINT/SIGTERM: engine first, then servers
         self.ha = HACluster(keep=self.keep).start()
         ha = self.ha
         ha.sql(ha.primary, "CREATE EXTENSION pg_trickle")
@@ -183,9 +187,18 @@ class Drill:
         self.engine = Engine(self.engine_bin, EngineTarget(primary_dsn, standby_dsn, SLOT),
                              os.path.join(ha.data_root, "engine-state"),
                              os.path.join(ha.log_dir, "engine.log"), extra)
-        self.load = WriteLoad(self.load_dsn, seed=self.seed, clients=3, pause=0.01,
+        self.load = WriteLoad(self.load_dsn, seed=self.seed, clients=3, pause=0.015,
                               log=log)
         log(f"engine: {' '.join(self.engine.argv())}")
+
+    def _kill_quietly(self):
+        try:
+            if self.load is not None:
+                self.load._stop.set()
+            if self.engine is not None:
+                self.engine.kill()
+        except Exception:  # noqa: BLE001
+            pass
 
     def load_dsn(self) -> str:
         return self.ha.multi_host(self.load_nodes or self.ha.nodes,
@@ -548,6 +561,12 @@ class Drill:
         log(f"drill {self.number} ({NAMES[self.number]}): seed={self.seed} (replay: PGT_SEED="
             f"{self.seed}), engine {self.engine_bin}")
         ok = False
+
+        def over_budget(signum, frame):  # noqa: ARG001
+            raise DrillFailure(f"drill exceeded its {BUDGET_S} s budget (CTest's timeout is "
+                               f"longer, so the servers are still stopped cleanly)")
+        signal.signal(signal.SIGALRM, over_budget)
+        signal.alarm(BUDGET_S)
         try:
             self.execute()
             ok = True
@@ -556,6 +575,7 @@ class Drill:
             log(f"FAILED: {type(e).__name__}: {e}")
             traceback.print_exc(file=sys.stdout)
         finally:
+            signal.alarm(0)
             self.report["runtime_s"] = round(time.time() - t0, 1)
             self.teardown(ok)
         self.report["result"] = "PASS" if ok else "FAIL"
