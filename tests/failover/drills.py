@@ -41,6 +41,7 @@ import json
 import os
 import random
 import re
+import shutil
 import signal
 import sys
 import threading
@@ -771,6 +772,15 @@ class Drill:
                 self.report["engine_exit"] = rc
             except Exception:  # noqa: BLE001
                 self.engine.kill()
+        if self.engine is not None and os.path.exists(self.engine.log_path):
+            # The whole engine log beside the report (the data dir is removed).
+            try:
+                os.makedirs(self.report_dir, exist_ok=True)
+                dst = os.path.join(self.report_dir, f"drill{self.number}.engine.log")
+                shutil.copyfile(self.engine.log_path, dst)
+                self.report["engine_log"] = dst
+            except OSError:
+                pass
         if not ok:
             log(f"FAILED (seed={self.seed}; replay with PGT_SEED={self.seed} or --seed "
                 f"{self.seed})")
