@@ -188,7 +188,7 @@ class Drill:
         self.engine = Engine(self.engine_bin, EngineTarget(primary_dsn, standby_dsn, SLOT),
                              os.path.join(ha.data_root, "engine-state"),
                              os.path.join(ha.log_dir, "engine.log"), extra)
-        self.load = WriteLoad(self.load_dsn, seed=self.seed, clients=3, pause=0.015,
+        self.load = WriteLoad(self.load_dsn, seed=self.seed, clients=3, pause=0.03,
                               log=log)
         log(f"engine: {' '.join(self.engine.argv())}")
 

@@ -235,12 +235,14 @@ class HACluster:
                 self.stop_node(n, "immediate")
             except Exception as e:  # noqa: BLE001
                 log(f"stopping {n.name} failed: {e}")
+        t0 = time.time()
         _c.release_ports(self.ports, self.data_root)
         if self in _c._LIVE:
             _c._LIVE.remove(self)
         if not self.keep:
             shutil.rmtree(self.data_root, ignore_errors=True)
-        log(f"stopped ({self.data_root}{' kept' if self.keep else ' removed'})")
+        log(f"stopped ({self.data_root}{' kept' if self.keep else ' removed'} in "
+            f"{time.time() - t0:.1f}s)")
 
     # ---- configuration
     def _conf(self, node: Node) -> str:
