@@ -432,7 +432,7 @@ class Drill:
         need = min([lsn_int(x) for x in [frontier] + [r[0] for r in slot if r[0]]])
         need_lsn = f"{need >> 32:X}/{need & 0xFFFFFFFF:X}"
         # A few seconds of load the engine does not see: WAL it must fetch from the archive.
-        self.load.wait_commits(600, timeout=120)
+        self.load.wait_commits(400, timeout=120)
         stop_lsn = ha.current_lsn()
         first, last = walfile_name(1, need_lsn), walfile_name(1, stop_lsn)
         segs = []

@@ -30,6 +30,7 @@ import shutil
 import signal
 import sys
 import tempfile
+import threading
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -214,10 +215,21 @@ class HACluster:
             self.nodes = [Node(self, f"node{i + 1}", p) for i, p in enumerate(self.ports)]
             self.primary = self.nodes[0]
             self._init_primary(self.primary)
-            for n in self.nodes[1:]:
-                self.clone(n, self.primary)
-            for n in self.nodes[1:]:
-                self.wait_streaming(self.primary, n)
+            # Both standbys cloned at once (two base backups in parallel).
+            errors = []
+
+            def clone(n):
+                try:
+                    self.clone(n, self.primary)
+                except BaseException as e:  # noqa: BLE001
+                    errors.append(e)
+            ts = [threading.Thread(target=clone, args=(n,)) for n in self.nodes[1:]]
+            for t in ts:
+                t.start()
+            for t in ts:
+                t.join()
+            if errors:
+                raise errors[0]
         except BaseException:
             self.print_logs()
             self.stop()
@@ -240,8 +252,16 @@ class HACluster:
         if self in _c._LIVE:
             _c._LIVE.remove(self)
         if not self.keep:
-            shutil.rmtree(self.data_root, ignore_errors=True)
-        log(f"stopped ({self.data_root}{' kept' if self.keep else ' removed'} in "
+            # Removed by a detached `rm -rf` (every server is stopped): on a busy machine
+            # removing three data dirs and the engine's checkpoints takes seconds.
+            import subprocess
+            try:
+                subprocess.Popen(["rm", "-rf", self.data_root], start_new_session=True,
+                                 stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                                 stderr=subprocess.DEVNULL)
+            except OSError:
+                shutil.rmtree(self.data_root, ignore_errors=True)
+        log(f"stopped ({self.data_root}{' kept' if self.keep else ' being removed'}, "
             f"{time.time() - t0:.1f}s)")
 
     # ---- configuration
