@@ -797,7 +797,7 @@ class Drill:
         extra = f" base={r['base_drill']} kills={len(r.get('kills', []))}" \
             if self.number == 6 else ""
         return (f"DRILL {self.number} {r['name']}: {r['result']} "
-                f"reattach={r.get('reattach_s', 'n/a')}s all={r.get('all_tables_s', 'n/a')}s "
+                f"reattach={_secs(r.get('reattach_s'))} all={_secs(r.get('all_tables_s'))} "
                 f"resnapshots={r.get('resnapshots', 'n/a')} "
                 f"wal_archive={wb.get('archive', 'n/a')} wal_stream={wb.get('stream', 'n/a')} "
                 f"runtime={r.get('runtime_s')}s seed={self.seed}{extra}"
@@ -808,6 +808,10 @@ class Drill:
         with open(os.path.join(self.report_dir, f"drill{self.number}.json"), "w") as f:
             json.dump(self.report, f, indent=2, default=str)
         write_summary(self.report_dir)
+
+
+def _secs(v) -> str:
+    return "n/a" if v is None else f"{v}s"
 
 
 def write_summary(report_dir: str):
