@@ -689,12 +689,23 @@ class Drill:
         self.report["wal_source_lines"] = {
             "archive": sum("reading WAL from the archive" in ln for ln in lines),
             "stream": sum("reading WAL from the stream" in ln for ln in lines)}
-        self.report["wal_bytes"] = self.wal_bytes(self.log_text(0))
+        state = None
+        try:
+            # The engine's failover state with its heartbeat (pgt_engine.failover, when the
+            # extension has that column): counters of the running engine process.
+            state = self.ha.sql(self.ha.primary, "SELECT to_jsonb(e) -> 'failover' FROM "
+                                                 "pgtrickle.pgt_engine e WHERE id = 1")[0][0]
+        except Exception:  # noqa: BLE001
+            pass
+        self.report["engine_failover_state"] = state
+        self.report["wal_bytes"] = self.wal_bytes(self.log_text(0), state)
 
-    def wal_bytes(self, text: str) -> dict:
+    def wal_bytes(self, text: str, state=None) -> dict:
         """WAL bytes read from the archive / the stream: the engine's /metrics when it serves
         them (URL from $PGT_DRILL_METRICS_URL or an 'http://host:port' in its log), else the
-        largest byte count its log gives per source, else None."""
+        counters of its failover state on the primary (pgt_engine.failover: wal_bytes_archive,
+        wal_bytes_stream — since the engine's last start), else the largest byte count its log
+        gives per source and run, else None."""
         out = {"archive": None, "stream": None, "from": None}
         urls = [os.environ["PGT_DRILL_METRICS_URL"]] if os.environ.get(
             "PGT_DRILL_METRICS_URL") else []
@@ -721,6 +732,12 @@ class Drill:
                         out["from"] = "metrics"
             if out["from"]:
                 return out
+        if isinstance(state, dict) and any(k in state for k in ("wal_bytes_archive",
+                                                                "wal_bytes_stream")):
+            out["archive"] = state.get("wal_bytes_archive")
+            out["stream"] = state.get("wal_bytes_stream")
+            out["from"] = "pgt_engine.failover (since the engine's last start)"
+            return out
         # The engine's counters are per process: the largest figure of each run (the log has
         # one "===== start #N" line per run, common.Engine), summed over the runs.
         pats = [r"\b(archive|stream)_?bytes[=: ]+(\d+)",
