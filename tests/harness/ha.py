@@ -373,6 +373,20 @@ class HACluster:
         os.kill(pids[0], signal.SIGKILL)
         log(f"{node.name}: postmaster {pids[0]} killed with SIGKILL")
         self._wait_no_procs(node)
+        # Until its parent (init) reaps it, the dead postmaster is a zombie whose PID still
+        # exists: PostgreSQL (a restart, pg_rewind's crash recovery) would take postmaster.pid
+        # for a live lock. Wait for the reaping; if it does not come, drop the stale lock file
+        # (every process of that server is dead).
+        deadline = time.time() + 20
+        while os.path.exists(f"/proc/{pids[0]}") and time.time() < deadline:
+            time.sleep(0.1)
+        if os.path.exists(f"/proc/{pids[0]}"):
+            log(f"{node.name}: postmaster {pids[0]} not reaped (zombie): removing its "
+                f"stale postmaster.pid")
+            try:
+                os.unlink(os.path.join(node.datadir, "postmaster.pid"))
+            except OSError:
+                pass
 
     def _wait_no_procs(self, node: Node, timeout: float = 30) -> None:
         deadline = time.time() + timeout
