@@ -375,13 +375,13 @@ class HACluster:
         self._wait_no_procs(node)
         # Until its parent (init) reaps it, the dead postmaster is a zombie whose PID still
         # exists: PostgreSQL (a restart, pg_rewind's crash recovery) would take postmaster.pid
-        # for a live lock. Wait for the reaping; if it does not come, drop the stale lock file
-        # (every process of that server is dead).
-        deadline = time.time() + 20
+        # for a live lock. Wait for the reaping; if it does not come (or the PID was reused
+        # meanwhile), drop the stale lock file: every process of that server is dead.
+        deadline = time.time() + 10
         while os.path.exists(f"/proc/{pids[0]}") and time.time() < deadline:
             time.sleep(0.1)
         if os.path.exists(f"/proc/{pids[0]}"):
-            log(f"{node.name}: postmaster {pids[0]} not reaped (zombie): removing its "
+            log(f"{node.name}: PID {pids[0]} still exists (zombie or reused): removing the "
                 f"stale postmaster.pid")
             try:
                 os.unlink(os.path.join(node.datadir, "postmaster.pid"))
