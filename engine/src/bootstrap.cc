@@ -50,7 +50,8 @@ Status Engine::Impl::ResumeReplayIfWePaused() {
   if (!standby || !standby->healthy()) {
     PGT_ASSIGN_OR_RETURN(standby, PgConn::Connect(opts.standby_conninfo, "standby"));
   }
-  PGT_RETURN_IF_ERROR(standby->Exec("SELECT pg_wal_replay_resume() WHERE pg_is_wal_replay_paused()"));
+  PGT_RETURN_IF_ERROR(standby->Exec(
+      "SELECT pg_wal_replay_resume() WHERE pg_is_in_recovery() AND pg_is_wal_replay_paused()"));
   Batch b(store.get());
   b.Delete(Cf::kMeta, kPauseMarker);
   return store->Commit(&b);
@@ -65,10 +66,14 @@ Status Engine::Impl::Bootstrap(TableMeta meta) {
   // D0: everything before it is decoded and applied. After a restart or a rewind the decoder
   // may be re-reading WAL below applied_upto; the snapshot must still not precede applied_upto.
   Lsn d0 = std::max(decoder->decoded_upto(), ckpt.applied_upto);
-  PGT_LOG_INFO("bootstrap of ", name, " (id ", id, ") from ", src.schema, ".", src.name, ", decoded up to ", FormatLsn(d0));
+  PGT_EVENT(kInfo, "bootstrap_started",
+            (LogFields{{"table", name}, {"table_id", id}, {"source", src.schema + "." + src.name}, {"lsn", FormatLsn(d0)}}),
+            "bootstrap of ", name, " (id ", id, ") from ", src.schema, ".", src.name, ", decoded up to ", FormatLsn(d0));
+  obs.hub.live().BootstrapStarted(name);
   const Oid relid = src.relid;   // `table` (and src) may be gone after the call
   bool was_tracked = resolver->LookupByOid(relid) != nullptr;
   Status st = BootstrapTracked(id, name, std::move(table), d0);
+  obs.hub.live().BootstrapEnded(st.ok());
   if (!st.ok() && !was_tracked) {
     bool used = false;
     for (auto& [oid, t] : tables) used |= t.table->source_relid() == relid;
@@ -104,6 +109,11 @@ Status Engine::Impl::BootstrapTracked(int64_t id, const std::string& name, std::
     PGT_RETURN_IF_ERROR(store->Commit(&b));
   }
   auto take_snapshot = [&]() -> Result<Lsn> {
+    // Never pause replay on a primary (e.g. the engine's standby was promoted): wait for a hot
+    // standby instead.
+    PGT_ASSIGN_OR_RETURN(PgRows rec, standby->Query("SELECT pg_is_in_recovery()"));
+    if (rec.at(0, 0).value_or("f") != "t")
+      return Status::Unavailable("the --standby server is not in recovery (promoted?): a snapshot needs a hot standby");
     PGT_RETURN_IF_ERROR(standby->Exec("SELECT pg_wal_replay_pause()"));
     for (int i = 0;; ++i) {
       PGT_ASSIGN_OR_RETURN(PgRows s, standby->Query("SELECT pg_get_wal_replay_pause_state()"));
@@ -145,6 +155,7 @@ Status Engine::Impl::BootstrapTracked(int64_t id, const std::string& name, std::
     if (++nrows % kChunkRows == 0) {
       PGT_RETURN_IF_ERROR(table->FinishBatch(&b));
       PGT_RETURN_IF_ERROR(store->Commit(&b));
+      obs.hub.live().BootstrapRows(static_cast<int64_t>(nrows));
       if (nrows % 100000 == 0) PGT_LOG_INFO("bootstrap of ", name, ": ", nrows, " rows loaded");
     }
     return Status::Ok();
@@ -163,10 +174,14 @@ Status Engine::Impl::BootstrapTracked(int64_t id, const std::string& name, std::
   TableRuntime& rt = tables[id];
   rt.table = std::move(table);
   rt.last_merge = Clock::now() - std::chrono::hours(1);   // first merge right away
-  PGT_LOG_INFO("bootstrap of ", name, ": ", nrows, " rows at snapshot LSN ", FormatLsn(r),
+  obs.hub.live().BootstrapRows(static_cast<int64_t>(nrows));
+  PGT_EVENT(kInfo, "bootstrap_done",
+            (LogFields{{"table", name}, {"rows", static_cast<int64_t>(nrows)}, {"lsn", FormatLsn(r)},
+                       {"rewind_lsn", FormatLsn(rewind)}}),
+            "bootstrap of ", name, ": ", nrows, " rows at snapshot LSN ", FormatLsn(r),
                rewind < decoder->decoded_upto() ? "; re-decoding open transactions from " + FormatLsn(rewind) : std::string());
   if (rewind < decoder->decoded_upto()) {
-    Status rs = decoder->Start(rewind, ckpt.tli, true);
+    Status rs = decoder->Start(rewind, 0, true);
     if (!rs.ok()) {   // the table is registered: recover through the decode-error path
       PGT_LOG_ERROR("rewinding the decoder failed: ", rs.message());
       restart_decoder = true;

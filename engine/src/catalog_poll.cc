@@ -11,15 +11,21 @@ std::string InflightKey(int64_t id);
 
 Status Engine::Impl::PollCatalog() {
   PGT_RETURN_IF_ERROR(ResumeReplayIfWePaused());   // retried until it succeeds
+  if (!standby || !standby->healthy()) {
+    auto c = PgConn::Connect(opts.standby_conninfo, "standby");
+    if (!c.ok()) {
+      Condition("standby", "no standby for catalog reads: " + c.status().message() +
+                               " (new stream tables wait; decoding continues from any WAL source)");
+      return Status::Ok();
+    }
+    standby = std::move(c).value();
+    ClearCondition("standby", "catalog reads from the standby " + HostsLabel(opts.standby_conninfo) + " again");
+  }
+  PGT_RETURN_IF_ERROR(FollowGenerations());        // control.cc: re-planned tables start over
   auto r = standby->Query(
       "SELECT id, name, plan::text, (EXTRACT(EPOCH FROM schedule) * 1000)::bigint, sla_tier, status "
       "FROM pgtrickle.pgt_stream_tables ORDER BY id");
-  if (!r.ok()) {
-    if (!standby->healthy()) {
-      PGT_ASSIGN_OR_RETURN(standby, PgConn::Connect(opts.standby_conninfo, "standby"));
-    }
-    return r.status();   // e.g. extension not created yet: keep what we have
-  }
+  if (!r.ok()) return r.status();   // e.g. extension not created yet: keep what we have
   std::set<int64_t> present;
   for (const auto& row : r->rows) {
     int64_t id = std::stoll(*row[0]);
@@ -31,6 +37,7 @@ Status Engine::Impl::PollCatalog() {
       continue;
     }
     if (failed.count(id)) continue;
+    if (row[5] && *row[5] == "RESTORING") continue;   // restored, not re-planned yet (extension restore.c)
     if (!decoder->consistent()) {
       if (waiting_logged.insert(id).second)
         PGT_LOG_INFO("stream table ", *row[1], " waits for the WAL decoder to reach a consistent point "
@@ -41,12 +48,16 @@ Status Engine::Impl::PollCatalog() {
     meta.id = id;
     meta.name = *row[1];
     meta.plan_json = row[2].value_or("");
+    // The storage table may hold rows already (restored by pg_restore, or kept by a re-plan):
+    // the first merge replaces its contents.
+    meta.replace_on_merge = true;
     Status st = Bootstrap(std::move(meta));
     if (!st.ok()) {
-      if (st.code() == Status::Code::kUnavailable) {
-        PGT_LOG_WARN("bootstrap of ", *row[1], " postponed: ", st.message());
+      if (st.code() == Status::Code::kUnavailable) {   // logged once per reason, retried each poll
+        Condition("bootstrap:" + *row[1], "bootstrap of " + *row[1] + " postponed: " + st.message());
         continue;
       }
+      ClearCondition("bootstrap:" + *row[1]);
       MarkError(id, st.WithContext("bootstrap of " + *row[1]));
       continue;
     }
@@ -57,10 +68,11 @@ Status Engine::Impl::PollCatalog() {
     }
   }
   for (auto& [id, t] : tables) {
-    if (failed.count(id) || !t.table->meta().needs_rebootstrap) continue;
+    if (failed.count(id) || !t.table->meta().needs_rebootstrap || !decoder->consistent()) continue;
     Status st = Rebootstrap(t);
     if (!st.ok()) {
-      if (st.code() == Status::Code::kUnavailable) PGT_LOG_WARN("re-bootstrap of ", t.table->meta().name, " postponed: ", st.message());
+      if (st.code() == Status::Code::kUnavailable)
+        Condition("bootstrap:" + t.table->meta().name, "re-bootstrap of " + t.table->meta().name + " postponed: " + st.message());
       else MarkError(id, st.WithContext("re-bootstrap of " + t.table->meta().name));
     }
   }
@@ -99,6 +111,7 @@ Status Engine::Impl::DropTable(int64_t id) {
   Batch b(store.get());
   b.Delete(Cf::kMeta, TableMetaKey(id));
   b.Delete(Cf::kMeta, InflightKey(id));
+  b.Delete(Cf::kMeta, "generation/" + TablePrefix(id));   // control.cc
   PGT_RETURN_IF_ERROR(store->Commit(&b));
   bool still_used = false;
   for (auto& [oid, t] : tables) still_used |= t.table->source_relid() == relid;

@@ -20,7 +20,7 @@ std::string InflightKey(int64_t id) { return "inflight/" + TablePrefix(id); }
 
 std::string Checkpoint::Encode() const {
   return nlohmann::json({{"restart_lsn", restart_lsn}, {"applied_upto", applied_upto},
-                         {"consistent", consistent}, {"tli", tli}}).dump();
+                         {"consistent", consistent}, {"tli", tli}, {"system_id", system_id}}).dump();
 }
 
 Result<Checkpoint> Checkpoint::Decode(std::string_view s) {
@@ -31,6 +31,7 @@ Result<Checkpoint> Checkpoint::Decode(std::string_view s) {
   c.applied_upto = j.value("applied_upto", Lsn{0});
   c.consistent = j.value("consistent", false);
   c.tli = j.value("tli", TimeLineId{0});
+  c.system_id = j.value("system_id", std::string());
   return c;
 }
 
@@ -40,61 +41,72 @@ Engine::~Engine() = default;
 Result<std::unique_ptr<Engine>> Engine::Open(const EngineOptions& opts) {
   auto e = std::unique_ptr<Engine>(new Engine());
   e->impl_->opts = opts;
+  PGT_RETURN_IF_ERROR(CheckpointSet::FinishInterruptedRestore(opts.state_dir));   // a rewind cut short
   PGT_ASSIGN_OR_RETURN(e->impl_->store, StateStore::Open(opts.state_dir));
+  e->impl_->ckpts = std::make_unique<CheckpointSet>(opts.state_dir, opts.checkpoint_keep);
   e->impl_->batch = std::make_unique<Batch>(e->impl_->store.get());
+  PGT_RETURN_IF_ERROR(e->impl_->StartObservability());   // --http-listen: bind errors exit 2
   return e;
 }
 
 Status Engine::Run(const std::atomic<bool>& stop) {
   Impl& m = *impl_;
   Status st = m.Startup();
+  Backoff backoff(std::chrono::milliseconds(500), std::chrono::milliseconds(5000));
   while (!st.ok() && st.code() == Status::Code::kUnavailable && !stop) {
-    PGT_LOG_WARN(st.message(), " (retrying in 2 s)");
-    for (int i = 0; i < 20 && !stop; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    m.Condition("startup", "cannot start yet: " + st.message() + " (retrying with backoff up to 5 s)");
+    m.obs.hub.live().Beat();   // alive, not ready: /healthz ok, /readyz not
+    auto until = Clock::now() + backoff.Next();
+    while (Clock::now() < until && !stop) std::this_thread::sleep_for(std::chrono::milliseconds(50));
     st = m.Startup();
   }
   if (stop) return Status::Ok();
   PGT_RETURN_IF_ERROR(st);
+  m.ClearCondition("startup");
   return m.Loop(stop);
 }
 
+// The primary is resolved host by host with the lineage check (reattach.cc).
 Status Engine::Impl::ConnectPrimary() {
-  PGT_ASSIGN_OR_RETURN(primary, PgConn::Connect(opts.primary_conninfo, "primary"));
-  merger = std::make_unique<MergeWriter>(primary.get());
-  auto r = primary->Query("UPDATE pgtrickle.pgt_engine SET epoch = epoch + 1, heartbeat_at = now() "
-                          "WHERE id = 1 RETURNING epoch");
-  if (!r.ok())
-    return Status::Unavailable("primary: pg_trickle catalog not readable (is CREATE EXTENSION pg_trickle done?): " +
-                               r.status().message());
-  if (r->rows.empty()) return Status::Unavailable("primary: pgtrickle.pgt_engine has no row");
-  epoch = std::stoll(*r->at(0, 0));
-  PGT_LOG_INFO("connected to the primary; engine epoch ", epoch);
-  return Status::Ok();
+  if (PrimaryReady()) return Status::Ok();
+  if (fatal) return *fatal;
+  auto it = conditions.find("primary");
+  return Status::Unavailable(it != conditions.end() ? it->second : "no primary yet");
 }
 
 Status Engine::Impl::ConnectStandby() {
   PGT_ASSIGN_OR_RETURN(standby, PgConn::Connect(opts.standby_conninfo, "standby"));
   PGT_ASSIGN_OR_RETURN(PgRows rec, standby->Query("SELECT pg_is_in_recovery()"));
   if (rec.at(0, 0).value_or("f") != "t")
-    PGT_LOG_WARN("the --standby server is not in recovery; bootstrap snapshots need a hot standby");
+    PGT_LOG_WARN("the --standby server is not in recovery (a promoted standby?): decoding continues from it, "
+                 "bootstrap snapshots wait for a hot standby");
   PGT_ASSIGN_OR_RETURN(resolver, SqlCatalogResolver::Connect(opts.standby_conninfo));
-  // The physical slot lives on the standby; create it if missing so WAL is retained for us.
-  PGT_RETURN_IF_ERROR(standby->QueryParams(
-      "SELECT pg_create_physical_replication_slot($1, true) WHERE NOT EXISTS "
-      "(SELECT 1 FROM pg_replication_slots WHERE slot_name = $1)", {opts.slot}).status());
-  StreamOptions so;
-  so.conninfo = opts.standby_conninfo;
-  so.slot = opts.slot;
-  PGT_ASSIGN_OR_RETURN(source, OpenStreamSource(so));
-  decoder = std::make_unique<Decoder>(source.get(), resolver.get(), DecoderOptions{resolver->database_oid()});
+  // The physical slot lives on the standby, inactive: it retains WAL from our restart position
+  // while that standby lives (AdvanceSlot). Without it (no permission, CNPG dropped it) the
+  // archive is the retention.
+  if (!opts.slot.empty()) {
+    auto r = standby->QueryParams(
+        "SELECT pg_create_physical_replication_slot($1, true) WHERE NOT EXISTS "
+        "(SELECT 1 FROM pg_replication_slots WHERE slot_name = $1)", {opts.slot});
+    if (!r.ok()) Condition("slot", "cannot create slot " + opts.slot + " on the standby: " + r.status().message() +
+                                       " (WAL retention then relies on the archive)");
+  }
+  PGT_RETURN_IF_ERROR(OpenWalSource());
+  DecoderOptions dopts{resolver->database_oid()};
+  dopts.collect_invalidations = true;   // source DDL (source_ddl.cc)
+  lookup = std::make_unique<MissRecordingResolver>(resolver.get());   // source_ddl.cc
+  decoder = std::make_unique<Decoder>(source.get(), lookup.get(), dopts);
   return Status::Ok();
 }
 
-Status Engine::Impl::Startup() {
-  // Local state first: the checkpoint and the registry of maintained tables.
+// Local state: the checkpoint and the registry of maintained tables.
+Status Engine::Impl::LoadState() {
   PGT_ASSIGN_OR_RETURN(auto raw, store->Get(Cf::kMeta, kCheckpointKey));
+  ckpt = Checkpoint{};
   if (raw) { PGT_ASSIGN_OR_RETURN(ckpt, Checkpoint::Decode(*raw)); }
+  if (system_id.empty()) system_id = ckpt.system_id;
   tables.clear();
+  failed.clear();
   Status load;
   PGT_RETURN_IF_ERROR(store->Scan(Cf::kMeta, "table/", [&](std::string_view, std::string_view v) {
     auto meta = TableMeta::Decode(v);
@@ -106,16 +118,31 @@ Status Engine::Impl::Startup() {
     tables[id].table = std::move(t).value();
     return true;
   }));
-  PGT_RETURN_IF_ERROR(load);
+  return load;
+}
+
+Status Engine::Impl::Startup() {
+  PGT_RETURN_IF_ERROR(LoadState());
   // A bootstrap that died with standby replay paused: resume it before anything that could wait.
   PGT_RETURN_IF_ERROR(ResumeReplayIfWePaused());
   PGT_RETURN_IF_ERROR(ConnectPrimary());
+  PGT_RETURN_IF_ERROR(CheckExtensionVersion());   // control.cc: refuses a mismatched extension
   PGT_RETURN_IF_ERROR(ConnectStandby());
-  PGT_RETURN_IF_ERROR(ReconcileInflight());
+  // Divergence first: after one, HandleDivergence compares the frontiers (not ReconcileInflight).
+  PGT_RETURN_IF_ERROR(CheckDivergence());
+  if (!divergence) PGT_RETURN_IF_ERROR(ReconcileInflight());
   for (auto& [id, t] : tables) PGT_RETURN_IF_ERROR(resolver->Track(t.table->source_relid(), 0));
-  PGT_RETURN_IF_ERROR(StartDecoder());
-  PGT_LOG_INFO("engine started: ", tables.size(), " stream table(s), decoding from ", FormatLsn(ckpt.restart_lsn),
-               ckpt.consistent ? "" : " (waiting for a consistent point)");
+  PGT_RETURN_IF_ERROR(CheckSourceFiles());   // source_ddl.cc: a rewrite lost with a batch
+  if (divergence) {
+    restart_decoder = true;   // the loop handles the divergence first
+  } else {
+    PGT_RETURN_IF_ERROR(StartDecoder());
+  }
+  PGT_EVENT(kInfo, "engine_started",
+            (LogFields{{"tables", static_cast<int64_t>(tables.size())}, {"lsn", FormatLsn(ckpt.restart_lsn)},
+                       {"timeline", static_cast<int64_t>(ckpt.tli)}, {"consistent", ckpt.consistent}}),
+            "engine started: ", tables.size(), " stream table(s), decoding from ", FormatLsn(ckpt.restart_lsn),
+            ckpt.consistent ? "" : " (waiting for a consistent point)");
   return Status::Ok();
 }
 
@@ -123,56 +150,91 @@ Status Engine::Impl::StartDecoder() {
   if (ckpt.restart_lsn == 0) {
     // First start: begin at the standby's current position; consistency comes from
     // XLOG_RUNNING_XACTS records (asked for below with CHECKPOINT on the primary).
-    TimeLineId tli = 0;
-    PGT_ASSIGN_OR_RETURN(Lsn pos, IdentifySystemXLogPos(opts.standby_conninfo, &tli));
+    PGT_ASSIGN_OR_RETURN(ServerIdentity id, IdentifyServer(opts.standby_conninfo));
+    TimeLineId tli = id.tli;
+    Lsn pos = id.xlogpos;
+    if (system_id.empty()) system_id = id.system_id;
     ckpt.restart_lsn = pos & ~Lsn{8191};
     ckpt.applied_upto = ckpt.restart_lsn;
     ckpt.tli = tli;
     ckpt.consistent = false;
   }
-  return decoder->Start(ckpt.restart_lsn, ckpt.tli, ckpt.consistent);
+  seen_source_tli = 0;
+  // Timeline 0: the source picks the timeline holding restart_lsn from its server's history (a
+  // walsender serves a position only on the timeline whose files hold it).
+  return decoder->Start(ckpt.restart_lsn, 0, ckpt.consistent);
 }
 
 Status Engine::Impl::Loop(const std::atomic<bool>& stop) {
   while (!stop) {
+    if (fatal) return *fatal;
     auto now = Clock::now();
+    if (divergence) {
+      // Nothing is decoded or merged until the state no longer holds WAL past the switch point.
+      if (PrimaryReady()) {
+        Status st = HandleDivergence(*divergence);
+        if (!st.ok()) Condition("divergence", "recovering from the divergence failed (retrying): " + st.message());
+        else ClearCondition("divergence");
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+      continue;
+    }
     if (now - last_poll >= std::chrono::milliseconds(opts.poll_ms)) {
       last_poll = now;
       Status st = PollCatalog();
-      if (!st.ok()) PGT_LOG_WARN("catalog poll: ", st.message());
+      if (!st.ok()) Condition("poll", "catalog poll: " + st.message());
+      else ClearCondition("poll");
     }
     if (!decoder->consistent() && now - last_checkpoint_request >= std::chrono::seconds(2)) {
       // Each CHECKPOINT logs XLOG_RUNNING_XACTS, which the decoder needs to become consistent.
       last_checkpoint_request = now;
-      auto r = primary->Exec("CHECKPOINT");
+      auto r = PrimaryReady() ? primary->Exec("CHECKPOINT") : Status::Unavailable("no primary");
       if (!r.ok()) PGT_LOG_DEBUG("CHECKPOINT request failed (waiting for the server's own): ", r.message());
     }
     if (restart_decoder) {
       batch = std::make_unique<Batch>(store.get());
       batch_txns = 0;
-      Status rs = decoder->Start(ckpt.restart_lsn, ckpt.tli, ckpt.consistent);
+      PGT_RETURN_IF_ERROR(CheckDivergence());
+      if (divergence) continue;
+      Status rs = StartDecoder();
       if (!rs.ok()) {
-        PGT_LOG_ERROR("cannot restart decoding at ", FormatLsn(ckpt.restart_lsn), ": ", rs.message(), " (retrying in 5 s)");
-        for (int i = 0; i < 50 && !stop; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+        Condition("restart", "cannot restart decoding at " + FormatLsn(ckpt.restart_lsn) + ": " + rs.message() +
+                                 " (retrying with backoff up to 5 s)", false);
+        auto until = Clock::now() + decode_backoff.Next();
+        while (Clock::now() < until && !stop) std::this_thread::sleep_for(std::chrono::milliseconds(50));
         continue;
       }
+      ClearCondition("restart", "decoding restarted at " + FormatLsn(ckpt.restart_lsn));
       restart_decoder = false;
     }
     auto next = decoder->Next(std::chrono::milliseconds(50));
     if (!next.ok()) {
       Status st = next.status();
-      PGT_LOG_ERROR("WAL decoding stopped: ", st.message(), "; nothing past ", FormatLsn(ckpt.applied_upto),
-                    " is merged; restarting from ", FormatLsn(ckpt.restart_lsn), " in 5 s");
+      auto delay = decode_backoff.Next();
+      PGT_EVENT(kError, "decoding_stopped",
+                (LogFields{{"error", st.message()}, {"lsn", FormatLsn(ckpt.applied_upto)},
+                           {"restart_lsn", FormatLsn(ckpt.restart_lsn)}, {"timeline", static_cast<int64_t>(ckpt.tli)}}),
+                "WAL decoding stopped: ", st.message(), "; nothing past ", FormatLsn(ckpt.applied_upto),
+                " is merged; restarting from ", FormatLsn(ckpt.restart_lsn), " in ",
+                std::chrono::duration<double>(delay).count(), " s");
       batch = std::make_unique<Batch>(store.get());
       batch_txns = 0;
-      for (int i = 0; i < 50 && !stop; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+      Status rd = RedescribeSources();   // source_ddl.cc: a source may have changed (ADD COLUMN)
+      if (!rd.ok()) PGT_LOG_WARN("re-describing the sources: ", rd.message());
+      auto until = Clock::now() + delay;
+      while (Clock::now() < until && !stop) std::this_thread::sleep_for(std::chrono::milliseconds(50));
       restart_decoder = true;   // from the committed checkpoint: the uncommitted batch is gone
       continue;
     }
+    if (next->has_value()) decode_backoff.Reset();
+    PGT_ASSIGN_OR_RETURN(bool lineage_ok, WalLineageHolds(*next, stop));
+    if (!lineage_ok) continue;   // the uncommitted batch was dropped
     if (next->has_value()) {
       PGT_RETURN_IF_ERROR(ApplyTransaction(**next));
+      NoteTransaction(**next);
       ++batch_txns;
     }
+    PGT_RETURN_IF_ERROR(FollowInvalidations());   // source_ddl.cc: before the next record is read
     // A batch commits after kMaxBatchTxns transactions or batch_ms (CommitBatch restarts the
     // clock), whichever comes first, and only if decoding moved on.
     if (batch_txns >= kMaxBatchTxns || (Clock::now() - batch_started >= std::chrono::milliseconds(opts.batch_ms) &&
@@ -180,21 +242,38 @@ Status Engine::Impl::Loop(const std::atomic<bool>& stop) {
       PGT_RETURN_IF_ERROR(CommitBatch());
     }
     PGT_RETURN_IF_ERROR(RunDueMerges(false));
+    if (opts.checkpoint_interval_s > 0 && decoder->consistent() &&
+        Clock::now() - last_state_checkpoint >= std::chrono::seconds(opts.checkpoint_interval_s)) {
+      last_state_checkpoint = Clock::now();
+      Status st = TakeStateCheckpoint();
+      if (!st.ok()) Condition("checkpoint", "state checkpoint failed: " + st.message());
+      else ClearCondition("checkpoint");
+    }
     if (Clock::now() - last_progress_log >= std::chrono::seconds(10)) {
       last_progress_log = Clock::now();
-      PGT_LOG_INFO("progress: decoded up to ", FormatLsn(decoder->decoded_upto()), ", applied up to ",
-                   FormatLsn(ckpt.applied_upto), ", restart at ", FormatLsn(ckpt.restart_lsn), ", ",
-                   decoder->open_transactions(), " open transaction(s)",
-                   decoder->consistent() ? "" : ", waiting for a consistent point");
+      PGT_EVENT(kInfo, "progress",
+                (LogFields{{"lsn", FormatLsn(decoder->decoded_upto())}, {"applied_lsn", FormatLsn(ckpt.applied_upto)},
+                           {"restart_lsn", FormatLsn(ckpt.restart_lsn)}, {"timeline", static_cast<int64_t>(ckpt.tli)},
+                           {"consistent", decoder->consistent()}}),
+                "progress: decoded up to ", FormatLsn(decoder->decoded_upto()), ", applied up to ",
+                FormatLsn(ckpt.applied_upto), ", restart at ", FormatLsn(ckpt.restart_lsn), ", ",
+                decoder->open_transactions(), " open transaction(s)",
+                decoder->consistent() ? "" : ", waiting for a consistent point");
     }
+    PublishSnapshot();
     if (Clock::now() - last_heartbeat >= std::chrono::milliseconds(opts.heartbeat_ms)) {
       last_heartbeat = Clock::now();
-      Status st = Heartbeat();
-      if (!st.ok()) PGT_LOG_WARN("heartbeat: ", st.message());
+      if (PrimaryReady() && !divergence) {
+        Status st = Heartbeat();
+        if (st.code() == Status::Code::kUnavailable) LosePrimary("heartbeat: " + st.message());
+        else if (!st.ok()) Condition("heartbeat", "heartbeat: " + st.message());
+        else WriteFailoverStatus();
+      }
     }
   }
   PGT_RETURN_IF_ERROR(CommitBatch());
-  PGT_LOG_INFO("engine stopping; state committed at ", FormatLsn(ckpt.applied_upto));
+  PGT_EVENT(kInfo, "engine_stopping", (LogFields{{"lsn", FormatLsn(ckpt.applied_upto)}}),
+            "engine stopping; state committed at ", FormatLsn(ckpt.applied_upto));
   return Status::Ok();
 }
 
@@ -232,11 +311,15 @@ Status Engine::Impl::CommitBatch() {
   ckpt.applied_upto = std::max(ckpt.applied_upto, decoded);
   ckpt.restart_lsn = decoder->restart_lsn();
   ckpt.consistent = decoder->consistent();
+  if (source->timeline() != 0) ckpt.tli = source->timeline();
+  ckpt.system_id = system_id;
   batch->Put(Cf::kMeta, kCheckpointKey, ckpt.Encode());
   PGT_RETURN_IF_ERROR(store->Commit(batch.get()));
   batch_txns = 0;
   batch_started = Clock::now();
+  ++obs.batches_committed;
   source->ConfirmFlush(ckpt.restart_lsn);
+  AdvanceSlot();
   return Status::Ok();
 }
 
@@ -246,7 +329,8 @@ Status Engine::Impl::SaveTableMeta(Batch* b, const TableRuntime& t) {
 }
 
 void Engine::Impl::MarkError(int64_t id, const Status& why) {
-  PGT_LOG_ERROR("stream table id ", id, " stops being maintained: ", why.message());
+  PGT_EVENT(kError, "table_error", (LogFields{{"table_id", id}, {"error", why.message()}}),
+            "stream table id ", id, " stops being maintained: ", why.message());
   failed.insert(id);
   auto it = tables.find(id);
   if (it != tables.end()) {
@@ -255,6 +339,10 @@ void Engine::Impl::MarkError(int64_t id, const Status& why) {
     Batch b(store.get());
     (void)SaveTableMeta(&b, it->second);
     (void)store->Commit(&b);
+  }
+  if (!PrimaryReady()) {
+    PGT_LOG_WARN("could not record the error on the primary: no primary to write to (it stays in the engine's state)");
+    return;
   }
   auto r = primary->QueryParams("UPDATE pgtrickle.pgt_stream_tables SET status = 'ERROR', last_error = $2 WHERE id = $1 "
                                 "AND (SELECT epoch FROM pgtrickle.pgt_engine WHERE id = 1) = $3",
@@ -287,12 +375,13 @@ Status Engine::Impl::Heartbeat() {
     e["oldest_change_at_unix"] = v.second ? nlohmann::json(v.second / 1e6 + 946684800.0) : nlohmann::json(nullptr);
     sources.push_back(e);
   }
-  return primary->QueryParams(
+  PGT_RETURN_IF_ERROR(primary->QueryParams(
       "UPDATE pgtrickle.pgt_engine SET decoded_lsn = $1::pg_lsn, heartbeat_at = now(), source_pending = "
       "(SELECT coalesce(jsonb_agg(jsonb_build_object('source_table', e->>'source_table', 'pending_rows', "
       "(e->>'pending_rows')::bigint, 'oldest_change_at', to_timestamp((e->>'oldest_change_at_unix')::float8))), '[]') "
       "FROM jsonb_array_elements($2::jsonb) e) WHERE id = 1 AND epoch = $3",
-      {FormatLsn(ckpt.applied_upto), sources.dump(), std::to_string(epoch)}).status();
+      {FormatLsn(ckpt.applied_upto), sources.dump(), std::to_string(epoch)}).status());
+  return ReportProgress();   // control.cc: backpressure's engine LSN, version, timeline
 }
 
 }  // namespace pgt::engine

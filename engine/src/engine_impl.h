@@ -11,14 +11,20 @@
 #pragma once
 
 #include <chrono>
+#include <functional>
 #include <map>
 #include <memory>
+#include <optional>
 #include <set>
 #include <string>
 
 #include "engine/engine.h"
+#include "failover.h"
+#include "failover_stats.h"
 #include "merge.h"
+#include "observe.h"
 #include "pg_conn.h"
+#include "state/checkpoints.h"
 #include "state/state_store.h"
 #include "stream_table.h"
 #include "walreader/catalog.h"
@@ -33,7 +39,8 @@ struct Checkpoint {
   Lsn restart_lsn = 0;    // decoding restarts here
   Lsn applied_upto = 0;   // every transaction with end LSN <= this is applied (monotonic)
   bool consistent = false;
-  TimeLineId tli = 0;
+  TimeLineId tli = 0;           // timeline of the WAL at applied_upto
+  std::string system_id;        // of the WAL followed (lineage checks)
   std::string Encode() const;
   static Result<Checkpoint> Decode(std::string_view s);
 };
@@ -48,12 +55,40 @@ struct TableRuntime {
   int64_t oldest_pending_commit_us = 0;   // 0 = none
 };
 
+// The decoder's catalog view (source_ddl.cc): the SQL resolver, plus the set of relfilenodes a
+// row change referenced while no tracked table was stored there (a rewrite's new file that
+// received rows before the engine mapped it).
+class MissRecordingResolver : public CatalogResolver {
+ public:
+  explicit MissRecordingResolver(SqlCatalogResolver* inner) : inner_(inner) {}
+  const RelationDesc* Lookup(const RelFileLocator& loc, Lsn lsn) override;
+  const RelationDesc* LookupByOid(Oid relid) override { return inner_->LookupByOid(relid); }
+  const RelationDesc* LookupToastOwner(const RelFileLocator& loc, Lsn lsn) override;
+  const RelationDesc* LookupByOidAt(Oid relid, Lsn lsn) override { return inner_->LookupByOidAt(relid, lsn); }
+  Status status() const override { return inner_->status(); }
+  Status TakeUnresolved() override { return inner_->TakeUnresolved(); }
+  bool MissedAny(Oid rel, Oid toast_rel) const;
+
+ private:
+  SqlCatalogResolver* inner_;
+  std::set<Oid> missed_;
+  bool overflowed_ = false;
+};
+
+// An extra primary connection for parallel merges (merge_pool.cc); slot 0 is Impl::primary.
+struct MergeSlot {
+  std::unique_ptr<PgConn> conn;
+  std::unique_ptr<MergeWriter> writer;
+};
+
 struct Engine::Impl {
   EngineOptions opts;
   std::unique_ptr<StateStore> store;
   std::unique_ptr<PgConn> primary;
   std::unique_ptr<PgConn> standby;          // catalog polls, replay pause control
   std::unique_ptr<SqlCatalogResolver> resolver;
+  std::unique_ptr<MissRecordingResolver> lookup;   // what the decoder uses (source_ddl.cc)
+  std::set<Oid> relfile_recorded;                  // sources whose file is stored (source_ddl.cc)
   std::unique_ptr<WalSource> source;
   std::unique_ptr<Decoder> decoder;
   std::unique_ptr<MergeWriter> merger;
@@ -68,9 +103,53 @@ struct Engine::Impl {
   size_t batch_txns = 0;
   Clock::time_point batch_started{};
   Clock::time_point last_poll{}, last_heartbeat{}, last_checkpoint_request{}, last_progress_log{};
+  // control.cc (issue 12): state read from the primary
+  std::string ext_version;                  // extversion of pg_trickle on the primary
+  bool catalog_v2 = false;                  // extension >= 0.2.0: pause, refresh, generations
+  bool merges_enabled = true;               // pg_trickle.enabled
+  std::set<int64_t> paused;                 // alter_stream_table(status => 'paused')
+  std::set<int64_t> refresh_requested;      // refresh_stream_table() waiting or requested
+  std::map<int64_t, Lsn> request_targets;   // wait => false requests: merge past this LSN
+  Clock::time_point last_control{};
+  int max_parallel = 4;                     // pg_trickle.max_parallel_workers
+  std::vector<std::unique_ptr<MergeSlot>> merge_slots;   // merge_pool.cc: connections 1..N-1
+
+  // ---- failover (issue 8; reattach.cc, divergence.cc) ----
+  FailoverStats& fstats = GlobalFailoverStats();
+  std::string primary_label;                // host:port of the attached primary ("" = none)
+  std::string primary_conninfo_resolved;    // conninfo of that one host (merge slots use it)
+  TimeLineId primary_tli = 0;               // its timeline, checked by the lineage test
+  std::string system_id;                    // of the WAL followed ("" = not known yet)
+  bool attached_once = false;               // a primary was attached since the process started
+  bool lost_primary = false;                // detached since the last attach
+  std::string lost_reason;
+  TimeLineId tli_at_loss = 0;
+  Clock::time_point lost_at{}, reattached_at{};
+  bool awaiting_first_merge = false;        // measure re-attach -> first merge
+  // Re-resolving a lost primary: 100 ms doubling to 2 s (merges should resume within seconds of
+  // a promotion; each attempt is a few connections).
+  Backoff primary_backoff{std::chrono::milliseconds(100), std::chrono::milliseconds(2000)};
+  Backoff decode_backoff{std::chrono::milliseconds(500), std::chrono::milliseconds(5000)};
+  Clock::time_point next_primary_attempt{};
+  std::map<std::string, std::string> conditions;   // condition key -> the message last logged
+  Clock::time_point last_slot_advance{}, last_divergence_check{};
+  Lsn slot_advanced_to = 0;
+  TimeLineId seen_source_tli = 0;           // the source's timeline at the last check
+  std::optional<LineageVerdict> divergence; // detected, not yet handled (needs a primary)
+  std::optional<Status> fatal;
+  Clock::time_point started_at = Clock::now();
+  std::string wal_source = "stream";        // where WAL comes from now (composite source)
+  std::string failover_status_written;      // last JSON written to pgt_engine.failover
+  Clock::time_point failover_status_at{};
+  bool failover_column_missing = false;     // catalog without the issue 8 column
+  std::unique_ptr<CheckpointSet> ckpts;     // RocksDB checkpoints for divergence rewinds
+  Clock::time_point last_state_checkpoint{};
+  // After a divergence: WAL of timeline `first` past LSN `second` is never applied.
+  std::optional<std::pair<TimeLineId, Lsn>> fork_limit;              // set where a void path meets a fatal condition
 
   // engine.cc
   Status Startup();
+  Status LoadState();
   Status Loop(const std::atomic<bool>& stop);
   Status ConnectPrimary();
   Status ConnectStandby();
@@ -78,9 +157,38 @@ struct Engine::Impl {
   Status ApplyTransaction(const Transaction& txn);
   Status CommitBatch();
   Status Heartbeat();
+  // reattach.cc (issue 8)
+  Status ResolvePrimary();                  // one pass over the --primary hosts
+  bool PrimaryReady();                      // attached (tries to attach, within the backoff)
+  void LosePrimary(const std::string& why);
+  void CheckPrimaryCurrent();               // a newer timeline appeared: the primary is stale
+  FollowedLineage Followed(bool probe);
+  std::optional<TimelineHistory> HistoryOf(TimeLineId tli, const std::string& primary_conninfo);
+  void Condition(const std::string& key, const std::string& msg, bool warn = true);
+  void ClearCondition(const std::string& key, const std::string& msg = "");
+  void AdvanceSlot();
+  Status OpenWalSource();
+  void NoteMerged();
+  void WriteFailoverStatus();               // pgt_engine.failover (when the column exists)
+  // divergence.cc (issue 8)
+  Status CheckDivergence();                 // the newest history vs what was applied
+  Status HandleDivergence(const LineageVerdict& v);
+  Status TakeStateCheckpoint();
+  Result<bool> WalLineageHolds(const std::optional<Transaction>& next, const std::atomic<bool>& stop);
+  // Restores the newest usable checkpoint at or before the switch point; false = none.
+  Result<bool> RewindToCheckpoint(const LineageVerdict& v, const std::map<int64_t, std::optional<Lsn>>& frontiers);
   Lsn TableApplied(const TableRuntime& t) const { return std::max(t.table->meta().bootstrap_lsn, ckpt.applied_upto); }
   void MarkError(int64_t id, const Status& why);
   Status SaveTableMeta(Batch* b, const TableRuntime& t);
+  // snapshot.cc: HTTP server, metrics counters, the snapshot the HTTP thread reads (observe.h)
+  Observability obs;
+  Status StartObservability();
+  void PublishSnapshot();                          // cheap: returns at once unless 250 ms passed
+  void NoteTransaction(const Transaction& txn);
+  void NoteMerge(int64_t id, bool ok, int64_t rows, double seconds);
+  void SampleServerPositions(double now_unix);
+  void ApplyPrimaryLogFormat();
+  void FillFailoverCounters(FailoverCounters* f) const;   // issue 8 wires its counters here
   // catalog_poll.cc
   Status PollCatalog();
   Status DropTable(int64_t id);
@@ -90,11 +198,27 @@ struct Engine::Impl {
   Status Rebootstrap(TableRuntime& t);
   Status BootstrapTracked(int64_t id, const std::string& name, std::unique_ptr<StreamTable> table, Lsn d0);
   Status ResumeReplayIfWePaused();
+  // control.cc
+  Status CheckExtensionVersion();
+  Status PollControl();
+  bool MergeRequested(const TableRuntime& t);
+  void OnMerged(int64_t id);
+  Status ReportProgress();
+  Status FollowGenerations();
+  Result<bool> GenerationMovedOnPrimary(int64_t id);
+  // source_ddl.cc
+  Status FollowInvalidations();
+  Status RedescribeSources();
+  Status CheckSourceFiles();
   // scheduler.cc
   Status RunDueMerges(bool force_all);
-  Status MergeTable(TableRuntime& t);
+  Status MergeTable(TableRuntime& t, PgConn* conn, MergeWriter* writer);
   Status ReconcileInflight();
-  Status SettleInflight(TableRuntime& t);
+  Status SettleInflight(TableRuntime& t, MergeWriter* writer = nullptr);
+  // merge_pool.cc: merges of `due` (tier order), at most max_parallel at once; one status each.
+  std::vector<Status> RunMerges(const std::vector<TableRuntime*>& due);
+  Result<MergeSlot*> Slot(size_t k);
+  void ForEachMergeConnection(const std::function<void(PgConn*, MergeWriter*)>& fn);
 };
 
 }  // namespace pgt::engine

@@ -1,17 +1,19 @@
 #include "log.h"
 
+#include <atomic>
 #include <chrono>
 #include <cstdio>
 #include <ctime>
 #include <mutex>
+#include <type_traits>
 
 #include <nlohmann/json.hpp>
 
 namespace pgt::engine {
 namespace {
 std::mutex g_mu;
-LogFormat g_format = LogFormat::kText;
-LogLevel g_level = LogLevel::kInfo;
+std::atomic<LogFormat> g_format{LogFormat::kText};
+std::atomic<LogLevel> g_level{LogLevel::kInfo};
 
 const char* LevelName(LogLevel l) {
   switch (l) {
@@ -37,6 +39,7 @@ std::string Timestamp() {
 }  // namespace
 
 void SetLogFormat(LogFormat f) { g_format = f; }
+LogFormat GetLogFormat() { return g_format; }
 void SetLogLevel(LogLevel l) { g_level = l; }
 
 // One event = one line: multi-line server messages ("...\n\tIs the server running...") are folded.
@@ -51,20 +54,27 @@ static std::string OneLine(const std::string& m) {
   return out;
 }
 
-void Log(LogLevel level, const std::string& raw) {
-  if (level < g_level) return;
+std::string FormatLogLine(LogFormat format, LogLevel level, const std::string& event, const std::string& raw,
+                          const LogFields& fields) {
   const std::string message = OneLine(raw);
-  std::string line;
-  if (g_format == LogFormat::kJson) {
-    nlohmann::json j = {{"ts", Timestamp()}, {"level", LevelName(level)}, {"component", "pgtrickle-engine"},
-                        {"msg", message}};
-    line = j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
-  } else {
-    line = Timestamp() + " " + LevelName(level) + ": " + message;
+  if (format != LogFormat::kJson) return Timestamp() + " " + LevelName(level) + ": " + message;
+  nlohmann::json j = {{"time", Timestamp()}, {"level", LevelName(level)}, {"event", event},
+                      {"component", "pgtrickle-engine"}, {"msg", message}};
+  for (const auto& [k, v] : fields) {
+    if (j.contains(k)) continue;   // never overwrite the fixed keys
+    std::visit([&, key = k](const auto& x) { j[key] = x; }, v);
   }
+  return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+}
+
+void LogEvent(LogLevel level, const std::string& event, const std::string& message, const LogFields& fields) {
+  if (level < g_level) return;
+  std::string line = FormatLogLine(g_format, level, event, message, fields);
   std::lock_guard<std::mutex> lock(g_mu);
   std::fprintf(stderr, "%s\n", line.c_str());
   std::fflush(stderr);
 }
+
+void Log(LogLevel level, const std::string& message) { LogEvent(level, "message", message); }
 
 }  // namespace pgt::engine

@@ -79,7 +79,15 @@ Result<MergeResult> MergeWriter::Merge(const MergeRequest& req) {
 Result<MergeResult> MergeWriter::MergeInTxn(const MergeRequest& req) {
   auto t0 = std::chrono::steady_clock::now();
   std::string id = std::to_string(req.table_id);
-  PGT_ASSIGN_OR_RETURN(PgRows ep, conn_->Query("SELECT epoch FROM pgtrickle.pgt_engine WHERE id = 1 FOR SHARE"));
+  // The timeline is read in the transaction that writes: a server that is not (or no longer) the
+  // one whose lineage was checked never commits a merge.
+  PGT_ASSIGN_OR_RETURN(PgRows ep, conn_->Query(
+      "SELECT epoch, ('x' || substr(pg_walfile_name(pg_current_wal_lsn()), 1, 8))::bit(32)::int "
+      "FROM pgtrickle.pgt_engine WHERE id = 1 FOR SHARE"));
+  if (guard_tli_ != 0 && !ep.rows.empty() && ep.at(0, 1) &&
+      static_cast<TimeLineId>(std::stoul(*ep.at(0, 1))) != guard_tli_)
+    return Status::Unavailable("lineage guard: the primary is on timeline " + *ep.at(0, 1) + ", its lineage was checked on " +
+                               std::to_string(guard_tli_));
   if (ep.rows.empty() || !ep.at(0, 0) || std::stoll(*ep.at(0, 0)) != req.epoch)
     return Status::Conflict("engine epoch " + std::to_string(req.epoch) + " is no longer current (fenced by a newer engine)");
   PGT_ASSIGN_OR_RETURN(PgRows st, conn_->QueryParams(

@@ -66,11 +66,16 @@ class MergeWriter {
   // The primary's frontier of a table (nullopt = NULL); NotFound if the table is gone.
   Result<std::optional<Lsn>> ReadFrontier(int64_t table_id);
   void ResetConnection(PgConn* primary) { conn_ = primary; created_.clear(); }
+  // Issue 8: inside each merge transaction the server's timeline must still be `tli` (the one
+  // its lineage was checked on); otherwise the merge is rolled back with Unavailable("lineage
+  // guard: ..."). 0 = no check.
+  void SetLineageGuard(TimeLineId tli) { guard_tli_ = tli; }
 
  private:
   Result<MergeResult> MergeInTxn(const MergeRequest& req);
   PgConn* conn_;
   std::vector<int64_t> created_;   // temp delta tables created on this connection
+  TimeLineId guard_tli_ = 0;
 };
 
 }  // namespace pgt::engine

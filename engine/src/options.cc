@@ -4,6 +4,8 @@
 #include <fstream>
 #include <map>
 
+#include "http/server.h"
+
 namespace pgt::engine {
 namespace {
 
@@ -31,12 +33,28 @@ Status Apply(EngineOptions* o, const std::string& key, const std::string& v) {
       return Status::InvalidArgument("--slot: \"" + v + "\" is not a valid slot name (lower-case letters, digits, _; at most 63)");
     o->slot = v;
   } else if (key == "log-format") {
+    o->log_format_given = true;
     if (v == "text") o->log_format = LogFormat::kText;
     else if (v == "json") o->log_format = LogFormat::kJson;
     else return Status::InvalidArgument("--log-format: expected text or json, got \"" + v + "\"");
   } else if (key == "poll-ms") return ParseInt(key, v, 10, 60000, &o->poll_ms);
   else if (key == "batch-ms") return ParseInt(key, v, 1, 60000, &o->batch_ms);
   else if (key == "heartbeat-ms") return ParseInt(key, v, 50, 600000, &o->heartbeat_ms);
+  else if (key == "http-listen") {
+    std::string addr;
+    uint16_t port = 0;
+    PGT_RETURN_IF_ERROR(http::ParseListen(v, &addr, &port));   // binding errors: Engine::Open (exit 2)
+    o->http_listen = v;
+  }
+  else if (key == "health-stall-s") return ParseInt(key, v, 5, 86400, &o->health_stall_s);
+  else if (key == "ready-max-lag-mb") return ParseInt(key, v, 1, 1 << 20, &o->ready_max_lag_mb);
+  else if (key == "archive") o->archive_dir = v;
+  else if (key == "restore-command") {
+    if (v.find("%f") == std::string::npos || v.find("%p") == std::string::npos)
+      return Status::InvalidArgument("--restore-command: \"" + v + "\" needs both %f and %p");
+    o->restore_command = v;
+  } else if (key == "checkpoint-interval-s") return ParseInt(key, v, 0, 86400, &o->checkpoint_interval_s);
+  else if (key == "checkpoint-keep") return ParseInt(key, v, 1, 100, &o->checkpoint_keep);
   else return Status::InvalidArgument("unknown option --" + key + " (see --help)");
   return Status::Ok();
 }
@@ -67,18 +85,31 @@ std::string UsageText() {
 
 Maintains pg_trickle stream tables from a hot standby's WAL and merges results into the primary.
 
-  --primary CONNINFO    libpq conninfo of the primary: merges, frontier CAS, heartbeat (required)
+  --primary CONNINFO    libpq conninfo of the primary: merges, frontier CAS, heartbeat (required);
+                        multi-host ok (host=a,b port=1,2 target_session_attrs=read-write)
   --standby CONNINFO    libpq conninfo of the hot standby: physical WAL stream, catalog reads,
-                        bootstrap snapshots (required; needs replication permission)
+                        bootstrap snapshots (required; needs replication permission); multi-host
+                        ok (target_session_attrs=standby | prefer-standby | any)
+  --archive DIR         WAL archive (flat or barman layout DIR/wals/<16 hex>/<segment>[.zst|.gz]):
+                        read when the standby no longer has the WAL the engine needs
+  --restore-command CMD restore_command-style shell command (%f segment name, %p target path),
+                        alternative to --archive
+  --checkpoint-interval-s N  RocksDB checkpoint period for divergence rewinds (default 60, 0 = off)
+  --checkpoint-keep N   checkpoints kept in STATE_DIR/checkpoints (default 3)
   --state-dir DIR       RocksDB state directory, created if missing (required)
   --slot NAME           physical replication slot on the standby (default pgtrickle_engine;
                         created there if missing)
   --config FILE         read `key = value` lines with the keys of these long options
                         (e.g. `primary = host=... dbname=app`); flags on the command line win
-  --log-format FMT      text (default) or json: one line per event on stderr
+  --log-format FMT      text or json: one line per event on stderr (default: the primary's
+                        pg_trickle.log_format, text until it is read)
   --poll-ms N           catalog poll period for new/dropped stream tables (default 500)
   --batch-ms N          max age of an uncommitted batch of decoded transactions (default 200)
   --heartbeat-ms N      period of the status heartbeat to the primary (default 1000)
+  --http-listen ADDR:PORT  serve /metrics, /healthz, /readyz and /status over HTTP there
+                        (e.g. 0.0.0.0:9188; default: no HTTP server)
+  --health-stall-s N    /healthz fails when the main loop shows no progress for N s (default 60)
+  --ready-max-lag-mb N  /readyz fails while more than N MiB behind the standby (default 64)
   --help                this text
 
 Exit status: 0 after SIGINT/SIGTERM, 2 on bad configuration, 1 on a fatal error.
@@ -110,6 +141,8 @@ Result<EngineOptions> ParseOptions(const std::vector<std::string>& args) {
   if (o.primary_conninfo.empty()) return Status::InvalidArgument("--primary is required (see --help)");
   if (o.standby_conninfo.empty()) return Status::InvalidArgument("--standby is required (see --help)");
   if (o.state_dir.empty()) return Status::InvalidArgument("--state-dir is required (see --help)");
+  if (!o.archive_dir.empty() && !o.restore_command.empty())
+    return Status::InvalidArgument("--archive and --restore-command are alternatives: give one");
   return o;
 }
 

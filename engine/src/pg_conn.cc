@@ -54,7 +54,12 @@ Result<PgRows> TakeRows(PGconn* c, PGresult* r, const std::string& what) {
 }  // namespace
 
 Result<std::unique_ptr<PgConn>> PgConn::Connect(const std::string& conninfo, const std::string& what) {
-  PGconn* c = PQconnectdb(conninfo.c_str());
+  // connect_timeout 5 s unless the conninfo says otherwise (its own value wins): an unreachable
+  // address (a deleted pod's IP) must not stall the engine's one thread for minutes.
+  const char* keys[] = {"connect_timeout", "dbname", nullptr};
+  const char* vals[] = {"5", conninfo.c_str(), nullptr};
+  PGconn* c = PQconnectdbParams(keys, vals, 1);
+  if (c == nullptr) return Status::Unavailable("cannot connect to " + what + ": out of memory");
   if (PQstatus(c) != CONNECTION_OK) {
     std::string err = ErrorOf(c, nullptr);
     PQfinish(c);

@@ -49,5 +49,22 @@ TEST(OptionsTest, ConfigFileWithFlagsWinning) {
   EXPECT_NE(bad.status().message().find(":1:"), std::string::npos);
 }
 
+TEST(OptionsTest, HttpAndHealthFlagsAndLogFormatGiven) {
+  auto o = ParseOptions({"--primary", "a", "--standby", "b", "--state-dir", "c"});
+  ASSERT_TRUE(o.ok());
+  EXPECT_TRUE(o->http_listen.empty());
+  EXPECT_FALSE(o->log_format_given);   // pg_trickle.log_format on the primary decides
+  auto h = ParseOptions({"--primary", "a", "--standby", "b", "--state-dir", "c", "--http-listen", "127.0.0.1:9188",
+                         "--health-stall-s", "30", "--ready-max-lag-mb", "8", "--log-format", "text"});
+  ASSERT_TRUE(h.ok()) << h.status().message();
+  EXPECT_EQ(h->http_listen, "127.0.0.1:9188");
+  EXPECT_EQ(h->health_stall_s, 30);
+  EXPECT_EQ(h->ready_max_lag_mb, 8);
+  EXPECT_TRUE(h->log_format_given);
+  auto bad = ParseOptions({"--primary", "a", "--standby", "b", "--state-dir", "c", "--http-listen", "nohost"});
+  ASSERT_FALSE(bad.ok());
+  EXPECT_NE(bad.status().message().find("--http-listen"), std::string::npos);
+}
+
 }  // namespace
 }  // namespace pgt::engine

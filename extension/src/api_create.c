@@ -96,7 +96,7 @@ pgt_create_stream_table(PG_FUNCTION_ARGS)
 	id = pgt_catalog_insert(qualified, relid, query, compiled->plan_json,
 							schedule, sla_tier);
 	foreach(lc, compiled->sources)
-		pgt_catalog_insert_source(id, lfirst(lc));
+		pgt_catalog_insert_source(id, lfirst(lc), query);
 
 	pgt_spi_end();
 

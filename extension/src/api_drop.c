@@ -1,6 +1,9 @@
 /*-------------------------------------------------------------------------
  * api_drop.c
- *    pgtrickle.drop_stream_table(name)
+ *    pgtrickle.drop_stream_table(name, cascade => false)
+ *
+ * cascade also drops objects depending on the storage table (views, ...);
+ * without it such objects make the drop fail (PostgreSQL's own error).
  *
  * Drops the storage table and the catalog rows (pgt_sources cascades) and
  * notifies the engine on channel pgtrickle_catalog.
@@ -25,6 +28,7 @@ pgt_drop_stream_table(PG_FUNCTION_ARGS)
 	int64		id;
 	Oid			relid;
 	char	   *relname;
+	bool		cascade = PG_NARGS() > 1 && PG_GETARG_BOOL(1);
 
 	pgt_spi_begin();
 
@@ -38,11 +42,7 @@ pgt_drop_stream_table(PG_FUNCTION_ARGS)
 	{
 		char	   *qualified = quote_qualified_identifier(
 														   get_namespace_name(get_rel_namespace(relid)), relname);
-		int			rc = SPI_execute(psprintf("DROP TABLE %s", qualified), false, 0);
-
-		if (rc != SPI_OK_UTILITY)
-			elog(ERROR, "dropping the storage table failed: %s",
-				 SPI_result_code_string(rc));
+		pgt_api_execute_utility(psprintf("DROP TABLE %s%s", qualified, cascade ? " CASCADE" : ""));
 	}
 	pgt_catalog_delete(id);
 

@@ -14,6 +14,7 @@
 #include "executor/spi.h"
 #include "lib/stringinfo.h"
 #include "utils/builtins.h"
+#include "utils/guc.h"
 #include "utils/lsyscache.h"
 #include "utils/regproc.h"
 #include "utils/ruleutils.h"
@@ -21,6 +22,7 @@
 #include "utils/varlena.h"
 
 #include "catalog.h"
+#include "ddl.h"
 #include "pg_trickle.h"
 
 void
@@ -102,35 +104,139 @@ pgt_catalog_insert(const char *name, Oid relid, const char *query,
 	values[4] = IntervalPGetDatum(schedule);
 	values[5] = CStringGetTextDatum(sla_tier);
 
-	rc = SPI_execute_with_args("INSERT INTO " PGT_SCHEMA ".pgt_stream_tables "
+	rc = pgt_api_execute_with_args("INSERT INTO " PGT_SCHEMA ".pgt_stream_tables "
 							   "(name, relid, query, plan, schedule, sla_tier, status) "
 							   "VALUES ($1, $2, $3, $4::jsonb, $5, $6, 'INITIALIZING') "
 							   "RETURNING id",
-							   6, argtypes, values, NULL, false, 1);
+							   6, argtypes, values, 1);
 	if (rc != SPI_OK_INSERT_RETURNING || SPI_processed != 1)
 		elog(ERROR, "inserting the catalog row failed: %s",
 			 SPI_result_code_string(rc));
 	id = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
+	if (pgt_catalog_is_v2())
+		pgt_catalog_save_search_path(DatumGetInt64(id));
 	return DatumGetInt64(id);
 }
 
 void
-pgt_catalog_insert_source(int64 id, PgtSourceInfo *src)
+pgt_catalog_insert_source(int64 id, PgtSourceInfo *src, const char *query)
 {
-	Oid			argtypes[3] = {INT8OID, OIDOID, TEXTOID};
-	Datum		values[3];
+	Oid			argtypes[4] = {INT8OID, OIDOID, TEXTOID, INT2ARRAYOID};
+	Datum		values[4];
 	int			rc;
 
 	values[0] = Int64GetDatum(id);
 	values[1] = ObjectIdGetDatum(src->relid);
 	values[2] = CStringGetTextDatum(src->qualified_name);
-	rc = SPI_execute_with_args("INSERT INTO " PGT_SCHEMA ".pgt_sources "
-							   "(stream_table_id, source_relid, source_name) "
-							   "VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
-							   3, argtypes, values, NULL, false, 0);
+	/*
+	 * The 0.2.0 library may run against the 0.1.0 catalog until ALTER
+	 * EXTENSION ... UPDATE: pgt_sources.columns exists from 0.2.0 on.
+	 */
+	if (pgt_catalog_is_v2())
+	{
+		values[3] = PointerGetDatum(pgt_attnum_array(pgt_source_columns(query, src->relid)));
+		rc = pgt_api_execute_with_args("INSERT INTO " PGT_SCHEMA ".pgt_sources "
+									   "(stream_table_id, source_relid, source_name, columns) "
+									   "VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING",
+									   4, argtypes, values, 0);
+	}
+	else
+		rc = pgt_api_execute_with_args("INSERT INTO " PGT_SCHEMA ".pgt_sources "
+									   "(stream_table_id, source_relid, source_name) "
+									   "VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
+									   3, argtypes, values, 0);
 	if (rc != SPI_OK_INSERT)
 		elog(ERROR, "inserting the source row failed: %s",
 			 SPI_result_code_string(rc));
+}
+
+/* Records the current search_path: the query is analyzed with it again later. */
+void
+pgt_catalog_save_search_path(int64 id)
+{
+	Oid			argtype = INT8OID;
+	Datum		arg = Int64GetDatum(id);
+
+	if (pgt_api_execute_with_args("UPDATE " PGT_SCHEMA ".pgt_stream_tables "
+								  "SET search_path = current_setting('search_path') WHERE id = $1",
+								  1, &argtype, &arg, 0) != SPI_OK_UPDATE)
+		elog(ERROR, "recording the search_path failed");
+}
+
+/*
+ * Sets search_path for the current GUC nest level (undone by
+ * pgt_restore_search_path, or by transaction abort); NULL (a row from a
+ * 0.1.0 dump) means PostgreSQL's default.
+ */
+int
+pgt_use_search_path(const char *path)
+{
+	int			level = NewGUCNestLevel();
+
+	(void) set_config_option("search_path", path ? path : "\"$user\", public",
+							 PGC_USERSET, PGC_S_SESSION, GUC_ACTION_SAVE, true, 0, false);
+	return level;
+}
+
+void
+pgt_restore_search_path(int level)
+{
+	AtEOXact_GUC(true, level);
+}
+
+/* Is the installed catalog 0.2.0 or later (pgt_sources.columns exists)? */
+bool
+pgt_catalog_is_v2(void)
+{
+	Oid			nsp = get_namespace_oid(PGT_SCHEMA, true);
+	Oid			rel = OidIsValid(nsp) ? get_relname_relid("pgt_sources", nsp) : InvalidOid;
+
+	return OidIsValid(rel) && get_attnum(rel, "columns") != InvalidAttrNumber;
+}
+
+/* A utility statement (DROP TABLE of a storage table) run as the API's own. */
+void
+pgt_api_execute_utility(const char *sql)
+{
+	bool		saved = pgt_api_writing;
+	int			rc;
+
+	pgt_api_writing = true;
+	PG_TRY();
+	{
+		rc = SPI_execute(sql, false, 0);
+	}
+	PG_FINALLY();
+	{
+		pgt_api_writing = saved;
+	}
+	PG_END_TRY();
+	if (rc != SPI_OK_UTILITY)
+		elog(ERROR, "\"%s\" failed: %s", sql, SPI_result_code_string(rc));
+}
+
+/*
+ * SPI_execute_with_args with pgt_api_writing set, so the catalog's restore
+ * trigger leaves the row alone (reset on error too).
+ */
+int
+pgt_api_execute_with_args(const char *sql, int nargs, Oid *argtypes,
+						  Datum *values, long count)
+{
+	bool		saved = pgt_api_writing;
+	int			rc;
+
+	pgt_api_writing = true;
+	PG_TRY();
+	{
+		rc = SPI_execute_with_args(sql, nargs, argtypes, values, NULL, false, count);
+	}
+	PG_FINALLY();
+	{
+		pgt_api_writing = saved;
+	}
+	PG_END_TRY();
+	return rc;
 }
 
 /* Runs a one-parameter catalog SELECT returning (id, relid) FOR UPDATE. */

@@ -27,7 +27,16 @@ extern Oid	pgt_create_storage_table(const char *qualified_name, Oid nspid,
 extern int64 pgt_catalog_insert(const char *name, Oid relid, const char *query,
 								const char *plan_json, Interval *schedule,
 								const char *sla_tier);
-extern void pgt_catalog_insert_source(int64 id, PgtSourceInfo *src);
+extern void pgt_catalog_insert_source(int64 id, PgtSourceInfo *src, const char *query);
+extern bool pgt_catalog_is_v2(void);
+extern void pgt_catalog_save_search_path(int64 id);
+/* search_path for re-analysing a stored query (the creator's); returns a GUC nest level. */
+extern int	pgt_use_search_path(const char *path);
+extern void pgt_restore_search_path(int level);
+extern void pgt_api_execute_utility(const char *sql);
+/* SPI_execute_with_args (read-write) marked as the API's own catalog write. */
+extern int	pgt_api_execute_with_args(const char *sql, int nargs, Oid *argtypes,
+									  Datum *values, long count);
 
 /*
  * Finds a stream table by name (resolved like a table name, or the stored

@@ -13,6 +13,7 @@
 
 #include "utils/guc.h"
 
+#include "ddl.h"
 #include "pg_trickle.h"
 
 bool		pgt_enabled = true;
@@ -25,6 +26,14 @@ int			pgt_log_format = PGT_LOG_FORMAT_TEXT;
 static const struct config_enum_entry log_format_options[] = {
 	{"text", PGT_LOG_FORMAT_TEXT, false},
 	{"json", PGT_LOG_FORMAT_JSON, false},
+	{NULL, 0, false}
+};
+
+int			pgt_source_ddl = PGT_SOURCE_DDL_REFUSE;
+
+static const struct config_enum_entry source_ddl_options[] = {
+	{"refuse", PGT_SOURCE_DDL_REFUSE, false},
+	{"rebootstrap", PGT_SOURCE_DDL_REBOOTSTRAP, false},
 	{NULL, 0, false}
 };
 
@@ -108,6 +117,25 @@ pgt_define_gucs(void)
 							 PGT_LOG_FORMAT_TEXT,
 							 log_format_options,
 							 PGC_SIGHUP,
+							 0,
+							 NULL, NULL, NULL);
+
+	DefineCustomIntVariable("pg_trickle.backpressure_timeout",
+							"Longest delay of one statement by backpressure (0 = until the engine catches up).",
+							"After it the statement proceeds (with a WARNING); statement_timeout also bounds the wait.",
+							&pgt_backpressure_timeout_ms,
+							0, 0, INT_MAX,
+							PGC_USERSET,
+							GUC_UNIT_MS,
+							NULL, NULL, NULL);
+
+	DefineCustomEnumVariable("pg_trickle.source_ddl",
+							 "What DDL that drops or retypes a column used by a stream table does.",
+							 "refuse: the DDL fails naming the stream tables; rebootstrap: it runs and the stream tables are re-planned and bootstrapped again.",
+							 &pgt_source_ddl,
+							 PGT_SOURCE_DDL_REFUSE,
+							 source_ddl_options,
+							 PGC_USERSET,
 							 0,
 							 NULL, NULL, NULL);
 

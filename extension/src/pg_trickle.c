@@ -11,6 +11,7 @@
 
 #include "fmgr.h"
 
+#include "ddl.h"
 #include "pg_trickle.h"
 
 PG_MODULE_MAGIC;
@@ -21,4 +22,5 @@ void
 _PG_init(void)
 {
 	pgt_define_gucs();
+	pgt_backpressure_init();
 }

@@ -26,6 +26,7 @@
 #include "bytes.h"
 #include "timeline_history.h"
 #include "walreader/source.h"
+#include "walreader/timelines.h"
 
 namespace pgt {
 
@@ -203,6 +204,23 @@ class SegmentSource : public WalSource {
   void ConfirmFlush(Lsn) override {}
   TimeLineId timeline() const override { return tli_; }
   uint64_t segment_size() const override { return known_seg_size_; }
+
+  // A whole (small) file of the archive, decompressed: nullopt if absent.
+  Result<std::optional<std::string>> FetchFile(const std::string& name) {
+    bool partial = false;
+    PGT_ASSIGN_OR_RETURN(std::string path, Find(name, &partial));
+    if (path.empty()) return std::optional<std::string>();
+    PGT_ASSIGN_OR_RETURN(auto raw, ReadWhole(path));
+    if (!tmpdir_.empty()) ::unlink(path.c_str());
+    std::vector<uint8_t> data;
+    if (raw.size() >= 4 && raw[0] == 0x28 && raw[1] == 0xB5 && raw[2] == 0x2F && raw[3] == 0xFD)
+      PGT_RETURN_IF_ERROR(Zstd(raw, &data, name));
+    else if (raw.size() >= 2 && raw[0] == 0x1F && raw[1] == 0x8B)
+      PGT_RETURN_IF_ERROR(Gzip(raw, &data, name));
+    else
+      data = std::move(raw);
+    return std::optional<std::string>(std::string(data.begin(), data.end()));
+  }
 
  private:
   // Timeline history: `%08X.history` of the requested timeline lists its ancestors and the LSN
@@ -430,6 +448,39 @@ Result<std::unique_ptr<WalSource>> OpenSegmentSource(const SegmentSourceOptions&
       return Status::NotFound("WAL directory " + opts.dir + " does not exist");
   }
   return std::unique_ptr<WalSource>(new SegmentSource(opts));
+}
+
+Result<std::optional<std::string>> FetchArchiveFile(const SegmentSourceOptions& archive,
+                                                    const std::string& name) {
+  SegmentSourceOptions o = archive;
+  o.kind = SegmentSourceOptions::Kind::kArchive;
+  SegmentSource src(o);
+  return src.FetchFile(name);
+}
+
+namespace {
+std::string HistoryName(TimeLineId tli) {
+  char name[32];
+  std::snprintf(name, sizeof name, "%08X.history", tli);
+  return name;
+}
+}  // namespace
+
+Result<TimeLineId> ArchiveNewestTimeline(const SegmentSourceOptions& archive, TimeLineId from) {
+  TimeLineId newest = std::max<TimeLineId>(from, 1);
+  for (;;) {
+    PGT_ASSIGN_OR_RETURN(auto f, FetchArchiveFile(archive, HistoryName(newest + 1)));
+    if (!f) return newest;
+    newest++;
+  }
+}
+
+Result<TimelineHistory> ArchiveTimelineHistory(const SegmentSourceOptions& archive, TimeLineId tli) {
+  if (tli <= 1) return TimelineHistory{{tli, 0, kEndOfTime}};
+  std::string name = HistoryName(tli);
+  PGT_ASSIGN_OR_RETURN(auto f, FetchArchiveFile(archive, name));
+  if (!f) return Status::NotFound("timeline history " + name + " is not in the archive");
+  return ParseTimelineHistoryText(*f, tli, name + " (archive)");
 }
 
 Result<std::unique_ptr<WalSource>> OpenDirectorySource(const std::string& dir) {

@@ -39,7 +39,14 @@ struct SqlCatalogResolver::Impl {
   RelFileLocator last_loc;
   const RelationDesc* last_desc = nullptr;
 
+  // A lost connection is re-established once per query (PQreset resolves a multi-host
+  // conninfo again, so after a failover it reaches whichever server now answers).
   Result<std::unique_ptr<PgResult>> Query(const std::string& sql, const std::vector<std::string>& params) {
+    if (PQstatus(conn) != CONNECTION_OK) PQreset(conn);
+    auto r = internal::PgQuery(conn, sql, params);
+    if (r.ok() || r.status().code() != Status::Code::kUnavailable) return r;
+    PQreset(conn);
+    if (PQstatus(conn) != CONNECTION_OK) return r;
     return internal::PgQuery(conn, sql, params);
   }
 

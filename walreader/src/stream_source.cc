@@ -24,6 +24,7 @@
 
 #include "timeline_history.h"
 #include "walreader/source.h"
+#include "walreader/timelines.h"
 
 namespace pgt {
 
@@ -46,8 +47,9 @@ int64_t NowPgUs() {
 }
 
 Result<PGconn*> ConnectReplication(const std::string& conninfo) {
-  const char* keys[] = {"dbname", "replication", "fallback_application_name", nullptr};
-  const char* vals[] = {conninfo.c_str(), "true", "pgtrickle-walreader", nullptr};
+  // connect_timeout 5 s unless the conninfo sets one (expanded later, so it wins).
+  const char* keys[] = {"connect_timeout", "dbname", "replication", "fallback_application_name", nullptr};
+  const char* vals[] = {"5", conninfo.c_str(), "true", "pgtrickle-walreader", nullptr};
   PGconn* c = PQconnectdbParams(keys, vals, 1);
   if (c == nullptr) return Status::Unavailable("out of memory creating a libpq connection");
   if (PQstatus(c) != CONNECTION_OK) {
@@ -60,6 +62,7 @@ Result<PGconn*> ConnectReplication(const std::string& conninfo) {
 }
 
 struct SystemId {
+  std::string system_id;
   TimeLineId tli = 0;
   Lsn xlogpos = 0;
 };
@@ -71,6 +74,7 @@ Result<SystemId> IdentifySystem(PGconn* c) {
     return Status::Unavailable("IDENTIFY_SYSTEM failed: " + msg);
   }
   SystemId id;
+  id.system_id = PQgetvalue(r, 0, 0);
   id.tli = static_cast<TimeLineId>(std::strtoul(PQgetvalue(r, 0, 1), nullptr, 10));
   auto pos = ParseLsn(PQgetvalue(r, 0, 2));
   PQclear(r);
@@ -80,7 +84,7 @@ Result<SystemId> IdentifySystem(PGconn* c) {
 }
 
 // TIMELINE_HISTORY tli -> the spans of the server's history (content is the file's text).
-Result<std::vector<internal::TimelineSpan>> TimelineHistory(PGconn* c, TimeLineId tli) {
+Result<std::vector<internal::TimelineSpan>> FetchHistory(PGconn* c, TimeLineId tli) {
   std::string cmd = "TIMELINE_HISTORY " + std::to_string(tli);
   PGresult* r = PQexec(c, cmd.c_str());
   if (PQresultStatus(r) != PGRES_TUPLES_OK || PQntuples(r) != 1 || PQnfields(r) < 2) {
@@ -125,8 +129,10 @@ class StreamSource : public WalSource {
       Status st = Connect();
       if (!st.ok()) {
         // Configuration errors surface at once, and so does a history that does not contain
-        // the timeline being streamed (retrying cannot help).
-        if (!ever_connected_ || st.code() != Status::Code::kUnavailable) return st;
+        // the timeline being streamed (retrying cannot help), unless the owner retries them.
+        if (!opts_.retry_first_connect && (!ever_connected_ || st.code() != Status::Code::kUnavailable))
+          return st;
+        problem_ = st.message();
         ScheduleReconnect();
         return Status::Ok();
       }
@@ -141,7 +147,7 @@ class StreamSource : public WalSource {
         Status st = Handle(buf, n, out);
         PQfreemem(buf);
         if (!st.ok()) return st;
-        if (out->size() > before) return Status::Ok();
+        if (out->size() > before) { problem_.clear(); return Status::Ok(); }
         continue;
       }
       if (n == 0) {
@@ -152,6 +158,7 @@ class StreamSource : public WalSource {
         pollfd pfd{PQsocket(conn_), POLLIN, 0};
         ::poll(&pfd, 1, static_cast<int>(ms));
         if (PQconsumeInput(conn_) == 0) {   // connection lost
+          problem_ = "replication connection lost: " + LastError();
           Drop();
           return Status::Ok();
         }
@@ -159,6 +166,7 @@ class StreamSource : public WalSource {
       }
       // -1: the server ended the stream (end of a historic timeline, shutdown, promotion of
       // the standby we stream from); -2: error.
+      if (n == -2) problem_ = "replication stream failed: " + LastError();
       if (n == -1) {
         auto switched = EndOfCopy();
         if (!switched.ok()) return switched.status();
@@ -180,6 +188,7 @@ class StreamSource : public WalSource {
 
   void ConfirmFlush(Lsn lsn) override { flushed_ = std::max(flushed_, lsn); }
   TimeLineId timeline() const override { return tli_; }
+  std::string problem() const override { return problem_; }
   Lsn TakeDiscardFrom() override {
     Lsn d = discard_from_;
     discard_from_ = kInvalidLsn;
@@ -207,7 +216,7 @@ class StreamSource : public WalSource {
   Status ChooseTimeline(TimeLineId server_tli) {
     if (tli_ == server_tli || (tli_ != 0 && tli_ > server_tli)) return Status::Ok();
     if (server_tli <= 1) { tli_ = server_tli; return Status::Ok(); }   // timeline 1: no history
-    PGT_ASSIGN_OR_RETURN(auto spans, TimelineHistory(conn_, server_tli));
+    PGT_ASSIGN_OR_RETURN(auto spans, FetchHistory(conn_, server_tli));
     size_t i = 0;
     if (tli_ == 0) {
       while (i + 1 < spans.size() && spans[i].end <= pos_) i++;
@@ -296,6 +305,9 @@ class StreamSource : public WalSource {
       if (PQresultStatus(r) == PGRES_TUPLES_OK && st.ok()) {
         st = NextTimelineResult(r);
         switched = st.ok();
+      } else if (PQresultStatus(r) == PGRES_FATAL_ERROR) {
+        // e.g. "requested WAL segment ... has already been removed"
+        problem_ = "replication stream ended: " + Trimmed(PQresultErrorMessage(r));
       }
       PQclear(r);
     }
@@ -325,14 +337,23 @@ class StreamSource : public WalSource {
     return Status::Corruption(std::string("unexpected replication message type '") + m[0] + "'");
   }
 
+  static std::string Trimmed(std::string m) {
+    while (!m.empty() && (m.back() == '\n' || m.back() == ' ')) m.pop_back();
+    return m;
+  }
+  std::string LastError() const { return Trimmed(PQerrorMessage(conn_)); }
+
   void MaybeSendStatus(bool force) {
     auto now = Clock::now();
     if (!force && now - last_status_ < opts_.status_interval) return;
+    // Without a slot nothing is retained for us: report what was received as flushed, so the
+    // server's shutdown (which waits for flush == sent) never waits on this client.
+    const Lsn flush = opts_.slot.empty() ? pos_ : flushed_;
     char msg[34];
     msg[0] = 'r';
     PutBE64(msg + 1, pos_);
-    PutBE64(msg + 9, flushed_);
-    PutBE64(msg + 17, flushed_);
+    PutBE64(msg + 9, flush);
+    PutBE64(msg + 17, flush);
     PutBE64(msg + 25, static_cast<uint64_t>(NowPgUs()));
     msg[33] = 0;
     if (PQputCopyData(conn_, msg, sizeof msg) == 1) PQflush(conn_);
@@ -361,6 +382,7 @@ class StreamSource : public WalSource {
   Lsn discard_from_ = kInvalidLsn;   // handed-out bytes from here on are void (TakeDiscardFrom)
   TimeLineId tli_ = 0;   // timeline of the bytes at pos_ (0 = the server's, chosen at connect)
   bool ever_connected_ = false;
+  std::string problem_;   // why nothing flows (problem()), cleared by the next bytes
   std::chrono::milliseconds backoff_{0};
   Clock::time_point next_attempt_{};
   Clock::time_point last_status_{};
@@ -379,6 +401,22 @@ Result<Lsn> IdentifySystemXLogPos(const std::string& conninfo, TimeLineId* tli) 
   if (!id.ok()) return id.status();
   if (tli != nullptr) *tli = id->tli;
   return id->xlogpos;
+}
+
+Result<ServerIdentity> IdentifyServer(const std::string& conninfo) {
+  PGT_ASSIGN_OR_RETURN(PGconn* c, ConnectReplication(conninfo));
+  auto id = IdentifySystem(c);
+  PQfinish(c);
+  if (!id.ok()) return id.status();
+  return ServerIdentity{id->system_id, id->tli, id->xlogpos};
+}
+
+Result<TimelineHistory> ServerTimelineHistory(const std::string& conninfo, TimeLineId tli) {
+  if (tli <= 1) return TimelineHistory{{tli, 0, kEndOfTime}};
+  PGT_ASSIGN_OR_RETURN(PGconn* c, ConnectReplication(conninfo));
+  auto h = FetchHistory(c, tli);
+  PQfinish(c);
+  return h;
 }
 
 }  // namespace pgt

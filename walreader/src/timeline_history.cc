@@ -32,3 +32,18 @@ Result<std::vector<TimelineSpan>> ParseTimelineHistory(const std::string& text, 
 }
 
 }  // namespace pgt::internal
+
+namespace pgt {
+
+Result<TimelineHistory> ParseTimelineHistoryText(const std::string& text, TimeLineId tli,
+                                                 const std::string& what) {
+  return internal::ParseTimelineHistory(text, tli, what);
+}
+
+const TimelineSpan* FindTimeline(const TimelineHistory& h, TimeLineId tli) {
+  for (const auto& s : h)
+    if (s.tli == tli) return &s;
+  return nullptr;
+}
+
+}  // namespace pgt

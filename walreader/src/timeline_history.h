@@ -7,17 +7,12 @@
 
 #include "walreader/lsn.h"
 #include "walreader/status.h"
+#include "walreader/timelines.h"
 
 namespace pgt::internal {
 
-// One timeline of a history: WAL in [begin, end) belongs to `tli`. The newest timeline (the one
-// whose history was read) has end = kEndOfTime.
-struct TimelineSpan {
-  TimeLineId tli = 0;
-  Lsn begin = 0;
-  Lsn end = 0;
-};
-constexpr Lsn kEndOfTime = ~Lsn{0};
+using ::pgt::TimelineSpan;
+using ::pgt::kEndOfTime;
 
 // Parses the history of timeline `tli` ("parentTLI <tab> X/X <tab> reason" lines, '#' comments,
 // parents increasing) into spans, oldest first, the last one being `tli` itself. `what` names the

@@ -20,6 +20,16 @@ struct EngineOptions {
   int poll_ms = 500;                  // catalog poll period (new/dropped stream tables)
   int batch_ms = 200;                 // max age of an uncommitted batch of decoded transactions
   int heartbeat_ms = 1000;            // status written to the primary
+  bool log_format_given = false;      // --log-format set: pg_trickle.log_format is not read
+  // HTTP (docs/engine-cli.md): /metrics, /healthz, /readyz, /status; "" = no HTTP server.
+  std::string http_listen;
+  int health_stall_s = 60;            // /healthz fails after this long without main-loop progress
+  int ready_max_lag_mb = 64;          // /readyz fails while this far behind the standby
+  // issue 8 (failover): second WAL source and RocksDB checkpoints for divergence rewinds.
+  std::string archive_dir;            // WAL archive directory (flat or barman layout), "" = none
+  std::string restore_command;        // restore_command-style ('%f' '%p'), "" = none
+  int checkpoint_interval_s = 60;     // RocksDB checkpoint period (0 = none)
+  int checkpoint_keep = 3;            // checkpoints kept
   bool help = false;
 };
 

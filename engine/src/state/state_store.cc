@@ -2,6 +2,7 @@
 
 #include <rocksdb/db.h>
 #include <rocksdb/options.h>
+#include <rocksdb/utilities/checkpoint.h>
 #include <rocksdb/utilities/write_batch_with_index.h>
 
 #include <vector>
@@ -168,6 +169,13 @@ Status Batch::ScanWithBase(Cf cf, std::string_view prefix, bool reverse, const S
   std::unique_ptr<rocksdb::Iterator> it(
       wb_->NewIteratorWithBase(h, store_->db_->NewIterator(rocksdb::ReadOptions(), h)));
   return ScanPrefix(it.get(), prefix, reverse, fn);
+}
+
+Status StateStore::CreateCheckpoint(const std::string& dir) {
+  rocksdb::Checkpoint* raw = nullptr;
+  PGT_RETURN_IF_ERROR(FromRocks(rocksdb::Checkpoint::Create(db_.get(), &raw), "checkpoint"));
+  std::unique_ptr<rocksdb::Checkpoint> cp(raw);
+  return FromRocks(cp->CreateCheckpoint(dir), "checkpoint into " + dir);
 }
 
 }  // namespace pgt::engine

@@ -60,6 +60,9 @@ class StateStore {
   Status DeletePrefix(Cf cf, std::string_view prefix);  // range delete, fsync'd
   // Approximate bytes on disk (SST + WAL) for metrics.
   uint64_t ApproximateSize();
+  // Issue 8: a consistent copy of the committed state in `dir` (must not exist), SST files
+  // hard-linked (rocksdb::Checkpoint).
+  Status CreateCheckpoint(const std::string& dir);
 
  private:
   friend class Batch;

@@ -34,6 +34,10 @@ class WalSource {
   // timeline was sent past the switch point). Returned once, then kInvalidLsn; the following
   // Reads continue at that LSN with the new timeline's bytes. timeline() is then the new one.
   virtual Lsn TakeDiscardFrom() { return kInvalidLsn; }
+  // Added (issue 8): why the source cannot deliver WAL at its position right now ("" = nothing
+  // known to be wrong): e.g. a stream whose server is unreachable or no longer has the WAL.
+  // Cleared once bytes flow again. Lets a composite source fall back to the archive.
+  virtual std::string problem() const { return ""; }
 };
 
 // Physical replication from a (standby) server: IDENTIFY_SYSTEM, START_REPLICATION [SLOT s]
@@ -43,11 +47,16 @@ class WalSource {
 // historic timeline the server ends COPY and names the next timeline and its start LSN, and
 // streaming continues there (START_REPLICATION on the next timeline). timeline() is the timeline
 // of the bytes being delivered. Start(lsn, 0) picks the timeline holding `lsn` in the server's
-// history.
+// history. Without a slot the received position is reported as written and flushed (a server's
+// shutdown waits until its walsenders' clients confirmed what was sent; retention is the
+// consumer's business then); with a slot, flush = ConfirmFlush so the slot retains the rest.
 struct StreamOptions {
   std::string conninfo;            // libpq conninfo; replication=true is added
   std::string slot;                // physical slot name ("" = none)
   std::chrono::milliseconds status_interval{1000};
+  // Added (issue 8): a failed first connection is retried like a lost one (reported through
+  // problem()) instead of being returned by Read.
+  bool retry_first_connect = false;
 };
 Result<std::unique_ptr<WalSource>> OpenStreamSource(const StreamOptions& opts);
 // Current flush position reported by IDENTIFY_SYSTEM (where a fresh consumer starts).
