@@ -400,9 +400,8 @@ class Drill:
         self.report.update(new_primary=lagger.name, timeline=tli, switch_point=sp)
         self.point("promoted")
         how = self.rng.choice(["rewind", "re-clone"])
-        self.report["notes"].append(f"engine's standby {eng_standby.name} {how}d"
-                                    if how == "rewind" else
-                                    f"engine's standby {eng_standby.name} re-cloned")
+        self.report["notes"].append(f"engine's standby {eng_standby.name} "
+                                    + ("rewound" if how == "rewind" else "re-cloned"))
         log(f"the engine's standby {eng_standby.name} is ahead of the switch point: {how}")
         if how == "rewind":
             ha.rewind(eng_standby, lagger)
