@@ -10,6 +10,7 @@ PACKAGES=(
   librocksdb-dev libzstd-dev libboost-dev libgtest-dev libgmock-dev
   nlohmann-json3-dev libxxhash-dev zlib1g-dev liblz4-dev
   python3 python3-psycopg2
+  zstd                          # tests/harness/ha.py: archive_command / restore_command of the failover drills
   clang-14 libclang-rt-14-dev   # walreader/fuzz/run.sh: clang++-14 + libFuzzer runtime
   prometheus-cpp-dev            # engine /metrics: prometheus-cpp core registry + text serializer
   prometheus                    # promtool (check metrics/rules, test rules) + server for tests/ops

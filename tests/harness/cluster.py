@@ -23,6 +23,7 @@ import atexit
 import fcntl
 import os
 import pwd
+import random
 import shlex
 import shutil
 import signal
@@ -111,10 +112,14 @@ def _port_free(port: int) -> bool:
         s.close()
 
 
-def reserve_ports(n: int, owner_dir: str) -> list[int]:
-    """Pick n free loopback ports (bind to 0), record them in the registry (file per port,
-    holding the owner's data root) under a global flock. Entries whose owner dir is gone are
-    stale and reclaimed."""
+def reserve_ports(n: int, owner_dir: str, port_range: tuple[int, int] | None = None) -> list[int]:
+    """Pick n free loopback ports (bind to 0, or at random in port_range = (low, high)), record
+    them in the registry (file per port, holding the owner's data root) under a global flock.
+    Entries whose owner dir is gone are stale and reclaimed.
+
+    A server that is stopped and started again on its port (failover drills) needs a port
+    outside the kernel's ephemeral range (ip_local_port_range): there, any client connection
+    made meanwhile may get it as its local port and block the restart."""
     os.makedirs(PORT_REGISTRY, exist_ok=True)
     try:
         os.chmod(PORT_REGISTRY, 0o1777)
@@ -139,11 +144,15 @@ def reserve_ports(n: int, owner_dir: str) -> list[int]:
                     except OSError:
                         pass
             ports: list[int] = []
+            rng = random.SystemRandom()
             for _ in range(200):
-                s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-                s.bind(("127.0.0.1", 0))
-                port = s.getsockname()[1]
-                s.close()
+                if port_range is not None:
+                    port = rng.randrange(port_range[0], port_range[1])
+                else:
+                    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+                    s.bind(("127.0.0.1", 0))
+                    port = s.getsockname()[1]
+                    s.close()
                 if port in taken or port in ports or not _port_free(port):
                     continue
                 ports.append(port)
