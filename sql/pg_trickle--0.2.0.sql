@@ -196,8 +196,14 @@ UPDATE pgtrickle.pgt_stream_tables SET search_path = '"$user", public';
 
 -- columns: attnums of the source a stream table reads (referenced columns and the key);
 -- DDL that drops or retypes one of them is refused (pg_trickle.source_ddl).
+-- Added without a default, then filled: an ADD COLUMN with a default stores a "missing value"
+-- in pg_attribute, which WAL decoders must then supply for older rows (pgtrickle-waldump
+-- describes every table of the database and does not decode array missing values).
+ALTER TABLE pgtrickle.pgt_sources ADD COLUMN columns int2[];
+UPDATE pgtrickle.pgt_sources SET columns = '{}';
 ALTER TABLE pgtrickle.pgt_sources
-    ADD COLUMN columns int2[] NOT NULL DEFAULT '{}';
+    ALTER COLUMN columns SET DEFAULT '{}',
+    ALTER COLUMN columns SET NOT NULL;
 
 ALTER TABLE pgtrickle.pgt_engine
     ADD COLUMN timeline       int,
