@@ -83,10 +83,10 @@ Status Engine::Impl::Rebootstrap(TableRuntime& t) {
 
 Status Engine::Impl::DropTable(int64_t id) {
   PGT_RETURN_IF_ERROR(CommitBatch());
-  Oid relid = 0;
+  std::vector<Oid> relids;
   auto it = tables.find(id);
   if (it != tables.end()) {
-    relid = it->second.table->source_relid();
+    relids = it->second.table->source_relids();
     PGT_LOG_INFO("stream table ", it->second.table->meta().name, " was dropped; removing its state");
     tables.erase(it);
   }
@@ -100,9 +100,7 @@ Status Engine::Impl::DropTable(int64_t id) {
   b.Delete(Cf::kMeta, TableMetaKey(id));
   b.Delete(Cf::kMeta, InflightKey(id));
   PGT_RETURN_IF_ERROR(store->Commit(&b));
-  bool still_used = false;
-  for (auto& [oid, t] : tables) still_used |= t.table->source_relid() == relid;
-  if (relid && !still_used) resolver->Untrack(relid);
+  for (Oid relid : relids) PGT_RETURN_IF_ERROR(DropMirrorIfUnused(relid));
   return Status::Ok();
 }
 

@@ -112,7 +112,8 @@ Status Engine::Impl::Startup() {
   PGT_RETURN_IF_ERROR(ConnectPrimary());
   PGT_RETURN_IF_ERROR(ConnectStandby());
   PGT_RETURN_IF_ERROR(ReconcileInflight());
-  for (auto& [id, t] : tables) PGT_RETURN_IF_ERROR(resolver->Track(t.table->source_relid(), 0));
+  PGT_RETURN_IF_ERROR(LoadMirrors());
+  for (auto& [relid, m] : mirrors) PGT_RETURN_IF_ERROR(resolver->Track(relid, 0));
   PGT_RETURN_IF_ERROR(StartDecoder());
   PGT_LOG_INFO("engine started: ", tables.size(), " stream table(s), decoding from ", FormatLsn(ckpt.restart_lsn),
                ckpt.consistent ? "" : " (waiting for a consistent point)");
@@ -198,26 +199,15 @@ Status Engine::Impl::Loop(const std::atomic<bool>& stop) {
   return Status::Ok();
 }
 
+// Each change is applied once to its source's shared mirror, then to every stream table reading
+// that source (mirrors.cc), in commit order whatever tables it touches.
 Status Engine::Impl::ApplyTransaction(const Transaction& txn) {
   for (const Change& c : txn.changes) {
-    std::vector<Oid> relids = c.kind == ChangeKind::kTruncate ? c.truncated : std::vector<Oid>{c.relid};
-    for (auto& [id, t] : tables) {
-      if (failed.count(id) || t.table->meta().needs_rebootstrap || txn.end_lsn <= TableApplied(t)) continue;
-      if (std::find(relids.begin(), relids.end(), t.table->source_relid()) == relids.end()) continue;
-      if (c.kind == ChangeKind::kTruncate) {
-        // Re-bootstrapped after this batch commits (catalog_poll.cc); recorded in the same batch.
-        PGT_LOG_INFO("source of ", t.table->meta().name, " was truncated at ", FormatLsn(txn.commit_lsn),
-                     "; the stream table will be bootstrapped again");
-        t.table->meta().needs_rebootstrap = true;
-        PGT_RETURN_IF_ERROR(SaveTableMeta(batch.get(), t));
-        continue;
-      }
-      Status st = t.table->ApplyChange(batch.get(), c);
-      if (!st.ok()) { MarkError(id, st.WithContext("applying transaction " + std::to_string(txn.xid) + " at " +
-                                                   FormatLsn(txn.commit_lsn))); continue; }
-      ++t.source_changes_since_merge;
-      if (t.oldest_pending_commit_us == 0) t.oldest_pending_commit_us = txn.commit_time_us;
+    if (c.kind == ChangeKind::kTruncate) {
+      for (Oid relid : c.truncated) TruncateSource(txn, relid);
+      continue;
     }
+    PGT_RETURN_IF_ERROR(ApplyChangeToSource(txn, c));
   }
   return Status::Ok();
 }
@@ -275,11 +265,12 @@ Status Engine::Impl::Heartbeat() {
     PGT_RETURN_IF_ERROR(primary->QueryParams(
         "UPDATE pgtrickle.pgt_stream_tables SET pending_change_rows = $2 WHERE id = $1 AND pending_change_rows IS DISTINCT FROM $2",
         {std::to_string(id), std::to_string(pending)}).status());
-    const auto& src = t.table->plan().sources[0];
-    auto& agg = per_source[src.schema + "." + src.name];
-    agg.first = std::max(agg.first, t.source_changes_since_merge);
-    if (t.oldest_pending_commit_us && (!agg.second || t.oldest_pending_commit_us < agg.second))
-      agg.second = t.oldest_pending_commit_us;
+    for (const auto& src : t.table->plan().sources) {
+      auto& agg = per_source[src.schema + "." + src.name];
+      agg.first = std::max(agg.first, t.source_changes_since_merge);
+      if (t.oldest_pending_commit_us && (!agg.second || t.oldest_pending_commit_us < agg.second))
+        agg.second = t.oldest_pending_commit_us;
+    }
   }
   for (auto& [name, v] : per_source) {
     nlohmann::json e = {{"source_table", name}, {"pending_rows", v.first}};
