@@ -16,6 +16,7 @@
 #include "catalog/pg_type.h"
 #include "miscadmin.h"
 #include "nodes/nodeFuncs.h"
+#include "parser/parsetree.h"
 #include "utils/builtins.h"
 #include "utils/lsyscache.h"
 #include "utils/regproc.h"
@@ -99,32 +100,52 @@ reject_function(Oid funcid, Oid opno)
 	pgt_reject("function", "%s", fname);
 }
 
+/* Name of column attno of range table entry rte, for messages. */
+static char *
+rte_column_name(RangeTblEntry *rte, AttrNumber attno)
+{
+	if (rte->rtekind == RTE_RELATION)
+		return get_attname(rte->relid, attno, false);
+	if (rte->eref && attno > 0 && attno <= list_length(rte->eref->colnames))
+		return strVal(list_nth(rte->eref->colnames, attno - 1));
+	return psprintf("%d", attno);
+}
+
 static void
 compile_var(PgtCompileCtx *ctx, Var *var, PgtExprMode mode)
 {
-	Oid			relid = ctx->source->relid;
+	RangeTblEntry *rte;
 	char	   *colname;
+	int			col;
 
-	if (var->varlevelsup != 0 || var->varno != 1)
-		pgt_reject("query construct", "outer references");
+	if (var->varlevelsup != 0)
+		pgt_reject("query construct", "outer references (correlated subqueries)");
+	rte = rt_fetch(var->varno, ctx->query->rtable);
 	if (var->varattno == 0)
 		pgt_reject("query construct", "whole-row references (\"%s\")",
-				   ctx->source->relname);
-	colname = get_attname(relid, var->varattno, false);
+				   rte->eref ? rte->eref->aliasname : "?");
 	if (var->varattno < 0)
-		pgt_reject("query construct", "system column \"%s\"", colname);
+		pgt_reject("query construct", "system column \"%s\"",
+				   get_attname(rte->relid, var->varattno, false));
+	colname = rte_column_name(rte, var->varattno);
 	if (mode == PGT_EXPR_AGG_OUTPUT)
 		pgt_reject("query construct",
 				   "column \"%s\" outside GROUP BY and aggregates (functional dependency on the key)",
 				   colname);
 	if (!pgt_type_supported(var->vartype))
 		pgt_reject("type", "column \"%s\" of %s has type %s",
-				   colname, ctx->source->qualified_name,
+				   colname, rte->rtekind == RTE_RELATION
+				   ? quote_qualified_identifier(get_namespace_name(get_rel_namespace(rte->relid)),
+												get_rel_name(rte->relid))
+				   : (rte->eref ? rte->eref->aliasname : "?"),
 				   format_type_with_typemod(var->vartype, var->vartypmod));
+	if (rte->rtekind == RTE_JOIN)
+		elog(ERROR, "join alias variable not flattened");
+	col = ctx->rt_offset[var->varno] + var->varattno - 1 - ctx->base;
 
 	jw_begin_object(ctx->w);
 	jw_kv_string(ctx->w, "kind", "col");
-	jw_kv_int(ctx->w, "col", var->varattno - 1);
+	jw_kv_int(ctx->w, "col", col);
 	write_typoid(ctx->w, var->vartype);
 	jw_end_object(ctx->w);
 }

@@ -16,7 +16,8 @@
 
 /*
  * Where an expression is evaluated:
- *   SCAN        over rows of the source (column i = attnum i+1): WHERE,
+ *   SCAN        over rows of the FROM clause (every FROM item's columns, in
+ *               FROM order; see compile_from.c): WHERE, join conditions,
  *               projections, GROUP BY keys, aggregate arguments;
  *   AGG_OUTPUT  over rows of the aggregate operator (group keys, then
  *               aggregates): the target list of a grouped query.
@@ -27,11 +28,23 @@ typedef enum PgtExprMode
 	PGT_EXPR_AGG_OUTPUT
 } PgtExprMode;
 
+/* One per stream table: the sources found so far (plan "sources"). */
+typedef struct PgtPlanCtx
+{
+	JsonWriter *w;
+	List	   *sources;		/* PgtSourceInfo *, unique relids, plan order */
+	List	   *query_stack;	/* Query *, innermost first (CTE lookup) */
+} PgtPlanCtx;
+
+/* One per Query level being compiled. */
 typedef struct PgtCompileCtx
 {
+	PgtPlanCtx *plan;
 	Query	   *query;
 	JsonWriter *w;
-	PgtSourceInfo *source;
+	int		   *rt_offset;		/* per rtindex: first column in the FROM row */
+	int		   *rt_width;		/* per rtindex: number of columns */
+	int			base;			/* column positions are relative to this */
 	bool		grouped;		/* aggregate operator present */
 	List	   *group_exprs;	/* Expr *, aggregate output columns 0..n-1 */
 	List	   *aggrefs;		/* Aggref *, aggregate output columns n.. */
@@ -46,8 +59,17 @@ extern void pgt_check_ordering_collation(Oid collid, const char *what);
 extern void pgt_check_equality_collation(Oid collid, const char *what);
 
 /* compile_source.c */
-extern PgtSourceInfo *pgt_compile_from(Query *query);
+extern int	pgt_add_source(PgtPlanCtx *plan, RangeTblEntry *rte);
 extern void pgt_write_source(JsonWriter *w, PgtSourceInfo *src);
+extern const char *pgt_rte_kind_name(RangeTblEntry *rte);
+
+/* compile_query.c */
+extern int	pgt_write_query_op(PgtPlanCtx *plan, Query *q);
+extern int	pgt_query_width(Query *q);
+
+/* compile_from.c */
+extern void pgt_layout_from(PgtCompileCtx *ctx);
+extern void pgt_write_from(PgtCompileCtx *ctx);
 
 /* compile_expr.c */
 extern void pgt_compile_expr(PgtCompileCtx *ctx, Node *node, PgtExprMode mode);

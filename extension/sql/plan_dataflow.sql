@@ -1,0 +1,40 @@
+-- Plan format 2: joins, subqueries in FROM, WITH, DISTINCT, UNION [ALL], HAVING
+CREATE EXTENSION IF NOT EXISTS pg_trickle;
+CREATE TABLE d_customers (id int PRIMARY KEY, name text, region text);
+CREATE TABLE d_orders (id int PRIMARY KEY, customer_id int, amount numeric(10,2), status text);
+CREATE TABLE d_lines (order_id int, line int, qty int, PRIMARY KEY (order_id, line));
+
+-- inner join: the equality becomes the join's keys, the rest its residual condition
+SELECT pgtrickle.create_stream_table('d_join',
+  $$SELECT o.id, c.name, o.amount FROM d_orders o JOIN d_customers c ON o.customer_id = c.id AND o.amount > 10$$);
+SELECT jsonb_pretty(plan->'root') FROM pgtrickle.pgt_stream_tables WHERE name = 'public.d_join';
+SELECT plan->'version' AS version, jsonb_array_length(plan->'sources') AS sources
+  FROM pgtrickle.pgt_stream_tables WHERE name = 'public.d_join';
+
+-- comma join: WHERE equalities become keys, the rest stays a filter above the joins
+SELECT pgtrickle.create_stream_table('d_comma',
+  $$SELECT o.id, l.line FROM d_orders o, d_lines l, d_customers c
+    WHERE l.order_id = o.id AND c.id = o.customer_id AND c.region = 'eu'$$);
+SELECT jsonb_pretty(plan->'root') FROM pgtrickle.pgt_stream_tables WHERE name = 'public.d_comma';
+
+-- every other accepted shape: the operators each produces
+CREATE FUNCTION d_ops(j jsonb) RETURNS text LANGUAGE sql AS $$
+  SELECT string_agg(DISTINCT v #>> '{}', ',' ORDER BY v #>> '{}')
+  FROM jsonb_path_query(j, 'strict $.**.op') v $$;
+SELECT pgtrickle.create_stream_table('d_left', 'SELECT c.id, o.id AS oid FROM d_customers c LEFT JOIN d_orders o ON o.customer_id = c.id');
+SELECT pgtrickle.create_stream_table('d_right', 'SELECT c.id, o.id AS oid FROM d_customers c RIGHT JOIN d_orders o ON o.customer_id = c.id');
+SELECT pgtrickle.create_stream_table('d_full', 'SELECT id, c.name FROM d_customers c FULL JOIN d_orders o USING (id)');
+SELECT pgtrickle.create_stream_table('d_self', 'SELECT a.id, b.id AS bid FROM d_orders a JOIN d_orders b ON a.customer_id = b.customer_id AND a.id < b.id');
+SELECT pgtrickle.create_stream_table('d_cross', 'SELECT a.id, b.id AS bid FROM d_customers a CROSS JOIN d_customers b');
+SELECT pgtrickle.create_stream_table('d_sub', 'SELECT s.customer_id, s.n FROM (SELECT customer_id, count(*) AS n FROM d_orders GROUP BY customer_id) s WHERE s.n > 1');
+SELECT pgtrickle.create_stream_table('d_cte', 'WITH big AS (SELECT * FROM d_orders WHERE amount > 100) SELECT c.name, count(*) AS n FROM big JOIN d_customers c ON c.id = big.customer_id GROUP BY c.name');
+SELECT pgtrickle.create_stream_table('d_distinct', 'SELECT DISTINCT region FROM d_customers');
+SELECT pgtrickle.create_stream_table('d_union', 'SELECT id FROM d_orders UNION SELECT id FROM d_customers');
+SELECT pgtrickle.create_stream_table('d_union_all', 'SELECT id, status AS s FROM d_orders UNION ALL SELECT id, region FROM d_customers');
+SELECT pgtrickle.create_stream_table('d_having', 'SELECT customer_id, sum(amount) AS total FROM d_orders GROUP BY customer_id HAVING count(*) > 2 AND sum(amount) > 0');
+SELECT name, d_ops(plan->'root') AS ops, jsonb_array_length(plan->'sources') AS sources
+  FROM pgtrickle.pgt_stream_tables WHERE name LIKE 'public.d\_%' ORDER BY id;
+
+SELECT pgtrickle.drop_stream_table(name) FROM pgtrickle.pgt_stream_tables WHERE name LIKE 'public.d\_%';
+DROP FUNCTION d_ops(jsonb);
+DROP TABLE d_customers, d_orders, d_lines;
