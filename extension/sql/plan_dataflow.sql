@@ -32,6 +32,11 @@ SELECT pgtrickle.create_stream_table('d_distinct', 'SELECT DISTINCT region FROM 
 SELECT pgtrickle.create_stream_table('d_union', 'SELECT id FROM d_orders UNION SELECT id FROM d_customers');
 SELECT pgtrickle.create_stream_table('d_union_all', 'SELECT id, status AS s FROM d_orders UNION ALL SELECT id, region FROM d_customers');
 SELECT pgtrickle.create_stream_table('d_having', 'SELECT customer_id, sum(amount) AS total FROM d_orders GROUP BY customer_id HAVING count(*) > 2 AND sum(amount) > 0');
+-- expressions: CASE (searched and simple), COALESCE, NULLIF, GREATEST/LEAST, IN lists
+SELECT pgtrickle.create_stream_table('d_expr', $$SELECT id, CASE WHEN amount > 100 THEN 'big' WHEN amount IS NULL THEN NULL ELSE 'small' END AS size,
+  CASE status WHEN 'paid' THEN 1 WHEN 'new' THEN 2 END AS s, COALESCE(customer_id, -1) AS cid, NULLIF(status, 'new') AS st,
+  GREATEST(amount, 10, NULL) AS g, LEAST(customer_id, id) AS l FROM d_orders WHERE status IN ('new', 'paid') AND id NOT IN (1, 2)$$);
+SELECT jsonb_pretty(plan#>'{root,input,predicate}') FROM pgtrickle.pgt_stream_tables WHERE name = 'public.d_expr';
 SELECT name, d_ops(plan->'root') AS ops, jsonb_array_length(plan->'sources') AS sources
   FROM pgtrickle.pgt_stream_tables WHERE name LIKE 'public.d\_%' ORDER BY id;
 

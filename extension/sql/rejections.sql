@@ -67,11 +67,9 @@ SELECT pgtrickle.create_stream_table('st', 'SELECT id, t::varchar(3) AS x FROM r
 SELECT pgtrickle.create_stream_table('st', 'SELECT id FROM r_src WHERE d > CURRENT_DATE');
 
 -- expression constructs
-SELECT pgtrickle.create_stream_table('st', 'SELECT id, CASE WHEN n > 0 THEN 1 ELSE 0 END AS c FROM r_src');
-SELECT pgtrickle.create_stream_table('st', 'SELECT id, COALESCE(n, 0) AS c FROM r_src');
-SELECT pgtrickle.create_stream_table('st', 'SELECT id, NULLIF(n, 0) AS c FROM r_src');
-SELECT pgtrickle.create_stream_table('st', 'SELECT id, GREATEST(n, 0) AS c FROM r_src');
-SELECT pgtrickle.create_stream_table('st', 'SELECT id FROM r_src WHERE n IN (1, 2, 3)');
+SELECT pgtrickle.create_stream_table('st', 'SELECT id, CASE WHEN n > 0 THEN f ELSE 0 END AS c FROM r_src');
+SELECT pgtrickle.create_stream_table('st', 'SELECT id FROM r_src WHERE n = ANY (ARRAY(SELECT id FROM r_src))');
+SELECT pgtrickle.create_stream_table('st', $$SELECT id, GREATEST(t, 'b' COLLATE "en-x-icu") AS g FROM r_src$$);
 SELECT pgtrickle.create_stream_table('st', 'SELECT id FROM r_src WHERE n IS DISTINCT FROM 1');
 SELECT pgtrickle.create_stream_table('st', 'SELECT id FROM r_src WHERE (n > 1) IS TRUE');
 SELECT pgtrickle.create_stream_table('st', 'SELECT id, ARRAY[n] AS a FROM r_src');

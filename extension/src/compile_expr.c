@@ -2,8 +2,10 @@
  * compile_expr.c
  *    Expressions → plan expression JSON, one function per node type.
  *
- * Accepted nodes: Var (column of the source), Const, OpExpr and FuncExpr
+ * Accepted nodes: Var (column of the FROM row), Const, OpExpr and FuncExpr
  * in the allow-list (compile_funcs.c), BoolExpr (AND/OR/NOT), NullTest,
+ * CASE, COALESCE, NULLIF, GREATEST/LEAST, IN lists (as OR of =, NOT IN as
+ * AND of <>),
  * RelabelType between text and varchar, CollateExpr (transparent: the
  * collation is checked where it matters, at comparisons), and, over the
  * output of an aggregate, group keys and Aggrefs. Every other node is
@@ -14,6 +16,8 @@
 
 #include "catalog/pg_proc.h"
 #include "catalog/pg_type.h"
+#include "nodes/makefuncs.h"
+#include "utils/array.h"
 #include "miscadmin.h"
 #include "nodes/nodeFuncs.h"
 #include "parser/parsetree.h"
@@ -358,6 +362,144 @@ agg_output_column(PgtCompileCtx *ctx, Node *node)
 	return -1;
 }
 
+/* {"kind": kind, "args": [...], "typoid"} */
+static void
+write_variadic(PgtCompileCtx *ctx, const char *kind, List *args, Oid typoid, PgtExprMode mode)
+{
+	ListCell   *lc;
+
+	if (!pgt_type_supported(typoid))
+		pgt_reject("type", "result of %s is %s", kind, format_type_be(typoid));
+	jw_begin_object(ctx->w);
+	jw_kv_string(ctx->w, "kind", kind);
+	jw_key(ctx->w, "args");
+	jw_begin_array(ctx->w);
+	foreach(lc, args)
+		pgt_compile_expr(ctx, lfirst(lc), mode);
+	jw_end_array(ctx->w);
+	write_typoid(ctx->w, typoid);
+	jw_end_object(ctx->w);
+}
+
+/* GREATEST/LEAST order their arguments: text needs byte order (collation "C"). */
+static void
+compile_minmax(PgtCompileCtx *ctx, MinMaxExpr *mm, PgtExprMode mode)
+{
+	const char *kind = mm->op == IS_GREATEST ? "greatest" : "least";
+
+	if (pgt_type_is_text(mm->minmaxtype))
+		pgt_check_ordering_collation(mm->inputcollid, mm->op == IS_GREATEST ? "GREATEST" : "LEAST");
+	write_variadic(ctx, kind, mm->args, mm->minmaxtype, mode);
+}
+
+/* NULLIF(a, b): its operator must be an allowed equality. */
+static void
+compile_nullif(PgtCompileCtx *ctx, NullIfExpr *ni, PgtExprMode mode)
+{
+	const PgtFnInfo *info;
+
+	set_opfuncid((OpExpr *) ni);
+	info = pgt_lookup_function(ni->opfuncid);
+	if (info == NULL || strcmp(info->fn, "eq") != 0)
+		reject_function(ni->opfuncid, ni->opno);
+	if (pgt_type_is_text(exprType(linitial(ni->args))))
+		pgt_check_equality_collation(ni->inputcollid, "NULLIF");
+	write_variadic(ctx, "nullif", ni->args, ni->opresulttype, mode);
+}
+
+/*
+ * CASE: {"kind": "case", "whens": [{"cond", "then"}...], "else"}. A simple
+ * CASE x WHEN v … compares through the analyzer's CaseTestExpr, compiled as x.
+ */
+static void
+compile_case(PgtCompileCtx *ctx, CaseExpr *ce, PgtExprMode mode)
+{
+	Node	   *save = ctx->case_test;
+	ListCell   *lc;
+
+	if (!pgt_type_supported(ce->casetype))
+		pgt_reject("type", "result of CASE is %s", format_type_be(ce->casetype));
+	ctx->case_test = (Node *) ce->arg;
+	jw_begin_object(ctx->w);
+	jw_kv_string(ctx->w, "kind", "case");
+	jw_key(ctx->w, "whens");
+	jw_begin_array(ctx->w);
+	foreach(lc, ce->args)
+	{
+		CaseWhen   *cw = lfirst_node(CaseWhen, lc);
+
+		jw_begin_object(ctx->w);
+		jw_key(ctx->w, "cond");
+		pgt_compile_expr(ctx, (Node *) cw->expr, mode);
+		jw_key(ctx->w, "then");
+		ctx->case_test = NULL;	/* THEN may hold another CASE */
+		pgt_compile_expr(ctx, (Node *) cw->result, mode);
+		ctx->case_test = (Node *) ce->arg;
+		jw_end_object(ctx->w);
+	}
+	jw_end_array(ctx->w);
+	ctx->case_test = save;
+	jw_key(ctx->w, "else");
+	if (ce->defresult)
+		pgt_compile_expr(ctx, (Node *) ce->defresult, mode);
+	else
+		jw_null(ctx->w);
+	write_typoid(ctx->w, ce->casetype);
+	jw_end_object(ctx->w);
+}
+
+/*
+ * x IN (a, b, …) / x = ANY (ARRAY[…]) → x = a OR x = b …; x NOT IN (…) /
+ * x <> ALL (…) → x <> a AND x <> b …: the same three-valued result, NULLs
+ * included. Only lists (ARRAY[...] or an array constant).
+ */
+static void
+compile_saop(PgtCompileCtx *ctx, ScalarArrayOpExpr *sa, PgtExprMode mode)
+{
+	Node	   *x = linitial(sa->args);
+	Node	   *arr = lsecond(sa->args);
+	List	   *elems = NIL;
+	ListCell   *lc;
+
+	if (IsA(arr, ArrayExpr) && !((ArrayExpr *) arr)->multidims)
+		elems = ((ArrayExpr *) arr)->elements;
+	else if (IsA(arr, Const) && !((Const *) arr)->constisnull)
+	{
+		Const	   *c = (Const *) arr;
+		ArrayType  *a = DatumGetArrayTypeP(c->constvalue);
+		Oid			et = ARR_ELEMTYPE(a);
+		int16		typlen;
+		bool		typbyval;
+		char		typalign;
+		Datum	   *values;
+		bool	   *nulls;
+		int			n;
+
+		if (ARR_NDIM(a) > 1)
+			pgt_reject("expression", "multi-dimensional arrays in IN / ANY / ALL");
+		get_typlenbyvalalign(et, &typlen, &typbyval, &typalign);
+		deconstruct_array(a, et, typlen, typbyval, typalign, &values, &nulls, &n);
+		for (int i = 0; i < n; i++)
+			elems = lappend(elems, makeConst(et, -1, c->constcollid, typlen, values[i], nulls[i], typbyval));
+	}
+	else
+		pgt_reject("expression", "ANY/ALL over an array expression (only IN lists)");
+	if (elems == NIL)
+		pgt_reject("expression", "empty IN list");
+	set_sa_opfuncid(sa);
+	jw_begin_object(ctx->w);
+	jw_kv_string(ctx->w, "kind", "bool");
+	jw_kv_string(ctx->w, "fn", sa->useOr ? "or" : "and");
+	jw_key(ctx->w, "args");
+	jw_begin_array(ctx->w);
+	foreach(lc, elems)
+		compile_call(ctx, mode, sa->opfuncid, sa->opno, list_make2(x, lfirst(lc)),
+					 BOOLOID, sa->inputcollid);
+	jw_end_array(ctx->w);
+	write_typoid(ctx->w, BOOLOID);
+	jw_end_object(ctx->w);
+}
+
 void
 pgt_compile_expr(PgtCompileCtx *ctx, Node *node, PgtExprMode mode)
 {
@@ -401,6 +543,27 @@ pgt_compile_expr(PgtCompileCtx *ctx, Node *node, PgtExprMode mode)
 			break;
 		case T_CollateExpr:
 			pgt_compile_expr(ctx, (Node *) ((CollateExpr *) node)->arg, mode);
+			break;
+		case T_CoalesceExpr:
+			write_variadic(ctx, "coalesce", ((CoalesceExpr *) node)->args,
+						   ((CoalesceExpr *) node)->coalescetype, mode);
+			break;
+		case T_MinMaxExpr:
+			compile_minmax(ctx, (MinMaxExpr *) node, mode);
+			break;
+		case T_NullIfExpr:
+			compile_nullif(ctx, (NullIfExpr *) node, mode);
+			break;
+		case T_CaseExpr:
+			compile_case(ctx, (CaseExpr *) node, mode);
+			break;
+		case T_CaseTestExpr:
+			if (ctx->case_test == NULL)
+				elog(ERROR, "CaseTestExpr outside a simple CASE");
+			pgt_compile_expr(ctx, ctx->case_test, mode);
+			break;
+		case T_ScalarArrayOpExpr:
+			compile_saop(ctx, (ScalarArrayOpExpr *) node, mode);
 			break;
 		case T_Aggref:
 			/* PostgreSQL rejects aggregates in WHERE and nested ones. */

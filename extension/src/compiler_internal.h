@@ -48,6 +48,7 @@ typedef struct PgtCompileCtx
 	bool		grouped;		/* aggregate operator present */
 	List	   *group_exprs;	/* Expr *, aggregate output columns 0..n-1 */
 	List	   *aggrefs;		/* Aggref *, aggregate output columns n.. */
+	Node	   *case_test;		/* the operand of the simple CASE being compiled */
 } PgtCompileCtx;
 
 /* compile_types.c */
