@@ -84,9 +84,10 @@ class RelatedWorkload:
             cur.execute("UPDATE customers SET region = %s, tier = %s WHERE id = %s",
                         (r.choice(REGIONS), self._maybe(r.randrange(1, 4)), r.randrange(1, 60)))
         elif k == 2:   # primary key change on the "one" side of joins
+            new_id = r.randrange(1, 200)
             cur.execute("UPDATE customers SET id = %s WHERE id = %s AND NOT EXISTS "
                         "(SELECT 1 FROM customers WHERE id = %s)",
-                        (r.randrange(1, 200), r.randrange(1, 60), r.randrange(1, 200)))
+                        (new_id, r.randrange(1, 60), new_id))
         elif k == 3:   # delete a customer: its orders lose their outer-join partner
             cur.execute("DELETE FROM customers WHERE id = %s", (r.randrange(1, 60),))
         elif k == 4:
@@ -114,9 +115,10 @@ class RelatedWorkload:
             cur.execute("UPDATE order_lines SET product_id = %s, qty = %s WHERE order_id = %s",
                         (self._maybe(r.randrange(1, 20)), self._maybe(r.randrange(1, 10)), r.randrange(1, 400)))
         elif k == 12:  # a line moves to another order (primary key change on the "many" side)
-            cur.execute("UPDATE order_lines SET order_id = %s, line = line + 10 WHERE order_id = %s AND line = 1 "
+            to = r.randrange(1, 400)
+            cur.execute("UPDATE order_lines SET order_id = %s, line = 11 WHERE order_id = %s AND line = 1 "
                         "AND NOT EXISTS (SELECT 1 FROM order_lines WHERE order_id = %s AND line = 11)",
-                        (r.randrange(1, 400), r.randrange(1, 400), r.randrange(1, 400)))
+                        (to, r.randrange(1, 400), to))
         elif k == 13:
             cur.execute("DELETE FROM order_lines WHERE order_id = %s AND line = %s", (r.randrange(1, 400), r.randrange(1, 4)))
         elif k == 14:  # many rows at once
