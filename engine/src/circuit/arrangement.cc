@@ -38,4 +38,23 @@ Status Arrangement::ForEach(Batch* b, const std::string& key,
   return st;
 }
 
+Status Arrangement::ForEachAll(Batch* b,
+                               const std::function<Status(const std::string&, const std::string&, const Row&)>& fn) {
+  Status st;
+  Status scan = b->Scan(Cf::kAgg, prefix_, [&](std::string_view k, std::string_view v) {
+    std::string_view rest = k.substr(prefix_.size());
+    if (rest.size() < 4) { st = Status::Corruption("arrangement: short key"); return false; }
+    uint32_t n = (static_cast<uint32_t>(static_cast<uint8_t>(rest[0])) << 24) |
+                 (static_cast<uint32_t>(static_cast<uint8_t>(rest[1])) << 16) |
+                 (static_cast<uint32_t>(static_cast<uint8_t>(rest[2])) << 8) | static_cast<uint8_t>(rest[3]);
+    if (rest.size() < 4 + n) { st = Status::Corruption("arrangement: short key"); return false; }
+    auto row = values::DecodeRow(v);
+    if (!row.ok()) { st = row.status(); return false; }
+    st = fn(std::string(rest.substr(4, n)), std::string(rest.substr(4 + n)), *row);
+    return st.ok();
+  });
+  PGT_RETURN_IF_ERROR(scan);
+  return st;
+}
+
 }  // namespace pgt::engine

@@ -23,6 +23,8 @@ class Arrangement {
   // Visits the rows under `key` (in identity order) until fn returns false.
   Status ForEach(Batch* b, const std::string& key,
                  const std::function<Status(const std::string& id, const Row& row, bool* stop)>& fn);
+  // Visits every row of every key (in key order).
+  Status ForEachAll(Batch* b, const std::function<Status(const std::string& key, const std::string& id, const Row& row)>& fn);
 
  private:
   std::string KeyPrefix(const std::string& key) const;

@@ -5,6 +5,7 @@
 #include "circuit/distinct.h"
 #include "circuit/join.h"
 #include "circuit/linear.h"
+#include "circuit/semi_join.h"
 
 namespace pgt::engine {
 namespace {
@@ -141,10 +142,37 @@ class Builder {
     return Add(std::move(node), {});
   }
 
+  Result<Node*> SemiJoin(const json& op, SemiKind kind, int depth) {
+    SemiJoinSpec spec;
+    spec.kind = kind;
+    PGT_ASSIGN_OR_RETURN(Node* l, Build(op["left"], depth + 1));
+    PGT_ASSIGN_OR_RETURN(Node* r, Build(op["right"], depth + 1));
+    spec.left_width = l->width();
+    spec.right_width = r->width();
+    if (op["left_keys"].size() != op["right_keys"].size())
+      return Status::InvalidArgument("plan: join with unequal key lists");
+    for (size_t i = 0; i < op["left_keys"].size(); ++i) {
+      PGT_ASSIGN_OR_RETURN(auto lk, Compile(op["left_keys"][i], "join left key", spec.left_width));
+      PGT_ASSIGN_OR_RETURN(auto rk, Compile(op["right_keys"][i], "join right key", spec.right_width));
+      spec.left_keys.push_back(std::move(lk));
+      spec.right_keys.push_back(std::move(rk));
+    }
+    if (op.contains("residual") && !op["residual"].is_null()) {
+      PGT_ASSIGN_OR_RETURN(spec.residual, Compile(op["residual"], "join condition", spec.left_width + spec.right_width));
+    }
+    if (kind == SemiKind::kAntiNullAware && (spec.left_keys.size() != 1 || spec.residual))
+      return Status::InvalidArgument("plan: anti_null_aware join needs exactly one key pair and no residual");
+    return Add(std::make_unique<SemiJoinNode>(std::move(spec), NextPrefix()), {l, r});
+  }
+
   Result<Node*> Join(const json& op, int depth) {
     for (const char* k : {"kind", "left", "right", "left_keys", "right_keys"}) PGT_RETURN_IF_ERROR(Need(op, k, "join"));
+    const std::string kind = op["kind"].get<std::string>();
+    if (kind == "semi") return SemiJoin(op, SemiKind::kSemi, depth);
+    if (kind == "anti") return SemiJoin(op, SemiKind::kAnti, depth);
+    if (kind == "anti_null_aware") return SemiJoin(op, SemiKind::kAntiNullAware, depth);
     JoinSpec spec;
-    PGT_ASSIGN_OR_RETURN(spec.kind, ParseJoinKind(op["kind"].get<std::string>()));
+    PGT_ASSIGN_OR_RETURN(spec.kind, ParseJoinKind(kind));
     PGT_ASSIGN_OR_RETURN(Node* l, Build(op["left"], depth + 1));
     PGT_ASSIGN_OR_RETURN(Node* r, Build(op["right"], depth + 1));
     spec.left_width = l->width();
