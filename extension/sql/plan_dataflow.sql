@@ -37,6 +37,15 @@ SELECT pgtrickle.create_stream_table('d_expr', $$SELECT id, CASE WHEN amount > 1
   CASE status WHEN 'paid' THEN 1 WHEN 'new' THEN 2 END AS s, COALESCE(customer_id, -1) AS cid, NULLIF(status, 'new') AS st,
   GREATEST(amount, 10, NULL) AS g, LEAST(customer_id, id) AS l FROM d_orders WHERE status IN ('new', 'paid') AND id NOT IN (1, 2)$$);
 SELECT jsonb_pretty(plan#>'{root,input,predicate}') FROM pgtrickle.pgt_stream_tables WHERE name = 'public.d_expr';
+-- [NOT] EXISTS and [NOT] IN (SELECT ...) ANDed into WHERE: semi / anti joins
+SELECT pgtrickle.create_stream_table('d_exists', $$SELECT c.id, c.name FROM d_customers c
+  WHERE EXISTS (SELECT 1 FROM d_orders o WHERE o.customer_id = c.id AND o.amount > c.id AND o.status = 'paid')
+    AND NOT EXISTS (SELECT 1 FROM d_lines l JOIN d_orders o2 ON o2.id = l.order_id WHERE o2.customer_id = c.id)$$);
+SELECT jsonb_pretty(plan#>'{root,input}') FROM pgtrickle.pgt_stream_tables WHERE name = 'public.d_exists';
+SELECT pgtrickle.create_stream_table('d_in', $$SELECT id FROM d_orders WHERE customer_id IN (SELECT id FROM d_customers WHERE region = 'eu')
+  AND customer_id NOT IN (SELECT order_id FROM d_lines)$$);
+SELECT plan#>>'{root,input,kind}' AS outer_kind, plan#>>'{root,input,left,kind}' AS inner_kind
+  FROM pgtrickle.pgt_stream_tables WHERE name = 'public.d_in';
 SELECT name, d_ops(plan->'root') AS ops, jsonb_array_length(plan->'sources') AS sources
   FROM pgtrickle.pgt_stream_tables WHERE name LIKE 'public.d\_%' ORDER BY id;
 

@@ -35,8 +35,11 @@ SELECT pgtrickle.create_stream_table('st', 'WITH RECURSIVE c(x) AS (SELECT 1 UNI
 SELECT pgtrickle.create_stream_table('st', 'SELECT id FROM r_src UNION ALL SELECT id::bigint FROM r_src');
 SELECT pgtrickle.create_stream_table('st', 'SELECT id FROM r_src INTERSECT SELECT n FROM r_src');
 SELECT pgtrickle.create_stream_table('st', 'SELECT id FROM r_src EXCEPT SELECT n FROM r_src');
-SELECT pgtrickle.create_stream_table('st', 'SELECT id FROM r_src WHERE n IN (SELECT id FROM r_src)');
-SELECT pgtrickle.create_stream_table('st', 'SELECT id FROM r_src r WHERE EXISTS (SELECT 1 FROM r_src s WHERE s.n = r.id)');
+SELECT pgtrickle.create_stream_table('st', 'SELECT id FROM r_src a WHERE n IN (SELECT id FROM r_src b WHERE b.n = a.id)');
+SELECT pgtrickle.create_stream_table('st', 'SELECT id FROM r_src a WHERE n = 1 OR EXISTS (SELECT 1 FROM r_src b WHERE b.n = a.id)');
+SELECT pgtrickle.create_stream_table('st', 'SELECT id FROM r_src a WHERE EXISTS (SELECT max(n) FROM r_src b WHERE b.n = a.id)');
+SELECT pgtrickle.create_stream_table('st', 'SELECT id FROM r_src a WHERE (id, n) IN (SELECT id, n FROM r_src)');
+SELECT pgtrickle.create_stream_table('st', 'SELECT id FROM r_src a WHERE n > ALL (SELECT id FROM r_src)');
 SELECT pgtrickle.create_stream_table('st', 'SELECT id, (SELECT max(n) FROM r_src) AS m FROM r_src');
 SELECT pgtrickle.create_stream_table('st', 'SELECT DISTINCT ON (n) n, id FROM r_src');
 SELECT pgtrickle.create_stream_table('st', 'SELECT id, row_number() OVER (ORDER BY id) FROM r_src');

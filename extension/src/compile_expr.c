@@ -33,7 +33,7 @@ node_construct_name(Node *node)
 	switch (nodeTag(node))
 	{
 		case T_SubLink:
-			return "subqueries";
+			return "subqueries in expressions (only [NOT] EXISTS and [NOT] IN (SELECT ...) as conditions ANDed into WHERE)";
 		case T_WindowFunc:
 			return "window functions";
 		case T_CaseExpr:
@@ -121,10 +121,17 @@ compile_var(PgtCompileCtx *ctx, Var *var, PgtExprMode mode)
 	RangeTblEntry *rte;
 	char	   *colname;
 	int			col;
+	PgtCompileCtx *owner = ctx;
 
-	if (var->varlevelsup != 0)
-		pgt_reject("query construct", "outer references (correlated subqueries)");
-	rte = rt_fetch(var->varno, ctx->query->rtable);
+	/*
+	 * An EXISTS subquery's reference to its outer query: a column of the
+	 * outer FROM row, which comes first in the semi join's combined row.
+	 */
+	if (var->varlevelsup == 1 && ctx->outer != NULL)
+		owner = ctx->outer;
+	else if (var->varlevelsup != 0)
+		pgt_reject("query construct", "outer references (correlated subqueries outside [NOT] EXISTS conditions)");
+	rte = rt_fetch(var->varno, owner->query->rtable);
 	if (var->varattno == 0)
 		pgt_reject("query construct", "whole-row references (\"%s\")",
 				   rte->eref ? rte->eref->aliasname : "?");
@@ -145,7 +152,8 @@ compile_var(PgtCompileCtx *ctx, Var *var, PgtExprMode mode)
 				   format_type_with_typemod(var->vartype, var->vartypmod));
 	if (rte->rtekind == RTE_JOIN)
 		elog(ERROR, "join alias variable not flattened");
-	col = ctx->rt_offset[var->varno] + var->varattno - 1 - ctx->base;
+	col = owner == ctx ? ctx->rt_offset[var->varno] + var->varattno - 1 - ctx->base
+		: owner->rt_offset[var->varno] + var->varattno - 1;
 
 	jw_begin_object(ctx->w);
 	jw_kv_string(ctx->w, "kind", "col");

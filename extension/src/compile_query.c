@@ -109,8 +109,6 @@ check_query_level(Query *q)
 		pgt_reject("query construct", "WITH RECURSIVE");
 	if (q->hasModifyingCTE)
 		pgt_reject("query construct", "data-modifying WITH queries");
-	if (q->hasSubLinks)
-		pgt_reject("query construct", "subqueries");
 	if (q->hasWindowFuncs)
 		pgt_reject("query construct", "window functions");
 	if (q->hasTargetSRFs)

@@ -49,6 +49,8 @@ typedef struct PgtCompileCtx
 	List	   *group_exprs;	/* Expr *, aggregate output columns 0..n-1 */
 	List	   *aggrefs;		/* Aggref *, aggregate output columns n.. */
 	Node	   *case_test;		/* the operand of the simple CASE being compiled */
+	int			from_width;		/* columns of the FROM row */
+	struct PgtCompileCtx *outer;	/* EXISTS subquery: the query it is correlated with */
 } PgtCompileCtx;
 
 /* compile_types.c */
@@ -71,6 +73,7 @@ extern int	pgt_query_width(Query *q);
 /* compile_from.c */
 extern void pgt_layout_from(PgtCompileCtx *ctx);
 extern void pgt_write_from(PgtCompileCtx *ctx);
+extern void pgt_write_from_where(PgtCompileCtx *ctx, List *conjuncts);
 
 /* compile_expr.c */
 extern void pgt_compile_expr(PgtCompileCtx *ctx, Node *node, PgtExprMode mode);

@@ -1,6 +1,6 @@
 """Dataflow oracle test (issue 9): stream tables with joins (inner over four tables, LEFT,
-RIGHT, FULL, self, comma and CROSS joins), DISTINCT, UNION [ALL], HAVING, subqueries in FROM and
-WITH over four related tables, maintained under a randomized workload with key updates on both
+RIGHT, FULL, self, comma and CROSS joins), [NOT] EXISTS and [NOT] IN subqueries (NOT IN with
+NULLs), DISTINCT, UNION [ALL], HAVING, subqueries in FROM and WITH over four related tables, maintained under a randomized workload with key updates on both
 sides of joins, NULL and dangling foreign keys, deletes that empty groups and outer-join
 partners. After every catch-up each stream table must equal its query re-run (two-way EXCEPT
 ALL). Then the engine is killed with SIGKILL at random points under load and restarted; nothing
@@ -40,6 +40,16 @@ DATAFLOW = [
     ("public.df_comma", "SELECT l.order_id, l.line, p.name FROM order_lines l, products p "
                         "WHERE l.product_id = p.id AND p.price > 50"),
     ("public.df_cross", "SELECT p.id, t.tier FROM products p CROSS JOIN (SELECT DISTINCT tier FROM customers) t"),
+    ("public.df_exists", "SELECT c.id, c.name FROM customers c WHERE EXISTS (SELECT 1 FROM orders o "
+                         "WHERE o.customer_id = c.id AND o.total > 100) AND NOT EXISTS (SELECT 1 FROM orders o2 "
+                         "WHERE o2.customer_id = c.id AND o2.status = 'cancelled')"),
+    ("public.df_in", "SELECT o.id, o.status FROM orders o WHERE o.customer_id IN "
+                     "(SELECT id FROM customers WHERE tier = 1) AND o.id NOT IN (SELECT order_id FROM order_lines WHERE qty > 5)"),
+    # NOT IN over a nullable column: empty whenever a NULL is in the subquery, as in PostgreSQL
+    ("public.df_not_in_nulls", "SELECT p.id, p.name FROM products p WHERE p.id NOT IN "
+                               "(SELECT product_id FROM order_lines WHERE qty > 7)"),
+    ("public.df_not_in_nullable_x", "SELECT o.id FROM orders o WHERE o.customer_id NOT IN "
+                                    "(SELECT id FROM customers WHERE region = 'apac')"),
 ]
 LATE = ("public.df_late", "SELECT p.category, count(*) AS n, sum(l.qty) AS qty FROM order_lines l "
                           "LEFT JOIN products p ON p.id = l.product_id GROUP BY p.category")
