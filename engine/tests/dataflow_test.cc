@@ -340,6 +340,34 @@ TEST(DataflowOracleTest, NotInWithNullsMatchesRecompute) {
   RunSeeds({SemiPlan("anti_null_aware"), [](const Model& a, const Model& b) { return RecomputeSemi("not_in", a, b); }});
 }
 
+// SELECT k FROM a <op> SELECT k FROM b, for INTERSECT / EXCEPT [ALL] (NULLs equal, as SQL).
+Rows RecomputeSetOp(const std::string& kind, const Model& a, const Model& b) {
+  std::map<std::string, std::pair<int64_t, int64_t>> m;
+  for (auto& [i, x] : a) ++m[Print({x[1]})].first;
+  for (auto& [i, y] : b) ++m[Print({y[1]})].second;
+  Rows out;
+  for (auto& [v, c] : m) {
+    int64_t f = kind == "intersect" ? (std::min(c.first, c.second) > 0)
+              : kind == "intersect_all" ? std::min(c.first, c.second)
+              : kind == "except" ? (c.first > 0 && c.second == 0)
+              : std::max<int64_t>(c.first - c.second, 0);
+    for (int64_t i = 0; i < f; ++i) out.push_back(v);
+  }
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+void RunSetOp(const char* kind) {
+  json s = {{"op", "setop"}, {"kind", kind}, {"inputs", {Project(Scan(0), {Col(1)}), Project(Scan(1), {Col(1)})}}};
+  std::string k = kind;
+  RunSeeds({PlanOf(s, 1), [k](const Model& a, const Model& b) { return RecomputeSetOp(k, a, b); }});
+}
+
+TEST(DataflowOracleTest, IntersectMatchesRecompute) { RunSetOp("intersect"); }
+TEST(DataflowOracleTest, IntersectAllMatchesRecompute) { RunSetOp("intersect_all"); }
+TEST(DataflowOracleTest, ExceptMatchesRecompute) { RunSetOp("except"); }
+TEST(DataflowOracleTest, ExceptAllMatchesRecompute) { RunSetOp("except_all"); }
+
 TEST(DataflowPlanTest, RejectsBadJoinsNamingTheProblem) {
   json j = Join("lateral", Scan(0), Scan(1), {Col(1)}, {Col(1)});
   auto p = ParsePlan(PlanOf(Project(j, {Col(0)}), 1));

@@ -46,6 +46,11 @@ SELECT pgtrickle.create_stream_table('d_in', $$SELECT id FROM d_orders WHERE cus
   AND customer_id NOT IN (SELECT order_id FROM d_lines)$$);
 SELECT plan#>>'{root,input,kind}' AS outer_kind, plan#>>'{root,input,left,kind}' AS inner_kind
   FROM pgtrickle.pgt_stream_tables WHERE name = 'public.d_in';
+-- INTERSECT [ALL], EXCEPT [ALL]
+SELECT pgtrickle.create_stream_table('d_setops', $$(SELECT customer_id FROM d_orders INTERSECT ALL SELECT id FROM d_customers)
+  EXCEPT SELECT order_id FROM d_lines$$);
+SELECT jsonb_path_query_array(plan->'root', 'strict $.**.kind ? (@ like_regex "^(intersect|except)")') AS setops
+  FROM pgtrickle.pgt_stream_tables WHERE name = 'public.d_setops';
 SELECT name, d_ops(plan->'root') AS ops, jsonb_array_length(plan->'sources') AS sources
   FROM pgtrickle.pgt_stream_tables WHERE name LIKE 'public.d\_%' ORDER BY id;
 

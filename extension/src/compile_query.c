@@ -6,7 +6,8 @@
  * UNION) becomes an operator producing its output columns:
  *     [distinct(] project( [filter_having(] [aggregate(] FROM [)] [)] ) [)]
  * where FROM is filter(joins of scans and subqueries) (compile_from.c), and a
- * UNION [ALL] tree becomes union_all (under distinct for UNION). Query-level
+ * UNION [ALL] tree becomes union_all (under distinct for UNION), INTERSECT
+ * [ALL] / EXCEPT [ALL] a setop. Query-level
  * constructs the engine cannot maintain are rejected here, before any
  * expression is looked at: recursive WITH, INTERSECT/EXCEPT, subqueries in
  * expressions, window functions, set-returning functions, DISTINCT ON,
@@ -300,13 +301,17 @@ check_setop_branch(Query *branch, List *col_types)
 		if (tle->resjunk)
 			continue;
 		if (lt == NULL || lfirst_oid(lt) != t)
-			pgt_reject("query construct", "UNION of columns of different types (%s and %s)",
+			pgt_reject("query construct", "set operation over columns of different types (%s and %s)",
 					   format_type_be(t), lt ? format_type_be(lfirst_oid(lt)) : "none");
 		lt = lnext(col_types, lt);
 	}
 }
 
-/* UNION ALL → union_all of the branches; UNION → distinct(union_all). */
+/*
+ * UNION ALL → union_all of the branches; UNION → distinct(union_all);
+ * INTERSECT [ALL] / EXCEPT [ALL] → setop. Branches must have the set
+ * operation's column types (no implicit coercion is inserted).
+ */
 static void
 write_setop(PgtPlanCtx *plan, Query *q, Node *n, List *col_types)
 {
@@ -322,6 +327,23 @@ write_setop(PgtPlanCtx *plan, Query *q, Node *n, List *col_types)
 		return;
 	}
 	op = castNode(SetOperationStmt, n);
+	if (op->op == SETOP_INTERSECT || op->op == SETOP_EXCEPT)
+	{
+		const char *kind = op->op == SETOP_INTERSECT
+			? (op->all ? "intersect_all" : "intersect")
+			: (op->all ? "except_all" : "except");
+
+		jw_begin_object(w);
+		jw_kv_string(w, "op", "setop");
+		jw_kv_string(w, "kind", kind);
+		jw_key(w, "inputs");
+		jw_begin_array(w);
+		write_setop(plan, q, op->larg, col_types);
+		write_setop(plan, q, op->rarg, col_types);
+		jw_end_array(w);
+		jw_end_object(w);
+		return;
+	}
 	if (op->op != SETOP_UNION)
 		pgt_reject("query construct", "%s", setop_name(op));
 	if (!op->all)

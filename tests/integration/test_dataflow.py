@@ -48,6 +48,9 @@ DATAFLOW = [
     # NOT IN over a nullable column: empty whenever a NULL is in the subquery, as in PostgreSQL
     ("public.df_not_in_nulls", "SELECT p.id, p.name FROM products p WHERE p.id NOT IN "
                                "(SELECT product_id FROM order_lines WHERE qty > 7)"),
+    ("public.df_setops", "(SELECT customer_id AS id FROM orders INTERSECT ALL SELECT id FROM customers) "
+                         "UNION ALL (SELECT tier FROM customers EXCEPT ALL SELECT customer_id FROM orders)"),
+    ("public.df_except", "SELECT region FROM customers EXCEPT SELECT status FROM orders"),
     ("public.df_not_in_nullable_x", "SELECT o.id FROM orders o WHERE o.customer_id NOT IN "
                                     "(SELECT id FROM customers WHERE region = 'apac')"),
 ]

@@ -6,6 +6,7 @@
 #include "circuit/join.h"
 #include "circuit/linear.h"
 #include "circuit/semi_join.h"
+#include "circuit/set_op.h"
 
 namespace pgt::engine {
 namespace {
@@ -89,6 +90,7 @@ class Builder {
     if (kind == "scan") return Scan(op);
     if (kind == "join") return Join(op, depth);
     if (kind == "union_all") return UnionAll(op, depth);
+    if (kind == "setop") return SetOp(op, depth);
     if (kind != "filter" && kind != "project" && kind != "aggregate" && kind != "distinct")
       return Status::Unsupported("plan: operator \"" + kind + "\" is not supported by this engine");
     PGT_RETURN_IF_ERROR(Need(op, "input", kind));
@@ -189,6 +191,23 @@ class Builder {
       PGT_ASSIGN_OR_RETURN(spec.residual, Compile(op["residual"], "join condition", spec.left_width + spec.right_width));
     }
     return Add(std::make_unique<JoinNode>(std::move(spec), NextPrefix()), {l, r});
+  }
+
+  Result<Node*> SetOp(const json& op, int depth) {
+    PGT_RETURN_IF_ERROR(Need(op, "kind", "setop"));
+    PGT_RETURN_IF_ERROR(Need(op, "inputs", "setop"));
+    const std::string kind = op["kind"].get<std::string>();
+    SetOpKind k;
+    if (kind == "intersect") k = SetOpKind::kIntersect;
+    else if (kind == "intersect_all") k = SetOpKind::kIntersectAll;
+    else if (kind == "except") k = SetOpKind::kExcept;
+    else if (kind == "except_all") k = SetOpKind::kExceptAll;
+    else return Status::Unsupported("plan: set operation \"" + kind + "\" is not supported by this engine");
+    if (op["inputs"].size() != 2) return Status::InvalidArgument("plan: setop needs 2 inputs");
+    PGT_ASSIGN_OR_RETURN(Node* l, Build(op["inputs"][0], depth + 1));
+    PGT_ASSIGN_OR_RETURN(Node* r, Build(op["inputs"][1], depth + 1));
+    if (l->width() != r->width()) return Status::InvalidArgument("plan: setop inputs of different widths");
+    return Add(std::make_unique<SetOpNode>(k, l->width(), NextPrefix()), {l, r});
   }
 
   Result<Node*> UnionAll(const json& op, int depth) {
