@@ -51,6 +51,11 @@ SELECT pgtrickle.create_stream_table('d_setops', $$(SELECT customer_id FROM d_or
   EXCEPT SELECT order_id FROM d_lines$$);
 SELECT jsonb_path_query_array(plan->'root', 'strict $.**.kind ? (@ like_regex "^(intersect|except)")') AS setops
   FROM pgtrickle.pgt_stream_tables WHERE name = 'public.d_setops';
+-- scalar subqueries: uncorrelated aggregates without GROUP BY, cross-joined as one column
+SELECT pgtrickle.create_stream_table('d_scalar', $$SELECT id, amount - (SELECT avg(amount) FROM d_orders) AS diff
+  FROM d_orders WHERE amount > (SELECT avg(amount) FROM d_orders)$$);
+SELECT plan#>>'{root,input,input,kind}' AS cross_join, jsonb_array_length(plan#>'{root,input,input,left_keys}') AS keys
+  FROM pgtrickle.pgt_stream_tables WHERE name = 'public.d_scalar';
 SELECT name, d_ops(plan->'root') AS ops, jsonb_array_length(plan->'sources') AS sources
   FROM pgtrickle.pgt_stream_tables WHERE name LIKE 'public.d\_%' ORDER BY id;
 

@@ -33,6 +33,8 @@
 
 #include "compiler_internal.h"
 
+static bool reads_level(Node *node, int level);
+
 /* Column span [lo, hi) of the FROM row covered by a FROM item or join. */
 typedef struct Span
 {
@@ -129,7 +131,65 @@ pgt_layout_from(PgtCompileCtx *ctx)
 		pgt_reject("query construct", "queries without FROM");
 	foreach(lc, jt->fromlist)
 		offset = layout_node(ctx, lfirst(lc), offset).hi;
-	ctx->from_width = offset;
+	ctx->items_width = offset;
+	ctx->from_width = offset + list_length(ctx->scalars);
+}
+
+/* ---------------------------------------------------------------- scalar subqueries
+ *
+ * An uncorrelated scalar subquery that is an aggregate without GROUP BY / HAVING always yields
+ * exactly one row: it is cross-joined to the FROM row as one more column (when its value
+ * changes every row of the query is re-derived — exact, and meant for small results). Other
+ * scalar subqueries (which may yield zero or several rows, or are correlated) are rejected.
+ */
+static bool
+collect_scalars_walker(Node *node, PgtCompileCtx *ctx)
+{
+	if (node == NULL)
+		return false;
+	if (IsA(node, SubLink) && ((SubLink *) node)->subLinkType == EXPR_SUBLINK)
+	{
+		SubLink    *sl = (SubLink *) node;
+		Query	   *sq = castNode(Query, sl->subselect);
+
+		if (!sq->hasAggs || sq->groupClause || sq->havingQual || sq->setOperations ||
+			sq->limitCount || sq->limitOffset || sq->groupingSets || sq->hasTargetSRFs ||
+			sq->hasWindowFuncs || pgt_query_width(sq) != 1)
+			pgt_reject("query construct",
+					   "scalar subqueries other than an aggregate without GROUP BY, HAVING or LIMIT");
+		if (reads_level((Node *) sq, 1))
+			pgt_reject("query construct", "correlated scalar subqueries");
+		if (!list_member_ptr(ctx->scalars, sl))
+			ctx->scalars = lappend(ctx->scalars, sl);
+		return false;
+	}
+	if (IsA(node, SubLink))
+		return false;			/* EXISTS / IN: semi joins, or rejected later */
+	return expression_tree_walker(node, collect_scalars_walker, (void *) ctx);
+}
+
+/* Collects the scalar subqueries of WHERE and (ungrouped) target list; call before layout. */
+void
+pgt_collect_scalars(PgtCompileCtx *ctx)
+{
+	(void) collect_scalars_walker(ctx->query->jointree->quals, ctx);
+	(void) collect_scalars_walker((Node *) ctx->query->targetList, ctx);
+}
+
+/* Column of a scalar subquery in the FROM row, or -1. */
+int
+pgt_scalar_column(PgtCompileCtx *ctx, SubLink *sl)
+{
+	int			i = 0;
+	ListCell   *lc;
+
+	foreach(lc, ctx->scalars)
+	{
+		if (lfirst(lc) == sl)
+			return ctx->items_width + i;
+		i++;
+	}
+	return -1;
 }
 
 static Span
@@ -153,8 +213,8 @@ typedef struct ColRange
 static bool
 col_range_walker(Node *node, ColRange *r)
 {
-	if (node == NULL)
-		return false;
+	if (node == NULL || IsA(node, Query))
+		return false;			/* a subquery's columns are not the FROM row's */
 	if (IsA(node, Var) && ((Var *) node)->varlevelsup == 0)
 	{
 		Var		   *v = (Var *) node;
@@ -456,6 +516,8 @@ reads_level(Node *node, int level)
 {
 	LevelWalk	lw = {level};
 
+	if (node != NULL && IsA(node, Query))	/* its own Vars are level 0 */
+		return query_tree_walker((Query *) node, reads_level_walker, (void *) &lw, 0);
 	return reads_level_walker(node, &lw);
 }
 
@@ -492,12 +554,43 @@ check_exists_subquery(Query *sq)
 static void write_semis(PgtCompileCtx *ctx, List *sublinks, int k, List **where);
 
 /* The left input of a semi join: the FROM tree (with its joins) or the semi joins below it. */
+/* The FROM items' joins cross-joined with scalar subqueries 0..n-1. */
+static void
+write_scalars(PgtCompileCtx *ctx, int n, List **where)
+{
+	JsonWriter *w = ctx->w;
+	SubLink    *sl;
+
+	if (n == 0)
+	{
+		write_chain(ctx, ctx->query->jointree->fromlist,
+					list_length(ctx->query->jointree->fromlist) - 1, where);
+		return;
+	}
+	sl = list_nth(ctx->scalars, n - 1);
+	jw_begin_object(w);
+	jw_kv_string(w, "op", "join");
+	jw_kv_string(w, "kind", "inner");
+	jw_key(w, "left");
+	write_scalars(ctx, n - 1, where);
+	jw_key(w, "right");
+	(void) pgt_write_query_op(ctx->plan, castNode(Query, sl->subselect));
+	jw_key(w, "left_keys");
+	jw_begin_array(w);
+	jw_end_array(w);
+	jw_key(w, "right_keys");
+	jw_begin_array(w);
+	jw_end_array(w);
+	jw_key(w, "residual");
+	jw_null(w);
+	jw_end_object(w);
+}
+
 static void
 write_semi_left(PgtCompileCtx *ctx, List *sublinks, int k, List **where)
 {
 	if (k == 0)
-		write_chain(ctx, ctx->query->jointree->fromlist,
-					list_length(ctx->query->jointree->fromlist) - 1, where);
+		write_scalars(ctx, list_length(ctx->scalars), where);
 	else
 		write_semis(ctx, sublinks, k, where);
 }

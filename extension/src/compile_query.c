@@ -394,8 +394,9 @@ pgt_write_query_op(PgtPlanCtx *plan, Query *q)
 	ctx.w = plan->w;
 	ctx.rt_offset = palloc0(sizeof(int) * nrt);
 	ctx.rt_width = palloc0(sizeof(int) * nrt);
-	pgt_layout_from(&ctx);
 	ctx.grouped = q->hasAggs || q->groupClause != NIL || q->havingQual != NULL;
+	pgt_collect_scalars(&ctx);
+	pgt_layout_from(&ctx);
 	if (ctx.grouped)
 	{
 		ctx.group_exprs = group_expressions(q);

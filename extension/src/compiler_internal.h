@@ -49,7 +49,9 @@ typedef struct PgtCompileCtx
 	List	   *group_exprs;	/* Expr *, aggregate output columns 0..n-1 */
 	List	   *aggrefs;		/* Aggref *, aggregate output columns n.. */
 	Node	   *case_test;		/* the operand of the simple CASE being compiled */
-	int			from_width;		/* columns of the FROM row */
+	int			from_width;		/* columns of the FROM row (scalar subqueries last) */
+	int			items_width;	/* columns of the FROM items alone */
+	List	   *scalars;		/* SubLink *: scalar subqueries, FROM row columns items_width.. */
 	struct PgtCompileCtx *outer;	/* EXISTS subquery: the query it is correlated with */
 } PgtCompileCtx;
 
@@ -73,6 +75,8 @@ extern int	pgt_query_width(Query *q);
 /* compile_from.c */
 extern void pgt_layout_from(PgtCompileCtx *ctx);
 extern void pgt_write_from(PgtCompileCtx *ctx);
+extern void pgt_collect_scalars(PgtCompileCtx *ctx);
+extern int	pgt_scalar_column(PgtCompileCtx *ctx, SubLink *sl);
 extern void pgt_write_from_where(PgtCompileCtx *ctx, List *conjuncts);
 
 /* compile_expr.c */

@@ -50,6 +50,8 @@ DATAFLOW = [
                                "(SELECT product_id FROM order_lines WHERE qty > 7)"),
     ("public.df_setops", "(SELECT customer_id AS id FROM orders INTERSECT ALL SELECT id FROM customers) "
                          "UNION ALL (SELECT tier FROM customers EXCEPT ALL SELECT customer_id FROM orders)"),
+    ("public.df_scalar", "SELECT o.id, o.total, (SELECT max(total) FROM orders) AS max_total FROM orders o "
+                         "WHERE o.total > (SELECT avg(total) FROM orders) AND o.customer_id IS NOT NULL"),
     ("public.df_except", "SELECT region FROM customers EXCEPT SELECT status FROM orders"),
     ("public.df_not_in_nullable_x", "SELECT o.id FROM orders o WHERE o.customer_id NOT IN "
                                     "(SELECT id FROM customers WHERE region = 'apac')"),
