@@ -368,6 +368,34 @@ TEST(DataflowOracleTest, IntersectAllMatchesRecompute) { RunSetOp("intersect_all
 TEST(DataflowOracleTest, ExceptMatchesRecompute) { RunSetOp("except"); }
 TEST(DataflowOracleTest, ExceptAllMatchesRecompute) { RunSetOp("except_all"); }
 
+// SELECT k, count(DISTINCT v), sum(DISTINCT v), count(v) FROM a GROUP BY k
+TEST(DataflowOracleTest, DistinctAggregatesMatchRecompute) {
+  json cd = {{"fn", "count"}, {"arg", Col(2)}, {"typoid", 20}, {"distinct", true}};
+  json sd = {{"fn", "sum"}, {"arg", Col(2)}, {"typoid", 20}, {"distinct", true}};
+  json c = {{"fn", "count"}, {"arg", Col(2)}, {"typoid", 20}};
+  Case cs{PlanOf(Agg(Scan(0), {Col(1)}, {cd, sd, c}), 4, false),
+          [](const Model& a, const Model&) {
+            std::map<std::string, std::pair<Value, std::set<int64_t>>> g;
+            std::map<std::string, int64_t> n;
+            for (auto& [i, x] : a) {
+              auto& e = g[Print({x[1]})];
+              e.first = x[1];
+              if (!x[2].is_null) { e.second.insert(x[2].i); ++n[Print({x[1]})]; }
+            }
+            Rows out;
+            for (auto& [k, e] : g) {
+              int64_t s = 0;
+              for (int64_t v : e.second) s += v;
+              out.push_back(Print({e.first, Value::Int(TypeId::kInt8, static_cast<int64_t>(e.second.size())),
+                                   e.second.empty() ? Value::Null(TypeId::kInt8) : Value::Int(TypeId::kInt8, s),
+                                   Value::Int(TypeId::kInt8, n[k])}));
+            }
+            std::sort(out.begin(), out.end());
+            return out;
+          }, false};
+  RunSeeds(cs);
+}
+
 TEST(DataflowPlanTest, RejectsBadJoinsNamingTheProblem) {
   json j = Join("lateral", Scan(0), Scan(1), {Col(1)}, {Col(1)});
   auto p = ParsePlan(PlanOf(Project(j, {Col(0)}), 1));

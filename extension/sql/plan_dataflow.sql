@@ -56,6 +56,11 @@ SELECT pgtrickle.create_stream_table('d_scalar', $$SELECT id, amount - (SELECT a
   FROM d_orders WHERE amount > (SELECT avg(amount) FROM d_orders)$$);
 SELECT plan#>>'{root,input,input,kind}' AS cross_join, jsonb_array_length(plan#>'{root,input,input,left_keys}') AS keys
   FROM pgtrickle.pgt_stream_tables WHERE name = 'public.d_scalar';
+-- COUNT/SUM/AVG(DISTINCT)
+SELECT pgtrickle.create_stream_table('d_aggdistinct', $$SELECT customer_id, count(DISTINCT status) AS statuses,
+  sum(DISTINCT amount) AS s, avg(DISTINCT amount) AS a, count(*) AS n FROM d_orders GROUP BY customer_id$$);
+SELECT jsonb_path_query_array(plan, 'strict $.**.aggs[*].distinct') AS distinct_flags
+  FROM pgtrickle.pgt_stream_tables WHERE name = 'public.d_aggdistinct';
 SELECT name, d_ops(plan->'root') AS ops, jsonb_array_length(plan->'sources') AS sources
   FROM pgtrickle.pgt_stream_tables WHERE name LIKE 'public.d\_%' ORDER BY id;
 

@@ -52,6 +52,9 @@ DATAFLOW = [
                          "UNION ALL (SELECT tier FROM customers EXCEPT ALL SELECT customer_id FROM orders)"),
     ("public.df_scalar", "SELECT o.id, o.total, (SELECT max(total) FROM orders) AS max_total FROM orders o "
                          "WHERE o.total > (SELECT avg(total) FROM orders) AND o.customer_id IS NOT NULL"),
+    ("public.df_aggdistinct", "SELECT c.region, count(DISTINCT o.customer_id) AS buyers, sum(DISTINCT o.total) AS s, "
+                              "avg(DISTINCT l.qty) AS q, count(*) AS n FROM orders o JOIN order_lines l ON l.order_id = o.id "
+                              "LEFT JOIN customers c ON c.id = o.customer_id GROUP BY c.region"),
     ("public.df_except", "SELECT region FROM customers EXCEPT SELECT status FROM orders"),
     ("public.df_not_in_nullable_x", "SELECT o.id FROM orders o WHERE o.customer_id NOT IN "
                                     "(SELECT id FROM customers WHERE region = 'apac')"),

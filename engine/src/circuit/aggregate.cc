@@ -136,13 +136,19 @@ Status AggregateState::Apply(Batch* batch, const WeightedRow& in) {
     PGT_ASSIGN_OR_RETURN(Value v, values::Eval(*spec.arg, in.row));
     if (v.is_null) continue;
     auto& pa = st.aggs[a];
-    pa.count += in.weight;
+    int64_t w = in.weight;
+    if (spec.distinct && spec.fn != AggFn::kMin && spec.fn != AggFn::kMax) {
+      // Only a value's first appearance (+1) and last disappearance (−1) count.
+      PGT_ASSIGN_OR_RETURN(w, ApplyDistinct(batch, gkey, a, v, in.weight));
+      if (w == 0) continue;
+    }
+    pa.count += w;
     if (spec.fn == AggFn::kSum || spec.fn == AggFn::kAvg) {
       PGT_ASSIGN_OR_RETURN(Decimal d, ToDecimal(v));
       int32_t scale_key = d.is_nan() ? kNaNKey : !d.is_finite() ? (d.Sign() > 0 ? kPosInfKey : kNegInfKey) : d.dscale();
-      if (d.is_finite()) pa.sum = pa.sum.Add(d.Mul(Decimal::FromInt64(in.weight)));
+      if (d.is_finite()) pa.sum = pa.sum.Add(d.Mul(Decimal::FromInt64(w)));
       if (v.type == TypeId::kNumeric || !d.is_finite()) {
-        if ((pa.scales[scale_key] += in.weight) == 0) pa.scales.erase(scale_key);
+        if ((pa.scales[scale_key] += w) == 0) pa.scales.erase(scale_key);
       }
     } else if (spec.fn == AggFn::kMin || spec.fn == AggFn::kMax) {
       PGT_RETURN_IF_ERROR(ApplyMinMax(batch, gkey, a, v, in.weight));
@@ -181,6 +187,19 @@ Status AggregateState::ApplyMinMax(Batch* batch, const std::string& gkey, size_t
   else values::EncodeRow(Row{v}, &val);
   batch->Put(Cf::kMinMax, key, val);
   return Status::Ok();
+}
+
+// The multiset of a DISTINCT aggregate's values (same layout as MIN/MAX's): returns +1 when v
+// appears, −1 when its last copy goes, 0 otherwise.
+Result<int64_t> AggregateState::ApplyDistinct(Batch* batch, const std::string& gkey, size_t agg, const Value& v, int64_t w) {
+  std::string key = GroupKeyPrefix(gkey);
+  key.push_back(static_cast<char>(agg));
+  values::EncodeOrderedKey(v, &key);
+  PGT_ASSIGN_OR_RETURN(auto raw, batch->Get(Cf::kMinMax, key));
+  int64_t before = raw ? static_cast<int64_t>(ReadBE64(*raw)) : 0;
+  PGT_RETURN_IF_ERROR(ApplyMinMax(batch, gkey, agg, v, w));
+  int64_t after = before + w;
+  return before == 0 && after > 0 ? 1 : before > 0 && after == 0 ? -1 : 0;
 }
 
 Result<Value> AggregateState::MinMax(Batch* batch, const std::string& gkey, size_t agg, bool max) {

@@ -1,4 +1,6 @@
-// Aggregate operator: γ_{K; COUNT(*), COUNT(a), SUM(a), AVG(a), MIN(a), MAX(a)}.
+// Aggregate operator: γ_{K; COUNT(*), COUNT(a), SUM(a), AVG(a), MIN(a), MAX(a)}, and
+// COUNT/SUM/AVG(DISTINCT a), which keep a's value multiset M (like MIN/MAX) and fold a value
+// into c and s only when its multiplicity in M crosses 0 (Δ = [M(a)+w > 0] − [M(a) > 0]).
 //
 // Delta equation (per group k of the group key K):
 //   Δγ(R)[k] = γ(R + ΔR)[k] − γ(R)[k]
@@ -53,6 +55,7 @@ class AggregateState {
   Status Store(Batch* batch, const std::string& gkey, const GroupState& st);
   Status ApplyMinMax(Batch* batch, const std::string& gkey, size_t agg, const Value& v, int64_t w);
   Result<Value> MinMax(Batch* batch, const std::string& gkey, size_t agg, bool max);
+  Result<int64_t> ApplyDistinct(Batch* batch, const std::string& gkey, size_t agg, const Value& v, int64_t w);
   Result<Row> Output(Batch* batch, const std::string& gkey, const GroupState& st);
   Result<bool> Exists(Batch* batch, const std::string& gkey, const GroupState& st);
   std::string GroupKeyPrefix(const std::string& gkey) const;

@@ -64,6 +64,7 @@ Result<std::unique_ptr<AggregateOp>> ParseAggregate(const json& op, int width) {
         return Status::InvalidArgument("plan: aggregate " + std::to_string(i) + " lacks its argument");
       PGT_ASSIGN_OR_RETURN(spec.arg, Compile(a["arg"], "aggregate argument " + std::to_string(i), width));
       spec.arg_type = values::ResultType(*spec.arg);
+      spec.distinct = a.value("distinct", false);
     }
     agg->aggs.push_back(std::move(spec));
     ++i;

@@ -39,6 +39,7 @@ struct AggSpec {
   std::unique_ptr<values::Expr> arg;   // null for count_star
   TypeId arg_type = TypeId::kUnknown;
   TypeId result_type = TypeId::kUnknown;
+  bool distinct = false;               // COUNT/SUM/AVG(DISTINCT arg): over the distinct values
 };
 
 struct AggregateOp {
