@@ -61,6 +61,12 @@ SELECT pgtrickle.create_stream_table('d_aggdistinct', $$SELECT customer_id, coun
   sum(DISTINCT amount) AS s, avg(DISTINCT amount) AS a, count(*) AS n FROM d_orders GROUP BY customer_id$$);
 SELECT jsonb_path_query_array(plan, 'strict $.**.aggs[*].distinct') AS distinct_flags
   FROM pgtrickle.pgt_stream_tables WHERE name = 'public.d_aggdistinct';
+-- text functions and LIKE
+SELECT pgtrickle.create_stream_table('d_text', $$SELECT id, lower(name) AS l, upper(region) AS u, length(name) AS n,
+  substr(name, 2, 3) AS s3, substring(name from 2) AS s, name || '/' || region AS label, btrim(name) AS b,
+  ltrim(name) AS lt, rtrim(name) AS rt, trim(name) AS t FROM d_customers WHERE name LIKE 'a\_%' OR name NOT LIKE '%z'$$);
+SELECT jsonb_path_query_array(plan, 'strict $.**.fn ? (@ like_regex "^(length|substr|concat|lower|upper|btrim|ltrim|rtrim|like|not_like)$")') AS text_fns
+  FROM pgtrickle.pgt_stream_tables WHERE name = 'public.d_text';
 SELECT name, d_ops(plan->'root') AS ops, jsonb_array_length(plan->'sources') AS sources
   FROM pgtrickle.pgt_stream_tables WHERE name LIKE 'public.d\_%' ORDER BY id;
 

@@ -18,6 +18,8 @@
 #include "catalog/pg_type.h"
 #include "nodes/makefuncs.h"
 #include "utils/array.h"
+#include "mb/pg_wchar.h"
+#include "utils/pg_locale.h"
 #include "miscadmin.h"
 #include "nodes/nodeFuncs.h"
 #include "parser/parsetree.h"
@@ -210,6 +212,20 @@ compile_call(PgtCompileCtx *ctx, PgtExprMode mode, Oid funcid, Oid opno,
 					   format_procedure(funcid), format_type_be(argtype));
 	}
 
+	if (info->cls == PGT_FN_TEXT)
+	{
+		if (GetDatabaseEncoding() != PG_UTF8)
+			pgt_reject("function", "%s (text functions need a UTF8 database)", format_procedure(funcid));
+		if (strcmp(info->fn, "lower") == 0 || strcmp(info->fn, "upper") == 0)
+		{
+			if (!lc_ctype_is_c(inputcollid))
+				pgt_reject("collation", "%s under a collation whose LC_CTYPE is not C (case mapping)",
+						   format_procedure(funcid));
+		}
+		else if (strcmp(info->fn, "like") == 0 || strcmp(info->fn, "not_like") == 0)
+			pgt_check_equality_collation(inputcollid, "LIKE");
+	}
+
 	if (info->cls == PGT_FN_COMPARE && pgt_type_is_text(exprType(linitial(args))))
 	{
 		char	   *what = OidIsValid(opno)
@@ -223,7 +239,7 @@ compile_call(PgtCompileCtx *ctx, PgtExprMode mode, Oid funcid, Oid opno,
 	}
 
 	jw_begin_object(ctx->w);
-	jw_kv_string(ctx->w, "kind", "op");
+	jw_kv_string(ctx->w, "kind", info->cls == PGT_FN_TEXT ? "func" : "op");
 	jw_kv_string(ctx->w, "fn", info->fn);
 	jw_key(ctx->w, "args");
 	jw_begin_array(ctx->w);

@@ -25,6 +25,7 @@
 #define N(src)		{"neg", PGT_FN_ARITH, 1, src}
 #define C(src, fn)	{fn, PGT_FN_COMPARE, 2, src}
 #define K(src)		{"cast", PGT_FN_CAST, 1, src}
+#define TX(src, fn, n)	{fn, PGT_FN_TEXT, n, src}
 
 /* + - * / over one integer pair, e.g. INT_ARITH("int48") */
 #define INT_ARITH(p) \
@@ -75,6 +76,13 @@ static const PgtFnInfo pgt_functions[] = {
 	K("int2_numeric"), K("int4_numeric"), K("int8_numeric"),
 	K("numeric_int2"), K("numeric_int4"), K("numeric_int8"),
 	K("date_timestamp"),
+
+	/* text functions (UTF8 database; lower/upper under ctype C) and LIKE */
+	TX("textlen", "length", 1), TX("text_substr", "substr", 3),
+	TX("text_substr_no_len", "substr", 2), TX("textcat", "concat", 2),
+	TX("lower", "lower", 1), TX("upper", "upper", 1),
+	TX("btrim1", "btrim", 1), TX("ltrim1", "ltrim", 1), TX("rtrim1", "rtrim", 1),
+	TX("textlike", "like", 2), TX("textnlike", "not_like", 2),
 };
 
 /*

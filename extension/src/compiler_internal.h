@@ -87,14 +87,15 @@ typedef enum PgtFnClass
 {
 	PGT_FN_ARITH,
 	PGT_FN_COMPARE,
-	PGT_FN_CAST
+	PGT_FN_CAST,
+	PGT_FN_TEXT					/* {"kind": "func"}: text functions, LIKE */
 } PgtFnClass;
 
 typedef struct PgtFnInfo
 {
 	const char *fn;				/* plan "fn" */
 	PgtFnClass	cls;
-	int			nargs;
+	int			nargs;			/* -1: checked by the engine (substr 2 or 3) */
 	const char *prosrc;			/* plan "pg_fn" */
 } PgtFnInfo;
 

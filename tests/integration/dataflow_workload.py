@@ -40,7 +40,8 @@ class RelatedWorkload:
 
     def _customer(self, i):
         r = self.rng
-        return (i, self._maybe(f"cust{r.randrange(50)}"), self._maybe(r.choice(REGIONS[:3]), 0.15),
+        name = r.choice([f"cust{r.randrange(50)}", f"cust{r.randrange(50)}", " Ünï cust ", "a_b%c", "", "z"])
+        return (i, self._maybe(name), self._maybe(r.choice(REGIONS[:3]), 0.15),
                 self._maybe(r.randrange(1, 4)))
 
     def _product(self, i):

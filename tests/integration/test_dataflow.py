@@ -55,6 +55,9 @@ DATAFLOW = [
     ("public.df_aggdistinct", "SELECT c.region, count(DISTINCT o.customer_id) AS buyers, sum(DISTINCT o.total) AS s, "
                               "avg(DISTINCT l.qty) AS q, count(*) AS n FROM orders o JOIN order_lines l ON l.order_id = o.id "
                               "LEFT JOIN customers c ON c.id = o.customer_id GROUP BY c.region"),
+    ("public.df_text", "SELECT c.id, lower(c.name) AS ln, upper(c.region) AS ur, length(c.name) AS len, "
+                       "substr(c.name, 2, 3) AS s, c.name || '/' || coalesce(c.region, '?') AS label, btrim(c.name) AS bt "
+                       "FROM customers c WHERE c.name LIKE 'cust1%' OR c.name NOT LIKE '%5' OR c.name LIKE 'a\\_b%'"),
     ("public.df_except", "SELECT region FROM customers EXCEPT SELECT status FROM orders"),
     ("public.df_not_in_nullable_x", "SELECT o.id FROM orders o WHERE o.customer_id NOT IN "
                                     "(SELECT id FROM customers WHERE region = 'apac')"),

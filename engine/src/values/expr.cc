@@ -2,6 +2,7 @@
 #include "values/expr.h"
 
 #include "values/compare.h"
+#include "values/text_funcs.h"
 #include "values/text_io.h"
 
 #include <optional>
@@ -164,6 +165,21 @@ Result<std::unique_ptr<Expr>> CompileExpr(const json& j) {
       return Bad(kind + " with " + std::to_string(e->args.size()) + " argument(s)");
     if (e->kind != ExprKind::kCoalesce && !Comparable(e->args[0]->type, e->args.back()->type))
       return Bad(kind + " over " + TypeName(e->args[0]->type) + " and " + TypeName(e->args.back()->type));
+  } else if (kind == "func") {
+    e->kind = ExprKind::kText;
+    auto f = j.find("fn");
+    if (f == j.end() || !f->is_string()) return Bad("func without \"fn\"");
+    PGT_ASSIGN_OR_RETURN(e->args, CompileArgs(j, "func"));
+    PGT_ASSIGN_OR_RETURN(TextFn tf, ParseTextFn(f->get<std::string>(), e->args.size()));
+    e->text_fn = static_cast<uint8_t>(tf);
+    e->pg_fn = f->get<std::string>();
+    for (size_t i = 0; i < e->args.size(); ++i) {
+      bool want_int = tf == TextFn::kSubstr && i > 0;
+      TypeId t = e->args[i]->type;
+      bool ok = want_int ? FamilyOf(t) == Family::kInteger
+                         : (t == TypeId::kText || t == TypeId::kVarchar);
+      if (!ok) return Bad("func \"" + e->pg_fn + "\" argument " + std::to_string(i) + " of type " + TypeName(t));
+    }
   } else if (kind == "case") {
     e->kind = ExprKind::kCase;
     auto w = j.find("whens");
@@ -293,6 +309,18 @@ Result<Value> Eval(const Expr& e, const Row& row) {
     }
     case ExprKind::kCoalesce: case ExprKind::kCase: case ExprKind::kNullIf: case ExprKind::kMinMax:
       return EvalConditional(e, row);
+    case ExprKind::kText: {   // strict: NULL in, NULL out
+      std::vector<Value> args;
+      args.reserve(e.args.size());
+      bool null = false;
+      for (const auto& a : e.args) {
+        PGT_ASSIGN_OR_RETURN(Value v, Eval(*a, row));
+        null |= v.is_null;
+        args.push_back(std::move(v));
+      }
+      if (null) return Value::Null(e.type);
+      return EvalTextFn(static_cast<TextFn>(e.text_fn), args, e.type);
+    }
   }
   return Status::Internal("unknown expression kind");
 }
