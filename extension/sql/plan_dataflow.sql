@@ -67,6 +67,10 @@ SELECT pgtrickle.create_stream_table('d_text', $$SELECT id, lower(name) AS l, up
   ltrim(name) AS lt, rtrim(name) AS rt, trim(name) AS t FROM d_customers WHERE name LIKE 'a\_%' OR name NOT LIKE '%z'$$);
 SELECT jsonb_path_query_array(plan, 'strict $.**.fn ? (@ like_regex "^(length|substr|concat|lower|upper|btrim|ltrim|rtrim|like|not_like)$")') AS text_fns
   FROM pgtrickle.pgt_stream_tables WHERE name = 'public.d_text';
+-- float8: arithmetic, comparisons, casts, MIN/MAX, join keys (SUM/AVG rejected, see rejections)
+SELECT pgtrickle.create_stream_table('d_float', $$SELECT o.id, o.amount::float8 * 1.5 AS f, (o.id / 2.0::float8)::int AS back
+  FROM d_orders o JOIN d_customers c ON c.id::float8 = o.customer_id::float8 WHERE o.amount::float8 > 2.5$$);
+SELECT plan#>'{output}' -> 1 ->> 'type_sql' AS f_type FROM pgtrickle.pgt_stream_tables WHERE name = 'public.d_float';
 SELECT name, d_ops(plan->'root') AS ops, jsonb_array_length(plan->'sources') AS sources
   FROM pgtrickle.pgt_stream_tables WHERE name LIKE 'public.d\_%' ORDER BY id;
 

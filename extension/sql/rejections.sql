@@ -27,7 +27,7 @@ SELECT pgtrickle.create_stream_table('st', 'SELECT 1 AS one');
 SELECT pgtrickle.create_stream_table('st', 'SELECT g FROM generate_series(1, 3) g');
 SELECT pgtrickle.create_stream_table('st', 'SELECT x FROM (VALUES (1)) v(x)');
 SELECT pgtrickle.create_stream_table('st', 'SELECT a.id, s.m FROM r_src a, LATERAL (SELECT max(n) AS m FROM r_src b WHERE b.n < a.n) s');
-SELECT pgtrickle.create_stream_table('st', 'SELECT a.id FROM r_src a JOIN r_src b ON a.f < b.f');
+SELECT pgtrickle.create_stream_table('st', 'SELECT a.id FROM r_src a JOIN r_src b ON a.t ~ b.t');
 SELECT pgtrickle.create_stream_table('st', 'SELECT id FROM r_src TABLESAMPLE SYSTEM (10)');
 
 -- query-level constructs
@@ -60,13 +60,12 @@ SELECT pgtrickle.create_stream_table('st', 'SELECT id, n & 1 AS bit FROM r_src')
 SELECT pgtrickle.create_stream_table('st', 'SELECT id, +n AS p FROM r_src');
 SELECT pgtrickle.create_stream_table('st', 'SELECT id, d + 1 AS tomorrow FROM r_src');
 SELECT pgtrickle.create_stream_table('st', 'SELECT id, n::numeric(5,1) AS x FROM r_src');
-SELECT pgtrickle.create_stream_table('st', 'SELECT id, n::float8 AS x FROM r_src');
 SELECT pgtrickle.create_stream_table('st', 'SELECT id, t::int AS x FROM r_src');
 SELECT pgtrickle.create_stream_table('st', 'SELECT id, t::varchar(3) AS x FROM r_src');
 SELECT pgtrickle.create_stream_table('st', 'SELECT id FROM r_src WHERE d > CURRENT_DATE');
 
 -- expression constructs
-SELECT pgtrickle.create_stream_table('st', 'SELECT id, CASE WHEN n > 0 THEN f ELSE 0 END AS c FROM r_src');
+SELECT pgtrickle.create_stream_table('st', 'SELECT id, CASE WHEN n > 0 THEN f::real ELSE 0 END AS c FROM r_src');
 SELECT pgtrickle.create_stream_table('st', 'SELECT id FROM r_src WHERE n = ANY (ARRAY(SELECT id FROM r_src))');
 SELECT pgtrickle.create_stream_table('st', $$SELECT id, GREATEST(t, 'b' COLLATE "en-x-icu") AS g FROM r_src$$);
 SELECT pgtrickle.create_stream_table('st', 'SELECT id FROM r_src WHERE n IS DISTINCT FROM 1');
@@ -82,15 +81,15 @@ SELECT pgtrickle.create_stream_table('st', 'SELECT r_src AS whole FROM r_src');
 -- unsupported types (named with the column)
 SELECT pgtrickle.create_stream_table('st', 'SELECT id, j FROM r_src');
 SELECT pgtrickle.create_stream_table('st', 'SELECT * FROM r_src');
-SELECT pgtrickle.create_stream_table('st', 'SELECT id FROM r_src WHERE f > 1');
 SELECT pgtrickle.create_stream_table('st', 'SELECT id FROM r_src WHERE ts IS NULL');
-SELECT pgtrickle.create_stream_table('st', $$SELECT id, '1.5'::float8 AS x FROM r_src$$);
 
 -- aggregates
 SELECT pgtrickle.create_stream_table('st', 'SELECT sum(n) FILTER (WHERE n > 0) AS s FROM r_src');
 SELECT pgtrickle.create_stream_table('st', $$SELECT string_agg(t, ',' ORDER BY t) AS s FROM r_src$$);
 SELECT pgtrickle.create_stream_table('st', 'SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY n) AS p FROM r_src');
 SELECT pgtrickle.create_stream_table('st', 'SELECT sum(f) AS s FROM r_src');
+SELECT pgtrickle.create_stream_table('st', 'SELECT avg(f) AS s FROM r_src');
+SELECT pgtrickle.create_stream_table('st', 'SELECT id, f::real AS r FROM r_src');
 SELECT pgtrickle.create_stream_table('st', 'SELECT max(ts) AS m FROM r_src');
 SELECT pgtrickle.create_stream_table('st', 'SELECT bool_and(n > 0) AS b FROM r_src');
 SELECT pgtrickle.create_stream_table('st', 'SELECT min(n ORDER BY n) AS m FROM r_src');

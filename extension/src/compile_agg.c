@@ -2,7 +2,9 @@
  * compile_agg.c
  *    Aggregates: COUNT(*), COUNT(x), SUM, AVG, MIN, MAX.
  *
- * Only the built-in aggregates, without FILTER, ORDER BY or WITHIN GROUP;
+ * SUM/AVG over float8 are rejected: a maintained floating-point sum depends on
+ * the order of additions, so it cannot equal PostgreSQL's recomputation bit for
+ * bit. Only the built-in aggregates, without FILTER, ORDER BY or WITHIN GROUP;
  * DISTINCT is allowed ("distinct": true: over the distinct argument values). Argument types: SUM/AVG over int2/int4/int8/numeric;
  * MIN/MAX over those and text (collation "C"), date, timestamp; COUNT over
  * any supported type. Result types follow PostgreSQL (Aggref.aggtype).
@@ -67,7 +69,7 @@ is_numeric_family(Oid typoid)
 static bool
 is_orderable(Oid typoid)
 {
-	return is_numeric_family(typoid) || typoid == TEXTOID ||
+	return is_numeric_family(typoid) || typoid == FLOAT8OID || typoid == TEXTOID ||
 		typoid == DATEOID || typoid == TIMESTAMPOID;
 }
 

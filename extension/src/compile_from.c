@@ -256,6 +256,8 @@ key_family(Oid typoid)
 			return 4;
 		case TIMESTAMPOID:
 			return 5;
+		case FLOAT8OID:
+			return 6;
 		default:
 			return 0;
 	}

@@ -54,6 +54,9 @@ static const PgtFnInfo pgt_functions[] = {
 	A("numeric_mul", "mul"), A("numeric_div", "div"),
 	A("numeric_mod", "mod"),
 	N("int2um"), N("int4um"), N("int8um"), N("numeric_uminus"),
+	/* float8 (PostgreSQL's overflow/underflow and division errors, shortest output) */
+	A("float8pl", "add"), A("float8mi", "sub"), A("float8mul", "mul"), A("float8div", "div"),
+	N("float8um"),
 
 	/* comparisons: integers, numeric, text, bool, date, timestamp */
 	CMP_PLAIN("int2"), CMP_PLAIN("int4"), CMP_PLAIN("int8"),
@@ -61,6 +64,7 @@ static const PgtFnInfo pgt_functions[] = {
 	CMP_PLAIN("int28"), CMP_PLAIN("int82"),
 	CMP_PLAIN("int48"), CMP_PLAIN("int84"),
 	CMP_UNDERSCORE("numeric"),
+	CMP_PLAIN("float8"),
 	C("texteq", "eq"), C("textne", "ne"),
 	C("text_lt", "lt"), C("text_le", "le"),
 	C("text_gt", "gt"), C("text_ge", "ge"),
@@ -76,6 +80,8 @@ static const PgtFnInfo pgt_functions[] = {
 	K("int2_numeric"), K("int4_numeric"), K("int8_numeric"),
 	K("numeric_int2"), K("numeric_int4"), K("numeric_int8"),
 	K("date_timestamp"),
+	K("i2tod"), K("i4tod"), K("i8tod"), K("dtoi2"), K("dtoi4"), K("dtoi8"),
+	K("numeric_float8"), K("float8_numeric"),
 
 	/* text functions (UTF8 database; lower/upper under ctype C) and LIKE */
 	TX("textlen", "length", 1), TX("text_substr", "substr", 3),

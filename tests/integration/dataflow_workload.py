@@ -9,7 +9,7 @@ import psycopg2
 
 DDL = [
     "CREATE TABLE customers (id int PRIMARY KEY, name text, region text, tier int)",
-    "CREATE TABLE products (id int PRIMARY KEY, name text, price numeric(10,2), category text)",
+    "CREATE TABLE products (id int PRIMARY KEY, name text, price numeric(10,2), category text, weight float8)",
     "CREATE TABLE orders (id int PRIMARY KEY, customer_id int, status text, total numeric(12,2), created date)",
     "CREATE TABLE order_lines (order_id int, line int, product_id int, qty int, PRIMARY KEY (order_id, line))",
 ]
@@ -46,7 +46,9 @@ class RelatedWorkload:
 
     def _product(self, i):
         r = self.rng
-        return (i, f"prod{i}", self._maybe(r.randrange(100, 20000) / 100), self._maybe(r.choice(CATEGORIES[:3])))
+        weight = r.choice([r.random() * 100, r.randrange(0, 5) * 2.5, -0.0, 0.1, 1e300, float("nan")])
+        return (i, f"prod{i}", self._maybe(r.randrange(100, 20000) / 100), self._maybe(r.choice(CATEGORIES[:3])),
+                self._maybe(weight))
 
     def _order(self, i):
         r = self.rng
@@ -63,7 +65,7 @@ class RelatedWorkload:
             for i in range(1, self.sizes["customers"] + 1):
                 cur.execute("INSERT INTO customers VALUES (%s,%s,%s,%s)", self._customer(i))
             for i in range(1, self.sizes["products"] + 1):
-                cur.execute("INSERT INTO products VALUES (%s,%s,%s,%s)", self._product(i))
+                cur.execute("INSERT INTO products VALUES (%s,%s,%s,%s,%s)", self._product(i))
             for i in range(1, self.sizes["orders"] + 1):
                 cur.execute("INSERT INTO orders VALUES (%s,%s,%s,%s,%s)", self._order(i))
                 for line in range(1, self.rng.randrange(1, 4) + 1):
@@ -92,10 +94,11 @@ class RelatedWorkload:
         elif k == 3:   # delete a customer: its orders lose their outer-join partner
             cur.execute("DELETE FROM customers WHERE id = %s", (r.randrange(1, 60),))
         elif k == 4:
-            cur.execute("UPDATE products SET price = %s, category = %s WHERE id = %s",
-                        (self._maybe(r.randrange(100, 20000) / 100), r.choice(CATEGORIES), r.randrange(1, 20)))
+            cur.execute("UPDATE products SET price = %s, category = %s, weight = %s WHERE id = %s",
+                        (self._maybe(r.randrange(100, 20000) / 100), r.choice(CATEGORIES),
+                         self._product(0)[4], r.randrange(1, 20)))
         elif k == 5:
-            cur.execute("INSERT INTO products VALUES (%s,%s,%s,%s) ON CONFLICT DO NOTHING",
+            cur.execute("INSERT INTO products VALUES (%s,%s,%s,%s,%s) ON CONFLICT DO NOTHING",
                         self._product(r.randrange(1, 30)))
         elif k in (6, 7):   # orders: new ones with lines
             i = r.randrange(1, 400)

@@ -58,6 +58,12 @@ DATAFLOW = [
     ("public.df_text", "SELECT c.id, lower(c.name) AS ln, upper(c.region) AS ur, length(c.name) AS len, "
                        "substr(c.name, 2, 3) AS s, c.name || '/' || coalesce(c.region, '?') AS label, btrim(c.name) AS bt "
                        "FROM customers c WHERE c.name LIKE 'cust1%' OR c.name NOT LIKE '%5' OR c.name LIKE 'a\\_b%'"),
+    ("public.df_float", "SELECT p.id, p.weight * 2 AS w2, p.weight + l.qty AS wq, -p.weight AS neg FROM products p "
+                        "JOIN order_lines l ON l.product_id = p.id WHERE p.weight > 10.5"),
+    ("public.df_float_agg", "SELECT p.category, max(p.weight) AS mx, min(p.weight) AS mn, count(p.weight) AS n "
+                            "FROM products p GROUP BY p.category"),
+    ("public.df_float_key", "SELECT a.id, b.id AS other, a.weight FROM products a JOIN products b "
+                            "ON a.weight = b.weight AND a.id < b.id"),
     ("public.df_except", "SELECT region FROM customers EXCEPT SELECT status FROM orders"),
     ("public.df_not_in_nullable_x", "SELECT o.id FROM orders o WHERE o.customer_id NOT IN "
                                     "(SELECT id FROM customers WHERE region = 'apac')"),
