@@ -71,9 +71,18 @@ SELECT jsonb_path_query_array(plan, 'strict $.**.fn ? (@ like_regex "^(length|su
 SELECT pgtrickle.create_stream_table('d_float', $$SELECT o.id, o.amount::float8 * 1.5 AS f, (o.id / 2.0::float8)::int AS back
   FROM d_orders o JOIN d_customers c ON c.id::float8 = o.customer_id::float8 WHERE o.amount::float8 > 2.5$$);
 SELECT plan#>'{output}' -> 1 ->> 'type_sql' AS f_type FROM pgtrickle.pgt_stream_tables WHERE name = 'public.d_float';
+-- date/time: EXTRACT, date_trunc, date ± integer
+CREATE TABLE d_events (id int PRIMARY KEY, d date, ts timestamp);
+SELECT pgtrickle.create_stream_table('d_dates', $$SELECT id, EXTRACT(YEAR FROM d) AS y, extract(isodow from d) AS dow,
+  extract(second from ts) AS s, date_trunc('Month', ts) AS m, d + 7 AS next_week, d - 1 AS prev FROM d_events$$);
+SELECT jsonb_path_query_array(plan, 'strict $.**.args[0] ? (@.kind == "const" && @.typoid == 25).value') AS fields
+  FROM pgtrickle.pgt_stream_tables WHERE name = 'public.d_dates';
+SELECT pgtrickle.create_stream_table('d_bad', 'SELECT id, extract(hour from d) AS h FROM d_events');
+SELECT pgtrickle.create_stream_table('d_bad', 'SELECT id, extract(epoch from ts) AS e FROM d_events');
+SELECT pgtrickle.create_stream_table('d_bad', 'SELECT id, date_trunc(''month'', d) AS m FROM d_events');
 SELECT name, d_ops(plan->'root') AS ops, jsonb_array_length(plan->'sources') AS sources
   FROM pgtrickle.pgt_stream_tables WHERE name LIKE 'public.d\_%' ORDER BY id;
 
 SELECT pgtrickle.drop_stream_table(name) FROM pgtrickle.pgt_stream_tables WHERE name LIKE 'public.d\_%';
 DROP FUNCTION d_ops(jsonb);
-DROP TABLE d_customers, d_orders, d_lines;
+DROP TABLE d_customers, d_orders, d_lines, d_events;

@@ -58,7 +58,7 @@ SELECT pgtrickle.create_stream_table('st', 'SELECT id FROM r_src WHERE d < now()
 SELECT pgtrickle.create_stream_table('st', 'SELECT id, abs(n) AS a FROM r_src');
 SELECT pgtrickle.create_stream_table('st', 'SELECT id, n & 1 AS bit FROM r_src');
 SELECT pgtrickle.create_stream_table('st', 'SELECT id, +n AS p FROM r_src');
-SELECT pgtrickle.create_stream_table('st', 'SELECT id, d + 1 AS tomorrow FROM r_src');
+SELECT pgtrickle.create_stream_table('st', 'SELECT id, d + interval ''1 day'' AS tomorrow FROM r_src');
 SELECT pgtrickle.create_stream_table('st', 'SELECT id, n::numeric(5,1) AS x FROM r_src');
 SELECT pgtrickle.create_stream_table('st', 'SELECT id, t::int AS x FROM r_src');
 SELECT pgtrickle.create_stream_table('st', 'SELECT id, t::varchar(3) AS x FROM r_src');

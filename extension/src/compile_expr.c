@@ -19,6 +19,8 @@
 #include "nodes/makefuncs.h"
 #include "utils/array.h"
 #include "mb/pg_wchar.h"
+#include "catalog/pg_collation.h"
+#include "utils/formatting.h"
 #include "utils/pg_locale.h"
 #include "miscadmin.h"
 #include "nodes/nodeFuncs.h"
@@ -189,6 +191,46 @@ compile_const(PgtCompileCtx *ctx, Const *c)
 	jw_end_object(ctx->w);
 }
 
+/*
+ * EXTRACT(field FROM x) / date_trunc(unit, x): the field must be a constant the
+ * engine implements for x's type (lowercased, as PostgreSQL does).
+ */
+static List *
+datetime_field_args(Oid funcid, const char *fn, List *args)
+{
+	Node	   *f = linitial(args);
+	Oid			t = exprType(lsecond(args));
+	char	   *field;
+	static const char *const date_fields[] = {"year", "month", "day", "quarter", "dow", "isodow", "doy", NULL};
+	static const char *const time_fields[] = {"hour", "minute", "second", NULL};
+	static const char *const units[] = {"year", "quarter", "month", "week", "day", "hour", "minute", "second", NULL};
+	bool		ok = false;
+
+	while (IsA(f, RelabelType))
+		f = (Node *) ((RelabelType *) f)->arg;
+	if (!IsA(f, Const) || ((Const *) f)->constisnull || !pgt_type_is_text(((Const *) f)->consttype))
+		pgt_reject("function", "%s with a field that is not a constant", format_procedure(funcid));
+	field = asc_tolower(TextDatumGetCString(((Const *) f)->constvalue),
+						strlen(TextDatumGetCString(((Const *) f)->constvalue)));
+	if (strcmp(fn, "date_trunc") == 0)
+	{
+		for (int i = 0; units[i]; i++)
+			ok |= strcmp(field, units[i]) == 0;
+	}
+	else
+	{
+		for (int i = 0; date_fields[i]; i++)
+			ok |= strcmp(field, date_fields[i]) == 0;
+		for (int i = 0; time_fields[i] && t == TIMESTAMPOID; i++)
+			ok |= strcmp(field, time_fields[i]) == 0;
+	}
+	if (!ok)
+		pgt_reject("function", "%s with field \"%s\"", format_procedure(funcid), field);
+	return list_make2(makeConst(TEXTOID, -1, DEFAULT_COLLATION_OID, -1,
+								CStringGetTextDatum(field), false, false),
+					  lsecond(args));
+}
+
 /* Shared by OpExpr and FuncExpr: {"kind": "op", "fn", "args", ...} */
 static void
 compile_call(PgtCompileCtx *ctx, PgtExprMode mode, Oid funcid, Oid opno,
@@ -212,7 +254,10 @@ compile_call(PgtCompileCtx *ctx, PgtExprMode mode, Oid funcid, Oid opno,
 					   format_procedure(funcid), format_type_be(argtype));
 	}
 
-	if (info->cls == PGT_FN_TEXT)
+	if (info->cls == PGT_FN_TEXT &&
+		(strcmp(info->fn, "extract") == 0 || strcmp(info->fn, "date_trunc") == 0))
+		args = datetime_field_args(funcid, info->fn, args);
+	else if (info->cls == PGT_FN_TEXT)
 	{
 		if (GetDatabaseEncoding() != PG_UTF8)
 			pgt_reject("function", "%s (text functions need a UTF8 database)", format_procedure(funcid));

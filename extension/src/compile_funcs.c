@@ -89,6 +89,11 @@ static const PgtFnInfo pgt_functions[] = {
 	TX("lower", "lower", 1), TX("upper", "upper", 1),
 	TX("btrim1", "btrim", 1), TX("ltrim1", "ltrim", 1), TX("rtrim1", "rtrim", 1),
 	TX("textlike", "like", 2), TX("textnlike", "not_like", 2),
+
+	/* date/time: EXTRACT from date/timestamp, date_trunc on timestamp, date ± integer */
+	TX("extract_date", "extract", 2), TX("extract_timestamp", "extract", 2),
+	TX("timestamp_trunc", "date_trunc", 2),
+	TX("date_pli", "date_add_days", 2), TX("date_mii", "date_sub_days", 2),
 };
 
 /*

@@ -64,6 +64,10 @@ DATAFLOW = [
                             "FROM products p GROUP BY p.category"),
     ("public.df_float_key", "SELECT a.id, b.id AS other, a.weight FROM products a JOIN products b "
                             "ON a.weight = b.weight AND a.id < b.id"),
+    ("public.df_dates", "SELECT o.id, extract(year from o.created) AS y, extract(dow from o.created) AS dow, "
+                        "extract(quarter from o.created) AS q, o.created + 7 AS next_week, o.created - 1 AS prev, "
+                        "date_trunc('month', o.created::timestamp) AS m, date_trunc('week', o.created::timestamp) AS w "
+                        "FROM orders o WHERE extract(month from o.created) IN (1, 2, 3, 5)"),
     ("public.df_except", "SELECT region FROM customers EXCEPT SELECT status FROM orders"),
     ("public.df_not_in_nullable_x", "SELECT o.id FROM orders o WHERE o.customer_id NOT IN "
                                     "(SELECT id FROM customers WHERE region = 'apac')"),

@@ -14,6 +14,7 @@ add_library(engine_values STATIC
   ${PGT_VALUES_DIR}/codec.cc
   ${PGT_VALUES_DIR}/compare.cc
   ${PGT_VALUES_DIR}/datetime.cc
+  ${PGT_VALUES_DIR}/date_funcs.cc
   ${PGT_VALUES_DIR}/decimal.cc
   ${PGT_VALUES_DIR}/expr.cc
   ${PGT_VALUES_DIR}/row_id.cc
@@ -32,6 +33,7 @@ add_executable(engine_values_tests
   ${PGT_VALUES_ENGINE_DIR}/tests/values/text_io_test.cc
   ${PGT_VALUES_ENGINE_DIR}/tests/values/expr_test.cc
   ${PGT_VALUES_ENGINE_DIR}/tests/values/text_funcs_test.cc
+  ${PGT_VALUES_ENGINE_DIR}/tests/values/date_funcs_test.cc
   ${PGT_VALUES_ENGINE_DIR}/tests/values/codec_test.cc
   ${PGT_VALUES_ENGINE_DIR}/tests/values/oracle_test.cc
 )

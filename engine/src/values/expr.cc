@@ -174,10 +174,16 @@ Result<std::unique_ptr<Expr>> CompileExpr(const json& j) {
     e->text_fn = static_cast<uint8_t>(tf);
     e->pg_fn = f->get<std::string>();
     for (size_t i = 0; i < e->args.size(); ++i) {
-      bool want_int = tf == TextFn::kSubstr && i > 0;
       TypeId t = e->args[i]->type;
-      bool ok = want_int ? FamilyOf(t) == Family::kInteger
-                         : (t == TypeId::kText || t == TypeId::kVarchar);
+      bool is_int = FamilyOf(t) == Family::kInteger, is_text = t == TypeId::kText || t == TypeId::kVarchar;
+      bool ok;
+      switch (tf) {
+        case TextFn::kSubstr: ok = i > 0 ? is_int : is_text; break;
+        case TextFn::kExtract: ok = i == 0 ? is_text : (t == TypeId::kDate || t == TypeId::kTimestamp); break;
+        case TextFn::kDateTrunc: ok = i == 0 ? is_text : t == TypeId::kTimestamp; break;
+        case TextFn::kDateAdd: case TextFn::kDateSub: ok = i == 0 ? t == TypeId::kDate : is_int; break;
+        default: ok = is_text;
+      }
       if (!ok) return Bad("func \"" + e->pg_fn + "\" argument " + std::to_string(i) + " of type " + TypeName(t));
     }
   } else if (kind == "case") {

@@ -1,6 +1,8 @@
 // Text functions; semantics in text_funcs.h.
 #include "values/text_funcs.h"
 
+#include "values/date_funcs.h"
+
 #include <algorithm>
 
 namespace pgt::values {
@@ -81,7 +83,9 @@ Result<TextFn> ParseTextFn(const std::string& name, size_t nargs) {
                            {"concat", TextFn::kConcat, 2, 2}, {"lower", TextFn::kLower, 1, 1},
                            {"upper", TextFn::kUpper, 1, 1},   {"btrim", TextFn::kBtrim, 1, 1},
                            {"ltrim", TextFn::kLtrim, 1, 1},   {"rtrim", TextFn::kRtrim, 1, 1},
-                           {"like", TextFn::kLike, 2, 2},     {"not_like", TextFn::kNotLike, 2, 2}};
+                           {"like", TextFn::kLike, 2, 2},     {"not_like", TextFn::kNotLike, 2, 2},
+                           {"extract", TextFn::kExtract, 2, 2}, {"date_trunc", TextFn::kDateTrunc, 2, 2},
+                           {"date_add_days", TextFn::kDateAdd, 2, 2}, {"date_sub_days", TextFn::kDateSub, 2, 2}};
   for (const F& f : kFns) {
     if (name != f.n) continue;
     if (nargs < f.lo || nargs > f.hi) return Status::InvalidArgument("text function " + name + " with " + std::to_string(nargs) + " argument(s)");
@@ -113,6 +117,10 @@ Result<Value> EvalTextFn(TextFn fn, const std::vector<Value>& a, TypeId result) 
       PGT_ASSIGN_OR_RETURN(bool m, Like(a[0].s, 0, a[1].s, 0));
       return Value::Bool(fn == TextFn::kLike ? m : !m);
     }
+    case TextFn::kExtract: return Extract(a[0].s, a[1]);
+    case TextFn::kDateTrunc: return DateTrunc(a[0].s, a[1]);
+    case TextFn::kDateAdd: return DateAddDays(a[0], a[1].i);
+    case TextFn::kDateSub: return DateAddDays(a[0], -a[1].i);
   }
   return Status::Internal("unknown text function");
 }

@@ -13,7 +13,10 @@
 
 namespace pgt::values {
 
-enum class TextFn : uint8_t { kLength, kSubstr, kConcat, kLower, kUpper, kBtrim, kLtrim, kRtrim, kLike, kNotLike };
+// Also the date/time functions of date_funcs.h (extract, date_trunc, date ± days), which share
+// the "func" plan node.
+enum class TextFn : uint8_t { kLength, kSubstr, kConcat, kLower, kUpper, kBtrim, kLtrim, kRtrim, kLike, kNotLike,
+                              kExtract, kDateTrunc, kDateAdd, kDateSub };
 
 // The function named `name` ("length", "substr", ...) and its argument count range.
 Result<TextFn> ParseTextFn(const std::string& name, size_t nargs);
