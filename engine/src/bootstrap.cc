@@ -76,16 +76,7 @@ Status Engine::Impl::Bootstrap(TableMeta meta) {
   for (Oid r : relids) if (!mirrors.count(r)) unmirrored.push_back(r);
   std::string sources;   // for logs and events: every source, comma-separated
   for (const SourceSpec& src : table->plan().sources) sources += (sources.empty() ? "" : ",") + src.schema + "." + src.name;
-  if (unmirrored.empty()) {
-    PGT_EVENT(kInfo, "bootstrap_started",
-              (LogFields{{"table", name}, {"table_id", id}, {"source", sources}, {"lsn", FormatLsn(ckpt.applied_upto)}}),
-              "bootstrap of ", name, " (id ", id, ") from the shared source mirrors of ", sources, " at ",
-              FormatLsn(ckpt.applied_upto));
-    obs.hub.live().BootstrapStarted(name);
-    Status st = BootstrapFromMirrors(id, name, std::move(table));
-    obs.hub.live().BootstrapEnded(st.ok());
-    return st;
-  }
+  if (unmirrored.empty()) return BootstrapFromMirrors(id, name, sources, std::move(table));
   // D0: everything before it is decoded and applied. After a restart or a rewind the decoder
   // may be re-reading WAL below applied_upto; the snapshot must still not precede applied_upto.
   Lsn d0 = std::max(decoder->decoded_upto(), ckpt.applied_upto);
@@ -118,7 +109,8 @@ Status CheckMirrorCovers(const SourceSpec& spec, const SourceMirror& m, const Re
 }
 }  // namespace
 
-Status Engine::Impl::BootstrapFromMirrors(int64_t id, const std::string& name, std::unique_ptr<StreamTable> table) {
+Status Engine::Impl::BootstrapFromMirrors(int64_t id, const std::string& name, const std::string& sources,
+                                          std::unique_ptr<StreamTable> table) {
   const Lsn cut = ckpt.applied_upto;
   for (const SourceSpec& src : table->plan().sources) {
     const SourceMirror& m = mirrors.at(src.relid);
@@ -129,6 +121,24 @@ Status Engine::Impl::BootstrapFromMirrors(int64_t id, const std::string& name, s
       return Status::Conflict("source " + src.schema + "." + src.name + " has a different key than its mirror");
     PGT_RETURN_IF_ERROR(CheckMirrorCovers(src, m, resolver->LookupByOid(src.relid)));
   }
+  // Started only once the checks pass: a mirror ahead of the applied position is retried on
+  // every poll and would log an event each time.
+  PGT_EVENT(kInfo, "bootstrap_started",
+            (LogFields{{"table", name}, {"table_id", id}, {"source", sources}, {"lsn", FormatLsn(cut)}}),
+            "bootstrap of ", name, " (id ", id, ") from the shared source mirrors of ", sources, " at ", FormatLsn(cut));
+  obs.hub.live().BootstrapStarted(name);
+  Status st = LoadFromMirrors(id, cut, table.get());
+  obs.hub.live().BootstrapEnded(st.ok());
+  PGT_RETURN_IF_ERROR(st);
+  TableRuntime& rt = tables[id];
+  rt.table = std::move(table);
+  rt.last_merge = Clock::now() - std::chrono::hours(1);   // first merge right away
+  return Status::Ok();
+}
+
+// Loads the table's circuit from the mirrors at `cut` and registers it in the store.
+Status Engine::Impl::LoadFromMirrors(int64_t id, Lsn cut, StreamTable* table) {
+  const std::string& name = table->meta().name;
   Status st;
   StreamTable::ForEachStatePrefix(id, [&](Cf cf, const std::string& p) { if (st.ok()) st = store->DeletePrefix(cf, p); });
   PGT_RETURN_IF_ERROR(st);
@@ -150,9 +160,6 @@ Status Engine::Impl::BootstrapFromMirrors(int64_t id, const std::string& name, s
   table->meta().bootstrap_lsn = cut;
   b.Put(Cf::kMeta, TableMetaKey(id), table->meta().Encode());
   PGT_RETURN_IF_ERROR(store->Commit(&b));
-  TableRuntime& rt = tables[id];
-  rt.table = std::move(table);
-  rt.last_merge = Clock::now() - std::chrono::hours(1);   // first merge right away
   obs.hub.live().BootstrapRows(static_cast<int64_t>(nrows));
   PGT_EVENT(kInfo, "bootstrap_done",
             (LogFields{{"table", name}, {"rows", static_cast<int64_t>(nrows)}, {"lsn", FormatLsn(cut)},

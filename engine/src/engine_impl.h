@@ -207,7 +207,9 @@ struct Engine::Impl {
   Status Bootstrap(TableMeta meta);
   Status Rebootstrap(TableRuntime& t);
   Status BootstrapTracked(int64_t id, const std::string& name, std::unique_ptr<StreamTable> table, Lsn d0);
-  Status BootstrapFromMirrors(int64_t id, const std::string& name, std::unique_ptr<StreamTable> table);
+  Status BootstrapFromMirrors(int64_t id, const std::string& name, const std::string& sources,
+                              std::unique_ptr<StreamTable> table);
+  Status LoadFromMirrors(int64_t id, Lsn cut, StreamTable* table);
   Status ResumeReplayIfWePaused();
   // control.cc
   Status CheckExtensionVersion();
