@@ -196,11 +196,20 @@ BEGIN
         ('sources', (SELECT string_agg(s.source_name || ' (columns ' || array_to_string(s.columns, ',') || ')',
                                        ', ' ORDER BY s.source_name)
                        FROM pgtrickle.pgt_sources s WHERE s.stream_table_id = st.id)),
-        ('operators', (WITH RECURSIVE ops(op, depth) AS (
-                           SELECT st.plan -> 'root', 0
+        -- The operator tree in pre-order (plan v2 nodes have input, left/right or inputs[]).
+        ('operators', (WITH RECURSIVE ops(op, depth, path) AS (
+                           SELECT st.plan -> 'root', 0, ARRAY[]::int[]
                            UNION ALL
-                           SELECT o.op -> 'input', o.depth + 1 FROM ops o WHERE o.op ? 'input')
-                       SELECT string_agg(repeat('  ', depth) || (op ->> 'op'), E'\n' ORDER BY depth) FROM ops)),
+                           SELECT c.child, o.depth + 1, o.path || c.ord
+                           FROM ops o CROSS JOIN LATERAL (
+                               SELECT o.op -> 'input' AS child, 1 AS ord WHERE o.op ? 'input'
+                               UNION ALL SELECT o.op -> 'left', 1 WHERE o.op ? 'left'
+                               UNION ALL SELECT o.op -> 'right', 2 WHERE o.op ? 'right'
+                               UNION ALL SELECT e.value, e.ordinality::int
+                                 FROM jsonb_array_elements(CASE WHEN jsonb_typeof(o.op -> 'inputs') = 'array'
+                                                                THEN o.op -> 'inputs' ELSE '[]' END)
+                                      WITH ORDINALITY e) c)
+                       SELECT string_agg(repeat('  ', depth) || (op ->> 'op'), E'\n' ORDER BY path) FROM ops)),
         ('plan', jsonb_pretty(st.plan));
 END
 $$;

@@ -1,20 +1,28 @@
-// Bootstrap of a new stream table (DESIGN §6 invariant 3), with an exact LSN cut:
+// Bootstrap of a new stream table (DESIGN §6 invariant 3) at one LSN cut for all its sources.
 //
+// From the mirrors: when every source already has a shared mirror (source_mirror.h) loaded at
+// or before the applied position A, the mirrors at A are a consistent cut: the circuit is
+// loaded from them and bootstrap_lsn = A. Nothing is read from the standby.
+//
+// From a snapshot, when some source has no mirror yet:
 //  1. Commit the current batch; decoding has processed everything up to D0 = decoded_upto.
-//  2. Track the source from D0 on: the catalog resolver waits until the standby replayed D0.
+//  2. Track the sources from D0 on: the catalog resolver waits until the standby replayed D0.
 //  3. Pause replay on the standby, open a REPEATABLE READ snapshot there and read
 //     R = pg_last_wal_replay_lsn() in its first statement, resume replay. With replay paused the
 //     snapshot contains exactly the transactions whose commit record ends at or before R
 //     (a hot standby makes a commit visible when it replays the record), so the cut is an LSN
 //     cut from the start. (pg_current_snapshot() on a standby reports no in-progress xids, so
 //     it cannot drive the cut there; pausing is also what makes R exact.) R >= D0.
-//  4. Load the snapshot's rows through the circuit (weight +1) in chunks; the table is not
-//     registered until the end, and any partial state of an interrupted bootstrap is wiped first.
-//  5. Register the table with bootstrap_lsn = R: transactions ending <= R are skipped for it,
-//     later ones applied.
-//  6. Transactions still open at D0 may have touched the source before it was tracked: rewind
+//  4. Read every source in that one snapshot and load the rows through the circuit (weight +1)
+//     in chunks; rows of sources without a mirror also build their mirror (bootstrap_lsn R).
+//     Sources that had a mirror keep it (at its own position; it applies the transactions up
+//     to R that this table skips). Nothing is registered until the end, and partial state of
+//     an interrupted bootstrap is wiped first.
+//  5. Register the table (and new mirrors) with bootstrap_lsn = R: transactions ending <= R are
+//     skipped for them, later ones applied.
+//  6. Transactions still open at D0 may have touched a source before it was tracked: rewind
 //     the decoder to the oldest first-LSN of open transactions, so they are decoded whole.
-//     (Other tables skip what they already applied: their applied LSN only grows.)
+//     (Others skip what they already applied: their applied LSN only grows.)
 #include <thread>
 
 #include "engine_impl.h"
@@ -61,45 +69,136 @@ Status Engine::Impl::Bootstrap(TableMeta meta) {
   PGT_RETURN_IF_ERROR(CommitBatch());
   const int64_t id = meta.id;
   const std::string name = meta.name;
+  meta.state_version = 2;
   PGT_ASSIGN_OR_RETURN(auto table, StreamTable::Create(std::move(meta)));
-  const SourceSpec& src = table->plan().sources[0];
+  std::vector<Oid> relids = table->source_relids();
+  std::vector<Oid> unmirrored;
+  for (Oid r : relids) if (!mirrors.count(r)) unmirrored.push_back(r);
+  std::string sources;   // for logs and events: every source, comma-separated
+  for (const SourceSpec& src : table->plan().sources) sources += (sources.empty() ? "" : ",") + src.schema + "." + src.name;
+  if (unmirrored.empty()) return BootstrapFromMirrors(id, name, sources, std::move(table));
   // D0: everything before it is decoded and applied. After a restart or a rewind the decoder
   // may be re-reading WAL below applied_upto; the snapshot must still not precede applied_upto.
   Lsn d0 = std::max(decoder->decoded_upto(), ckpt.applied_upto);
   PGT_EVENT(kInfo, "bootstrap_started",
-            (LogFields{{"table", name}, {"table_id", id}, {"source", src.schema + "." + src.name}, {"lsn", FormatLsn(d0)}}),
-            "bootstrap of ", name, " (id ", id, ") from ", src.schema, ".", src.name, ", decoded up to ", FormatLsn(d0));
+            (LogFields{{"table", name}, {"table_id", id}, {"source", sources}, {"lsn", FormatLsn(d0)}}),
+            "bootstrap of ", name, " (id ", id, ") from a standby snapshot of ", sources, ", decoded up to ", FormatLsn(d0));
   obs.hub.live().BootstrapStarted(name);
-  const Oid relid = src.relid;   // `table` (and src) may be gone after the call
-  bool was_tracked = resolver->LookupByOid(relid) != nullptr;
   Status st = BootstrapTracked(id, name, std::move(table), d0);
   obs.hub.live().BootstrapEnded(st.ok());
-  if (!st.ok() && !was_tracked) {
-    bool used = false;
-    for (auto& [oid, t] : tables) used |= t.table->source_relid() == relid;
-    if (!used) resolver->Untrack(relid);   // nothing reads it: do not decode it
+  if (!st.ok()) {
+    for (Oid r : unmirrored)
+      if (!mirrors.count(r) && !SourceInUse(r)) resolver->Untrack(r);   // nothing reads it: do not decode it
   }
   return st;
 }
 
+namespace {
+// Columns added after a mirror was loaded are NULL in its older rows: exact only when the added
+// column has no default (no attmissingval).
+Status CheckMirrorCovers(const SourceSpec& spec, const SourceMirror& m, const RelationDesc* desc) {
+  for (const auto& col : spec.columns) {
+    if (col.attnum <= m.meta().natts) continue;
+    size_t i = static_cast<size_t>(col.attnum - 1);
+    if (!desc || i >= desc->attrs.size() || desc->attrs[i].has_missing)
+      return Status::Unsupported("column " + col.name + " of " + spec.schema + "." + spec.name +
+                                 " was added with a default after its mirror was loaded; drop every stream "
+                                 "table over it (the mirror is then rebuilt) or re-create this one later");
+  }
+  return Status::Ok();
+}
+}  // namespace
+
+Status Engine::Impl::BootstrapFromMirrors(int64_t id, const std::string& name, const std::string& sources,
+                                          std::unique_ptr<StreamTable> table) {
+  const Lsn cut = ckpt.applied_upto;
+  for (const SourceSpec& src : table->plan().sources) {
+    const SourceMirror& m = mirrors.at(src.relid);
+    if (m.meta().bootstrap_lsn > cut)
+      return Status::Unavailable("the mirror of " + m.meta().name + " was loaded at " + FormatLsn(m.meta().bootstrap_lsn) +
+                                 ", ahead of the applied position " + FormatLsn(cut) + "; waiting for decoding to reach it");
+    if (m.meta().key_attnums != src.key_attnums)
+      return Status::Conflict("source " + src.schema + "." + src.name + " has a different key than its mirror");
+    PGT_RETURN_IF_ERROR(CheckMirrorCovers(src, m, resolver->LookupByOid(src.relid)));
+  }
+  // Started only once the checks pass: a mirror ahead of the applied position is retried on
+  // every poll and would log an event each time.
+  PGT_EVENT(kInfo, "bootstrap_started",
+            (LogFields{{"table", name}, {"table_id", id}, {"source", sources}, {"lsn", FormatLsn(cut)}}),
+            "bootstrap of ", name, " (id ", id, ") from the shared source mirrors of ", sources, " at ", FormatLsn(cut));
+  obs.hub.live().BootstrapStarted(name);
+  Status st = LoadFromMirrors(id, cut, table.get());
+  obs.hub.live().BootstrapEnded(st.ok());
+  PGT_RETURN_IF_ERROR(st);
+  TableRuntime& rt = tables[id];
+  rt.table = std::move(table);
+  rt.last_merge = Clock::now() - std::chrono::hours(1);   // first merge right away
+  return Status::Ok();
+}
+
+// Loads the table's circuit from the mirrors at `cut` and registers it in the store.
+Status Engine::Impl::LoadFromMirrors(int64_t id, Lsn cut, StreamTable* table) {
+  const std::string& name = table->meta().name;
+  Status st;
+  StreamTable::ForEachStatePrefix(id, [&](Cf cf, const std::string& p) { if (st.ok()) st = store->DeletePrefix(cf, p); });
+  PGT_RETURN_IF_ERROR(st);
+  Batch b(store.get());
+  size_t nrows = 0;
+  for (const SourceSpec& src : table->plan().sources) {
+    PGT_RETURN_IF_ERROR(mirrors.at(src.relid).ForEachRow(store.get(), [&](const Row& row) -> Status {
+      PGT_RETURN_IF_ERROR(table->ApplySnapshotRow(&b, src.relid, row));
+      if (++nrows % kChunkRows == 0) {
+        PGT_RETURN_IF_ERROR(table->FinishBatch(&b));
+        PGT_RETURN_IF_ERROR(store->Commit(&b));
+        obs.hub.live().BootstrapRows(static_cast<int64_t>(nrows));
+      }
+      return Status::Ok();
+    }));
+  }
+  table->TouchGlobalGroup();
+  PGT_RETURN_IF_ERROR(table->FinishBatch(&b));
+  table->meta().bootstrap_lsn = cut;
+  b.Put(Cf::kMeta, TableMetaKey(id), table->meta().Encode());
+  PGT_RETURN_IF_ERROR(store->Commit(&b));
+  obs.hub.live().BootstrapRows(static_cast<int64_t>(nrows));
+  PGT_EVENT(kInfo, "bootstrap_done",
+            (LogFields{{"table", name}, {"rows", static_cast<int64_t>(nrows)}, {"lsn", FormatLsn(cut)},
+                       {"rewind_lsn", FormatLsn(ckpt.restart_lsn)}}),
+            "bootstrap of ", name, ": ", nrows, " mirror rows at ", FormatLsn(cut));
+  return Status::Ok();
+}
+
+namespace {
+struct SourceRead {
+  const SourceSpec* spec;
+  std::string qualified;                              // current name of the relation
+  std::string cols;                                   // quoted column list
+  std::vector<std::pair<size_t, TypeId>> slots;       // row position, type per column
+  bool build_mirror = false;
+};
+}  // namespace
+
 Status Engine::Impl::BootstrapTracked(int64_t id, const std::string& name, std::unique_ptr<StreamTable> table, Lsn d0) {
-  const SourceSpec& src = table->plan().sources[0];
-  PGT_RETURN_IF_ERROR(resolver->Track(src.relid, d0));
-  const RelationDesc* desc = resolver->LookupByOid(src.relid);
-  if (!desc) return Status::NotFound("source relation " + std::to_string(src.relid) + " is not on the standby");
-  PGT_RETURN_IF_ERROR(CheckSourceMatchesPlan(src, *desc));
-  // Read the source by what it is now (OID -> current names), not by the names in the plan.
-  const std::string qualified = QuoteIdent(desc->schema) + "." + QuoteIdent(desc->name);
-  std::string cols;
-  std::vector<std::pair<size_t, TypeId>> slots;
-  for (const auto& c : src.columns) {
-    cols += (cols.empty() ? "" : ", ") + QuoteIdent(desc->attrs[static_cast<size_t>(c.attnum - 1)].name);
-    slots.emplace_back(static_cast<size_t>(c.attnum - 1), TypeIdFromOid(c.typoid));
+  std::vector<SourceRead> reads;
+  for (const SourceSpec& src : table->plan().sources) {
+    PGT_RETURN_IF_ERROR(resolver->Track(src.relid, d0));
+    const RelationDesc* desc = resolver->LookupByOid(src.relid);
+    if (!desc) return Status::NotFound("source relation " + std::to_string(src.relid) + " is not on the standby");
+    PGT_RETURN_IF_ERROR(CheckSourceMatchesPlan(src, *desc));
+    // Read the source by what it is now (OID -> current names), not by the names in the plan.
+    SourceRead rd{&src, QuoteIdent(desc->schema) + "." + QuoteIdent(desc->name), "", {}, !mirrors.count(src.relid)};
+    for (const auto& c : src.columns) {
+      rd.cols += (rd.cols.empty() ? "" : ", ") + QuoteIdent(desc->attrs[static_cast<size_t>(c.attnum - 1)].name);
+      rd.slots.emplace_back(static_cast<size_t>(c.attnum - 1), TypeIdFromOid(c.typoid));
+    }
+    reads.push_back(std::move(rd));
   }
 
   Status st;
   StreamTable::ForEachStatePrefix(id, [&](Cf cf, const std::string& p) { if (st.ok()) st = store->DeletePrefix(cf, p); });
   PGT_RETURN_IF_ERROR(st);
+  for (const auto& rd : reads)
+    if (rd.build_mirror) PGT_RETURN_IF_ERROR(store->DeletePrefix(Cf::kMirror, SourceMirror::Prefix(rd.spec->relid)));
 
   // Snapshot with replay paused (step 3). The marker makes a crashed engine resume replay.
   PGT_ASSIGN_OR_RETURN(auto snap, PgConn::Connect(opts.standby_conninfo, "standby snapshot"));
@@ -132,45 +231,62 @@ Status Engine::Impl::BootstrapTracked(int64_t id, const std::string& name, std::
   Lsn r = *r_lsn;
   if (r < d0)   // e.g. the standby restarted and replays from further back: try again later
     return Status::Unavailable("snapshot LSN " + FormatLsn(r) + " precedes the applied position " + FormatLsn(d0));
-  // The relation read in the snapshot must be the one tracked (not renamed or re-created since).
-  PGT_ASSIGN_OR_RETURN(PgRows same, snap->QueryParams("SELECT to_regclass($1)::oid = $2::oid",
-                                                      {qualified, std::to_string(src.relid)}));
-  if (same.at(0, 0).value_or("f") != "t")
-    return Status::Conflict("source " + qualified + " is no longer relation " + std::to_string(src.relid));
 
-  // Step 4: load the snapshot through the circuit.
-  std::string copy = "COPY (SELECT " + cols + " FROM ONLY " + qualified + ") TO STDOUT";
+  // Step 4: every source in the one snapshot, through the circuit.
   Batch b(store.get());
   size_t nrows = 0;
-  Status row_st;
-  PGT_RETURN_IF_ERROR(snap->CopyOut(copy, [&](std::string_view line) -> Status {
-    PGT_ASSIGN_OR_RETURN(auto fields, values::SplitCopyTextLine(line));
-    if (fields.size() != slots.size()) return Status::Corruption("snapshot row with wrong column count");
-    Row row(static_cast<size_t>(src.natts), Value::Null(TypeId::kUnknown));
-    for (size_t i = 0; i < slots.size(); ++i) {
-      if (!fields[i]) { row[slots[i].first] = Value::Null(slots[i].second); continue; }
-      PGT_ASSIGN_OR_RETURN(row[slots[i].first], values::ParseText(slots[i].second, *fields[i]));
-    }
-    PGT_RETURN_IF_ERROR(table->ApplySnapshotRow(&b, std::move(row)));
-    if (++nrows % kChunkRows == 0) {
-      PGT_RETURN_IF_ERROR(table->FinishBatch(&b));
-      PGT_RETURN_IF_ERROR(store->Commit(&b));
-      obs.hub.live().BootstrapRows(static_cast<int64_t>(nrows));
-      if (nrows % 100000 == 0) PGT_LOG_INFO("bootstrap of ", name, ": ", nrows, " rows loaded");
-    }
-    return Status::Ok();
-  }));
+  for (const auto& rd : reads) {
+    const SourceSpec& src = *rd.spec;
+    // The relation read in the snapshot must be the one tracked (not renamed or re-created since).
+    PGT_ASSIGN_OR_RETURN(PgRows same, snap->QueryParams("SELECT to_regclass($1)::oid = $2::oid",
+                                                        {rd.qualified, std::to_string(src.relid)}));
+    if (same.at(0, 0).value_or("f") != "t")
+      return Status::Conflict("source " + rd.qualified + " is no longer relation " + std::to_string(src.relid));
+    std::optional<SourceMirror> mirror;
+    if (rd.build_mirror)
+      mirror.emplace(MirrorMeta{src.relid, src.schema + "." + src.name, src.key_attnums, src.natts, r});
+    std::string copy = "COPY (SELECT " + rd.cols + " FROM ONLY " + rd.qualified + ") TO STDOUT";
+    PGT_RETURN_IF_ERROR(snap->CopyOut(copy, [&](std::string_view line) -> Status {
+      PGT_ASSIGN_OR_RETURN(auto fields, values::SplitCopyTextLine(line));
+      if (fields.size() != rd.slots.size()) return Status::Corruption("snapshot row with wrong column count");
+      Row row(static_cast<size_t>(src.natts), Value::Null(TypeId::kUnknown));
+      for (size_t i = 0; i < rd.slots.size(); ++i) {
+        if (!fields[i]) { row[rd.slots[i].first] = Value::Null(rd.slots[i].second); continue; }
+        PGT_ASSIGN_OR_RETURN(row[rd.slots[i].first], values::ParseText(rd.slots[i].second, *fields[i]));
+      }
+      if (mirror) mirror->PutSnapshotRow(&b, row);
+      PGT_RETURN_IF_ERROR(table->ApplySnapshotRow(&b, src.relid, row));
+      if (++nrows % kChunkRows == 0) {
+        PGT_RETURN_IF_ERROR(table->FinishBatch(&b));
+        PGT_RETURN_IF_ERROR(store->Commit(&b));
+        obs.hub.live().BootstrapRows(static_cast<int64_t>(nrows));
+        if (nrows % 100000 == 0) PGT_LOG_INFO("bootstrap of ", name, ": ", nrows, " rows loaded");
+      }
+      return Status::Ok();
+    }));
+  }
   PGT_RETURN_IF_ERROR(snap->Exec("COMMIT"));
   table->TouchGlobalGroup();
   PGT_RETURN_IF_ERROR(table->FinishBatch(&b));
 
-  // Step 5 + 6: register and rewind in one commit.
+  // Step 5 + 6: register (table and new mirrors) and rewind in one commit.
   table->meta().bootstrap_lsn = r;
   b.Put(Cf::kMeta, TableMetaKey(id), table->meta().Encode());
+  for (const auto& rd : reads) {
+    if (!rd.build_mirror) continue;
+    MirrorMeta mm{rd.spec->relid, rd.spec->schema + "." + rd.spec->name, rd.spec->key_attnums, rd.spec->natts, r};
+    b.Put(Cf::kMeta, SourceMirror::MetaKey(mm.relid), mm.Encode());
+    mirrors.erase(mm.relid);
+    mirrors.emplace(mm.relid, SourceMirror(mm));
+  }
   Lsn rewind = decoder->restart_lsn();
   ckpt.restart_lsn = rewind;
   b.Put(Cf::kMeta, "checkpoint", ckpt.Encode());
-  PGT_RETURN_IF_ERROR(store->Commit(&b));
+  Status committed = store->Commit(&b);
+  if (!committed.ok()) {
+    for (const auto& rd : reads) if (rd.build_mirror) mirrors.erase(rd.spec->relid);
+    return committed;
+  }
   TableRuntime& rt = tables[id];
   rt.table = std::move(table);
   rt.last_merge = Clock::now() - std::chrono::hours(1);   // first merge right away

@@ -83,8 +83,10 @@ Status Engine::Impl::PollCatalog() {
   return Status::Ok();
 }
 
-// After a TRUNCATE of its source: snapshot the table again; the next merge replaces the
-// stream table's contents (its frontier continues from the last merge).
+// A table whose state cannot be continued (TRUNCATE or rewrite of a source: its mirror was
+// dropped; a merge lost on a new primary; state of an older format): bootstrap it again — from
+// the mirrors when they all exist, else from a standby snapshot (bootstrap.cc). The next merge
+// replaces the stream table's contents; its frontier continues from the last merge.
 Status Engine::Impl::Rebootstrap(TableRuntime& t) {
   TableMeta meta = t.table->meta();
   meta.needs_rebootstrap = false;
@@ -95,10 +97,10 @@ Status Engine::Impl::Rebootstrap(TableRuntime& t) {
 
 Status Engine::Impl::DropTable(int64_t id) {
   PGT_RETURN_IF_ERROR(CommitBatch());
-  Oid relid = 0;
+  std::vector<Oid> relids;
   auto it = tables.find(id);
   if (it != tables.end()) {
-    relid = it->second.table->source_relid();
+    relids = it->second.table->source_relids();
     PGT_LOG_INFO("stream table ", it->second.table->meta().name, " was dropped; removing its state");
     tables.erase(it);
   }
@@ -113,9 +115,7 @@ Status Engine::Impl::DropTable(int64_t id) {
   b.Delete(Cf::kMeta, InflightKey(id));
   b.Delete(Cf::kMeta, "generation/" + TablePrefix(id));   // control.cc
   PGT_RETURN_IF_ERROR(store->Commit(&b));
-  bool still_used = false;
-  for (auto& [oid, t] : tables) still_used |= t.table->source_relid() == relid;
-  if (relid && !still_used) resolver->Untrack(relid);
+  for (Oid relid : relids) PGT_RETURN_IF_ERROR(DropMirrorIfUnused(relid));
   return Status::Ok();
 }
 

@@ -16,7 +16,8 @@
 // The checkpoint chosen is the newest at or before S under which no table is ahead of F, else
 // the newest at or before S.
 // Last resort (no checkpoint at or before S): re-snapshot every stream table from the standby on
-// the new timeline (logged "re-snapshot of <table>: <reason>" and counted): decoding restarts
+// the new timeline (logged "re-snapshot of <table>: <reason>" and counted); the shared source
+// mirrors hold WAL past S, so they are dropped and rebuilt by those snapshots. Decoding restarts
 // fresh at the standby's position, each table's next merge replaces its contents, and the
 // frontier CAS starts from the frontier found on the new primary.
 // In both cases WAL of the old timeline past S is never applied again (fork_limit).
@@ -29,6 +30,7 @@ namespace pgt::engine {
 
 std::string TableMetaKey(int64_t id);
 std::string InflightKey(int64_t id);
+std::string RelfileKey(Oid relid);
 
 Status Engine::Impl::CheckDivergence() {
   if (ckpt.tli == 0 || divergence) return Status::Ok();
@@ -97,8 +99,9 @@ Result<bool> Engine::Impl::RewindToCheckpoint(const LineageVerdict& v,
   PGT_LOG_WARN("rewound state to checkpoint at ", FormatLsn(cp.applied_upto), " (timeline ", cp.tli, ", restart ",
                FormatLsn(cp.restart_lsn), "): divergence at ", FormatLsn(v.switch_point), "; replaying on timeline ",
                v.switch_to ? std::to_string(v.switch_to) : std::string("?"));
+  // The restored checkpoint holds the mirrors as of its position (LoadState reloaded them).
+  for (auto& [relid, m] : mirrors) PGT_RETURN_IF_ERROR(resolver->Track(relid, 0));
   for (auto& [id, t] : tables) {
-    PGT_RETURN_IF_ERROR(resolver->Track(t.table->source_relid(), 0));
     Status st = SettleInflight(t);
     if (!st.ok() && st.code() != Status::Code::kNotFound) return st;
     TableMeta& m = t.table->meta();
@@ -165,9 +168,20 @@ Status Engine::Impl::HandleDivergence(const LineageVerdict& v) {
     t.source_changes_since_merge = 0;
     t.oldest_pending_commit_us = 0;
   }
+  // The shared mirrors hold rows of WAL past the switch point: none of them may seed a table.
+  // Dropped (registry first), so the re-bootstraps snapshot the standby on the new timeline.
+  std::vector<Oid> mirrored;
+  for (auto& [relid, m] : mirrors) {
+    mirrored.push_back(relid);
+    b.Delete(Cf::kMeta, SourceMirror::MetaKey(relid));
+    b.Delete(Cf::kMeta, RelfileKey(relid));   // the file may differ on the new timeline
+  }
+  mirrors.clear();
+  relfile_recorded.clear();
   ckpt = Checkpoint{};   // decoding restarts fresh on the new timeline (StartDecoder)
   b.Put(Cf::kMeta, "checkpoint", ckpt.Encode());
   PGT_RETURN_IF_ERROR(store->Commit(&b));
+  for (Oid relid : mirrored) PGT_RETURN_IF_ERROR(store->DeletePrefix(Cf::kMirror, SourceMirror::Prefix(relid)));
   for (auto& [id, t] : tables)
     if (frontiers.count(id)) PGT_RETURN_IF_ERROR(store->DeletePrefix(Cf::kPending, t.table->PendingPrefix()));
   divergence.reset();

@@ -118,7 +118,8 @@ Status Engine::Impl::LoadState() {
     tables[id].table = std::move(t).value();
     return true;
   }));
-  return load;
+  PGT_RETURN_IF_ERROR(load);
+  return LoadMirrors();   // mirrors.cc; also after a rewind, the restored checkpoint holds them
 }
 
 Status Engine::Impl::Startup() {
@@ -131,7 +132,8 @@ Status Engine::Impl::Startup() {
   // Divergence first: after one, HandleDivergence compares the frontiers (not ReconcileInflight).
   PGT_RETURN_IF_ERROR(CheckDivergence());
   if (!divergence) PGT_RETURN_IF_ERROR(ReconcileInflight());
-  for (auto& [id, t] : tables) PGT_RETURN_IF_ERROR(resolver->Track(t.table->source_relid(), 0));
+  // The mirrors (loaded with the state) are what decoding applies to: track their relations.
+  for (auto& [relid, m] : mirrors) PGT_RETURN_IF_ERROR(resolver->Track(relid, 0));
   PGT_RETURN_IF_ERROR(CheckSourceFiles());   // source_ddl.cc: a rewrite lost with a batch
   if (divergence) {
     restart_decoder = true;   // the loop handles the divergence first
@@ -277,26 +279,15 @@ Status Engine::Impl::Loop(const std::atomic<bool>& stop) {
   return Status::Ok();
 }
 
+// Each change is applied once to its source's shared mirror, then to every stream table reading
+// that source (mirrors.cc), in commit order whatever tables it touches.
 Status Engine::Impl::ApplyTransaction(const Transaction& txn) {
   for (const Change& c : txn.changes) {
-    std::vector<Oid> relids = c.kind == ChangeKind::kTruncate ? c.truncated : std::vector<Oid>{c.relid};
-    for (auto& [id, t] : tables) {
-      if (failed.count(id) || t.table->meta().needs_rebootstrap || txn.end_lsn <= TableApplied(t)) continue;
-      if (std::find(relids.begin(), relids.end(), t.table->source_relid()) == relids.end()) continue;
-      if (c.kind == ChangeKind::kTruncate) {
-        // Re-bootstrapped after this batch commits (catalog_poll.cc); recorded in the same batch.
-        PGT_LOG_INFO("source of ", t.table->meta().name, " was truncated at ", FormatLsn(txn.commit_lsn),
-                     "; the stream table will be bootstrapped again");
-        t.table->meta().needs_rebootstrap = true;
-        PGT_RETURN_IF_ERROR(SaveTableMeta(batch.get(), t));
-        continue;
-      }
-      Status st = t.table->ApplyChange(batch.get(), c);
-      if (!st.ok()) { MarkError(id, st.WithContext("applying transaction " + std::to_string(txn.xid) + " at " +
-                                                   FormatLsn(txn.commit_lsn))); continue; }
-      ++t.source_changes_since_merge;
-      if (t.oldest_pending_commit_us == 0) t.oldest_pending_commit_us = txn.commit_time_us;
+    if (c.kind == ChangeKind::kTruncate) {
+      for (Oid relid : c.truncated) TruncateSource(txn, relid);
+      continue;
     }
+    PGT_RETURN_IF_ERROR(ApplyChangeToSource(txn, c));
   }
   return Status::Ok();
 }
@@ -363,11 +354,12 @@ Status Engine::Impl::Heartbeat() {
     PGT_RETURN_IF_ERROR(primary->QueryParams(
         "UPDATE pgtrickle.pgt_stream_tables SET pending_change_rows = $2 WHERE id = $1 AND pending_change_rows IS DISTINCT FROM $2",
         {std::to_string(id), std::to_string(pending)}).status());
-    const auto& src = t.table->plan().sources[0];
-    auto& agg = per_source[src.schema + "." + src.name];
-    agg.first = std::max(agg.first, t.source_changes_since_merge);
-    if (t.oldest_pending_commit_us && (!agg.second || t.oldest_pending_commit_us < agg.second))
-      agg.second = t.oldest_pending_commit_us;
+    for (const auto& src : t.table->plan().sources) {
+      auto& agg = per_source[src.schema + "." + src.name];
+      agg.first = std::max(agg.first, t.source_changes_since_merge);
+      if (t.oldest_pending_commit_us && (!agg.second || t.oldest_pending_commit_us < agg.second))
+        agg.second = t.oldest_pending_commit_us;
+    }
   }
   for (auto& [name, v] : per_source) {
     nlohmann::json e = {{"source_table", name}, {"pending_rows", v.first}};

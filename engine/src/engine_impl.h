@@ -24,6 +24,7 @@
 #include "merge.h"
 #include "observe.h"
 #include "pg_conn.h"
+#include "source_mirror.h"
 #include "state/checkpoints.h"
 #include "state/state_store.h"
 #include "stream_table.h"
@@ -97,6 +98,7 @@ struct Engine::Impl {
   Checkpoint ckpt;
   int64_t epoch = 0;
   std::map<int64_t, TableRuntime> tables;
+  std::map<Oid, SourceMirror> mirrors;      // shared source mirrors (source_mirror.h), by relid
   std::set<int64_t> failed;                 // ids that cannot be maintained (status ERROR)
   std::set<int64_t> waiting_logged;         // tables whose wait for consistency was logged
   bool restart_decoder = false;             // restart from the checkpoint before decoding on
@@ -178,6 +180,7 @@ struct Engine::Impl {
   // Restores the newest usable checkpoint at or before the switch point; false = none.
   Result<bool> RewindToCheckpoint(const LineageVerdict& v, const std::map<int64_t, std::optional<Lsn>>& frontiers);
   Lsn TableApplied(const TableRuntime& t) const { return std::max(t.table->meta().bootstrap_lsn, ckpt.applied_upto); }
+  Lsn MirrorApplied(const SourceMirror& m) const { return std::max(m.meta().bootstrap_lsn, ckpt.applied_upto); }
   void MarkError(int64_t id, const Status& why);
   Status SaveTableMeta(Batch* b, const TableRuntime& t);
   // snapshot.cc: HTTP server, metrics counters, the snapshot the HTTP thread reads (observe.h)
@@ -192,11 +195,21 @@ struct Engine::Impl {
   // catalog_poll.cc
   Status PollCatalog();
   Status DropTable(int64_t id);
+  // mirrors.cc: shared source mirrors — load, apply a change to a mirror and its readers, drop
+  Status LoadMirrors();
+  Status ApplyChangeToSource(const Transaction& txn, const Change& c);
+  void TruncateSource(const Transaction& txn, Oid relid);
+  void DropStaleMirror(Batch* b, Oid relid, const std::string& what);
+  bool SourceInUse(Oid relid) const;
+  Status DropMirrorIfUnused(Oid relid);
   // bootstrap.cc
   // `meta` carries id, name and plan; for a re-bootstrap also the merged frontier.
   Status Bootstrap(TableMeta meta);
   Status Rebootstrap(TableRuntime& t);
   Status BootstrapTracked(int64_t id, const std::string& name, std::unique_ptr<StreamTable> table, Lsn d0);
+  Status BootstrapFromMirrors(int64_t id, const std::string& name, const std::string& sources,
+                              std::unique_ptr<StreamTable> table);
+  Status LoadFromMirrors(int64_t id, Lsn cut, StreamTable* table);
   Status ResumeReplayIfWePaused();
   // control.cc
   Status CheckExtensionVersion();

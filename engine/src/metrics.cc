@@ -22,8 +22,9 @@
 
 namespace pgt::engine {
 namespace {
-// The plan format the engine reads (docs/plan-format.md); keep in step with circuit/plan.cc.
-constexpr char kPlanFormat[] = "1";
+// The newest plan format the engine reads (docs/plan-format.md; it reads every older one too);
+// keep in step with circuit/plan.cc. An integer: /status reports it as a number.
+constexpr char kPlanFormat[] = "2";
 
 int64_t NowUnixMs() {
   return std::chrono::duration_cast<std::chrono::milliseconds>(
@@ -56,7 +57,7 @@ struct Metrics {
 double Lag(Lsn ahead, Lsn behind) { return ahead > behind ? static_cast<double>(ahead - behind) : 0.0; }
 
 void EngineMetrics(Metrics& m, const EngineSnapshot& s, double now) {
-  m.Gauge("pgtrickle_engine_build_info", "Engine build: version and the plan format it reads (always 1)", 1,
+  m.Gauge("pgtrickle_engine_build_info", "Engine build: version and the newest plan format it reads (always 1)", 1,
           {{"version", PGT_VERSION}, {"plan_format", kPlanFormat}});
   m.Gauge("pgtrickle_engine_start_time_seconds", "Unix time the engine started", s.started_unix);
   m.Gauge("pgtrickle_engine_snapshot_age_seconds", "Age of the state snapshot these metrics come from",

@@ -90,7 +90,8 @@ Status Engine::Impl::ReconcileInflight() {
     if (*primary_frontier && (!ours || **primary_frontier < *ours)) {
       // The primary lacks a merge the engine made (lost with asynchronous replication in a
       // failover, or the primary was restored): the rows of that merge are no longer pending.
-      // Snapshot the table again; its next merge replaces the contents from that frontier.
+      // Bootstrap the table again (from the shared source mirrors, valid at the applied
+      // position, when they cover it); its next merge replaces the contents from that frontier.
       PGT_LOG_WARN("re-snapshot of ", m.name, ": the primary's frontier ", FormatLsn(**primary_frontier),
                    " is behind the engine's ", ours ? FormatLsn(*ours) : std::string("NULL"),
                    " (its last merge was lost on this primary)");

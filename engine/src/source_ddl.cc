@@ -15,10 +15,12 @@
 //    was read for the new file before it was mapped (DML in the rewriting transaction itself, or
 //    right after its commit before the invalidation was taken): MissRecordingResolver remembers
 //    every relfilenode that a row change referenced while unknown, and then, like TRUNCATE, the
-//    stream tables reading the source are bootstrapped again.
-//  - Crash safety: the relfilenode each source's state corresponds to is stored with the batch
-//    ("relfile/<relid>"); at startup a source found in another file than stored (a rewrite whose
-//    handling was lost with an uncommitted batch) is bootstrapped again.
+//    shared mirror of the source is stale: it is dropped and every stream table reading the
+//    source is bootstrapped again from a standby snapshot (mirrors.cc DropStaleMirror).
+//  - Crash safety: the relfilenode each mirror corresponds to is stored with the batch
+//    ("relfile/<relid>"); at startup a mirrored relation found in another file than stored (a
+//    rewrite whose handling was lost with an uncommitted batch) has its mirror dropped the same way.
+// All of this is per source relation (its mirror), not per stream table.
 // The descriptor read is the standby's current one, which may already include a later DDL of
 // the same table (one more invalidation follows for it): see extension/README.md.
 #include <thread>
@@ -61,30 +63,27 @@ bool MissRecordingResolver::MissedAny(Oid rel, Oid toast_rel) const {
   return overflowed_ || missed_.count(rel) || (toast_rel != 0 && missed_.count(toast_rel));
 }
 
-// At startup, after the sources are tracked: a source whose file differs from the one its state
-// was built on (stored with the batches) is bootstrapped again.
+// At startup, after the mirrored relations are tracked: a mirror whose relation is in another file
+// than the one its rows were built on (stored with the batches) is stale.
 Status Engine::Impl::CheckSourceFiles() {
   Batch b(store.get());
-  for (auto& [id, t] : tables) {
-    const RelationDesc* d = resolver->LookupByOid(t.table->source_relid());
-    if (d == nullptr || failed.count(id)) continue;
+  std::vector<Oid> relids;
+  for (auto& [relid, m] : mirrors) relids.push_back(relid);   // DropStaleMirror erases from mirrors
+  for (Oid relid : relids) {
+    const RelationDesc* d = resolver->LookupByOid(relid);
+    if (d == nullptr) continue;
     const std::string now = std::to_string(d->locator.rel_number);
-    PGT_ASSIGN_OR_RETURN(auto stored, store->Get(Cf::kMeta, RelfileKey(d->relid)));
-    if (stored && *stored != now && !t.table->meta().needs_rebootstrap) {
-      PGT_LOG_INFO("source of ", t.table->meta().name, " is in a new file since the last checkpoint; "
-                   "the stream table will be bootstrapped again");
-      t.table->meta().needs_rebootstrap = true;
-      PGT_RETURN_IF_ERROR(SaveTableMeta(&b, t));
-    }
-    b.Put(Cf::kMeta, RelfileKey(d->relid), now);
+    PGT_ASSIGN_OR_RETURN(auto stored, store->Get(Cf::kMeta, RelfileKey(relid)));
+    if (stored && *stored != now) DropStaleMirror(&b, relid, "is in a new file since the last checkpoint");
+    b.Put(Cf::kMeta, RelfileKey(relid), now);
+    relfile_recorded.insert(relid);
   }
   return store->Commit(&b);
 }
 
 Status Engine::Impl::FollowInvalidations() {
-  // The file each source's state is built on goes with the batch (see CheckSourceFiles).
-  for (auto& [id, t] : tables) {
-    Oid relid = t.table->source_relid();
+  // The file each mirror is built on goes with the batch (see CheckSourceFiles).
+  for (auto& [relid, m] : mirrors) {
     if (relfile_recorded.count(relid)) continue;
     if (const RelationDesc* d = resolver->LookupByOid(relid)) {
       batch->Put(Cf::kMeta, RelfileKey(relid), std::to_string(d->locator.rel_number));
@@ -113,20 +112,18 @@ Status Engine::Impl::FollowInvalidations() {
       continue;
     }
     batch->Put(Cf::kMeta, RelfileKey(inv.relid), std::to_string(now->locator.rel_number));
+    relfile_recorded.insert(inv.relid);
+    auto m = mirrors.find(inv.relid);
+    if (m == mirrors.end()) continue;   // already dropped, e.g. by the TRUNCATE that made this file
     if (!lookup->MissedAny(now->locator.rel_number, now->toast_locator.rel_number) &&
         SameColumns(old_desc, now->attrs)) {
       PGT_LOG_INFO("source ", now->schema, ".", now->name, " was rewritten at ", FormatLsn(inv.commit_lsn),
                    " (new relfilenode ", now->locator.rel_number, "): followed without a re-snapshot");
       continue;
     }
-    for (auto& [id, t] : tables) {
-      if (failed.count(id) || t.table->meta().needs_rebootstrap || t.table->source_relid() != inv.relid) continue;
-      if (inv.end_lsn <= TableApplied(t)) continue;   // already bootstrapped past the rewrite
-      PGT_LOG_INFO("source of ", t.table->meta().name, " was rewritten at ", FormatLsn(inv.commit_lsn),
-                   " (new relfilenode ", now->locator.rel_number, "); the stream table will be bootstrapped again");
-      t.table->meta().needs_rebootstrap = true;
-      PGT_RETURN_IF_ERROR(SaveTableMeta(batch.get(), t));
-    }
+    if (inv.end_lsn <= MirrorApplied(m->second)) continue;   // mirror loaded after the rewrite
+    DropStaleMirror(batch.get(), inv.relid, "was rewritten at " + FormatLsn(inv.commit_lsn) + " (new relfilenode " +
+                                                std::to_string(now->locator.rel_number) + ")");
   }
   return Status::Ok();
 }
@@ -140,11 +137,10 @@ namespace pgt::engine {
 // source again from the standby's current catalog before decoding restarts at the checkpoint:
 // older tuples with fewer attributes decode fine with the newer descriptor (missing attributes
 // take their default, as in PostgreSQL). A source whose relfilenode changed meanwhile is
-// bootstrapped again, since the restart re-reads records of its old file.
+// bootstrapped again (its mirror is dropped), since the restart re-reads records of its old file.
 Status Engine::Impl::RedescribeSources() {
-  std::set<Oid> relids;
-  for (auto& [id, t] : tables)
-    if (!failed.count(id)) relids.insert(t.table->source_relid());
+  std::vector<Oid> relids;
+  for (auto& [relid, m] : mirrors) relids.push_back(relid);
   for (Oid relid : relids) {
     const RelationDesc* before = resolver->LookupByOid(relid);
     if (before == nullptr) continue;
@@ -154,12 +150,7 @@ Status Engine::Impl::RedescribeSources() {
     if (now == nullptr || now->locator == old_loc) continue;
     Batch b(store.get());
     b.Put(Cf::kMeta, RelfileKey(relid), std::to_string(now->locator.rel_number));
-    for (auto& [id, t] : tables) {
-      if (failed.count(id) || t.table->source_relid() != relid || t.table->meta().needs_rebootstrap) continue;
-      PGT_LOG_INFO("source of ", t.table->meta().name, " has a new relfilenode; the stream table will be bootstrapped again");
-      t.table->meta().needs_rebootstrap = true;
-      PGT_RETURN_IF_ERROR(SaveTableMeta(&b, t));
-    }
+    DropStaleMirror(&b, relid, "has a new relfilenode");
     PGT_RETURN_IF_ERROR(store->Commit(&b));
   }
   return Status::Ok();

@@ -5,6 +5,7 @@
 #include <nlohmann/json.hpp>
 
 #include "values/codec.h"
+#include "circuit/linear.h"
 #include "values/expr.h"
 #include "values/row_id.h"
 
@@ -14,7 +15,8 @@ std::string TableMeta::Encode() const {
   nlohmann::json j = {{"id", id}, {"name", name}, {"plan", plan_json}, {"bootstrap_lsn", bootstrap_lsn},
                       {"merged_frontier", merged_frontier}, {"has_merged", has_merged},
                       {"needs_rebootstrap", needs_rebootstrap}, {"replace_on_merge", replace_on_merge},
-                      {"status", status == TableStatus::kActive ? "active" : "error"}, {"error", error}};
+                      {"status", status == TableStatus::kActive ? "active" : "error"}, {"error", error},
+                      {"state_version", state_version}};
   return j.dump();
 }
 
@@ -33,6 +35,7 @@ Result<TableMeta> TableMeta::Decode(std::string_view s) {
     m.replace_on_merge = j.value("replace_on_merge", false);
     m.status = j.at("status").get<std::string>() == "active" ? TableStatus::kActive : TableStatus::kError;
     m.error = j.at("error").get<std::string>();
+    m.state_version = j.value("state_version", 1);
   } catch (const nlohmann::json::exception& e) {
     return Status::Corruption(std::string("table registry entry: ") + e.what());
   }
@@ -50,129 +53,70 @@ std::string FormatRowIdUuid(std::string_view id16) {
   return values::FormatUuid(id);
 }
 
+// The circuit's root feeds this: the last event per identity wins (see circuit/node.h).
+class StreamTable::OutputSink : public Node {
+ public:
+  explicit OutputSink(StreamTable* t) : t_(t) {}
+  Status Push(Batch* b, int, const std::string& id, const Row& row, int64_t w) override {
+    return t_->EmitOutput(b, id, w > 0 ? &row : nullptr);
+  }
+
+ private:
+  StreamTable* t_;
+};
+
 Result<std::unique_ptr<StreamTable>> StreamTable::Create(TableMeta meta) {
   PGT_ASSIGN_OR_RETURN(auto plan, ParsePlan(meta.plan_json));
-  return std::unique_ptr<StreamTable>(new StreamTable(std::move(meta), std::move(plan)));
+  auto t = std::unique_ptr<StreamTable>(new StreamTable(std::move(meta), std::move(plan)));
+  std::string prefix = TablePrefix(t->meta_.id) + "\x02";
+  PGT_ASSIGN_OR_RETURN(t->circuit_, BuildCircuit(*t->plan_, prefix));
+  t->circuit_.root->ConnectTo(t->sink_.get(), 0);
+  return t;
 }
 
-StreamTable::StreamTable(TableMeta meta, std::unique_ptr<Plan> plan) : meta_(std::move(meta)), plan_(std::move(plan)) {
-  if (plan_->aggregate) agg_ = std::make_unique<AggregateState>(&*plan_->aggregate, meta_.id);
-}
+StreamTable::StreamTable(TableMeta meta, std::unique_ptr<Plan> plan)
+    : meta_(std::move(meta)), plan_(std::move(plan)), sink_(std::make_unique<OutputSink>(this)) {}
+StreamTable::~StreamTable() = default;
 
 void StreamTable::ForEachStatePrefix(int64_t id, const std::function<void(Cf, const std::string&)>& fn) {
   for (Cf cf : {Cf::kMirror, Cf::kAgg, Cf::kMinMax, Cf::kPending}) fn(cf, TablePrefix(id));
 }
 
-// Scan rows have exactly natts values (columns added to the source later are cut off; the
-// plan does not read them).
-Row StreamTable::Normalize(Row row) const {
-  row.resize(static_cast<size_t>(plan_->sources[0].natts), Value::Null(TypeId::kUnknown));
-  return row;
+bool StreamTable::ReadsSource(Oid relid) const {
+  for (const auto& s : plan_->sources) if (s.relid == relid) return true;
+  return false;
 }
 
-std::string StreamTable::MirrorKey(const Row& r) const {
-  Row key;
-  for (int16_t a : plan_->sources[0].key_attnums) key.push_back(r.at(static_cast<size_t>(a - 1)));
-  std::string k = TablePrefix(meta_.id);
-  values::EncodeKeyTuple(key, &k);
-  return k;
+std::vector<Oid> StreamTable::source_relids() const {
+  std::vector<Oid> r;
+  for (const auto& s : plan_->sources) r.push_back(s.relid);
+  return r;
 }
 
-Result<std::optional<Row>> StreamTable::MirrorGet(Batch* batch, const std::string& key) {
-  PGT_ASSIGN_OR_RETURN(auto raw, batch->Get(Cf::kMirror, key));
-  if (!raw) return std::optional<Row>();
-  PGT_ASSIGN_OR_RETURN(Row r, values::DecodeRow(*raw));
-  return std::optional<Row>(std::move(r));
-}
-
-Status StreamTable::ApplySnapshotRow(Batch* batch, Row row) {
-  row = Normalize(std::move(row));
-  std::string enc;
-  values::EncodeRow(row, &enc);
-  batch->Put(Cf::kMirror, MirrorKey(row), enc);
-  return Push(batch, row, +1);
-}
-
-Status StreamTable::ApplyChange(Batch* batch, const Change& c) {
-  if (c.kind == ChangeKind::kTruncate)   // handled by a re-bootstrap (engine.cc), not row by row
-    return Status::Internal("TRUNCATE reached the circuit of " + meta_.name);
-  std::optional<Row> old_row, new_row;
-  if (c.new_row) new_row = Normalize(*c.new_row);
-  // The old row's key: from the WAL's old key/tuple if present, else the new row's key.
-  std::string old_key;
-  if (c.old_row) old_key = MirrorKey(Normalize(*c.old_row));
-  else if (new_row && c.kind == ChangeKind::kUpdate) old_key = MirrorKey(*new_row);
-  if (c.kind != ChangeKind::kInsert) {
-    if (old_key.empty()) return Status::Corruption("change without old key on " + meta_.name);
-    PGT_ASSIGN_OR_RETURN(old_row, MirrorGet(batch, old_key));
-    if (!old_row)
-      return Status::Corruption("source row missing from the mirror of " + meta_.name +
-                                " (UPDATE/DELETE of a row the engine never saw) at LSN " + FormatLsn(c.lsn));
-    batch->Delete(Cf::kMirror, old_key);
-  } else {
-    PGT_ASSIGN_OR_RETURN(old_row, MirrorGet(batch, MirrorKey(*new_row)));
-    if (old_row) return Status::Corruption("INSERT of a key already in the mirror of " + meta_.name + " at LSN " +
-                                           FormatLsn(c.lsn));
+Status StreamTable::ApplySourceDelta(Batch* batch, Oid relid, const std::optional<Row>& old_row,
+                                     const std::optional<Row>& new_row) {
+  for (ScanNode* scan : circuit_.scans) {
+    if (plan_->sources[static_cast<size_t>(scan->source())].relid != relid) continue;
+    if (old_row) PGT_RETURN_IF_ERROR(scan->PushSource(batch, *old_row, -1));
+    if (new_row) PGT_RETURN_IF_ERROR(scan->PushSource(batch, *new_row, +1));
   }
-  if (new_row) {
-    for (size_t i = 0; i < new_row->size(); ++i) {
-      if ((*new_row)[i].unchanged_toast) {
-        if (!old_row) return Status::Corruption("unchanged TOAST value without an old row in " + meta_.name);
-        (*new_row)[i] = (*old_row)[i];
-      }
-    }
-    std::string enc;
-    values::EncodeRow(*new_row, &enc);
-    batch->Put(Cf::kMirror, MirrorKey(*new_row), enc);
-  }
-  if (old_row) PGT_RETURN_IF_ERROR(Push(batch, *old_row, -1));
-  if (new_row) PGT_RETURN_IF_ERROR(Push(batch, *new_row, +1));
   return Status::Ok();
 }
 
-Result<std::optional<Row>> StreamTable::RunLinear(const std::vector<LinearOp>& ops, Row row) const {
-  for (const auto& op : ops) {
-    if (op.kind == LinearOp::Kind::kFilter) {
-      PGT_ASSIGN_OR_RETURN(bool keep, values::EvalPredicate(*op.predicate, row));
-      if (!keep) return std::optional<Row>();
-    } else {
-      Row out;
-      out.reserve(op.exprs.size());
-      for (const auto& e : op.exprs) {
-        PGT_ASSIGN_OR_RETURN(Value v, values::Eval(*e, row));
-        out.push_back(std::move(v));
-      }
-      row = std::move(out);
-    }
-  }
-  return std::optional<Row>(std::move(row));
-}
-
-// Linear part: Δσ(S) = σ(ΔS), Δπ(S) = π(ΔS). Without an aggregate the output row's identity is
-// the source key; a retraction that passes becomes 'D', an insertion 'U' (the insertion of the
-// same key, pushed after its retraction, overwrites it).
-Status StreamTable::Push(Batch* batch, const Row& source_row, int64_t weight) {
-  PGT_ASSIGN_OR_RETURN(auto row, RunLinear(plan_->pre, source_row));
-  if (!row) return Status::Ok();
-  if (agg_) return agg_->Apply(batch, WeightedRow{std::move(*row), weight});
-  std::string id_key;
-  Row key;
-  for (int16_t a : plan_->sources[0].key_attnums) key.push_back(source_row.at(static_cast<size_t>(a - 1)));
-  values::EncodeKeyTuple(key, &id_key);
-  return EmitOutput(batch, id_key, weight > 0 ? std::optional<Row>(std::move(*row)) : std::nullopt);
+Status StreamTable::ApplySnapshotRow(Batch* batch, Oid relid, const Row& row) {
+  return ApplySourceDelta(batch, relid, std::nullopt, row);
 }
 
 Status StreamTable::FinishBatch(Batch* batch) {
-  if (!agg_) return Status::Ok();
-  return agg_->Flush(batch, [&](const std::string& gkey, std::optional<Row> row) -> Status {
-    if (row) {
-      PGT_ASSIGN_OR_RETURN(row, RunLinear(plan_->post, std::move(*row)));
-    }
-    return EmitOutput(batch, gkey, row);
-  });
+  for (auto& n : circuit_.nodes) PGT_RETURN_IF_ERROR(n->Flush(batch));
+  return Status::Ok();
 }
 
-Status StreamTable::EmitOutput(Batch* batch, const std::string& identity_key, const std::optional<Row>& row) {
+void StreamTable::TouchGlobalGroup() {
+  for (auto& n : circuit_.nodes) n->TouchGlobal();
+}
+
+Status StreamTable::EmitOutput(Batch* batch, const std::string& identity_key, const Row* row) {
   std::string key = TablePrefix(meta_.id) + RowIdOf(identity_key);
   if (!row) {
     batch->Put(Cf::kPending, key, "D");

@@ -1,10 +1,9 @@
 // StreamTable: the runtime of one stream table inside the engine — its compiled plan, its
-// source mirror, its operator state and its pending output (all in RocksDB under its id).
+// circuit (operator state in RocksDB under its id) and its pending output.
 //
 // Data flow for one decoded source change (DESIGN §5):
-//   change --mirror--> ΔS = {(old, −1), (new, +1)} --pre ops--> [aggregate] --post ops--> pending
-// The mirror (source key -> full source row) supplies the old row for UPDATE/DELETE and values
-// of unchanged TOAST columns, so sources need no REPLICA IDENTITY FULL.
+//   change --shared source mirror--> (old row, new row) --ApplySourceDelta--> every scan of that
+//   source in the circuit: (old, −1), (new, +1) --operators--> pending
 // Pending output is keyed by the row identity (__pgt_row_id): value 'U'+row or 'D'. Repeated
 // changes of one output row overwrite each other, so pending is always consolidated.
 // Not thread-safe.
@@ -14,7 +13,7 @@
 #include <optional>
 #include <string>
 
-#include "circuit/aggregate.h"
+#include "circuit/node.h"
 #include "circuit/plan.h"
 #include "state/state_store.h"
 #include "walreader/change.h"
@@ -36,6 +35,9 @@ struct TableMeta {
   bool needs_rebootstrap = false;
   // After a re-bootstrap pending holds the whole table: the next merge replaces the contents.
   bool replace_on_merge = false;
+  // 2 since shared source mirrors and operator-state prefixes per node (plan format 2); a table
+  // registered by an older engine is bootstrapped again.
+  int state_version = 2;
   TableStatus status = TableStatus::kActive;
   std::string error;
 
@@ -46,19 +48,21 @@ struct TableMeta {
 class StreamTable {
  public:
   static Result<std::unique_ptr<StreamTable>> Create(TableMeta meta);
+  ~StreamTable();
 
   TableMeta& meta() { return meta_; }
   const Plan& plan() const { return *plan_; }
-  Oid source_relid() const { return plan_->sources[0].relid; }
+  bool ReadsSource(Oid relid) const;
+  std::vector<Oid> source_relids() const;
 
-  // Applies one decoded change of the source (mirror + circuit + pending).
-  Status ApplyChange(Batch* batch, const Change& change);
-  // Bootstrap: one snapshot row of the source, weight +1.
-  Status ApplySnapshotRow(Batch* batch, Row row);
-  // Ends a batch: emits the dirty aggregate groups into pending.
+  // One source row changed: pushes (old, −1) then (new, +1) into every scan of that source.
+  Status ApplySourceDelta(Batch* batch, Oid relid, const std::optional<Row>& old_row, const std::optional<Row>& new_row);
+  // Bootstrap: one snapshot row of a source, weight +1.
+  Status ApplySnapshotRow(Batch* batch, Oid relid, const Row& row);
+  // Ends a batch: consolidating operators (aggregates) emit their changes, inputs first.
   Status FinishBatch(Batch* batch);
   // Bootstrap of an aggregate without GROUP BY: its single row exists even over no input.
-  void TouchGlobalGroup() { if (agg_) agg_->TouchGlobalGroup(); }
+  void TouchGlobalGroup();
 
   // Pending output rows, prefix scan in the pending CF.
   std::string PendingPrefix() const { return TablePrefix(meta_.id); }
@@ -66,17 +70,14 @@ class StreamTable {
   static void ForEachStatePrefix(int64_t id, const std::function<void(Cf, const std::string&)>& fn);
 
  private:
+  class OutputSink;
   StreamTable(TableMeta meta, std::unique_ptr<Plan> plan);
-  Result<std::optional<Row>> MirrorGet(Batch* batch, const std::string& key);
-  std::string MirrorKey(const Row& source_row) const;
-  Status Push(Batch* batch, const Row& source_row, int64_t weight);
-  Status EmitOutput(Batch* batch, const std::string& identity_key, const std::optional<Row>& row);
-  Result<std::optional<Row>> RunLinear(const std::vector<LinearOp>& ops, Row row) const;
-  Row Normalize(Row row) const;
+  Status EmitOutput(Batch* batch, const std::string& identity_key, const Row* row);
 
   TableMeta meta_;
   std::unique_ptr<Plan> plan_;
-  std::unique_ptr<AggregateState> agg_;
+  Circuit circuit_;
+  std::unique_ptr<Node> sink_;
 };
 
 // 16-byte row identity (__pgt_row_id) of an encoded identity key, and its uuid text.

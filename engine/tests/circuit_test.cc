@@ -6,6 +6,7 @@
 
 #include <gtest/gtest.h>
 
+#include "source_mirror.h"
 #include "stream_table.h"
 #include "test_util.h"
 #include "values/codec.h"
@@ -150,10 +151,12 @@ void RunOracle(const char* plan, Table (*recompute)(const std::map<int, Row>&), 
   std::map<int, Row> model;
   Table merged;
   Batch b(store->get());
+  SourceMirror mirror(MirrorMeta{100, "public.src", {1}, 5, 0});
   // Bootstrap from a snapshot of 30 rows.
   for (int id = 1; id <= 30; ++id) {
     model[id] = RandomRow(rng, id);
-    ASSERT_TRUE((*st)->ApplySnapshotRow(&b, model[id]).ok());
+    mirror.PutSnapshotRow(&b, model[id]);
+    ASSERT_TRUE((*st)->ApplySnapshotRow(&b, 100, model[id]).ok());
   }
   (*st)->TouchGlobalGroup();
   int next_id = 31;
@@ -194,7 +197,10 @@ void RunOracle(const char* plan, Table (*recompute)(const std::map<int, Row>&), 
           model.erase(id);
         }
       }
-      Status s = (*st)->ApplyChange(&b, c);
+      std::optional<Row> old_row, new_row;
+      Status s = mirror.Apply(&b, c, &old_row, &new_row);
+      ASSERT_TRUE(s.ok()) << s.message();
+      s = (*st)->ApplySourceDelta(&b, 100, old_row, new_row);
       ASSERT_TRUE(s.ok()) << s.message();
     }
     ASSERT_TRUE((*st)->FinishBatch(&b).ok());
@@ -230,13 +236,15 @@ TEST(CircuitTest, UpdateOfRowMissingFromMirrorIsCorruptionNotSilentLoss) {
   c.kind = ChangeKind::kUpdate;
   c.relid = 100;
   c.new_row = RandomRow(rng, 5);
-  Status s = (*st)->ApplyChange(&b, c);
+  SourceMirror mirror(MirrorMeta{100, "public.src", {1}, 5, 0});
+  std::optional<Row> old_row, new_row;
+  Status s = mirror.Apply(&b, c, &old_row, &new_row);
   EXPECT_EQ(s.code(), Status::Code::kCorruption);
   EXPECT_NE(s.message().find("mirror"), std::string::npos);
 }
 
 TEST(PlanTest, RejectsUnknownVersionAndOperators) {
-  EXPECT_EQ(ParsePlan(R"({"version":2})").status().code(), Status::Code::kUnsupported);
+  EXPECT_EQ(ParsePlan(R"({"version":3})").status().code(), Status::Code::kUnsupported);
   std::string bad = kLinearPlan;
   bad.replace(bad.find("\"filter\""), 8, "\"window\"");
   auto p = ParsePlan(bad);

@@ -53,7 +53,7 @@ TEST(MetricsTest, RendersLagStalenessAndCountersWithHelp) {
   EXPECT_NE(text.find("pgtrickle_engine_stream_table_staleness_seconds{sla_tier=\"critical\",table=\"public.st\"} 12"),
             std::string::npos) << text;
   EXPECT_NE(text.find("pgtrickle_engine_source_pending_rows{source_table=\"public.src\"} 4"), std::string::npos);
-  EXPECT_NE(text.find("pgtrickle_engine_build_info{plan_format=\"1\",version=\""), std::string::npos);
+  EXPECT_NE(text.find("pgtrickle_engine_build_info{plan_format=\"2\",version=\""), std::string::npos);
   // Every family has HELP and TYPE.
   size_t helps = 0, types = 0;
   for (size_t p = 0; (p = text.find("# HELP ", p)) != std::string::npos; ++p) ++helps;

@@ -55,6 +55,13 @@ SELECT generation FROM pgtrickle.pgt_stream_tables WHERE name = 'public.st_p';
 SELECT property, value FROM pgtrickle.explain_stream_table('st_g') WHERE property <> 'plan';
 SELECT count(*) FROM pgtrickle.explain_stream_table('public.st_g') WHERE property = 'plan' AND value LIKE '%"aggregate"%';
 SELECT * FROM pgtrickle.explain_stream_table('nope');
+-- a plan v2 tree: both inputs of a join and every branch of a UNION ALL, one source row each
+CREATE TABLE src_lbl (grp int PRIMARY KEY, label text);
+SELECT pgtrickle.create_stream_table('st_j',
+  'SELECT s.id, l.label FROM src s JOIN src_lbl l ON l.grp = s.grp UNION ALL SELECT grp, label FROM src_lbl');
+SELECT property, value FROM pgtrickle.explain_stream_table('st_j') WHERE property IN ('sources', 'operators');
+SELECT pgtrickle.drop_stream_table('st_j');
+DROP TABLE src_lbl;
 
 -- refresh_stream_table without an engine: requests, errors, timeout
 SELECT pgtrickle.refresh_stream_table('st_g', wait => false);

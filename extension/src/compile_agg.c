@@ -2,8 +2,10 @@
  * compile_agg.c
  *    Aggregates: COUNT(*), COUNT(x), SUM, AVG, MIN, MAX.
  *
- * Only the built-in aggregates, without DISTINCT, FILTER, ORDER BY or
- * WITHIN GROUP. Argument types: SUM/AVG over int2/int4/int8/numeric;
+ * SUM/AVG over float8 are rejected: a maintained floating-point sum depends on
+ * the order of additions, so it cannot equal PostgreSQL's recomputation bit for
+ * bit. Only the built-in aggregates, without FILTER, ORDER BY or WITHIN GROUP;
+ * DISTINCT is allowed ("distinct": true: over the distinct argument values). Argument types: SUM/AVG over int2/int4/int8/numeric;
  * MIN/MAX over those and text (collation "C"), date, timestamp; COUNT over
  * any supported type. Result types follow PostgreSQL (Aggref.aggtype).
  * Identical aggregate calls in the target list share one plan aggregate.
@@ -67,7 +69,7 @@ is_numeric_family(Oid typoid)
 static bool
 is_orderable(Oid typoid)
 {
-	return is_numeric_family(typoid) || typoid == TEXTOID ||
+	return is_numeric_family(typoid) || typoid == FLOAT8OID || typoid == TEXTOID ||
 		typoid == DATEOID || typoid == TIMESTAMPOID;
 }
 
@@ -81,7 +83,7 @@ aggregate_fn(Aggref *agg)
 
 	if (agg->aggkind != AGGKIND_NORMAL)
 		pgt_reject("aggregate", "ordered-set aggregate %s (WITHIN GROUP)", fname);
-	if (agg->aggdistinct != NIL)
+	if (agg->aggdistinct != NIL && agg->aggstar)
 		pgt_reject("aggregate", "DISTINCT in aggregates (%s)", fname);
 	if (agg->aggfilter != NULL)
 		pgt_reject("aggregate", "FILTER in aggregates (%s)", fname);
@@ -100,6 +102,8 @@ aggregate_fn(Aggref *agg)
 	if (list_length(agg->args) != 1)
 		pgt_reject("aggregate", "%s", fname);
 	argtype = exprType((Node *) ((TargetEntry *) linitial(agg->args))->expr);
+	if (agg->aggdistinct != NIL && pgt_type_is_text(argtype))
+		pgt_check_equality_collation(agg->inputcollid, psprintf("DISTINCT in %s", fname));
 
 	if (strcmp(proname, "count") == 0)
 		return "count";
@@ -135,5 +139,7 @@ pgt_write_aggregate(PgtCompileCtx *ctx, Aggref *agg)
 		pgt_compile_expr(ctx, (Node *) ((TargetEntry *) linitial(agg->args))->expr,
 						 PGT_EXPR_SCAN);
 	jw_kv_int(ctx->w, "typoid", agg->aggtype);
+	if (agg->aggdistinct != NIL)
+		jw_kv_bool(ctx->w, "distinct", true);
 	jw_end_object(ctx->w);
 }

@@ -2,8 +2,10 @@
  * compile_expr.c
  *    Expressions → plan expression JSON, one function per node type.
  *
- * Accepted nodes: Var (column of the source), Const, OpExpr and FuncExpr
+ * Accepted nodes: Var (column of the FROM row), Const, OpExpr and FuncExpr
  * in the allow-list (compile_funcs.c), BoolExpr (AND/OR/NOT), NullTest,
+ * CASE, COALESCE, NULLIF, GREATEST/LEAST, IN lists (as OR of =, NOT IN as
+ * AND of <>),
  * RelabelType between text and varchar, CollateExpr (transparent: the
  * collation is checked where it matters, at comparisons), and, over the
  * output of an aggregate, group keys and Aggrefs. Every other node is
@@ -14,8 +16,15 @@
 
 #include "catalog/pg_proc.h"
 #include "catalog/pg_type.h"
+#include "nodes/makefuncs.h"
+#include "utils/array.h"
+#include "mb/pg_wchar.h"
+#include "catalog/pg_collation.h"
+#include "utils/formatting.h"
+#include "utils/pg_locale.h"
 #include "miscadmin.h"
 #include "nodes/nodeFuncs.h"
+#include "parser/parsetree.h"
 #include "utils/builtins.h"
 #include "utils/lsyscache.h"
 #include "utils/regproc.h"
@@ -28,7 +37,7 @@ node_construct_name(Node *node)
 	switch (nodeTag(node))
 	{
 		case T_SubLink:
-			return "subqueries";
+			return "subqueries in expressions (only [NOT] EXISTS and [NOT] IN (SELECT ...) as conditions ANDed into WHERE)";
 		case T_WindowFunc:
 			return "window functions";
 		case T_CaseExpr:
@@ -99,32 +108,60 @@ reject_function(Oid funcid, Oid opno)
 	pgt_reject("function", "%s", fname);
 }
 
+/* Name of column attno of range table entry rte, for messages. */
+static char *
+rte_column_name(RangeTblEntry *rte, AttrNumber attno)
+{
+	if (rte->rtekind == RTE_RELATION)
+		return get_attname(rte->relid, attno, false);
+	if (rte->eref && attno > 0 && attno <= list_length(rte->eref->colnames))
+		return strVal(list_nth(rte->eref->colnames, attno - 1));
+	return psprintf("%d", attno);
+}
+
 static void
 compile_var(PgtCompileCtx *ctx, Var *var, PgtExprMode mode)
 {
-	Oid			relid = ctx->source->relid;
+	RangeTblEntry *rte;
 	char	   *colname;
+	int			col;
+	PgtCompileCtx *owner = ctx;
 
-	if (var->varlevelsup != 0 || var->varno != 1)
-		pgt_reject("query construct", "outer references");
+	/*
+	 * An EXISTS subquery's reference to its outer query: a column of the
+	 * outer FROM row, which comes first in the semi join's combined row.
+	 */
+	if (var->varlevelsup == 1 && ctx->outer != NULL)
+		owner = ctx->outer;
+	else if (var->varlevelsup != 0)
+		pgt_reject("query construct", "outer references (correlated subqueries outside [NOT] EXISTS conditions)");
+	rte = rt_fetch(var->varno, owner->query->rtable);
 	if (var->varattno == 0)
 		pgt_reject("query construct", "whole-row references (\"%s\")",
-				   ctx->source->relname);
-	colname = get_attname(relid, var->varattno, false);
+				   rte->eref ? rte->eref->aliasname : "?");
 	if (var->varattno < 0)
-		pgt_reject("query construct", "system column \"%s\"", colname);
+		pgt_reject("query construct", "system column \"%s\"",
+				   get_attname(rte->relid, var->varattno, false));
+	colname = rte_column_name(rte, var->varattno);
 	if (mode == PGT_EXPR_AGG_OUTPUT)
 		pgt_reject("query construct",
 				   "column \"%s\" outside GROUP BY and aggregates (functional dependency on the key)",
 				   colname);
 	if (!pgt_type_supported(var->vartype))
 		pgt_reject("type", "column \"%s\" of %s has type %s",
-				   colname, ctx->source->qualified_name,
+				   colname, rte->rtekind == RTE_RELATION
+				   ? quote_qualified_identifier(get_namespace_name(get_rel_namespace(rte->relid)),
+												get_rel_name(rte->relid))
+				   : (rte->eref ? rte->eref->aliasname : "?"),
 				   format_type_with_typemod(var->vartype, var->vartypmod));
+	if (rte->rtekind == RTE_JOIN)
+		elog(ERROR, "join alias variable not flattened");
+	col = owner == ctx ? ctx->rt_offset[var->varno] + var->varattno - 1 - ctx->base
+		: owner->rt_offset[var->varno] + var->varattno - 1;
 
 	jw_begin_object(ctx->w);
 	jw_kv_string(ctx->w, "kind", "col");
-	jw_kv_int(ctx->w, "col", var->varattno - 1);
+	jw_kv_int(ctx->w, "col", col);
 	write_typoid(ctx->w, var->vartype);
 	jw_end_object(ctx->w);
 }
@@ -154,6 +191,46 @@ compile_const(PgtCompileCtx *ctx, Const *c)
 	jw_end_object(ctx->w);
 }
 
+/*
+ * EXTRACT(field FROM x) / date_trunc(unit, x): the field must be a constant the
+ * engine implements for x's type (lowercased, as PostgreSQL does).
+ */
+static List *
+datetime_field_args(Oid funcid, const char *fn, List *args)
+{
+	Node	   *f = linitial(args);
+	Oid			t = exprType(lsecond(args));
+	char	   *field;
+	static const char *const date_fields[] = {"year", "month", "day", "quarter", "dow", "isodow", "doy", NULL};
+	static const char *const time_fields[] = {"hour", "minute", "second", NULL};
+	static const char *const units[] = {"year", "quarter", "month", "week", "day", "hour", "minute", "second", NULL};
+	bool		ok = false;
+
+	while (IsA(f, RelabelType))
+		f = (Node *) ((RelabelType *) f)->arg;
+	if (!IsA(f, Const) || ((Const *) f)->constisnull || !pgt_type_is_text(((Const *) f)->consttype))
+		pgt_reject("function", "%s with a field that is not a constant", format_procedure(funcid));
+	field = asc_tolower(TextDatumGetCString(((Const *) f)->constvalue),
+						strlen(TextDatumGetCString(((Const *) f)->constvalue)));
+	if (strcmp(fn, "date_trunc") == 0)
+	{
+		for (int i = 0; units[i]; i++)
+			ok |= strcmp(field, units[i]) == 0;
+	}
+	else
+	{
+		for (int i = 0; date_fields[i]; i++)
+			ok |= strcmp(field, date_fields[i]) == 0;
+		for (int i = 0; time_fields[i] && t == TIMESTAMPOID; i++)
+			ok |= strcmp(field, time_fields[i]) == 0;
+	}
+	if (!ok)
+		pgt_reject("function", "%s with field \"%s\"", format_procedure(funcid), field);
+	return list_make2(makeConst(TEXTOID, -1, DEFAULT_COLLATION_OID, -1,
+								CStringGetTextDatum(field), false, false),
+					  lsecond(args));
+}
+
 /* Shared by OpExpr and FuncExpr: {"kind": "op", "fn", "args", ...} */
 static void
 compile_call(PgtCompileCtx *ctx, PgtExprMode mode, Oid funcid, Oid opno,
@@ -177,6 +254,23 @@ compile_call(PgtCompileCtx *ctx, PgtExprMode mode, Oid funcid, Oid opno,
 					   format_procedure(funcid), format_type_be(argtype));
 	}
 
+	if (info->cls == PGT_FN_TEXT &&
+		(strcmp(info->fn, "extract") == 0 || strcmp(info->fn, "date_trunc") == 0))
+		args = datetime_field_args(funcid, info->fn, args);
+	else if (info->cls == PGT_FN_TEXT)
+	{
+		if (GetDatabaseEncoding() != PG_UTF8)
+			pgt_reject("function", "%s (text functions need a UTF8 database)", format_procedure(funcid));
+		if (strcmp(info->fn, "lower") == 0 || strcmp(info->fn, "upper") == 0)
+		{
+			if (!lc_ctype_is_c(inputcollid))
+				pgt_reject("collation", "%s under a collation whose LC_CTYPE is not C (case mapping)",
+						   format_procedure(funcid));
+		}
+		else if (strcmp(info->fn, "like") == 0 || strcmp(info->fn, "not_like") == 0)
+			pgt_check_equality_collation(inputcollid, "LIKE");
+	}
+
 	if (info->cls == PGT_FN_COMPARE && pgt_type_is_text(exprType(linitial(args))))
 	{
 		char	   *what = OidIsValid(opno)
@@ -190,7 +284,7 @@ compile_call(PgtCompileCtx *ctx, PgtExprMode mode, Oid funcid, Oid opno,
 	}
 
 	jw_begin_object(ctx->w);
-	jw_kv_string(ctx->w, "kind", "op");
+	jw_kv_string(ctx->w, "kind", info->cls == PGT_FN_TEXT ? "func" : "op");
 	jw_kv_string(ctx->w, "fn", info->fn);
 	jw_key(ctx->w, "args");
 	jw_begin_array(ctx->w);
@@ -337,6 +431,144 @@ agg_output_column(PgtCompileCtx *ctx, Node *node)
 	return -1;
 }
 
+/* {"kind": kind, "args": [...], "typoid"} */
+static void
+write_variadic(PgtCompileCtx *ctx, const char *kind, List *args, Oid typoid, PgtExprMode mode)
+{
+	ListCell   *lc;
+
+	if (!pgt_type_supported(typoid))
+		pgt_reject("type", "result of %s is %s", kind, format_type_be(typoid));
+	jw_begin_object(ctx->w);
+	jw_kv_string(ctx->w, "kind", kind);
+	jw_key(ctx->w, "args");
+	jw_begin_array(ctx->w);
+	foreach(lc, args)
+		pgt_compile_expr(ctx, lfirst(lc), mode);
+	jw_end_array(ctx->w);
+	write_typoid(ctx->w, typoid);
+	jw_end_object(ctx->w);
+}
+
+/* GREATEST/LEAST order their arguments: text needs byte order (collation "C"). */
+static void
+compile_minmax(PgtCompileCtx *ctx, MinMaxExpr *mm, PgtExprMode mode)
+{
+	const char *kind = mm->op == IS_GREATEST ? "greatest" : "least";
+
+	if (pgt_type_is_text(mm->minmaxtype))
+		pgt_check_ordering_collation(mm->inputcollid, mm->op == IS_GREATEST ? "GREATEST" : "LEAST");
+	write_variadic(ctx, kind, mm->args, mm->minmaxtype, mode);
+}
+
+/* NULLIF(a, b): its operator must be an allowed equality. */
+static void
+compile_nullif(PgtCompileCtx *ctx, NullIfExpr *ni, PgtExprMode mode)
+{
+	const PgtFnInfo *info;
+
+	set_opfuncid((OpExpr *) ni);
+	info = pgt_lookup_function(ni->opfuncid);
+	if (info == NULL || strcmp(info->fn, "eq") != 0)
+		reject_function(ni->opfuncid, ni->opno);
+	if (pgt_type_is_text(exprType(linitial(ni->args))))
+		pgt_check_equality_collation(ni->inputcollid, "NULLIF");
+	write_variadic(ctx, "nullif", ni->args, ni->opresulttype, mode);
+}
+
+/*
+ * CASE: {"kind": "case", "whens": [{"cond", "then"}...], "else"}. A simple
+ * CASE x WHEN v … compares through the analyzer's CaseTestExpr, compiled as x.
+ */
+static void
+compile_case(PgtCompileCtx *ctx, CaseExpr *ce, PgtExprMode mode)
+{
+	Node	   *save = ctx->case_test;
+	ListCell   *lc;
+
+	if (!pgt_type_supported(ce->casetype))
+		pgt_reject("type", "result of CASE is %s", format_type_be(ce->casetype));
+	ctx->case_test = (Node *) ce->arg;
+	jw_begin_object(ctx->w);
+	jw_kv_string(ctx->w, "kind", "case");
+	jw_key(ctx->w, "whens");
+	jw_begin_array(ctx->w);
+	foreach(lc, ce->args)
+	{
+		CaseWhen   *cw = lfirst_node(CaseWhen, lc);
+
+		jw_begin_object(ctx->w);
+		jw_key(ctx->w, "cond");
+		pgt_compile_expr(ctx, (Node *) cw->expr, mode);
+		jw_key(ctx->w, "then");
+		ctx->case_test = NULL;	/* THEN may hold another CASE */
+		pgt_compile_expr(ctx, (Node *) cw->result, mode);
+		ctx->case_test = (Node *) ce->arg;
+		jw_end_object(ctx->w);
+	}
+	jw_end_array(ctx->w);
+	ctx->case_test = save;
+	jw_key(ctx->w, "else");
+	if (ce->defresult)
+		pgt_compile_expr(ctx, (Node *) ce->defresult, mode);
+	else
+		jw_null(ctx->w);
+	write_typoid(ctx->w, ce->casetype);
+	jw_end_object(ctx->w);
+}
+
+/*
+ * x IN (a, b, …) / x = ANY (ARRAY[…]) → x = a OR x = b …; x NOT IN (…) /
+ * x <> ALL (…) → x <> a AND x <> b …: the same three-valued result, NULLs
+ * included. Only lists (ARRAY[...] or an array constant).
+ */
+static void
+compile_saop(PgtCompileCtx *ctx, ScalarArrayOpExpr *sa, PgtExprMode mode)
+{
+	Node	   *x = linitial(sa->args);
+	Node	   *arr = lsecond(sa->args);
+	List	   *elems = NIL;
+	ListCell   *lc;
+
+	if (IsA(arr, ArrayExpr) && !((ArrayExpr *) arr)->multidims)
+		elems = ((ArrayExpr *) arr)->elements;
+	else if (IsA(arr, Const) && !((Const *) arr)->constisnull)
+	{
+		Const	   *c = (Const *) arr;
+		ArrayType  *a = DatumGetArrayTypeP(c->constvalue);
+		Oid			et = ARR_ELEMTYPE(a);
+		int16		typlen;
+		bool		typbyval;
+		char		typalign;
+		Datum	   *values;
+		bool	   *nulls;
+		int			n;
+
+		if (ARR_NDIM(a) > 1)
+			pgt_reject("expression", "multi-dimensional arrays in IN / ANY / ALL");
+		get_typlenbyvalalign(et, &typlen, &typbyval, &typalign);
+		deconstruct_array(a, et, typlen, typbyval, typalign, &values, &nulls, &n);
+		for (int i = 0; i < n; i++)
+			elems = lappend(elems, makeConst(et, -1, c->constcollid, typlen, values[i], nulls[i], typbyval));
+	}
+	else
+		pgt_reject("expression", "ANY/ALL over an array expression (only IN lists)");
+	if (elems == NIL)
+		pgt_reject("expression", "empty IN list");
+	set_sa_opfuncid(sa);
+	jw_begin_object(ctx->w);
+	jw_kv_string(ctx->w, "kind", "bool");
+	jw_kv_string(ctx->w, "fn", sa->useOr ? "or" : "and");
+	jw_key(ctx->w, "args");
+	jw_begin_array(ctx->w);
+	foreach(lc, elems)
+		compile_call(ctx, mode, sa->opfuncid, sa->opno, list_make2(x, lfirst(lc)),
+					 BOOLOID, sa->inputcollid);
+	jw_end_array(ctx->w);
+	write_typoid(ctx->w, BOOLOID);
+	jw_end_object(ctx->w);
+}
+
 void
 pgt_compile_expr(PgtCompileCtx *ctx, Node *node, PgtExprMode mode)
 {
@@ -353,6 +585,17 @@ pgt_compile_expr(PgtCompileCtx *ctx, Node *node, PgtExprMode mode)
 			write_agg_output_col(ctx, col, exprType(node));
 			return;
 		}
+	}
+
+	if (IsA(node, SubLink) && mode == PGT_EXPR_SCAN &&
+		pgt_scalar_column(ctx, (SubLink *) node) >= 0)
+	{
+		jw_begin_object(ctx->w);
+		jw_kv_string(ctx->w, "kind", "col");
+		jw_kv_int(ctx->w, "col", pgt_scalar_column(ctx, (SubLink *) node) - ctx->base);
+		write_typoid(ctx->w, exprType(node));
+		jw_end_object(ctx->w);
+		return;
 	}
 
 	switch (nodeTag(node))
@@ -380,6 +623,27 @@ pgt_compile_expr(PgtCompileCtx *ctx, Node *node, PgtExprMode mode)
 			break;
 		case T_CollateExpr:
 			pgt_compile_expr(ctx, (Node *) ((CollateExpr *) node)->arg, mode);
+			break;
+		case T_CoalesceExpr:
+			write_variadic(ctx, "coalesce", ((CoalesceExpr *) node)->args,
+						   ((CoalesceExpr *) node)->coalescetype, mode);
+			break;
+		case T_MinMaxExpr:
+			compile_minmax(ctx, (MinMaxExpr *) node, mode);
+			break;
+		case T_NullIfExpr:
+			compile_nullif(ctx, (NullIfExpr *) node, mode);
+			break;
+		case T_CaseExpr:
+			compile_case(ctx, (CaseExpr *) node, mode);
+			break;
+		case T_CaseTestExpr:
+			if (ctx->case_test == NULL)
+				elog(ERROR, "CaseTestExpr outside a simple CASE");
+			pgt_compile_expr(ctx, ctx->case_test, mode);
+			break;
+		case T_ScalarArrayOpExpr:
+			compile_saop(ctx, (ScalarArrayOpExpr *) node, mode);
 			break;
 		case T_Aggref:
 			/* PostgreSQL rejects aggregates in WHERE and nested ones. */

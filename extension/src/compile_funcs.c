@@ -25,6 +25,7 @@
 #define N(src)		{"neg", PGT_FN_ARITH, 1, src}
 #define C(src, fn)	{fn, PGT_FN_COMPARE, 2, src}
 #define K(src)		{"cast", PGT_FN_CAST, 1, src}
+#define TX(src, fn, n)	{fn, PGT_FN_TEXT, n, src}
 
 /* + - * / over one integer pair, e.g. INT_ARITH("int48") */
 #define INT_ARITH(p) \
@@ -53,6 +54,9 @@ static const PgtFnInfo pgt_functions[] = {
 	A("numeric_mul", "mul"), A("numeric_div", "div"),
 	A("numeric_mod", "mod"),
 	N("int2um"), N("int4um"), N("int8um"), N("numeric_uminus"),
+	/* float8 (PostgreSQL's overflow/underflow and division errors, shortest output) */
+	A("float8pl", "add"), A("float8mi", "sub"), A("float8mul", "mul"), A("float8div", "div"),
+	N("float8um"),
 
 	/* comparisons: integers, numeric, text, bool, date, timestamp */
 	CMP_PLAIN("int2"), CMP_PLAIN("int4"), CMP_PLAIN("int8"),
@@ -60,6 +64,7 @@ static const PgtFnInfo pgt_functions[] = {
 	CMP_PLAIN("int28"), CMP_PLAIN("int82"),
 	CMP_PLAIN("int48"), CMP_PLAIN("int84"),
 	CMP_UNDERSCORE("numeric"),
+	CMP_PLAIN("float8"),
 	C("texteq", "eq"), C("textne", "ne"),
 	C("text_lt", "lt"), C("text_le", "le"),
 	C("text_gt", "gt"), C("text_ge", "ge"),
@@ -75,6 +80,20 @@ static const PgtFnInfo pgt_functions[] = {
 	K("int2_numeric"), K("int4_numeric"), K("int8_numeric"),
 	K("numeric_int2"), K("numeric_int4"), K("numeric_int8"),
 	K("date_timestamp"),
+	K("i2tod"), K("i4tod"), K("i8tod"), K("dtoi2"), K("dtoi4"), K("dtoi8"),
+	K("numeric_float8"), K("float8_numeric"),
+
+	/* text functions (UTF8 database; lower/upper under ctype C) and LIKE */
+	TX("textlen", "length", 1), TX("text_substr", "substr", 3),
+	TX("text_substr_no_len", "substr", 2), TX("textcat", "concat", 2),
+	TX("lower", "lower", 1), TX("upper", "upper", 1),
+	TX("btrim1", "btrim", 1), TX("ltrim1", "ltrim", 1), TX("rtrim1", "rtrim", 1),
+	TX("textlike", "like", 2), TX("textnlike", "not_like", 2),
+
+	/* date/time: EXTRACT from date/timestamp, date_trunc on timestamp, date ± integer */
+	TX("extract_date", "extract", 2), TX("extract_timestamp", "extract", 2),
+	TX("timestamp_trunc", "date_trunc", 2),
+	TX("date_pli", "date_add_days", 2), TX("date_mii", "date_sub_days", 2),
 };
 
 /*

@@ -2,18 +2,22 @@
  * compile_query.c
  *    Statement and Query-level checks; plan assembly.
  *
- * The plan always has the shape
- *     project( [aggregate(] [filter(] scan [)] [)] )
- * where the project produces exactly the output columns. Query-level
+ * Every Query (the statement, a subquery in FROM, a WITH query, a branch of
+ * UNION) becomes an operator producing its output columns:
+ *     [distinct(] project( [filter_having(] [aggregate(] FROM [)] [)] ) [)]
+ * where FROM is filter(joins of scans and subqueries) (compile_from.c), and a
+ * UNION [ALL] tree becomes union_all (under distinct for UNION), INTERSECT
+ * [ALL] / EXCEPT [ALL] a setop. Query-level
  * constructs the engine cannot maintain are rejected here, before any
- * expression is looked at: WITH, set operations, subqueries, window
- * functions, set-returning functions, DISTINCT, grouping sets, HAVING,
- * ORDER BY, LIMIT/OFFSET, FOR UPDATE/SHARE.
+ * expression is looked at: recursive WITH, INTERSECT/EXCEPT, subqueries in
+ * expressions, window functions, set-returning functions, DISTINCT ON,
+ * grouping sets, ORDER BY, LIMIT/OFFSET, FOR UPDATE/SHARE.
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
 
 #include "catalog/pg_collation.h"
+#include "miscadmin.h"
 #include "nodes/nodeFuncs.h"
 #include "optimizer/optimizer.h"
 #include "parser/analyze.h"
@@ -102,26 +106,20 @@ check_query_level(Query *q)
 {
 	if (q->commandType != CMD_SELECT || q->utilityStmt != NULL)
 		pgt_reject("statement", "only SELECT is supported");
-	if (q->cteList != NIL)
-		pgt_reject("query construct", "WITH (common table expressions)");
-	if (q->setOperations != NULL)
-		pgt_reject("query construct", "%s",
-				   setop_name(castNode(SetOperationStmt, q->setOperations)));
-	if (q->hasSubLinks)
-		pgt_reject("query construct", "subqueries");
+	if (q->hasRecursive)
+		pgt_reject("query construct", "WITH RECURSIVE");
+	if (q->hasModifyingCTE)
+		pgt_reject("query construct", "data-modifying WITH queries");
 	if (q->hasWindowFuncs)
 		pgt_reject("query construct", "window functions");
 	if (q->hasTargetSRFs)
 		pgt_reject("query construct", "set-returning functions");
-	if (q->distinctClause != NIL)
-		pgt_reject("query construct", "%s",
-				   q->hasDistinctOn ? "DISTINCT ON" : "DISTINCT");
+	if (q->hasDistinctOn)
+		pgt_reject("query construct", "DISTINCT ON");
 	if (q->groupingSets != NIL)
 		pgt_reject("query construct", "GROUPING SETS, ROLLUP and CUBE");
 	if (q->groupDistinct)
 		pgt_reject("query construct", "GROUP BY DISTINCT");
-	if (q->havingQual != NULL)
-		pgt_reject("query construct", "HAVING");
 	if (q->sortClause != NIL)
 		pgt_reject("query construct", "ORDER BY");
 	if (q->limitCount != NULL)
@@ -204,28 +202,17 @@ group_expressions(Query *q)
 	return exprs;
 }
 
-static void
-write_filter_or_scan(PgtCompileCtx *ctx)
+/* Number of output columns of a (sub)query: its non-junk target entries. */
+int
+pgt_query_width(Query *q)
 {
-	JsonWriter *w = ctx->w;
-	Node	   *quals = ctx->query->jointree->quals;
+	int			n = 0;
+	ListCell   *lc;
 
-	if (quals != NULL)
-	{
-		jw_begin_object(w);
-		jw_kv_string(w, "op", "filter");
-		jw_key(w, "input");
-	}
-	jw_begin_object(w);
-	jw_kv_string(w, "op", "scan");
-	jw_kv_int(w, "source", 0);
-	jw_end_object(w);
-	if (quals != NULL)
-	{
-		jw_key(w, "predicate");
-		pgt_compile_expr(ctx, quals, PGT_EXPR_SCAN);
-		jw_end_object(w);
-	}
+	foreach(lc, q->targetList)
+		if (!lfirst_node(TargetEntry, lc)->resjunk)
+			n++;
+	return n;
 }
 
 static void
@@ -237,7 +224,7 @@ write_aggregate(PgtCompileCtx *ctx)
 	jw_begin_object(w);
 	jw_kv_string(w, "op", "aggregate");
 	jw_key(w, "input");
-	write_filter_or_scan(ctx);
+	pgt_write_from(ctx);
 	jw_key(w, "group_by");
 	jw_begin_array(w);
 	foreach(lc, ctx->group_exprs)
@@ -251,8 +238,28 @@ write_aggregate(PgtCompileCtx *ctx)
 	jw_end_object(w);
 }
 
+/* aggregate, under a filter for HAVING */
 static void
-write_root(PgtCompileCtx *ctx)
+write_grouped(PgtCompileCtx *ctx)
+{
+	JsonWriter *w = ctx->w;
+
+	if (ctx->query->havingQual == NULL)
+	{
+		write_aggregate(ctx);
+		return;
+	}
+	jw_begin_object(w);
+	jw_kv_string(w, "op", "filter");
+	jw_key(w, "input");
+	write_aggregate(ctx);
+	jw_key(w, "predicate");
+	pgt_compile_expr(ctx, ctx->query->havingQual, PGT_EXPR_AGG_OUTPUT);
+	jw_end_object(w);
+}
+
+static void
+write_project(PgtCompileCtx *ctx)
 {
 	JsonWriter *w = ctx->w;
 	ListCell   *lc;
@@ -261,9 +268,9 @@ write_root(PgtCompileCtx *ctx)
 	jw_kv_string(w, "op", "project");
 	jw_key(w, "input");
 	if (ctx->grouped)
-		write_aggregate(ctx);
+		write_grouped(ctx);
 	else
-		write_filter_or_scan(ctx);
+		pgt_write_from(ctx);
 	jw_key(w, "exprs");
 	jw_begin_array(w);
 	foreach(lc, ctx->query->targetList)
@@ -277,6 +284,137 @@ write_root(PgtCompileCtx *ctx)
 	}
 	jw_end_array(w);
 	jw_end_object(w);
+}
+
+/* The branches of a UNION must produce the set operation's column types. */
+static void
+check_setop_branch(Query *branch, List *col_types)
+{
+	ListCell   *lc,
+			   *lt = list_head(col_types);
+
+	foreach(lc, branch->targetList)
+	{
+		TargetEntry *tle = lfirst_node(TargetEntry, lc);
+		Oid			t = exprType((Node *) tle->expr);
+
+		if (tle->resjunk)
+			continue;
+		if (lt == NULL || lfirst_oid(lt) != t)
+			pgt_reject("query construct", "set operation over columns of different types (%s and %s)",
+					   format_type_be(t), lt ? format_type_be(lfirst_oid(lt)) : "none");
+		lt = lnext(col_types, lt);
+	}
+}
+
+/*
+ * UNION ALL → union_all of the branches; UNION → distinct(union_all);
+ * INTERSECT [ALL] / EXCEPT [ALL] → setop. Branches must have the set
+ * operation's column types (no implicit coercion is inserted).
+ */
+static void
+write_setop(PgtPlanCtx *plan, Query *q, Node *n, List *col_types)
+{
+	JsonWriter *w = plan->w;
+	SetOperationStmt *op;
+
+	if (IsA(n, RangeTblRef))
+	{
+		RangeTblEntry *rte = rt_fetch(((RangeTblRef *) n)->rtindex, q->rtable);
+
+		check_setop_branch(rte->subquery, col_types);
+		(void) pgt_write_query_op(plan, rte->subquery);
+		return;
+	}
+	op = castNode(SetOperationStmt, n);
+	if (op->op == SETOP_INTERSECT || op->op == SETOP_EXCEPT)
+	{
+		const char *kind = op->op == SETOP_INTERSECT
+			? (op->all ? "intersect_all" : "intersect")
+			: (op->all ? "except_all" : "except");
+
+		jw_begin_object(w);
+		jw_kv_string(w, "op", "setop");
+		jw_kv_string(w, "kind", kind);
+		jw_key(w, "inputs");
+		jw_begin_array(w);
+		write_setop(plan, q, op->larg, col_types);
+		write_setop(plan, q, op->rarg, col_types);
+		jw_end_array(w);
+		jw_end_object(w);
+		return;
+	}
+	if (op->op != SETOP_UNION)
+		pgt_reject("query construct", "%s", setop_name(op));
+	if (!op->all)
+	{
+		jw_begin_object(w);
+		jw_kv_string(w, "op", "distinct");
+		jw_key(w, "input");
+	}
+	jw_begin_object(w);
+	jw_kv_string(w, "op", "union_all");
+	jw_key(w, "inputs");
+	jw_begin_array(w);
+	write_setop(plan, q, op->larg, col_types);
+	write_setop(plan, q, op->rarg, col_types);
+	jw_end_array(w);
+	jw_end_object(w);
+	if (!op->all)
+		jw_end_object(w);
+}
+
+/* Writes the operator producing q's output columns; returns their number. */
+int
+pgt_write_query_op(PgtPlanCtx *plan, Query *q)
+{
+	PgtCompileCtx ctx;
+	int			nrt = list_length(q->rtable) + 1;
+
+	check_stack_depth();
+	check_query_level(q);
+	plan->query_stack = lcons(q, plan->query_stack);
+	if (q->setOperations != NULL)
+	{
+		SetOperationStmt *top = castNode(SetOperationStmt, q->setOperations);
+
+		write_setop(plan, q, (Node *) top, top->colTypes);
+		plan->query_stack = list_delete_first(plan->query_stack);
+		return pgt_query_width(q);
+	}
+
+	/* Columns of JOIN … USING / NATURAL read through the join: to base columns. */
+	q->targetList = (List *) flatten_join_alias_vars(q, (Node *) q->targetList);
+	q->jointree = (FromExpr *) flatten_join_alias_vars(q, (Node *) q->jointree);
+	q->havingQual = flatten_join_alias_vars(q, q->havingQual);
+
+	memset(&ctx, 0, sizeof(ctx));
+	ctx.plan = plan;
+	ctx.query = q;
+	ctx.w = plan->w;
+	ctx.rt_offset = palloc0(sizeof(int) * nrt);
+	ctx.rt_width = palloc0(sizeof(int) * nrt);
+	ctx.grouped = q->hasAggs || q->groupClause != NIL || q->havingQual != NULL;
+	pgt_collect_scalars(&ctx);
+	pgt_layout_from(&ctx);
+	if (ctx.grouped)
+	{
+		ctx.group_exprs = group_expressions(q);
+		ctx.aggrefs = pgt_collect_aggrefs((Node *) q->targetList, NIL);
+		ctx.aggrefs = pgt_collect_aggrefs(q->havingQual, ctx.aggrefs);
+	}
+
+	if (q->distinctClause != NIL)
+	{
+		jw_begin_object(ctx.w);
+		jw_kv_string(ctx.w, "op", "distinct");
+		jw_key(ctx.w, "input");
+	}
+	write_project(&ctx);
+	if (q->distinctClause != NIL)
+		jw_end_object(ctx.w);
+	plan->query_stack = list_delete_first(plan->query_stack);
+	return pgt_query_width(q);
 }
 
 static void
@@ -303,25 +441,17 @@ PgtCompiledQuery *
 pgt_compile_query(const char *query_text)
 {
 	PgtCompiledQuery *result = palloc0(sizeof(PgtCompiledQuery));
-	PgtCompileCtx ctx;
-	StringInfoData buf;
-	JsonWriter	w;
+	PgtPlanCtx	plan;
+	StringInfoData buf,
+				root;
+	JsonWriter	w,
+				rw;
 	Query	   *q;
 	int			save_nestlevel;
+	ListCell   *lc;
 
 	q = parse_single_select(query_text);
 	check_query_level(q);
-
-	memset(&ctx, 0, sizeof(ctx));
-	ctx.query = q;
-	ctx.w = &w;
-	ctx.source = pgt_compile_from(q);
-	ctx.grouped = q->hasAggs || q->groupClause != NIL;
-	if (ctx.grouped)
-	{
-		ctx.group_exprs = group_expressions(q);
-		ctx.aggrefs = pgt_collect_aggrefs((Node *) q->targetList, NIL);
-	}
 
 	/*
 	 * Constants are printed by their output functions: pin the settings that
@@ -331,17 +461,26 @@ pgt_compile_query(const char *query_text)
 	(void) set_config_option("datestyle", "ISO, YMD", PGC_USERSET,
 							 PGC_S_SESSION, GUC_ACTION_SAVE, true, 0, false);
 
+	/* The operator tree first: it discovers the sources. */
+	memset(&plan, 0, sizeof(plan));
+	initStringInfo(&root);
+	jw_init(&rw, &root);
+	plan.w = &rw;
+	(void) pgt_write_query_op(&plan, q);
+	(void) jw_finish(&rw);
+	result->columns = output_columns(q);
+
 	initStringInfo(&buf);
 	jw_init(&w, &buf);
 	jw_begin_object(&w);
 	jw_kv_int(&w, "version", PGT_PLAN_VERSION);
 	jw_key(&w, "sources");
 	jw_begin_array(&w);
-	pgt_write_source(&w, ctx.source);
+	foreach(lc, plan.sources)
+		pgt_write_source(&w, lfirst(lc));
 	jw_end_array(&w);
 	jw_key(&w, "root");
-	write_root(&ctx);
-	result->columns = output_columns(q);
+	jw_raw(&w, root.data);
 	jw_key(&w, "output");
 	write_output(&w, result->columns);
 	jw_end_object(&w);
@@ -349,6 +488,6 @@ pgt_compile_query(const char *query_text)
 
 	AtEOXact_GUC(true, save_nestlevel);
 
-	result->sources = list_make1(ctx.source);
+	result->sources = plan.sources;
 	return result;
 }

@@ -1,6 +1,6 @@
 /*-------------------------------------------------------------------------
  * compile_source.c
- *    The FROM clause: exactly one base table, validated, with its key.
+ *    Source tables: each base table of the query, validated, with its key.
  *
  * A source must be an ordinary, permanent (WAL-logged) table without
  * inheritance children and without row-level security, and must have a
@@ -27,8 +27,8 @@
 
 #include "compiler_internal.h"
 
-static const char *
-rte_kind_name(RangeTblEntry *rte)
+const char *
+pgt_rte_kind_name(RangeTblEntry *rte)
 {
 	switch (rte->rtekind)
 	{
@@ -137,40 +137,44 @@ check_relation(Relation rel, RangeTblEntry *rte, const char *qualified)
 				   qualified);
 }
 
-/*
- * Validates the FROM clause and returns the (only) source. The parser holds
- * AccessShareLock on it already.
- */
-PgtSourceInfo *
-pgt_compile_from(Query *query)
+/* Largest attnum of a live column: the width of the source's scan rows. */
+static int
+live_natts(Relation rel)
 {
-	FromExpr   *jt = query->jointree;
-	Node	   *item;
-	RangeTblEntry *rte;
+	TupleDesc	desc = RelationGetDescr(rel);
+	int			natts = 0;
+
+	for (int i = 0; i < desc->natts; i++)
+		if (!TupleDescAttr(desc, i)->attisdropped)
+			natts = TupleDescAttr(desc, i)->attnum;
+	return natts;
+}
+
+/*
+ * Validates a base table of the query and returns its index in the plan's
+ * sources (a table read several times, e.g. a self-join, is one source). The
+ * parser holds AccessShareLock on it already.
+ */
+int
+pgt_add_source(PgtPlanCtx *plan, RangeTblEntry *rte)
+{
 	PgtSourceInfo *src;
 	Relation	rel;
+	ListCell   *lc;
+	int			i = 0;
 
-	if (jt == NULL || jt->fromlist == NIL)
-		pgt_reject("query construct", "queries without FROM");
-	if (list_length(jt->fromlist) > 1)
-		pgt_reject("query construct", "joins (more than one table in FROM)");
-
-	item = linitial(jt->fromlist);
-	if (IsA(item, JoinExpr))
-		pgt_reject("query construct", "joins");
-	if (!IsA(item, RangeTblRef))
-		elog(ERROR, "unexpected FROM item node %d", (int) nodeTag(item));
-
-	rte = rt_fetch(((RangeTblRef *) item)->rtindex, query->rtable);
-	if (rte->rtekind != RTE_RELATION)
-		pgt_reject("query construct", "%s", rte_kind_name(rte));
-	if (list_length(query->rtable) != 1)
-		pgt_reject("query construct", "joins");
 	if (rte->tablesample)
 		pgt_reject("query construct", "TABLESAMPLE");
 
 	/* The creator must be allowed to read what the stream table shows. */
 	(void) ExecCheckRTPerms(list_make1(rte), true);
+
+	foreach(lc, plan->sources)
+	{
+		if (((PgtSourceInfo *) lfirst(lc))->relid == rte->relid)
+			return i;
+		i++;
+	}
 
 	src = palloc0(sizeof(PgtSourceInfo));
 	src->relid = rte->relid;
@@ -181,9 +185,11 @@ pgt_compile_from(Query *query)
 	rel = relation_open(rte->relid, AccessShareLock);
 	check_relation(rel, rte, src->qualified_name);
 	src->key_attnums = source_key(rel, src->qualified_name);
+	src->natts = live_natts(rel);
 	relation_close(rel, NoLock);
 
-	return src;
+	plan->sources = lappend(plan->sources, src);
+	return list_length(plan->sources) - 1;
 }
 
 /* {"relid", "schema", "name", "key": [attnum...], "columns": [...]} */

@@ -3,8 +3,8 @@
  *    Supported types and collations; the rejection helper.
  *
  * Supported value types (the engine evaluates these with PostgreSQL
- * semantics): bool, int2, int4, int8, numeric, text, varchar, date,
- * timestamp. Text ordering is byte order: comparisons other than = / <>
+ * semantics): bool, int2, int4, int8, numeric, float8, text, varchar,
+ * date, timestamp. Text ordering is byte order: comparisons other than = / <>
  * (and MIN/MAX over text) need collation "C" (or POSIX, or a database whose
  * default collation is C); = / <> and GROUP BY need a deterministic one.
  *-------------------------------------------------------------------------
@@ -57,6 +57,7 @@ pgt_type_supported(Oid typoid)
 		case INT4OID:
 		case INT8OID:
 		case NUMERICOID:
+		case FLOAT8OID:
 		case TEXTOID:
 		case VARCHAROID:
 		case DATEOID:

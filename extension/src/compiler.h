@@ -9,7 +9,8 @@
  *
  * Pipeline (one file per concern):
  *   compile_query.c   statement + Query-level checks, plan assembly
- *   compile_source.c  FROM clause: the single base table, its key, its JSON
+ *   compile_from.c    FROM clause: layout of FROM items, joins and their keys
+ *   compile_source.c  source tables: validation, key, JSON
  *   compile_expr.c    expressions, one function per node type
  *   compile_funcs.c   allow-list of functions/operators → plan "fn"
  *   compile_agg.c     aggregates (COUNT/SUM/AVG/MIN/MAX)
@@ -42,16 +43,17 @@ typedef struct PgtSourceInfo
 	char	   *relname;
 	char	   *qualified_name; /* quoted schema.table */
 	List	   *key_attnums;	/* integer list: primary key / replica identity */
+	int			natts;			/* largest live attnum: width of its scan rows */
 } PgtSourceInfo;
 
 typedef struct PgtCompiledQuery
 {
-	char	   *plan_json;		/* plan-format.md, version 1 */
+	char	   *plan_json;		/* plan-format.md, version 2 */
 	List	   *columns;		/* PgtOutputColumn * */
 	List	   *sources;		/* PgtSourceInfo * */
 } PgtCompiledQuery;
 
-#define PGT_PLAN_VERSION 1
+#define PGT_PLAN_VERSION 2
 
 extern PgtCompiledQuery *pgt_compile_query(const char *query_text);
 

@@ -153,3 +153,11 @@ jw_finish(JsonWriter *w)
 		elog(ERROR, "json writer: document not closed");
 	return w->buf->data;
 }
+
+/* A value already serialized as JSON (e.g. written into another buffer). */
+void
+jw_raw(JsonWriter *w, const char *json)
+{
+	jw_before_value(w);
+	appendStringInfoString(w->buf, json);
+}

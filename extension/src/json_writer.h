@@ -35,6 +35,7 @@ extern void jw_string(JsonWriter *w, const char *value);
 extern void jw_int(JsonWriter *w, int64 value);
 extern void jw_bool(JsonWriter *w, bool value);
 extern void jw_null(JsonWriter *w);
+extern void jw_raw(JsonWriter *w, const char *json);
 
 /* key + value shorthands */
 extern void jw_kv_string(JsonWriter *w, const char *key, const char *value);

@@ -60,6 +60,27 @@ columns_walker(Node *node, ColumnsContext *ctx)
 			else if (v->varattno > 0)
 				ctx->attnums = bms_add_member(ctx->attnums, v->varattno);
 		}
+		else if (rte->rtekind == RTE_JOIN && v->varattno >= 0)
+		{
+			/*
+			 * A column of a join (USING/NATURAL, or a whole-row join Var):
+			 * what it stands for, with the Var's query as level 0. The join
+			 * aliases themselves are not walked (query_tree_walker below): they
+			 * list every column of both inputs, referenced or not.
+			 */
+			List	   *saved = ctx->queries;
+			Node	   *target = NULL;
+			bool		r;
+
+			if (v->varattno == 0)
+				target = (Node *) rte->joinaliasvars;
+			else if (v->varattno <= list_length(rte->joinaliasvars))
+				target = list_nth(rte->joinaliasvars, v->varattno - 1);
+			ctx->queries = list_copy_tail(saved, v->varlevelsup);
+			r = columns_walker(target, ctx);
+			ctx->queries = saved;
+			return r;
+		}
 		return false;
 	}
 	if (IsA(node, Query))
@@ -67,7 +88,7 @@ columns_walker(Node *node, ColumnsContext *ctx)
 		bool		r;
 
 		ctx->queries = lcons(node, ctx->queries);
-		r = query_tree_walker((Query *) node, columns_walker, ctx, 0);
+		r = query_tree_walker((Query *) node, columns_walker, ctx, QTW_IGNORE_JOINALIASES);
 		ctx->queries = list_delete_first(ctx->queries);
 		return r;
 	}

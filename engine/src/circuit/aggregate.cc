@@ -72,7 +72,7 @@ Result<Decimal> ToDecimal(const Value& v) {
 }  // namespace
 
 std::string AggregateState::GroupKeyPrefix(const std::string& gkey) const {
-  return TablePrefix(table_id_) + gkey;
+  return prefix_ + gkey;
 }
 
 Result<AggregateState::GroupState> AggregateState::Load(Batch* batch, const std::string& gkey) {
@@ -121,6 +121,12 @@ Status AggregateState::Apply(Batch* batch, const WeightedRow& in) {
   std::string gkey;
   values::EncodeKeyTuple(keys, &gkey);
   PGT_ASSIGN_OR_RETURN(GroupState st, Load(batch, gkey));
+  if (!dirty_.count(gkey)) {   // first touch in this batch: remember the output before it
+    std::optional<Row> old;
+    PGT_ASSIGN_OR_RETURN(bool existed, Exists(batch, gkey, st));
+    if (existed) { PGT_ASSIGN_OR_RETURN(old, Output(batch, gkey, st)); }
+    dirty_[gkey] = std::move(old);
+  }
   if (st.keys.empty()) st.keys = keys;
   st.n += in.weight;
   if (st.n < 0) return Status::Corruption("aggregate: group count went negative (lost or repeated change)");
@@ -130,25 +136,37 @@ Status AggregateState::Apply(Batch* batch, const WeightedRow& in) {
     PGT_ASSIGN_OR_RETURN(Value v, values::Eval(*spec.arg, in.row));
     if (v.is_null) continue;
     auto& pa = st.aggs[a];
-    pa.count += in.weight;
+    int64_t w = in.weight;
+    if (spec.distinct && spec.fn != AggFn::kMin && spec.fn != AggFn::kMax) {
+      // Only a value's first appearance (+1) and last disappearance (−1) count.
+      PGT_ASSIGN_OR_RETURN(w, ApplyDistinct(batch, gkey, a, v, in.weight));
+      if (w == 0) continue;
+    }
+    pa.count += w;
     if (spec.fn == AggFn::kSum || spec.fn == AggFn::kAvg) {
       PGT_ASSIGN_OR_RETURN(Decimal d, ToDecimal(v));
       int32_t scale_key = d.is_nan() ? kNaNKey : !d.is_finite() ? (d.Sign() > 0 ? kPosInfKey : kNegInfKey) : d.dscale();
-      if (d.is_finite()) pa.sum = pa.sum.Add(d.Mul(Decimal::FromInt64(in.weight)));
+      if (d.is_finite()) pa.sum = pa.sum.Add(d.Mul(Decimal::FromInt64(w)));
       if (v.type == TypeId::kNumeric || !d.is_finite()) {
-        if ((pa.scales[scale_key] += in.weight) == 0) pa.scales.erase(scale_key);
+        if ((pa.scales[scale_key] += w) == 0) pa.scales.erase(scale_key);
       }
     } else if (spec.fn == AggFn::kMin || spec.fn == AggFn::kMax) {
       PGT_RETURN_IF_ERROR(ApplyMinMax(batch, gkey, a, v, in.weight));
     }
   }
-  PGT_RETURN_IF_ERROR(Store(batch, gkey, st));
-  dirty_[gkey] = true;
-  return Status::Ok();
+  return Store(batch, gkey, st);
+}
+
+// Whether the group's output row exists: a group with rows, or the global group once its state
+// record was stored (Flush stores it, so its first emission is remembered).
+Result<bool> AggregateState::Exists(Batch* batch, const std::string& gkey, const GroupState& st) {
+  if (!op_->group_by.empty()) return st.n > 0;
+  PGT_ASSIGN_OR_RETURN(auto raw, batch->Get(Cf::kAgg, GroupKeyPrefix(gkey)));
+  return raw.has_value();
 }
 
 void AggregateState::TouchGlobalGroup() {
-  if (op_->group_by.empty()) dirty_[std::string()] = true;
+  if (op_->group_by.empty() && !dirty_.count(std::string())) dirty_[std::string()] = std::nullopt;
 }
 
 Status AggregateState::ApplyMinMax(Batch* batch, const std::string& gkey, size_t agg, const Value& v, int64_t w) {
@@ -169,6 +187,19 @@ Status AggregateState::ApplyMinMax(Batch* batch, const std::string& gkey, size_t
   else values::EncodeRow(Row{v}, &val);
   batch->Put(Cf::kMinMax, key, val);
   return Status::Ok();
+}
+
+// The multiset of a DISTINCT aggregate's values (same layout as MIN/MAX's): returns +1 when v
+// appears, −1 when its last copy goes, 0 otherwise.
+Result<int64_t> AggregateState::ApplyDistinct(Batch* batch, const std::string& gkey, size_t agg, const Value& v, int64_t w) {
+  std::string key = GroupKeyPrefix(gkey);
+  key.push_back(static_cast<char>(agg));
+  values::EncodeOrderedKey(v, &key);
+  PGT_ASSIGN_OR_RETURN(auto raw, batch->Get(Cf::kMinMax, key));
+  int64_t before = raw ? static_cast<int64_t>(ReadBE64(*raw)) : 0;
+  PGT_RETURN_IF_ERROR(ApplyMinMax(batch, gkey, agg, v, w));
+  int64_t after = before + w;
+  return before == 0 && after > 0 ? 1 : before > 0 && after == 0 ? -1 : 0;
 }
 
 Result<Value> AggregateState::MinMax(Batch* batch, const std::string& gkey, size_t agg, bool max) {
@@ -217,16 +248,17 @@ Result<Row> AggregateState::Output(Batch* batch, const std::string& gkey, const 
 }
 
 Status AggregateState::Flush(Batch* batch,
-                             const std::function<Status(const std::string&, std::optional<Row>)>& emit) {
-  for (auto& [gkey, unused] : dirty_) {
-    (void)unused;
+                             const std::function<Status(const std::string&, const Row&, int64_t)>& emit) {
+  for (auto& [gkey, old] : dirty_) {
     PGT_ASSIGN_OR_RETURN(GroupState st, Load(batch, gkey));
-    if (st.n == 0 && !op_->group_by.empty()) {
-      PGT_RETURN_IF_ERROR(emit(gkey, std::nullopt));
-      continue;
+    std::optional<Row> now;
+    if (st.n > 0 || op_->group_by.empty()) {
+      PGT_ASSIGN_OR_RETURN(now, Output(batch, gkey, st));
+      if (op_->group_by.empty()) PGT_RETURN_IF_ERROR(Store(batch, gkey, st));   // remember it exists
     }
-    PGT_ASSIGN_OR_RETURN(Row out, Output(batch, gkey, st));
-    PGT_RETURN_IF_ERROR(emit(gkey, std::move(out)));
+    if (old && now && *old == *now) continue;
+    if (old) PGT_RETURN_IF_ERROR(emit(gkey, *old, -1));
+    if (now) PGT_RETURN_IF_ERROR(emit(gkey, *now, +1));
   }
   dirty_.clear();
   return Status::Ok();

@@ -1,4 +1,6 @@
-// Aggregate operator: γ_{K; COUNT(*), COUNT(a), SUM(a), AVG(a), MIN(a), MAX(a)}.
+// Aggregate operator: γ_{K; COUNT(*), COUNT(a), SUM(a), AVG(a), MIN(a), MAX(a)}, and
+// COUNT/SUM/AVG(DISTINCT a), which keep a's value multiset M (like MIN/MAX) and fold a value
+// into c and s only when its multiplicity in M crosses 0 (Δ = [M(a)+w > 0] − [M(a) > 0]).
 //
 // Delta equation (per group k of the group key K):
 //   Δγ(R)[k] = γ(R + ΔR)[k] − γ(R)[k]
@@ -10,15 +12,22 @@
 // extreme after deleting the old one is one seek, not a rescan. A group with n = 0 disappears,
 // except the single group of an aggregate without GROUP BY, which always exists (SQL semantics).
 //
-// State lives in the agg and minmax column families under the table's prefix; dirty groups are
-// remembered between Apply() and Flush() (one batch).
+// As a circuit node its output delta per dirty group is (−old row, +new row), both computed from
+// the group's state: the old row when the group is first touched in a batch, the new one at
+// Flush(); a group whose output did not change emits nothing (consolidation per batch). The
+// output identity is the encoded group key.
+//
+// State lives in the agg and minmax column families under the node's prefix; dirty groups (and
+// their old output rows) are remembered between Apply() and Flush() (one batch).
 #pragma once
 
 #include <functional>
+#include <memory>
 #include <map>
 #include <optional>
 #include <string>
 
+#include "circuit/node.h"
 #include "circuit/plan.h"
 #include "circuit/zset.h"
 #include "state/state_store.h"
@@ -27,15 +36,16 @@ namespace pgt::engine {
 
 class AggregateState {
  public:
-  AggregateState(const AggregateOp* op, int64_t table_id) : op_(op), table_id_(table_id) {}
+  AggregateState(const AggregateOp* op, std::string prefix) : op_(op), prefix_(std::move(prefix)) {}
 
   // Folds one weighted input row into its group's state.
   Status Apply(Batch* batch, const WeightedRow& in);
   // Marks the global group (no GROUP BY) dirty so it is emitted even without input.
   void TouchGlobalGroup();
-  // For each dirty group: its current output row (group keys then aggregates), or nullopt if
-  // the group no longer exists. `id_key` is the encoded group key (identity). Clears the set.
-  Status Flush(Batch* batch, const std::function<Status(const std::string& id_key, std::optional<Row>)>& emit);
+  // For each dirty group whose output changed: emit(id, old row, -1) if it existed before the
+  // batch, then emit(id, new row, +1) if it exists now. `id` is the encoded group key. Clears
+  // the set.
+  Status Flush(Batch* batch, const std::function<Status(const std::string& id, const Row&, int64_t)>& emit);
 
  public:
   struct GroupState;
@@ -45,12 +55,34 @@ class AggregateState {
   Status Store(Batch* batch, const std::string& gkey, const GroupState& st);
   Status ApplyMinMax(Batch* batch, const std::string& gkey, size_t agg, const Value& v, int64_t w);
   Result<Value> MinMax(Batch* batch, const std::string& gkey, size_t agg, bool max);
+  Result<int64_t> ApplyDistinct(Batch* batch, const std::string& gkey, size_t agg, const Value& v, int64_t w);
   Result<Row> Output(Batch* batch, const std::string& gkey, const GroupState& st);
+  Result<bool> Exists(Batch* batch, const std::string& gkey, const GroupState& st);
   std::string GroupKeyPrefix(const std::string& gkey) const;
 
   const AggregateOp* op_;
-  int64_t table_id_;
-  std::map<std::string, bool> dirty_;   // encoded group key -> (unused)
+  std::string prefix_;
+  std::map<std::string, std::optional<Row>> dirty_;   // encoded group key -> output before the batch
+};
+
+// The aggregate as a circuit node (input port 0).
+class AggregateNode : public Node {
+ public:
+  AggregateNode(std::unique_ptr<AggregateOp> op, std::string prefix)
+      : op_(std::move(op)), state_(op_.get(), std::move(prefix)) {
+    set_width(static_cast<int>(op_->group_by.size() + op_->aggs.size()));
+  }
+  Status Push(Batch* b, int, const std::string&, const Row& row, int64_t w) override {
+    return state_.Apply(b, WeightedRow{row, w});
+  }
+  Status Flush(Batch* b) override {
+    return state_.Flush(b, [&](const std::string& id, const Row& r, int64_t w) { return Emit(b, id, r, w); });
+  }
+  void TouchGlobal() override { state_.TouchGlobalGroup(); }
+
+ private:
+  std::unique_ptr<AggregateOp> op_;
+  AggregateState state_;
 };
 
 }  // namespace pgt::engine

@@ -1,6 +1,7 @@
 // Plan: the versioned JSON plan of a stream table (docs/plan-format.md) turned into the circuit
-// the engine runs: scan -> linear operators (filter/project) -> optional aggregate -> linear
-// operators. The engine never parses SQL; anything it cannot run is an error naming the node.
+// the engine runs: a tree of scan / filter / project / join / aggregate / distinct / union_all
+// operators over its sources. The engine never parses SQL; anything it cannot run is an error
+// naming the node.
 #pragma once
 
 #include <memory>
@@ -8,7 +9,7 @@
 #include <string>
 #include <vector>
 
-#include <nlohmann/json_fwd.hpp>
+#include <nlohmann/json.hpp>
 
 #include "values/expr.h"
 #include "walreader/lsn.h"
@@ -31,13 +32,6 @@ struct SourceSpec {
   int natts = 0;   // max attnum: scan rows have this many values
 };
 
-// One linear operator: filter keeps rows whose predicate is TRUE; project maps each row.
-struct LinearOp {
-  enum class Kind { kFilter, kProject } kind;
-  std::unique_ptr<values::Expr> predicate;           // kFilter
-  std::vector<std::unique_ptr<values::Expr>> exprs;  // kProject
-};
-
 enum class AggFn { kCountStar, kCount, kSum, kAvg, kMin, kMax };
 
 struct AggSpec {
@@ -45,6 +39,7 @@ struct AggSpec {
   std::unique_ptr<values::Expr> arg;   // null for count_star
   TypeId arg_type = TypeId::kUnknown;
   TypeId result_type = TypeId::kUnknown;
+  bool distinct = false;               // COUNT/SUM/AVG(DISTINCT arg): over the distinct values
 };
 
 struct AggregateOp {
@@ -62,12 +57,30 @@ struct OutputColumn {
 struct Plan {
   int version = 0;
   std::vector<SourceSpec> sources;
-  std::vector<LinearOp> pre;               // applied to source rows
-  std::optional<AggregateOp> aggregate;
-  std::vector<LinearOp> post;              // applied to aggregate output rows
+  std::shared_ptr<const nlohmann::json> root;   // the operator tree (validated by BuildCircuit)
   std::vector<OutputColumn> output;
 };
 
+// Reads versions 1 and 2 (version 1 is the single-source subset of version 2).
 Result<std::unique_ptr<Plan>> ParsePlan(const std::string& json_text);
+
+class Node;
+class ScanNode;
+
+// The circuit of one stream table: nodes in topological order (every node after its inputs),
+// its scan leaves, and its root (whose output rows are the stream table's rows).
+struct Circuit {
+  std::vector<std::unique_ptr<Node>> nodes;
+  std::vector<ScanNode*> scans;
+  Node* root = nullptr;
+  Circuit();
+  Circuit(Circuit&&) noexcept;
+  Circuit& operator=(Circuit&&) noexcept;
+  ~Circuit();
+};
+
+// Builds the circuit of `plan`; stateful nodes keep their state under `state_prefix` + their
+// index. Anything the engine cannot run is an Unsupported/InvalidArgument error naming the node.
+Result<Circuit> BuildCircuit(const Plan& plan, const std::string& state_prefix);
 
 }  // namespace pgt::engine

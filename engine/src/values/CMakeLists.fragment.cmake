@@ -14,9 +14,11 @@ add_library(engine_values STATIC
   ${PGT_VALUES_DIR}/codec.cc
   ${PGT_VALUES_DIR}/compare.cc
   ${PGT_VALUES_DIR}/datetime.cc
+  ${PGT_VALUES_DIR}/date_funcs.cc
   ${PGT_VALUES_DIR}/decimal.cc
   ${PGT_VALUES_DIR}/expr.cc
   ${PGT_VALUES_DIR}/row_id.cc
+  ${PGT_VALUES_DIR}/text_funcs.cc
   ${PGT_VALUES_DIR}/text_io.cc
 )
 # Headers are included as "values/decimal.h".
@@ -30,6 +32,8 @@ add_executable(engine_values_tests
   ${PGT_VALUES_ENGINE_DIR}/tests/values/decimal_test.cc
   ${PGT_VALUES_ENGINE_DIR}/tests/values/text_io_test.cc
   ${PGT_VALUES_ENGINE_DIR}/tests/values/expr_test.cc
+  ${PGT_VALUES_ENGINE_DIR}/tests/values/text_funcs_test.cc
+  ${PGT_VALUES_ENGINE_DIR}/tests/values/date_funcs_test.cc
   ${PGT_VALUES_ENGINE_DIR}/tests/values/codec_test.cc
   ${PGT_VALUES_ENGINE_DIR}/tests/values/oracle_test.cc
 )

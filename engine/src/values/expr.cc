@@ -2,7 +2,10 @@
 #include "values/expr.h"
 
 #include "values/compare.h"
+#include "values/text_funcs.h"
 #include "values/text_io.h"
+
+#include <optional>
 
 namespace pgt::values {
 namespace {
@@ -154,11 +157,109 @@ Result<std::unique_ptr<Expr>> CompileExpr(const json& j) {
     PGT_ASSIGN_OR_RETURN(std::unique_ptr<Expr> arg, CompileExpr(*a));
     e->args.push_back(std::move(arg));
     if (e->type != TypeId::kBool) return Bad("nulltest must return bool");
+  } else if (kind == "coalesce" || kind == "nullif" || kind == "greatest" || kind == "least") {
+    e->kind = kind == "coalesce" ? ExprKind::kCoalesce : kind == "nullif" ? ExprKind::kNullIf : ExprKind::kMinMax;
+    e->negated = kind == "least";
+    PGT_ASSIGN_OR_RETURN(e->args, CompileArgs(j, kind));
+    if (e->args.empty() || (e->kind == ExprKind::kNullIf && e->args.size() != 2))
+      return Bad(kind + " with " + std::to_string(e->args.size()) + " argument(s)");
+    if (e->kind != ExprKind::kCoalesce && !Comparable(e->args[0]->type, e->args.back()->type))
+      return Bad(kind + " over " + TypeName(e->args[0]->type) + " and " + TypeName(e->args.back()->type));
+  } else if (kind == "func") {
+    e->kind = ExprKind::kText;
+    auto f = j.find("fn");
+    if (f == j.end() || !f->is_string()) return Bad("func without \"fn\"");
+    PGT_ASSIGN_OR_RETURN(e->args, CompileArgs(j, "func"));
+    PGT_ASSIGN_OR_RETURN(TextFn tf, ParseTextFn(f->get<std::string>(), e->args.size()));
+    e->text_fn = static_cast<uint8_t>(tf);
+    e->pg_fn = f->get<std::string>();
+    for (size_t i = 0; i < e->args.size(); ++i) {
+      TypeId t = e->args[i]->type;
+      bool is_int = FamilyOf(t) == Family::kInteger, is_text = t == TypeId::kText || t == TypeId::kVarchar;
+      bool ok;
+      switch (tf) {
+        case TextFn::kSubstr: ok = i > 0 ? is_int : is_text; break;
+        case TextFn::kExtract: ok = i == 0 ? is_text : (t == TypeId::kDate || t == TypeId::kTimestamp); break;
+        case TextFn::kDateTrunc: ok = i == 0 ? is_text : t == TypeId::kTimestamp; break;
+        case TextFn::kDateAdd: case TextFn::kDateSub: ok = i == 0 ? t == TypeId::kDate : is_int; break;
+        default: ok = is_text;
+      }
+      if (!ok) return Bad("func \"" + e->pg_fn + "\" argument " + std::to_string(i) + " of type " + TypeName(t));
+    }
+  } else if (kind == "case") {
+    e->kind = ExprKind::kCase;
+    auto w = j.find("whens");
+    if (w == j.end() || !w->is_array() || w->empty()) return Bad("case without \"whens\"");
+    for (const json& arm : *w) {
+      if (!arm.is_object() || !arm.contains("cond") || !arm.contains("then")) return Bad("case arm without cond/then");
+      PGT_ASSIGN_OR_RETURN(auto cond, CompileExpr(arm["cond"]));
+      if (cond->type != TypeId::kBool) return Bad("case condition of type " + std::string(TypeName(cond->type)));
+      PGT_ASSIGN_OR_RETURN(auto then, CompileExpr(arm["then"]));
+      e->args.push_back(std::move(cond));
+      e->args.push_back(std::move(then));
+    }
+    auto el = j.find("else");
+    if (el != j.end() && !el->is_null()) {
+      PGT_ASSIGN_OR_RETURN(auto other, CompileExpr(*el));
+      e->args.push_back(std::move(other));
+      e->has_else = true;
+    }
   } else {
     return Bad("unknown expression kind \"" + kind + "\"");
   }
   return e;
 }
+
+namespace {
+// Result values take the node's declared type (the analyzer coerced the branches to it).
+Value As(Value v, TypeId t) {
+  if (v.type == TypeId::kVarchar && t == TypeId::kText) v.type = t;
+  if (v.is_null) v.type = t;
+  return v;
+}
+
+Result<Value> EvalConditional(const Expr& e, const Row& row) {
+  switch (e.kind) {
+    case ExprKind::kCoalesce:   // lazily, like PostgreSQL: later arguments are not evaluated
+      for (const auto& a : e.args) {
+        PGT_ASSIGN_OR_RETURN(Value v, Eval(*a, row));
+        if (!v.is_null) return As(std::move(v), e.type);
+      }
+      return Value::Null(e.type);
+    case ExprKind::kNullIf: {   // NULLIF(a, b) = NULL if a = b, else a
+      PGT_ASSIGN_OR_RETURN(Value a, Eval(*e.args[0], row));
+      PGT_ASSIGN_OR_RETURN(Value b, Eval(*e.args[1], row));
+      if (a.is_null || b.is_null) return As(std::move(a), e.type);
+      PGT_ASSIGN_OR_RETURN(int c, CompareValues(a, b));
+      return c == 0 ? Value::Null(e.type) : As(std::move(a), e.type);
+    }
+    case ExprKind::kMinMax: {   // GREATEST/LEAST ignore NULLs; NULL only if all are NULL
+      std::optional<Value> best;
+      for (const auto& a : e.args) {
+        PGT_ASSIGN_OR_RETURN(Value v, Eval(*a, row));
+        if (v.is_null) continue;
+        if (!best) { best = std::move(v); continue; }
+        PGT_ASSIGN_OR_RETURN(int c, CompareValues(v, *best));
+        if (e.negated ? c < 0 : c > 0) best = std::move(v);
+      }
+      return best ? As(std::move(*best), e.type) : Value::Null(e.type);
+    }
+    default: {                  // CASE: the first arm whose condition is TRUE
+      size_t arms = (e.args.size() - (e.has_else ? 1 : 0)) / 2;
+      for (size_t i = 0; i < arms; ++i) {
+        PGT_ASSIGN_OR_RETURN(bool hit, EvalPredicate(*e.args[2 * i], row));
+        if (hit) {
+          PGT_ASSIGN_OR_RETURN(Value v, Eval(*e.args[2 * i + 1], row));
+          return As(std::move(v), e.type);
+        }
+      }
+      if (!e.has_else) return Value::Null(e.type);
+      PGT_ASSIGN_OR_RETURN(Value v, Eval(*e.args.back(), row));
+      return As(std::move(v), e.type);
+    }
+  }
+}
+}  // namespace
 
 Result<Value> Eval(const Expr& e, const Row& row) {
   switch (e.kind) {
@@ -211,6 +312,20 @@ Result<Value> Eval(const Expr& e, const Row& row) {
     case ExprKind::kNullTest: {
       PGT_ASSIGN_OR_RETURN(Value a, Eval(*e.args[0], row));
       return Value::Bool(a.is_null != e.negated);
+    }
+    case ExprKind::kCoalesce: case ExprKind::kCase: case ExprKind::kNullIf: case ExprKind::kMinMax:
+      return EvalConditional(e, row);
+    case ExprKind::kText: {   // strict: NULL in, NULL out
+      std::vector<Value> args;
+      args.reserve(e.args.size());
+      bool null = false;
+      for (const auto& a : e.args) {
+        PGT_ASSIGN_OR_RETURN(Value v, Eval(*a, row));
+        null |= v.is_null;
+        args.push_back(std::move(v));
+      }
+      if (null) return Value::Null(e.type);
+      return EvalTextFn(static_cast<TextFn>(e.text_fn), args, e.type);
     }
   }
   return Status::Internal("unknown expression kind");

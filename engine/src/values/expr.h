@@ -16,7 +16,7 @@
 
 namespace pgt::values {
 
-enum class ExprKind : uint8_t { kCol, kConst, kOp, kBool, kNullTest };
+enum class ExprKind : uint8_t { kCol, kConst, kOp, kBool, kNullTest, kCoalesce, kCase, kNullIf, kMinMax, kText };
 enum class OpFn : uint8_t { kAdd, kSub, kMul, kDiv, kMod, kNeg, kEq, kNe, kLt, kLe, kGt, kGe,
                             kCast };
 enum class BoolFn : uint8_t { kAnd, kOr, kNot };
@@ -29,7 +29,10 @@ struct Expr {
   Value constant;                   // kConst (parsed once)
   OpFn op = OpFn::kAdd;             // kOp
   BoolFn bool_fn = BoolFn::kAnd;    // kBool
-  bool negated = false;             // kNullTest: IS NOT NULL
+  bool negated = false;             // kNullTest: IS NOT NULL; kMinMax: true = LEAST
+  // kCase: args = cond0, then0, cond1, then1, ..., [else]; has_else says whether the last is ELSE.
+  bool has_else = false;
+  uint8_t text_fn = 0;              // kText: a values::TextFn
   std::string pg_fn;                // kOp: PostgreSQL function name, for messages
   std::vector<std::unique_ptr<Expr>> args;
 };
