@@ -113,10 +113,10 @@ Result<bool> Engine::Impl::RewindToCheckpoint(const LineageVerdict& v,
       m.merged_frontier = *it->second;   // merges the new primary kept: pending covers them
       m.has_merged = true;
     } else {
-      PGT_LOG_WARN("re-snapshot of ", m.name, ": its merge to ", ours ? FormatLsn(*ours) : std::string("NULL"),
-                   " was lost on the new primary (frontier ", it->second ? FormatLsn(*it->second) : std::string("NULL"),
-                   ") and no checkpoint goes back that far");
-      fstats.resnapshots++;
+      NoteRebuild(t, "its merge to " + (ours ? FormatLsn(*ours) : std::string("NULL")) +
+                         " was lost on the new primary (frontier " +
+                         (it->second ? FormatLsn(*it->second) : std::string("NULL")) +
+                         ") and no checkpoint goes back that far");
       m.needs_rebootstrap = true;
       m.has_merged = it->second.has_value();
       m.merged_frontier = it->second.value_or(0);

@@ -227,6 +227,7 @@ struct Engine::Impl {
   Status RunDueMerges(bool force_all);
   Status MergeTable(TableRuntime& t, PgConn* conn, MergeWriter* writer);
   Status ReconcileInflight();
+  void NoteRebuild(const TableRuntime& t, const std::string& why);   // rebuild from mirrors or re-snapshot
   Status SettleInflight(TableRuntime& t, MergeWriter* writer = nullptr);
   // merge_pool.cc: merges of `due` (tier order), at most max_parallel at once; one status each.
   std::vector<Status> RunMerges(const std::vector<TableRuntime*>& due);

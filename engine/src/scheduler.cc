@@ -92,10 +92,8 @@ Status Engine::Impl::ReconcileInflight() {
       // failover, or the primary was restored): the rows of that merge are no longer pending.
       // Bootstrap the table again (from the shared source mirrors, valid at the applied
       // position, when they cover it); its next merge replaces the contents from that frontier.
-      PGT_LOG_WARN("re-snapshot of ", m.name, ": the primary's frontier ", FormatLsn(**primary_frontier),
-                   " is behind the engine's ", ours ? FormatLsn(*ours) : std::string("NULL"),
-                   " (its last merge was lost on this primary)");
-      fstats.resnapshots++;
+      NoteRebuild(t, "the primary's frontier " + FormatLsn(**primary_frontier) + " is behind the engine's " +
+                         (ours ? FormatLsn(*ours) : std::string("NULL")) + " (its last merge was lost on this primary)");
       t.table->meta().needs_rebootstrap = true;
       t.table->meta().merged_frontier = **primary_frontier;
       t.table->meta().has_merged = true;
@@ -111,6 +109,20 @@ Status Engine::Impl::ReconcileInflight() {
   }
   if (after_rewind) CheckpointSet::MarkRewindReconciled(opts.state_dir);
   return Status::Ok();
+}
+
+// A table whose output must be derived again (a merge lost on the primary): when its sources
+// are all mirrored, the bootstrap reads the mirrors at the applied position (no standby
+// snapshot: not a re-snapshot); otherwise it is a re-snapshot, logged and counted as such.
+void Engine::Impl::NoteRebuild(const TableRuntime& t, const std::string& why) {
+  bool mirrored = true;
+  for (Oid r : t.table->source_relids()) mirrored &= mirrors.count(r) > 0;
+  if (mirrored) {
+    PGT_LOG_WARN("rebuilding ", t.table->meta().name, " from its source mirrors (no snapshot): ", why);
+    return;
+  }
+  PGT_LOG_WARN("re-snapshot of ", t.table->meta().name, ": ", why);
+  fstats.resnapshots++;
 }
 
 Status Engine::Impl::RunDueMerges(bool force_all) {

@@ -8,7 +8,8 @@ has passed a probe row inserted on that primary after the event, and reports:
 
   reattach_s     seconds from "the new primary accepts writes" (drill 5: the engine restart) to
                  the first merge past the probe (all_tables_s: to the last table's)
-  resnapshots    engine log lines "re-snapshot of" (and "bootstrap of … from") after the event;
+  resnapshots    engine log lines "re-snapshot of" (and "bootstrap of … from a standby snapshot")
+                 after the event; rebuilds from the engine's own source mirrors are reported apart;
                  must be 0
   wal bytes      read from the archive / from the stream (engine /metrics if it serves them,
                  else its log; "n/a" when the engine reports neither)
@@ -688,9 +689,14 @@ class Drill:
         text = self.log_text(self.event_mark)
         lines = text.splitlines()
         resn = [ln for ln in lines if "re-snapshot of" in ln]
-        boots = [ln for ln in lines if re.search(r"bootstrap of .* from ", ln)]
+        # A snapshot of the standby is a re-snapshot; a table rebuilt from the engine's own
+        # source mirrors (e.g. after a merge lost with the old primary) reads no snapshot.
+        boots = [ln for ln in lines if re.search(r"bootstrap of .* from a standby snapshot", ln)]
         self.report["resnapshots"] = len(resn) + (len(boots) if not resn else 0)
         self.report["resnapshot_lines"] = [ln[:300] for ln in (resn or boots)][:20]
+        self.report["mirror_rebuild_lines"] = [
+            ln[:300] for ln in lines
+            if "from its source mirrors" in ln or "from the shared source mirrors" in ln][:20]
         self.report["reattach_lines"] = [ln[:300] for ln in lines if "re-attached" in ln][:10]
         self.report["rewound_lines"] = [ln[:300] for ln in lines if "rewound state" in ln][:10]
         fm = [float(m.group(1)) for m in re.finditer(
