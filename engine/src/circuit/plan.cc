@@ -145,6 +145,23 @@ class Builder {
     return Add(std::move(node), {});
   }
 
+  // Key pairs and residual condition of a join (inner/outer or semi/anti: same JSON fields).
+  template <typename Spec>
+  Status JoinKeys(const json& op, Spec* spec) {
+    if (op["left_keys"].size() != op["right_keys"].size())
+      return Status::InvalidArgument("plan: join with unequal key lists");
+    for (size_t i = 0; i < op["left_keys"].size(); ++i) {
+      PGT_ASSIGN_OR_RETURN(auto lk, Compile(op["left_keys"][i], "join left key", spec->left_width));
+      PGT_ASSIGN_OR_RETURN(auto rk, Compile(op["right_keys"][i], "join right key", spec->right_width));
+      spec->left_keys.push_back(std::move(lk));
+      spec->right_keys.push_back(std::move(rk));
+    }
+    if (op.contains("residual") && !op["residual"].is_null()) {
+      PGT_ASSIGN_OR_RETURN(spec->residual, Compile(op["residual"], "join condition", spec->left_width + spec->right_width));
+    }
+    return Status::Ok();
+  }
+
   Result<Node*> SemiJoin(const json& op, SemiKind kind, int depth) {
     SemiJoinSpec spec;
     spec.kind = kind;
@@ -152,17 +169,7 @@ class Builder {
     PGT_ASSIGN_OR_RETURN(Node* r, Build(op["right"], depth + 1));
     spec.left_width = l->width();
     spec.right_width = r->width();
-    if (op["left_keys"].size() != op["right_keys"].size())
-      return Status::InvalidArgument("plan: join with unequal key lists");
-    for (size_t i = 0; i < op["left_keys"].size(); ++i) {
-      PGT_ASSIGN_OR_RETURN(auto lk, Compile(op["left_keys"][i], "join left key", spec.left_width));
-      PGT_ASSIGN_OR_RETURN(auto rk, Compile(op["right_keys"][i], "join right key", spec.right_width));
-      spec.left_keys.push_back(std::move(lk));
-      spec.right_keys.push_back(std::move(rk));
-    }
-    if (op.contains("residual") && !op["residual"].is_null()) {
-      PGT_ASSIGN_OR_RETURN(spec.residual, Compile(op["residual"], "join condition", spec.left_width + spec.right_width));
-    }
+    PGT_RETURN_IF_ERROR(JoinKeys(op, &spec));
     if (kind == SemiKind::kAntiNullAware && (spec.left_keys.size() != 1 || spec.residual))
       return Status::InvalidArgument("plan: anti_null_aware join needs exactly one key pair and no residual");
     return Add(std::make_unique<SemiJoinNode>(std::move(spec), NextPrefix()), {l, r});
@@ -180,17 +187,7 @@ class Builder {
     PGT_ASSIGN_OR_RETURN(Node* r, Build(op["right"], depth + 1));
     spec.left_width = l->width();
     spec.right_width = r->width();
-    if (op["left_keys"].size() != op["right_keys"].size())
-      return Status::InvalidArgument("plan: join with unequal key lists");
-    for (size_t i = 0; i < op["left_keys"].size(); ++i) {
-      PGT_ASSIGN_OR_RETURN(auto lk, Compile(op["left_keys"][i], "join left key", spec.left_width));
-      PGT_ASSIGN_OR_RETURN(auto rk, Compile(op["right_keys"][i], "join right key", spec.right_width));
-      spec.left_keys.push_back(std::move(lk));
-      spec.right_keys.push_back(std::move(rk));
-    }
-    if (op.contains("residual") && !op["residual"].is_null()) {
-      PGT_ASSIGN_OR_RETURN(spec.residual, Compile(op["residual"], "join condition", spec.left_width + spec.right_width));
-    }
+    PGT_RETURN_IF_ERROR(JoinKeys(op, &spec));
     return Add(std::make_unique<JoinNode>(std::move(spec), NextPrefix()), {l, r});
   }
 
