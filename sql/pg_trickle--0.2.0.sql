@@ -281,10 +281,10 @@ AS 'MODULE_PATHNAME', 'pgt_on_sql_drop'
 LANGUAGE C;
 
 CREATE EVENT TRIGGER pgt_ddl_command_start ON ddl_command_start
-    WHEN TAG IN ('ALTER TABLE')
+    WHEN TAG IN ('ALTER TABLE', 'ALTER SCHEMA')
     EXECUTE FUNCTION pgtrickle._on_ddl_command_start();
 CREATE EVENT TRIGGER pgt_ddl_command_end ON ddl_command_end
-    WHEN TAG IN ('ALTER TABLE')
+    WHEN TAG IN ('ALTER TABLE', 'ALTER SCHEMA')
     EXECUTE FUNCTION pgtrickle._on_ddl_command_end();
 CREATE EVENT TRIGGER pgt_sql_drop ON sql_drop
     EXECUTE FUNCTION pgtrickle._on_sql_drop();

@@ -94,6 +94,45 @@ ALTER TABLE src ADD COLUMN added int DEFAULT 7;
 ALTER TABLE src DROP COLUMN added;
 ALTER TABLE src RENAME COLUMN note TO remark;
 ALTER TABLE src RENAME COLUMN remark TO note;
+-- renames keep the stored query text valid: a re-plan after them still compiles,
+-- the output column keeps its name, the storage table its columns
+SELECT generation AS gen_before FROM pgtrickle.pgt_stream_tables WHERE name = 'public.st_p' \gset
+ALTER TABLE src RENAME COLUMN note TO memo;
+CREATE SCHEMA other_ns;
+ALTER TABLE src SET SCHEMA other_ns;
+ALTER SCHEMA other_ns RENAME TO renamed_ns;
+ALTER TABLE renamed_ns.src RENAME TO src_moved;
+ALTER TABLE st_p RENAME TO st_p2;
+SELECT name, query, generation = :gen_before AS not_replanned
+  FROM pgtrickle.pgt_stream_tables ORDER BY name;
+SELECT pgtrickle.alter_stream_table('st_p2', schedule => '3 seconds');
+SET pg_trickle.source_ddl = 'rebootstrap';
+ALTER TABLE renamed_ns.src_moved ALTER COLUMN memo TYPE varchar(40);   -- re-plans st_p2 from the stored text
+RESET pg_trickle.source_ddl;
+SELECT name, status, last_error, generation > :gen_before AS replanned
+  FROM pgtrickle.pgt_stream_tables ORDER BY name;
+SELECT attname FROM pg_attribute WHERE attrelid = 'public.st_p2'::regclass AND attnum > 0 ORDER BY attnum;
+-- a rename rolled back leaves the stored text as it was
+BEGIN;
+ALTER TABLE renamed_ns.src_moved RENAME COLUMN memo TO memo2;
+ROLLBACK;
+SELECT query FROM pgtrickle.pgt_stream_tables WHERE name = 'public.st_p2';
+SELECT count(*) AS leftover_views FROM pg_class WHERE relname LIKE 'pgt\_def\_%';
+ALTER TABLE renamed_ns.src_moved RENAME TO src;
+ALTER TABLE renamed_ns.src SET SCHEMA public;
+ALTER TABLE src RENAME COLUMN memo TO note;
+ALTER TABLE st_p2 RENAME TO st_p;
+DROP SCHEMA renamed_ns;
+SELECT name, query FROM pgtrickle.pgt_stream_tables ORDER BY name;
+-- a source change that fails in rebootstrap mode re-plans nothing, now or at a later ALTER
+SELECT string_agg(name || ':' || generation, ', ' ORDER BY name) AS gens_before FROM pgtrickle.pgt_stream_tables \gset
+SET pg_trickle.source_ddl = 'rebootstrap';
+ALTER TABLE src ALTER COLUMN note TYPE int;
+RESET pg_trickle.source_ddl;
+ALTER TABLE src ADD COLUMN unused_col int;
+ALTER TABLE src DROP COLUMN unused_col;
+SELECT string_agg(name || ':' || generation, ', ' ORDER BY name) = :'gens_before' AS unchanged
+  FROM pgtrickle.pgt_stream_tables;
 CREATE INDEX src_grp_idx ON src (grp);
 DROP INDEX src_grp_idx;
 SELECT count(*) FROM pgtrickle.pgt_stream_tables;

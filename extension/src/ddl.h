@@ -8,6 +8,7 @@
 #define PGT_DDL_H
 
 #include "postgres.h"
+#include "nodes/nodes.h"
 #include "nodes/pg_list.h"
 #include "utils/array.h"
 
@@ -37,6 +38,14 @@ extern void pgt_replan_stream_table(int64 id, const char *query);
  * compiles now (else it stays RESTORING); id 0 = every RESTORING row. SPI connected.
  */
 extern void pgt_replan_restored(int64 id);
+
+/*
+ * ddl_renames.c: renames of sources / storage tables / their schemas keep the
+ * stored query text valid (temporary views made at ddl_command_start, read
+ * back at ddl_command_end). SPI connected.
+ */
+extern void pgt_renames_at_start(Node *parsetree);
+extern void pgt_renames_at_end(void);
 
 /* backpressure.c */
 extern int	pgt_backpressure_timeout_ms;

@@ -15,6 +15,8 @@
  *    column by any route) is refused in sql_drop, unless the stream tables
  *    reading it are dropped by the same command. A storage table dropped
  *    without drop_stream_table() takes its catalog row with it.
+ *  - Renames of sources, storage tables and their schemas rewrite the stored
+ *    query text and names (ddl_renames.c).
  *  Everything else (ADD COLUMN, renames, indexes, VACUUM FULL, CLUSTER,
  *  TRUNCATE) is allowed: the engine follows it from the WAL.
  *-------------------------------------------------------------------------
@@ -42,8 +44,44 @@ PG_FUNCTION_INFO_V1(pgt_on_ddl_command_start);
 PG_FUNCTION_INFO_V1(pgt_on_ddl_command_end);
 PG_FUNCTION_INFO_V1(pgt_on_sql_drop);
 
-/* Sources altered with source_ddl = rebootstrap, re-planned at ddl_command_end. */
+/*
+ * Sources altered with source_ddl = rebootstrap, re-planned at ddl_command_end
+ * of the same command. Allocated in TopTransactionContext: forgotten when a
+ * (sub)transaction aborts, as the failed command never reaches its end.
+ */
 static List *replan_relids = NIL;
+static bool callbacks_registered = false;
+
+static void
+forget_on_abort(XactEvent event, void *arg)
+{
+	if (event == XACT_EVENT_ABORT || event == XACT_EVENT_PARALLEL_ABORT ||
+		event == XACT_EVENT_COMMIT || event == XACT_EVENT_PARALLEL_COMMIT || event == XACT_EVENT_PREPARE)
+		replan_relids = NIL;
+}
+
+static void
+forget_on_subabort(SubXactEvent event, SubTransactionId mySubid, SubTransactionId parentSubid, void *arg)
+{
+	if (event == SUBXACT_EVENT_ABORT_SUB)
+		replan_relids = NIL;
+}
+
+static void
+remember_replan(Oid relid)
+{
+	MemoryContext old;
+
+	if (!callbacks_registered)
+	{
+		RegisterXactCallback(forget_on_abort, NULL);
+		RegisterSubXactCallback(forget_on_subabort, NULL);
+		callbacks_registered = true;
+	}
+	old = MemoryContextSwitchTo(TopTransactionContext);
+	replan_relids = list_append_unique_oid(replan_relids, relid);
+	MemoryContextSwitchTo(old);
+}
 
 /* Comma-separated names of the stream tables reading (relid, attnum); attnum 0 = any. */
 static char *
@@ -123,10 +161,7 @@ check_alter_cmd(Oid relid, const char *relname, AlterTableCmd *cmd)
 		return;
 	if (pgt_source_ddl == PGT_SOURCE_DDL_REBOOTSTRAP)
 	{
-		MemoryContext old = MemoryContextSwitchTo(TopTransactionContext);
-
-		replan_relids = list_append_unique_oid(replan_relids, relid);
-		MemoryContextSwitchTo(old);
+		remember_replan(relid);
 		return;
 	}
 	ereport(ERROR,
@@ -149,6 +184,13 @@ pgt_on_ddl_command_start(PG_FUNCTION_ARGS)
 	if (!CALLED_AS_EVENT_TRIGGER(fcinfo))
 		elog(ERROR, "not fired by an event trigger");
 	trig = (EventTriggerData *) fcinfo->context;
+	if ((IsA(trig->parsetree, RenameStmt) || IsA(trig->parsetree, AlterObjectSchemaStmt)) && catalog_exists())
+	{
+		pgt_spi_begin();
+		pgt_renames_at_start(trig->parsetree);	/* ddl_renames.c */
+		pgt_spi_end();
+		PG_RETURN_VOID();
+	}
 	if (!IsA(trig->parsetree, AlterTableStmt))
 		PG_RETURN_VOID();
 	stmt = (AlterTableStmt *) trig->parsetree;
@@ -240,6 +282,7 @@ pgt_on_ddl_command_end(PG_FUNCTION_ARGS)
 	if (!catalog_exists())
 		PG_RETURN_VOID();
 	pgt_spi_begin();
+	pgt_renames_at_end();		/* ddl_renames.c: query text and names after a rename */
 	pgt_replan_restored(0);		/* restored rows whose sources just got their keys */
 	foreach(lc, relids)
 		(void) dependants(lfirst_oid(lc), 0, &ids);
