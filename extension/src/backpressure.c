@@ -17,8 +17,12 @@
  *    catalog query) and then sleep in 50 ms steps until the flag clears,
  *    pg_trickle.backpressure_timeout passes (then it proceeds: delayed, never
  *    failed), or the statement is cancelled (statement_timeout).
- *  The engine's LSN is unknown (0) after a restart of the primary until the
- *  engine's next heartbeat: no throttling then.
+ *  The engine's LSN survives a restart (or crash) of the primary: the worker
+ *  writes it with the insert timeline to $PGDATA/pg_trickle.engine_lsn when
+ *  it changed (at most once a second) and reads it back at start when the
+ *  timeline is the same. On another timeline (a promoted standby: the file,
+ *  if any, came with a base backup) it is unknown (0) until the engine's
+ *  next heartbeat: no throttling then.
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
@@ -36,6 +40,7 @@
 #include "pgstat.h"
 #include "postmaster/bgworker.h"
 #include "postmaster/interrupt.h"
+#include "storage/fd.h"
 #include "storage/ipc.h"
 #include "storage/latch.h"
 #include "storage/shmem.h"
@@ -212,18 +217,68 @@ process_utility(PlannedStmt *pstmt, const char *queryString, bool readOnlyTree,
 		standard_ProcessUtility(pstmt, queryString, readOnlyTree, context, params, queryEnv, dest, qc);
 }
 
+#define ENGINE_LSN_FILE "pg_trickle.engine_lsn"
+
+/* The last reported engine LSN, kept across restarts of this server (same timeline only). */
+static void
+persist_engine_lsn(XLogRecPtr lsn)
+{
+	FILE	   *f = AllocateFile(ENGINE_LSN_FILE ".tmp", PG_BINARY_W);
+
+	if (f == NULL)
+		return;
+	fprintf(f, "%u %X/%X\n", GetWALInsertionTimeLine(), LSN_FORMAT_ARGS(lsn));
+	if (FreeFile(f) != 0)
+		return;
+	(void) durable_rename(ENGINE_LSN_FILE ".tmp", ENGINE_LSN_FILE, LOG);
+}
+
+static XLogRecPtr
+load_engine_lsn(void)
+{
+	FILE	   *f = AllocateFile(ENGINE_LSN_FILE, PG_BINARY_R);
+	unsigned int tli,
+				hi,
+				lo;
+	int			n;
+
+	if (f == NULL)
+		return InvalidXLogRecPtr;
+	n = fscanf(f, "%u %X/%X", &tli, &hi, &lo);
+	FreeFile(f);
+	if (n != 3 || tli != GetWALInsertionTimeLine())
+		return InvalidXLogRecPtr;
+	return ((uint64) hi << 32) | lo;
+}
+
 /* The background worker: recomputes the flag every 100 ms. */
 void
 pgt_backpressure_main(Datum arg)
 {
+	XLogRecPtr	persisted = InvalidXLogRecPtr;
+	TimestampTz persisted_at = 0;
+
 	pqsignal(SIGHUP, SignalHandlerForConfigReload);
 	pqsignal(SIGTERM, SignalHandlerForShutdownRequest);
 	BackgroundWorkerUnblockSignals();
+	if (pg_atomic_read_u64(&shared->engine_lsn) == 0)
+	{
+		persisted = load_engine_lsn();
+		pg_atomic_compare_exchange_u64(&shared->engine_lsn, &(uint64){0}, persisted);
+	}
 	while (!ShutdownRequestPending)
 	{
 		XLogRecPtr	engine = pg_atomic_read_u64(&shared->engine_lsn);
 		XLogRecPtr	insert;
 		uint64		lag = 0;
+
+		if (engine != persisted &&
+			TimestampDifferenceExceeds(persisted_at, GetCurrentTimestamp(), 1000))
+		{
+			persist_engine_lsn(engine);
+			persisted = engine;
+			persisted_at = GetCurrentTimestamp();
+		}
 
 		if (ConfigReloadPending)
 		{
@@ -244,6 +299,8 @@ pgt_backpressure_main(Datum arg)
 		ResetLatch(MyLatch);
 	}
 	pg_atomic_write_u32(&shared->throttle, 0);
+	if (pg_atomic_read_u64(&shared->engine_lsn) != persisted)
+		persist_engine_lsn(pg_atomic_read_u64(&shared->engine_lsn));
 	proc_exit(0);
 }
 

@@ -7,8 +7,11 @@ engine stopped, WAL moved on by two segment switches (lag > 16 MB):
     a write to a non-source table does not; backpressure_timeout = 1s lets a statement proceed
     after ~1 s with a WARNING and no error; statement_timeout bounds the wait;
 engine started -> the waiting writers proceed, no error, every row is there, the oracle holds;
+a crash + restart of the primary with the engine stopped: INSERT and COPY FROM into the source wait at
+once (the engine's last LSN is kept in the data directory), and proceed once the engine is back;
 backpressure_enabled = off with the engine stopped again: no delay.
 """
+import io
 import threading
 import time
 
@@ -123,6 +126,52 @@ def main():
             raise TestFailure(f"{n} of 4 delayed rows are in the table")
         wl.load_ids().run(20)
         streams.check_all(h, [streams.FILTER_PROJECT])
+
+        # A restart (here a crash: immediate stop) of the primary keeps the engine's last LSN
+        # (pg_trickle.engine_lsn in the data directory): writers to the source wait at once,
+        # INSERT and COPY FROM alike, before the engine has sent a heartbeat to the new server.
+        h.stop_engine()
+        make_lag(h)
+        time.sleep(1.5)   # the worker writes the reported LSN at most once a second
+        h.cluster.stop_server(h.cluster.primary_dir)
+        h.cluster._pg_ctl_start(h.cluster.primary_dir, h.cluster.primary_log)
+        time.sleep(1)     # the worker starts after recovery and computes the flag every 100 ms
+        if h.primary_sql("SELECT decoded_lsn IS NULL FROM pgtrickle.pgt_engine")[0][0]:
+            raise TestFailure("no engine LSN in the catalog to compare with")
+        results.clear()
+
+        def copier():
+            try:
+                conn = h.cluster.connect("primary")
+                conn.autocommit = True
+                with conn.cursor() as cur:
+                    cur.copy_expert("COPY src (id, grp, cat, amount, qty, flag) FROM STDIN",
+                                    io.StringIO("940000\t1\tbp\t500.00\t1\tt\n940001\t2\tbp\t7.00\t2\tf\n"))
+                conn.close()
+                results["copy"] = True
+            except Exception as e:  # noqa: BLE001
+                errors.append(e)
+
+        threads = [threading.Thread(target=copier), threading.Thread(target=writer, args=(30,))]
+        for t in threads:
+            t.start()
+        time.sleep(3)
+        if results or errors:
+            raise TestFailure(f"after a primary restart source writers were not delayed ({results}, {errors})")
+        waiting = h.primary_sql("SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Extension' "
+                                "AND (query LIKE 'INSERT INTO src%%' OR query LIKE 'COPY src%%')")[0][0]
+        if waiting != 2:
+            raise TestFailure(f"after a primary restart {waiting} writers (INSERT, COPY) wait, expected 2")
+        h.start_engine()
+        for t in threads:
+            t.join(timeout=120)
+        if any(t.is_alive() for t in threads) or errors or len(results) != 2:
+            raise TestFailure(f"INSERT/COPY did not proceed after the engine started: {results} {errors}")
+        n = h.primary_sql("SELECT count(*) FROM src WHERE id IN (940000, 940001, 910030)")[0][0]
+        if n != 3:
+            raise TestFailure(f"{n} of 3 rows written by the delayed INSERT/COPY are in the table")
+        streams.check_all(h, [streams.FILTER_PROJECT])
+        log("after a primary crash/restart: INSERT and COPY FROM wait at once, proceed after the engine")
 
         h.stop_engine()
         make_lag(h)
