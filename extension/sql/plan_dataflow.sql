@@ -46,6 +46,15 @@ SELECT pgtrickle.create_stream_table('d_in', $$SELECT id FROM d_orders WHERE cus
   AND customer_id NOT IN (SELECT order_id FROM d_lines)$$);
 SELECT plan#>>'{root,input,kind}' AS outer_kind, plan#>>'{root,input,left,kind}' AS inner_kind
   FROM pgtrickle.pgt_stream_tables WHERE name = 'public.d_in';
+-- correlated IN: a semi join keyed by the IN column and the correlation
+SELECT pgtrickle.create_stream_table('d_in_corr', $$SELECT id FROM d_orders o WHERE o.customer_id IN
+  (SELECT c.id FROM d_customers c WHERE c.region = o.status AND c.id > 0)$$);
+SELECT plan#>>'{root,input,kind}' AS kind, jsonb_array_length(plan#>'{root,input,left_keys}') AS keys,
+  plan#>'{root,input,right_keys,0}'->>'kind' AS first_right_key
+  FROM pgtrickle.pgt_stream_tables WHERE name = 'public.d_in_corr';
+-- ILIKE (LC_CTYPE C): LIKE over ASCII-lowercased operands
+SELECT pgtrickle.create_stream_table('d_ilike', $$SELECT id FROM d_customers WHERE name ILIKE 'A%' AND name NOT ILIKE '%Z'$$);
+SELECT jsonb_path_query_array(plan->'root', 'strict $.**.fn') AS fns FROM pgtrickle.pgt_stream_tables WHERE name = 'public.d_ilike';
 -- INTERSECT [ALL], EXCEPT [ALL]
 SELECT pgtrickle.create_stream_table('d_setops', $$(SELECT customer_id FROM d_orders INTERSECT ALL SELECT id FROM d_customers)
   EXCEPT SELECT order_id FROM d_lines$$);

@@ -26,6 +26,7 @@
 #include "nodes/nodeFuncs.h"
 #include "parser/parsetree.h"
 #include "utils/builtins.h"
+#include "utils/fmgroids.h"
 #include "utils/lsyscache.h"
 #include "utils/regproc.h"
 
@@ -232,6 +233,50 @@ datetime_field_args(Oid funcid, const char *fn, List *args)
 }
 
 /* Shared by OpExpr and FuncExpr: {"kind": "op", "fn", "args", ...} */
+static bool
+is_ilike(const PgtFnInfo *info)
+{
+	return strcmp(info->fn, "ilike") == 0 || strcmp(info->fn, "not_ilike") == 0;
+}
+
+/*
+ * s [NOT] ILIKE p. PostgreSQL (texticlike in a UTF8 database) lowercases both with lower()
+ * under the expression's collation and matches as LIKE does; under an LC_CTYPE C collation
+ * (checked by the caller) lower() maps ASCII letters only, which the engine's "lower" does:
+ * so the plan holds like(lower(s), lower(p)) — exactly the server's result.
+ */
+static void
+write_ilike(PgtCompileCtx *ctx, const PgtFnInfo *info, List *args, Oid resulttype, Oid funcid,
+			PgtExprMode mode)
+{
+	ListCell   *lc;
+
+	jw_begin_object(ctx->w);
+	jw_kv_string(ctx->w, "kind", "func");
+	jw_kv_string(ctx->w, "fn", strcmp(info->fn, "ilike") == 0 ? "like" : "not_like");
+	jw_key(ctx->w, "args");
+	jw_begin_array(ctx->w);
+	foreach(lc, args)
+	{
+		jw_begin_object(ctx->w);
+		jw_kv_string(ctx->w, "kind", "func");
+		jw_kv_string(ctx->w, "fn", "lower");
+		jw_key(ctx->w, "args");
+		jw_begin_array(ctx->w);
+		pgt_compile_expr(ctx, lfirst(lc), mode);
+		jw_end_array(ctx->w);
+		write_typoid(ctx->w, TEXTOID);
+		jw_kv_string(ctx->w, "pg_fn", "lower");
+		jw_kv_int(ctx->w, "pg_oid", F_LOWER_TEXT);
+		jw_end_object(ctx->w);
+	}
+	jw_end_array(ctx->w);
+	write_typoid(ctx->w, resulttype);
+	jw_kv_string(ctx->w, "pg_fn", info->prosrc);
+	jw_kv_int(ctx->w, "pg_oid", funcid);
+	jw_end_object(ctx->w);
+}
+
 static void
 compile_call(PgtCompileCtx *ctx, PgtExprMode mode, Oid funcid, Oid opno,
 			 List *args, Oid resulttype, Oid inputcollid)
@@ -261,7 +306,7 @@ compile_call(PgtCompileCtx *ctx, PgtExprMode mode, Oid funcid, Oid opno,
 	{
 		if (GetDatabaseEncoding() != PG_UTF8)
 			pgt_reject("function", "%s (text functions need a UTF8 database)", format_procedure(funcid));
-		if (strcmp(info->fn, "lower") == 0 || strcmp(info->fn, "upper") == 0)
+		if (strcmp(info->fn, "lower") == 0 || strcmp(info->fn, "upper") == 0 || is_ilike(info))
 		{
 			if (!lc_ctype_is_c(inputcollid))
 				pgt_reject("collation", "%s under a collation whose LC_CTYPE is not C (case mapping)",
@@ -283,6 +328,11 @@ compile_call(PgtCompileCtx *ctx, PgtExprMode mode, Oid funcid, Oid opno,
 			pgt_check_ordering_collation(inputcollid, what);
 	}
 
+	if (is_ilike(info))
+	{
+		write_ilike(ctx, info, args, resulttype, funcid, mode);
+		return;
+	}
 	jw_begin_object(ctx->w);
 	jw_kv_string(ctx->w, "kind", info->cls == PGT_FN_TEXT ? "func" : "op");
 	jw_kv_string(ctx->w, "fn", info->fn);

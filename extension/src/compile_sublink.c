@@ -195,8 +195,15 @@ write_semi_left(PgtCompileCtx *ctx, List *sublinks, int k, List **where)
 		write_semis(ctx, sublinks, k, where);
 }
 
+/*
+ * [NOT] EXISTS (sq) as a semi / anti join. `in_x`/`in_y` (both or neither): a correlated
+ * `in_x IN (SELECT in_y FROM … WHERE …)` — the same semi join with one more key pair, in_x over
+ * the outer row and in_y over the subquery's FROM row (IN is true exactly when some row of the
+ * correlated subquery equals in_x; as a WHERE conjunct NULL and false both drop the row).
+ */
 static void
-write_exists(PgtCompileCtx *ctx, Query *sq, bool negated, List *sublinks, int k, List **where)
+write_exists(PgtCompileCtx *ctx, Query *sq, bool negated, List *sublinks, int k, List **where,
+			 Node *in_x, Node *in_y)
 {
 	PgtCompileCtx sctx;
 	JsonWriter *w = ctx->w;
@@ -272,11 +279,15 @@ write_exists(PgtCompileCtx *ctx, Query *sq, bool negated, List *sublinks, int k,
 	pgt_write_from_where(&sctx, inner);
 	jw_key(w, "left_keys");
 	jw_begin_array(w);
+	if (in_x != NULL)
+		pgt_compile_expr(ctx, in_x, PGT_EXPR_SCAN);	/* the outer query's own expression */
 	foreach(lc, lkeys)
 		pgt_compile_expr(&sctx, lfirst(lc), PGT_EXPR_SCAN);	/* level-1 Vars: outer row */
 	jw_end_array(w);
 	jw_key(w, "right_keys");
 	jw_begin_array(w);
+	if (in_y != NULL)
+		pgt_compile_expr(&sctx, in_y, PGT_EXPR_SCAN);
 	foreach(lc, rkeys)
 		pgt_compile_expr(&sctx, lfirst(lc), PGT_EXPR_SCAN);
 	jw_end_array(w);
@@ -318,9 +329,17 @@ write_in(PgtCompileCtx *ctx, SubLink *sl, bool negated, List *sublinks, int k, L
 				   format_type_be(exprType(x)), format_type_be(exprType(lsecond(op->args))));
 	if (pgt_key_family(exprType(x)) == 2)
 		pgt_check_equality_collation(op->inputcollid, "IN subquery");
-	if (reads_level((Node *) sq, 1))
-		pgt_reject("query construct", "correlated IN / NOT IN subqueries (use EXISTS)");
 	tle = linitial_node(TargetEntry, sq->targetList);
+	if (reads_level((Node *) sq, 1))
+	{
+		/* NOT IN's NULL rules per correlation group would need their own operator. */
+		if (negated)
+			pgt_reject("query construct", "correlated NOT IN subqueries (use NOT EXISTS)");
+		if (reads_level((Node *) tle->expr, 1))
+			pgt_reject("query construct", "correlated references in the select list of an IN subquery");
+		write_exists(ctx, sq, false, sublinks, k, where, x, (Node *) tle->expr);
+		return;
+	}
 
 	jw_begin_object(w);
 	jw_kv_string(w, "op", "join");
@@ -354,7 +373,7 @@ write_semis(PgtCompileCtx *ctx, List *sublinks, int k, List **where)
 	SubLink    *sl = semi_sublink(list_nth(sublinks, k - 1), &negated);
 
 	if (sl->subLinkType == EXISTS_SUBLINK)
-		write_exists(ctx, castNode(Query, sl->subselect), negated, sublinks, k, where);
+		write_exists(ctx, castNode(Query, sl->subselect), negated, sublinks, k, where, NULL, NULL);
 	else
 		write_in(ctx, sl, negated, sublinks, k, where);
 }
