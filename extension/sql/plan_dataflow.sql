@@ -89,9 +89,21 @@ SELECT jsonb_path_query_array(plan, 'strict $.**.args[0] ? (@.kind == "const" &&
 SELECT pgtrickle.create_stream_table('d_bad', 'SELECT id, extract(hour from d) AS h FROM d_events');
 SELECT pgtrickle.create_stream_table('d_bad', 'SELECT id, extract(epoch from ts) AS e FROM d_events');
 SELECT pgtrickle.create_stream_table('d_bad', 'SELECT id, date_trunc(''month'', d) AS m FROM d_events');
+-- timestamp|date ± a constant interval: the interval's fields as integer arguments
+SELECT pgtrickle.create_stream_table('d_interval', $$SELECT id, ts + interval '1 mon 2 days 03:00' AS a, ts - interval '1 day' AS b FROM d_events$$);
+SELECT jsonb_path_query_array(plan->'root', 'lax $.exprs[1 to 2].args[1 to 3].value') AS fields
+  FROM pgtrickle.pgt_stream_tables WHERE name = 'public.d_interval';
+-- timestamptz functions need TimeZone UTC; constants are written as UTC instants
+CREATE TABLE d_tz (id int PRIMARY KEY, at timestamptz);
+SELECT pgtrickle.create_stream_table('d_tstz_la', $$SELECT id, extract(hour from at) AS h FROM d_tz$$);
+SET TimeZone = 'UTC';
+SELECT pgtrickle.create_stream_table('d_tstz', $$SELECT id, date_trunc('month', at) AS m, extract(hour from at) AS h, at + interval '1 day' AS n
+  FROM d_tz WHERE at > timestamptz '2024-01-01 00:00+05'$$);
+SELECT plan#>>'{root,input,predicate,args,1,value}' AS const FROM pgtrickle.pgt_stream_tables WHERE name = 'public.d_tstz';
+RESET TimeZone;
 SELECT name, d_ops(plan->'root') AS ops, jsonb_array_length(plan->'sources') AS sources
   FROM pgtrickle.pgt_stream_tables WHERE name LIKE 'public.d\_%' ORDER BY id;
 
 SELECT pgtrickle.drop_stream_table(name) FROM pgtrickle.pgt_stream_tables WHERE name LIKE 'public.d\_%';
 DROP FUNCTION d_ops(jsonb);
-DROP TABLE d_customers, d_orders, d_lines, d_events;
+DROP TABLE d_customers, d_orders, d_lines, d_events, d_tz;

@@ -59,7 +59,8 @@ SELECT pgtrickle.create_stream_table('st', 'SELECT id FROM r_src WHERE d < now()
 SELECT pgtrickle.create_stream_table('st', 'SELECT id, abs(n) AS a FROM r_src');
 SELECT pgtrickle.create_stream_table('st', 'SELECT id, n & 1 AS bit FROM r_src');
 SELECT pgtrickle.create_stream_table('st', 'SELECT id, +n AS p FROM r_src');
-SELECT pgtrickle.create_stream_table('st', 'SELECT id, d + interval ''1 day'' AS tomorrow FROM r_src');
+SELECT pgtrickle.create_stream_table('st', 'SELECT id, d + n * interval ''1 day'' AS later FROM r_src');
+SELECT pgtrickle.create_stream_table('st', 'SELECT id, interval ''1 day'' * n AS span FROM r_src');
 SELECT pgtrickle.create_stream_table('st', 'SELECT id, n::numeric(5,1) AS x FROM r_src');
 SELECT pgtrickle.create_stream_table('st', 'SELECT id, t::int AS x FROM r_src');
 SELECT pgtrickle.create_stream_table('st', 'SELECT id, t::varchar(3) AS x FROM r_src');
@@ -82,7 +83,7 @@ SELECT pgtrickle.create_stream_table('st', 'SELECT r_src AS whole FROM r_src');
 -- unsupported types (named with the column)
 SELECT pgtrickle.create_stream_table('st', 'SELECT id, j FROM r_src');
 SELECT pgtrickle.create_stream_table('st', 'SELECT * FROM r_src');
-SELECT pgtrickle.create_stream_table('st', 'SELECT id FROM r_src WHERE ts IS NULL');
+SELECT pgtrickle.create_stream_table('st', 'SELECT id FROM r_src WHERE ts::date IS NULL');
 
 -- aggregates
 SELECT pgtrickle.create_stream_table('st', 'SELECT sum(n) FILTER (WHERE n > 0) AS s FROM r_src');
@@ -91,7 +92,7 @@ SELECT pgtrickle.create_stream_table('st', 'SELECT percentile_cont(0.5) WITHIN G
 SELECT pgtrickle.create_stream_table('st', 'SELECT sum(f) AS s FROM r_src');
 SELECT pgtrickle.create_stream_table('st', 'SELECT avg(f) AS s FROM r_src');
 SELECT pgtrickle.create_stream_table('st', 'SELECT id, f::real AS r FROM r_src');
-SELECT pgtrickle.create_stream_table('st', 'SELECT max(ts) AS m FROM r_src');
+SELECT pgtrickle.create_stream_table('st', 'SELECT max(ts::timestamp) AS m FROM r_src');
 SELECT pgtrickle.create_stream_table('st', 'SELECT bool_and(n > 0) AS b FROM r_src');
 SELECT pgtrickle.create_stream_table('st', 'SELECT min(n ORDER BY n) AS m FROM r_src');
 SELECT pgtrickle.create_stream_table('st', 'SELECT count(j) AS c FROM r_src');

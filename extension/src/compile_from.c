@@ -200,6 +200,8 @@ pgt_key_family(Oid typoid)
 			return 5;
 		case FLOAT8OID:
 			return 6;
+		case TIMESTAMPTZOID:	/* an instant: compared without the TimeZone */
+			return 7;
 		default:
 			return 0;
 	}

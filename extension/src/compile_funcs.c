@@ -95,6 +95,15 @@ static const PgtFnInfo pgt_functions[] = {
 	TX("extract_date", "extract", 2), TX("extract_timestamp", "extract", 2),
 	TX("timestamp_trunc", "date_trunc", 2),
 	TX("date_pli", "date_add_days", 2), TX("date_mii", "date_sub_days", 2),
+	/* timestamp|date ± a constant interval (compile_expr.c: write_interval_add) */
+	TX("timestamp_pl_interval", "timestamp_add_interval", 2),
+	TX("timestamp_mi_interval", "timestamp_add_interval", 2),
+	TX("date_pl_interval", "timestamp_add_interval", 2),
+	TX("date_mi_interval", "timestamp_add_interval", 2),
+	/* timestamptz: only under a session TimeZone that is UTC (compile_expr.c) */
+	TX("extract_timestamptz", "extract", 2), TX("timestamptz_trunc", "date_trunc", 2),
+	TX("timestamptz_pl_interval", "timestamp_add_interval", 2),
+	TX("timestamptz_mi_interval", "timestamp_add_interval", 2),
 };
 
 /*

@@ -62,6 +62,7 @@ pgt_type_supported(Oid typoid)
 		case VARCHAROID:
 		case DATEOID:
 		case TIMESTAMPOID:
+		case TIMESTAMPTZOID:
 			return true;
 		default:
 			return false;

@@ -10,7 +10,8 @@ import psycopg2
 DDL = [
     "CREATE TABLE customers (id int PRIMARY KEY, name text, region text, tier int)",
     "CREATE TABLE products (id int PRIMARY KEY, name text, price numeric(10,2), category text, weight float8)",
-    "CREATE TABLE orders (id int PRIMARY KEY, customer_id int, status text, total numeric(12,2), created date)",
+    "CREATE TABLE orders (id int PRIMARY KEY, customer_id int, status text, total numeric(12,2), created date, "
+    "shipped_at timestamptz)",
     "CREATE TABLE order_lines (order_id int, line int, product_id int, qty int, PRIMARY KEY (order_id, line))",
 ]
 REGIONS = ["eu", "us", "apac", None]
@@ -54,7 +55,16 @@ class RelatedWorkload:
         r = self.rng
         n = self.sizes["customers"]
         return (i, self._maybe(r.randrange(1, n + 5), 0.1), self._maybe(r.choice(STATUSES[:4])),
-                self._maybe(r.randrange(0, 50000) / 100), f"2024-0{r.randrange(1, 10)}-1{r.randrange(0, 10)}")
+                self._maybe(r.randrange(0, 50000) / 100), f"2024-0{r.randrange(1, 10)}-1{r.randrange(0, 10)}",
+                self._shipped())
+
+    def _shipped(self):
+        """A timestamptz (NULL, infinite, month ends, leap days, fractions, other offsets)."""
+        r = self.rng
+        return self._maybe(r.choice([
+            f"2024-0{r.randrange(1, 10)}-{r.randrange(10, 29)} {r.randrange(24)}:{r.randrange(60)}:0{r.randrange(10)}+00",
+            f"2024-01-31 23:{r.randrange(60)}:00.5+00", "2024-02-29 12:00:00-05", "2023-12-31 23:59:59.999999+00",
+            "infinity", "-infinity", f"2024-03-31 0{r.randrange(10)}:00:00+02"]), 0.15)
 
     def _line(self, o, line):
         r = self.rng
@@ -67,7 +77,7 @@ class RelatedWorkload:
             for i in range(1, self.sizes["products"] + 1):
                 cur.execute("INSERT INTO products VALUES (%s,%s,%s,%s,%s)", self._product(i))
             for i in range(1, self.sizes["orders"] + 1):
-                cur.execute("INSERT INTO orders VALUES (%s,%s,%s,%s,%s)", self._order(i))
+                cur.execute("INSERT INTO orders VALUES (%s,%s,%s,%s,%s,%s)", self._order(i))
                 for line in range(1, self.rng.randrange(1, 4) + 1):
                     cur.execute("INSERT INTO order_lines VALUES (%s,%s,%s,%s)", self._line(i, line))
         self.conn.commit()
@@ -102,15 +112,16 @@ class RelatedWorkload:
                         self._product(r.randrange(1, 30)))
         elif k in (6, 7):   # orders: new ones with lines
             i = r.randrange(1, 400)
-            cur.execute("INSERT INTO orders VALUES (%s,%s,%s,%s,%s) ON CONFLICT DO NOTHING", self._order(i))
+            cur.execute("INSERT INTO orders VALUES (%s,%s,%s,%s,%s,%s) ON CONFLICT DO NOTHING", self._order(i))
             for line in range(1, r.randrange(0, 4) + 1):
                 cur.execute("INSERT INTO order_lines VALUES (%s,%s,%s,%s) ON CONFLICT DO NOTHING", self._line(i, line))
         elif k == 8:   # foreign key moves, to NULL or to a missing customer too
             cur.execute("UPDATE orders SET customer_id = %s WHERE id = %s",
                         (self._maybe(r.randrange(1, 70), 0.2), r.randrange(1, 400)))
         elif k == 9:
-            cur.execute("UPDATE orders SET status = %s, total = %s WHERE id = %s",
-                        (r.choice(STATUSES), self._maybe(r.randrange(0, 50000) / 100), r.randrange(1, 400)))
+            cur.execute("UPDATE orders SET status = %s, total = %s, shipped_at = %s WHERE id = %s",
+                        (r.choice(STATUSES), self._maybe(r.randrange(0, 50000) / 100), self._shipped(),
+                         r.randrange(1, 400)))
         elif k == 10:  # delete an order and its lines: groups empty
             o = r.randrange(1, 400)
             cur.execute("DELETE FROM order_lines WHERE order_id = %s", (o,))

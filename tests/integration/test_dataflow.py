@@ -1,6 +1,6 @@
 """Dataflow oracle test (issue 9): stream tables with joins (inner over four tables, LEFT,
 RIGHT, FULL, self, comma and CROSS joins), [NOT] EXISTS and [NOT] IN subqueries (NOT IN with
-NULLs), DISTINCT, UNION [ALL], HAVING, subqueries in FROM and WITH over four related tables, maintained under a randomized workload with key updates on both
+NULLs; correlated IN), ILIKE, DISTINCT, UNION [ALL], HAVING, subqueries in FROM and WITH over four related tables, maintained under a randomized workload with key updates on both
 sides of joins, NULL and dangling foreign keys, deletes that empty groups and outer-join
 partners. After every catch-up each stream table must equal its query re-run (two-way EXCEPT
 ALL). Then the engine is killed with SIGKILL at random points under load and restarted; nothing
@@ -71,6 +71,25 @@ DATAFLOW = [
     ("public.df_except", "SELECT region FROM customers EXCEPT SELECT status FROM orders"),
     ("public.df_not_in_nullable_x", "SELECT o.id FROM orders o WHERE o.customer_id NOT IN "
                                     "(SELECT id FROM customers WHERE region = 'apac')"),
+    # correlated IN: a semi join keyed by the IN column and the correlation (NULL tier / qty: no match)
+    ("public.df_in_corr", "SELECT c.id, c.tier FROM customers c WHERE c.tier IN (SELECT l.qty FROM order_lines l "
+                          "JOIN orders o ON o.id = l.order_id WHERE o.customer_id = c.id AND o.status <> 'new')"),
+    # correlated IN whose correlation is not an equality (the join's residual)
+    ("public.df_in_corr_residual", "SELECT o.id FROM orders o WHERE o.customer_id IN "
+                                   "(SELECT c.id FROM customers c WHERE c.tier > o.id % 3)"),
+    # timestamp/date ± constant interval; timestamptz (TimeZone UTC) in projections, comparisons,
+    # EXTRACT, date_trunc, ± interval, MIN/MAX and GROUP BY
+    ("public.df_interval", "SELECT o.id, o.created + interval '1 month' AS next_month, "
+                           "o.created - interval '1 day 2 hours' AS before, o.created::timestamp + interval '-13 mons 36:00' AS t2, "
+                           "o.shipped_at, o.shipped_at + interval '1 mon 1 day 00:00:00.5' AS ship_later, "
+                           "o.shipped_at - interval '31 days' AS ship_before, date_trunc('day', o.shipped_at) AS ship_day, "
+                           "extract(hour from o.shipped_at) AS ship_hour, extract(dow from o.shipped_at) AS ship_dow "
+                           "FROM orders o WHERE o.shipped_at > timestamptz '2024-03-01 00:00+01' OR o.shipped_at IS NULL"),
+    ("public.df_tstz_agg", "SELECT date_trunc('month', o.shipped_at) AS m, min(o.shipped_at) AS first_ship, "
+                           "max(o.shipped_at) AS last_ship, count(*) AS n FROM orders o GROUP BY 1"),
+    # ILIKE under LC_CTYPE C: ASCII case folding only ('Ï' does not match 'ï')
+    ("public.df_ilike", "SELECT c.id, c.name FROM customers c WHERE c.name ILIKE 'CUST1%' "
+                        "OR c.name NOT ILIKE '%Ï%' OR c.region ILIKE 'E_'"),
 ]
 LATE = ("public.df_late", "SELECT p.category, count(*) AS n, sum(l.qty) AS qty FROM order_lines l "
                           "LEFT JOIN products p ON p.id = l.product_id GROUP BY p.category")
@@ -83,6 +102,8 @@ def check(h, tables):
 def main():
     with Harness.from_argv() as h:
         rng = random.Random(h.seed)
+        # timestamptz functions are maintained under TimeZone UTC only (the oracle runs under it too)
+        h.primary_sql("ALTER DATABASE postgres SET TimeZone = 'UTC'")
         wl = RelatedWorkload(h.cluster.primary_dsn, seed=h.seed)
         wl.create()
         wl.load()
