@@ -65,6 +65,16 @@ SELECT pgtrickle.create_stream_table('d_scalar', $$SELECT id, amount - (SELECT a
   FROM d_orders WHERE amount > (SELECT avg(amount) FROM d_orders)$$);
 SELECT plan#>>'{root,input,input,kind}' AS cross_join, jsonb_array_length(plan#>'{root,input,input,left_keys}') AS keys
   FROM pgtrickle.pgt_stream_tables WHERE name = 'public.d_scalar';
+-- correlated scalar subqueries (one aggregate, correlated by equalities): LEFT JOIN to the
+-- aggregate grouped by the correlation; count over no rows reads COALESCE(value, 0)
+SELECT pgtrickle.create_stream_table('d_scalar_corr', $$SELECT c.id, (SELECT count(*) FROM d_orders o WHERE o.customer_id = c.id AND o.amount > 10) AS n,
+  (SELECT max(amount) FROM d_orders o WHERE o.customer_id = c.id) AS top FROM d_customers c
+  WHERE (SELECT sum(amount) FROM d_orders o WHERE o.customer_id = c.id) IS NOT NULL$$);
+SELECT jsonb_path_query_array(plan->'root', 'strict $.**.kind ? (@ == "left" || @ == "coalesce")') AS kinds,
+  plan#>>'{root,exprs,1,kind}' AS n_expr FROM pgtrickle.pgt_stream_tables WHERE name = 'public.d_scalar_corr';
+-- x <> ALL (subquery) is NOT IN
+SELECT pgtrickle.create_stream_table('d_all', $$SELECT id FROM d_orders WHERE customer_id <> ALL (SELECT id FROM d_customers WHERE region = 'eu')$$);
+SELECT plan#>>'{root,input,kind}' AS kind FROM pgtrickle.pgt_stream_tables WHERE name = 'public.d_all';
 -- COUNT/SUM/AVG(DISTINCT)
 SELECT pgtrickle.create_stream_table('d_aggdistinct', $$SELECT customer_id, count(DISTINCT status) AS statuses,
   sum(DISTINCT amount) AS s, avg(DISTINCT amount) AS a, count(*) AS n FROM d_orders GROUP BY customer_id$$);

@@ -39,6 +39,8 @@ SELECT pgtrickle.create_stream_table('st', 'SELECT id FROM r_src a WHERE n = 1 O
 SELECT pgtrickle.create_stream_table('st', 'SELECT id FROM r_src a WHERE EXISTS (SELECT max(n) FROM r_src b WHERE b.n = a.id)');
 SELECT pgtrickle.create_stream_table('st', 'SELECT id FROM r_src a WHERE (id, n) IN (SELECT id, n FROM r_src)');
 SELECT pgtrickle.create_stream_table('st', 'SELECT id FROM r_src a WHERE n > ALL (SELECT id FROM r_src)');
+SELECT pgtrickle.create_stream_table('st', 'SELECT id FROM r_src a WHERE n = ALL (SELECT id FROM r_src)');
+SELECT pgtrickle.create_stream_table('st', 'SELECT id, (SELECT max(n) + 1 FROM r_src b WHERE b.id = a.n) AS m FROM r_src a');
 SELECT pgtrickle.create_stream_table('st', 'SELECT id, (SELECT n FROM r_src b WHERE b.id = 1) AS m FROM r_src');
 SELECT pgtrickle.create_stream_table('st', 'SELECT id, (SELECT max(n) FROM r_src b WHERE b.n < a.n) AS m FROM r_src a');
 SELECT pgtrickle.create_stream_table('st', 'SELECT DISTINCT ON (n) n, id FROM r_src');

@@ -735,16 +735,8 @@ pgt_compile_expr(PgtCompileCtx *ctx, Node *node, PgtExprMode mode)
 		}
 	}
 
-	if (IsA(node, SubLink) && mode == PGT_EXPR_SCAN &&
-		pgt_scalar_column(ctx, (SubLink *) node) >= 0)
-	{
-		jw_begin_object(ctx->w);
-		jw_kv_string(ctx->w, "kind", "col");
-		jw_kv_int(ctx->w, "col", pgt_scalar_column(ctx, (SubLink *) node) - ctx->base);
-		write_typoid(ctx->w, exprType(node));
-		jw_end_object(ctx->w);
+	if (IsA(node, SubLink) && mode == PGT_EXPR_SCAN && pgt_write_scalar_ref(ctx, (SubLink *) node))
 		return;
-	}
 
 	switch (nodeTag(node))
 	{

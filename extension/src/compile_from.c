@@ -131,7 +131,7 @@ pgt_layout_from(PgtCompileCtx *ctx)
 	foreach(lc, jt->fromlist)
 		offset = layout_node(ctx, lfirst(lc), offset).hi;
 	ctx->items_width = offset;
-	ctx->from_width = offset + list_length(ctx->scalars);
+	ctx->from_width = offset + pgt_scalars_width(ctx);
 }
 
 static Span

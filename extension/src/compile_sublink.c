@@ -14,6 +14,7 @@
 #include "optimizer/optimizer.h"
 #include "utils/builtins.h"
 #include "utils/lsyscache.h"
+#include "utils/regproc.h"
 
 #include "compiler_internal.h"
 
@@ -23,9 +24,106 @@ static bool reads_level(Node *node, int level);
  *
  * An uncorrelated scalar subquery that is an aggregate without GROUP BY / HAVING always yields
  * exactly one row: it is cross-joined to the FROM row as one more column (when its value
- * changes every row of the query is re-derived — exact, and meant for small results). Other
- * scalar subqueries (which may yield zero or several rows, or are correlated) are rejected.
+ * changes every row of the query is re-derived — exact, and meant for small results).
+ *
+ * A scalar subquery whose select list is one aggregate call and which is correlated only by
+ * equalities `outer_expr = inner_expr` in its WHERE is the aggregate grouped by the inner
+ * expressions, LEFT JOINed on outer = inner: it adds its keys and the aggregate to the FROM row
+ * (keys first). An outer row without a group (no matching row, or a NULL key: `=` matches
+ * nothing) gets NULL — the aggregate of no rows — and COUNT reads COALESCE(value, 0), as
+ * PostgreSQL's count over no rows. Other scalar subqueries (which may yield zero or several
+ * rows, or correlate otherwise) are rejected.
  */
+typedef struct Correlation
+{
+	List	   *outer;			/* level-1 expressions (the outer row) */
+	List	   *inner;			/* level-0 expressions, pairwise equal to `outer` */
+	List	   *rest;			/* WHERE conjuncts that do not read the outer query */
+} Correlation;
+
+/* Splits the WHERE of a correlated scalar subquery; rejects what is not outer = inner. */
+static void
+scalar_correlation(Query *sq, Correlation *c)
+{
+	ListCell   *lc;
+
+	memset(c, 0, sizeof(*c));
+	foreach(lc, make_ands_implicit((Expr *) sq->jointree->quals))
+	{
+		Node	   *conj = lfirst(lc);
+		OpExpr	   *op = IsA(conj, OpExpr) ? (OpExpr *) conj : NULL;
+		const PgtFnInfo *info;
+		Node	   *a,
+				   *b;
+
+		if (!reads_level(conj, 1))
+		{
+			c->rest = lappend(c->rest, conj);
+			continue;
+		}
+		if (op == NULL || list_length(op->args) != 2)
+			pgt_reject("query construct", "correlated scalar subqueries other than by equalities ANDed into WHERE");
+		set_opfuncid(op);
+		info = pgt_lookup_function(op->opfuncid);
+		a = linitial(op->args);
+		b = lsecond(op->args);
+		if (reads_level(b, 1))
+		{
+			Node	   *t = a;
+
+			a = b;
+			b = t;
+		}
+		if (info == NULL || strcmp(info->fn, "eq") != 0 || reads_level(a, 0) || reads_level(b, 1) ||
+			pgt_key_family(exprType(a)) == 0 || pgt_key_family(exprType(a)) != pgt_key_family(exprType(b)))
+			pgt_reject("query construct", "correlated scalar subqueries other than by equalities ANDed into WHERE");
+		if (pgt_key_family(exprType(a)) == 2)
+			pgt_check_equality_collation(op->inputcollid, "scalar subquery correlation");
+		c->outer = lappend(c->outer, a);
+		c->inner = lappend(c->inner, b);
+	}
+}
+
+static bool
+scalar_correlated(SubLink *sl)
+{
+	return reads_level(sl->subselect, 1);
+}
+
+/* The aggregate of a correlated scalar subquery (checked at collection). */
+static Aggref *
+scalar_aggref(SubLink *sl)
+{
+	return castNode(Aggref, linitial_node(TargetEntry, castNode(Query, sl->subselect)->targetList)->expr);
+}
+
+/* Columns the scalar subquery adds to the FROM row. */
+static int
+scalar_width(SubLink *sl)
+{
+	Correlation c;
+
+	if (!scalar_correlated(sl))
+		return 1;
+	scalar_correlation(castNode(Query, sl->subselect), &c);
+	return list_length(c.outer) + 1;
+}
+
+static void
+check_correlated_scalar(Query *sq)
+{
+	TargetEntry *tle = linitial_node(TargetEntry, sq->targetList);
+	Correlation c;
+
+	if (!IsA(tle->expr, Aggref) || sq->cteList || sq->hasSubLinks || sq->distinctClause)
+		pgt_reject("query construct",
+				   "correlated scalar subqueries other than one aggregate call (SELECT agg(...) FROM ... WHERE ...)");
+	if (reads_level((Node *) sq->jointree->fromlist, 1) || reads_level((Node *) sq->targetList, 1))
+		pgt_reject("query construct", "correlated references outside the WHERE clause of a scalar subquery");
+	if (reads_level((Node *) sq, 2))
+		pgt_reject("query construct", "outer references more than one query level up");
+	scalar_correlation(sq, &c);
+}
 static bool
 collect_scalars_walker(Node *node, PgtCompileCtx *ctx)
 {
@@ -42,7 +140,7 @@ collect_scalars_walker(Node *node, PgtCompileCtx *ctx)
 			pgt_reject("query construct",
 					   "scalar subqueries other than an aggregate without GROUP BY, HAVING or LIMIT");
 		if (reads_level((Node *) sq, 1))
-			pgt_reject("query construct", "correlated scalar subqueries");
+			check_correlated_scalar(sq);
 		if (!list_member_ptr(ctx->scalars, sl))
 			ctx->scalars = lappend(ctx->scalars, sl);
 		return false;
@@ -60,20 +158,69 @@ pgt_collect_scalars(PgtCompileCtx *ctx)
 	(void) collect_scalars_walker((Node *) ctx->query->targetList, ctx);
 }
 
-/* Column of a scalar subquery in the FROM row, or -1. */
+/* Columns the scalar subqueries add to the FROM row, after its items. */
+int
+pgt_scalars_width(PgtCompileCtx *ctx)
+{
+	int			width = 0;
+	ListCell   *lc;
+
+	foreach(lc, ctx->scalars)
+		width += scalar_width(lfirst(lc));
+	return width;
+}
+
+/* Column of a scalar subquery's value in the FROM row, or -1. */
 int
 pgt_scalar_column(PgtCompileCtx *ctx, SubLink *sl)
 {
-	int			i = 0;
+	int			col = ctx->items_width;
 	ListCell   *lc;
 
 	foreach(lc, ctx->scalars)
 	{
+		col += scalar_width(lfirst(lc));
 		if (lfirst(lc) == sl)
-			return ctx->items_width + i;
-		i++;
+			return col - 1;
 	}
 	return -1;
+}
+
+/* The value of scalar subquery `sl` in the FROM row; false if `sl` is not one of them. */
+bool
+pgt_write_scalar_ref(PgtCompileCtx *ctx, SubLink *sl)
+{
+	int			col = pgt_scalar_column(ctx, sl);
+	bool		count;
+	Oid			typoid = exprType((Node *) sl);
+
+	if (col < 0)
+		return false;
+	count = scalar_correlated(sl) && strcmp(get_func_name(scalar_aggref(sl)->aggfnoid), "count") == 0;
+	if (count)
+	{
+		jw_begin_object(ctx->w);
+		jw_kv_string(ctx->w, "kind", "coalesce");
+		jw_key(ctx->w, "args");
+		jw_begin_array(ctx->w);
+	}
+	jw_begin_object(ctx->w);
+	jw_kv_string(ctx->w, "kind", "col");
+	jw_kv_int(ctx->w, "col", col - ctx->base);
+	jw_kv_int(ctx->w, "typoid", typoid);
+	jw_end_object(ctx->w);
+	if (count)
+	{
+		jw_begin_object(ctx->w);	/* count over no rows */
+		jw_kv_string(ctx->w, "kind", "const");
+		jw_kv_int(ctx->w, "typoid", typoid);
+		jw_kv_string(ctx->w, "value", "0");
+		jw_end_object(ctx->w);
+		jw_end_array(ctx->w);
+		jw_kv_int(ctx->w, "typoid", typoid);
+		jw_end_object(ctx->w);
+	}
+	return true;
 }
 
 /* ---------------------------------------------------------------- semi / anti joins
@@ -133,7 +280,8 @@ semi_sublink(Node *conj, bool *negated)
 	}
 	if (IsA(conj, SubLink) &&
 		(((SubLink *) conj)->subLinkType == EXISTS_SUBLINK ||
-		 ((SubLink *) conj)->subLinkType == ANY_SUBLINK))
+		 ((SubLink *) conj)->subLinkType == ANY_SUBLINK ||
+		 ((SubLink *) conj)->subLinkType == ALL_SUBLINK))
 		return (SubLink *) conj;
 	return NULL;
 }
@@ -154,8 +302,73 @@ check_exists_subquery(Query *sq)
 
 static void write_semis(PgtCompileCtx *ctx, List *sublinks, int k, List **where);
 
-/* The left input of a semi join: the FROM tree (with its joins) or the semi joins below it. */
-/* The FROM items' joins cross-joined with scalar subqueries 0..n-1. */
+/* A compile context for subquery `sq` correlated with `ctx` (its Vars one level up read ctx's
+ * FROM row); pushed on the query stack until the caller pops it. */
+static void
+open_subquery(PgtCompileCtx *ctx, Query *sq, PgtCompileCtx *sctx)
+{
+	int			nrt = list_length(sq->rtable) + 1;
+
+	sq->jointree = (FromExpr *) flatten_join_alias_vars(sq, (Node *) sq->jointree);
+	memset(sctx, 0, sizeof(*sctx));
+	sctx->plan = ctx->plan;
+	sctx->query = sq;
+	sctx->w = ctx->w;
+	sctx->rt_offset = palloc0(sizeof(int) * nrt);
+	sctx->rt_width = palloc0(sizeof(int) * nrt);
+	sctx->outer = ctx;
+	ctx->plan->query_stack = lcons(sq, ctx->plan->query_stack);
+	pgt_layout_from(sctx);
+}
+
+/* LEFT JOIN of the rows so far with a correlated scalar subquery's aggregate per key. */
+static void
+write_correlated_scalar(PgtCompileCtx *ctx, SubLink *sl)
+{
+	JsonWriter *w = ctx->w;
+	Query	   *sq = castNode(Query, sl->subselect);
+	PgtCompileCtx sctx;
+	Correlation c;
+	ListCell   *lc;
+	int			i = 0;
+
+	open_subquery(ctx, sq, &sctx);
+	scalar_correlation(sq, &c);
+	jw_key(w, "right");
+	jw_begin_object(w);
+	jw_kv_string(w, "op", "aggregate");
+	jw_key(w, "input");
+	pgt_write_from_where(&sctx, c.rest);
+	jw_key(w, "group_by");
+	jw_begin_array(w);
+	foreach(lc, c.inner)
+		pgt_compile_expr(&sctx, lfirst(lc), PGT_EXPR_SCAN);
+	jw_end_array(w);
+	jw_key(w, "aggs");
+	jw_begin_array(w);
+	pgt_write_aggregate(&sctx, scalar_aggref(sl));
+	jw_end_array(w);
+	jw_end_object(w);
+	jw_key(w, "left_keys");
+	jw_begin_array(w);
+	foreach(lc, c.outer)
+		pgt_compile_expr(&sctx, lfirst(lc), PGT_EXPR_SCAN);	/* level-1 Vars: the outer row */
+	jw_end_array(w);
+	jw_key(w, "right_keys");
+	jw_begin_array(w);
+	foreach(lc, c.inner)
+	{
+		jw_begin_object(w);
+		jw_kv_string(w, "kind", "col");
+		jw_kv_int(w, "col", i++);
+		jw_kv_int(w, "typoid", exprType(lfirst(lc)));
+		jw_end_object(w);
+	}
+	jw_end_array(w);
+	ctx->plan->query_stack = list_delete_first(ctx->plan->query_stack);
+}
+
+/* The FROM items' joins cross-joined (left-joined when correlated) with scalar subqueries 0..n-1. */
 static void
 write_scalars(PgtCompileCtx *ctx, int n, List **where)
 {
@@ -170,9 +383,17 @@ write_scalars(PgtCompileCtx *ctx, int n, List **where)
 	sl = list_nth(ctx->scalars, n - 1);
 	jw_begin_object(w);
 	jw_kv_string(w, "op", "join");
-	jw_kv_string(w, "kind", "inner");
+	jw_kv_string(w, "kind", scalar_correlated(sl) ? "left" : "inner");
 	jw_key(w, "left");
 	write_scalars(ctx, n - 1, where);
+	if (scalar_correlated(sl))
+	{
+		write_correlated_scalar(ctx, sl);
+		jw_key(w, "residual");
+		jw_null(w);
+		jw_end_object(w);
+		return;
+	}
 	jw_key(w, "right");
 	(void) pgt_write_query_op(ctx->plan, castNode(Query, sl->subselect));
 	jw_key(w, "left_keys");
@@ -207,7 +428,6 @@ write_exists(PgtCompileCtx *ctx, Query *sq, bool negated, List *sublinks, int k,
 {
 	PgtCompileCtx sctx;
 	JsonWriter *w = ctx->w;
-	int			nrt = list_length(sq->rtable) + 1;
 	List	   *inner = NIL,
 			   *lkeys = NIL,
 			   *rkeys = NIL,
@@ -217,16 +437,7 @@ write_exists(PgtCompileCtx *ctx, Query *sq, bool negated, List *sublinks, int k,
 	int			outer_width = ctx->from_width;
 
 	check_exists_subquery(sq);
-	sq->jointree = (FromExpr *) flatten_join_alias_vars(sq, (Node *) sq->jointree);
-	memset(&sctx, 0, sizeof(sctx));
-	sctx.plan = ctx->plan;
-	sctx.query = sq;
-	sctx.w = w;
-	sctx.rt_offset = palloc0(sizeof(int) * nrt);
-	sctx.rt_width = palloc0(sizeof(int) * nrt);
-	sctx.outer = ctx;
-	ctx->plan->query_stack = lcons(sq, ctx->plan->query_stack);
-	pgt_layout_from(&sctx);
+	open_subquery(ctx, sq, &sctx);
 
 	conjs = make_ands_implicit((Expr *) sq->jointree->quals);
 	foreach(lc, conjs)
@@ -322,6 +533,18 @@ write_in(PgtCompileCtx *ctx, SubLink *sl, bool negated, List *sublinks, int k, L
 	x = linitial(op->args);
 	set_opfuncid(op);
 	info = pgt_lookup_function(op->opfuncid);
+	if (info != NULL && (strcmp(info->fn, "eq") == 0) != (sl->subLinkType == ANY_SUBLINK))
+		pgt_reject("query construct", "%s %s (subquery) (only = ANY, which is IN, and <> ALL, which is NOT IN)",
+				   format_operator(op->opno), sl->subLinkType == ANY_SUBLINK ? "ANY" : "ALL");
+	/* x <> ALL (S) is NOT (x = ANY (S)), NULLs included: NOT IN. */
+	if (sl->subLinkType == ALL_SUBLINK)
+	{
+		if (info == NULL || strcmp(info->fn, "ne") != 0)
+			pgt_reject("query construct", "%s ALL (subquery) (only <> ALL, which is NOT IN)",
+					   format_operator(op->opno));
+		negated = !negated;
+		info = pgt_lookup_function(get_opcode(get_negator(op->opno)));
+	}
 	if (info == NULL || strcmp(info->fn, "eq") != 0 ||
 		pgt_key_family(exprType(x)) == 0 ||
 		pgt_key_family(exprType(x)) != pgt_key_family(exprType(lsecond(op->args))))

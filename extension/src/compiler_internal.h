@@ -81,6 +81,8 @@ extern int	pgt_key_family(Oid typoid);
 extern void pgt_write_from(PgtCompileCtx *ctx);
 extern void pgt_collect_scalars(PgtCompileCtx *ctx);
 extern int	pgt_scalar_column(PgtCompileCtx *ctx, SubLink *sl);
+extern int	pgt_scalars_width(PgtCompileCtx *ctx);
+extern bool pgt_write_scalar_ref(PgtCompileCtx *ctx, SubLink *sl);
 extern void pgt_write_from_where(PgtCompileCtx *ctx, List *conjuncts);
 
 /* compile_expr.c */

@@ -87,6 +87,18 @@ DATAFLOW = [
                            "FROM orders o WHERE o.shipped_at > timestamptz '2024-03-01 00:00+01' OR o.shipped_at IS NULL"),
     ("public.df_tstz_agg", "SELECT date_trunc('month', o.shipped_at) AS m, min(o.shipped_at) AS first_ship, "
                            "max(o.shipped_at) AS last_ship, count(*) AS n FROM orders o GROUP BY 1"),
+    # correlated scalar subqueries (one aggregate, equality correlation): LEFT JOIN to the grouped
+    # aggregate; count of no rows = 0, sum/max of no rows = NULL; NULL keys match nothing
+    ("public.df_scalar_corr", "SELECT c.id, (SELECT count(*) FROM orders o WHERE o.customer_id = c.id "
+                              "AND o.status <> 'cancelled') AS n, (SELECT sum(o.total) FROM orders o "
+                              "WHERE o.customer_id = c.id) AS spent, (SELECT max(l.qty) FROM order_lines l "
+                              "JOIN orders o ON o.id = l.order_id WHERE o.customer_id = c.id) AS max_qty "
+                              "FROM customers c WHERE (SELECT count(DISTINCT o.status) FROM orders o "
+                              "WHERE o.customer_id = c.tier) < 3"),
+    # x <> ALL (subquery) = NOT IN (NULL product ids in the subquery empty the result)
+    ("public.df_all", "SELECT p.id FROM products p WHERE p.id <> ALL (SELECT product_id FROM order_lines WHERE qty < 3)"),
+    ("public.df_all_nonnull", "SELECT p.id, p.name FROM products p WHERE p.id <> ALL "
+                              "(SELECT product_id FROM order_lines WHERE qty < 4 AND product_id IS NOT NULL)"),
     # ILIKE under LC_CTYPE C: ASCII case folding only ('Ï' does not match 'ï')
     ("public.df_ilike", "SELECT c.id, c.name FROM customers c WHERE c.name ILIKE 'CUST1%' "
                         "OR c.name NOT ILIKE '%Ï%' OR c.region ILIKE 'E_'"),
