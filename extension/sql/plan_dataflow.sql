@@ -72,6 +72,11 @@ SELECT pgtrickle.create_stream_table('d_scalar_corr', $$SELECT c.id, (SELECT cou
   WHERE (SELECT sum(amount) FROM d_orders o WHERE o.customer_id = c.id) IS NOT NULL$$);
 SELECT jsonb_path_query_array(plan->'root', 'strict $.**.kind ? (@ == "left" || @ == "coalesce")') AS kinds,
   plan#>>'{root,exprs,1,kind}' AS n_expr FROM pgtrickle.pgt_stream_tables WHERE name = 'public.d_scalar_corr';
+-- correlated NOT IN: anti join on the correlation, residual y = x OR y IS NULL OR x IS NULL
+SELECT pgtrickle.create_stream_table('d_not_in_corr', $$SELECT id FROM d_orders o WHERE o.customer_id NOT IN
+  (SELECT c.id FROM d_customers c WHERE c.region = o.status)$$);
+SELECT plan#>>'{root,input,kind}' AS kind, jsonb_array_length(plan#>'{root,input,left_keys}') AS keys,
+  plan#>>'{root,input,residual,fn}' AS residual FROM pgtrickle.pgt_stream_tables WHERE name = 'public.d_not_in_corr';
 -- x <> ALL (subquery) is NOT IN
 SELECT pgtrickle.create_stream_table('d_all', $$SELECT id FROM d_orders WHERE customer_id <> ALL (SELECT id FROM d_customers WHERE region = 'eu')$$);
 SELECT plan#>>'{root,input,kind}' AS kind FROM pgtrickle.pgt_stream_tables WHERE name = 'public.d_all';

@@ -12,6 +12,7 @@
 #include "nodes/makefuncs.h"
 #include "nodes/nodeFuncs.h"
 #include "optimizer/optimizer.h"
+#include "rewrite/rewriteManip.h"
 #include "utils/builtins.h"
 #include "utils/lsyscache.h"
 #include "utils/regproc.h"
@@ -421,10 +422,12 @@ write_semi_left(PgtCompileCtx *ctx, List *sublinks, int k, List **where)
  * `in_x IN (SELECT in_y FROM … WHERE …)` — the same semi join with one more key pair, in_x over
  * the outer row and in_y over the subquery's FROM row (IN is true exactly when some row of the
  * correlated subquery equals in_x; as a WHERE conjunct NULL and false both drop the row).
+ * `extra_residual` (a condition over the subquery's row and the outer row, outer Vars one level
+ * up) is ANDed into the join's residual.
  */
 static void
 write_exists(PgtCompileCtx *ctx, Query *sq, bool negated, List *sublinks, int k, List **where,
-			 Node *in_x, Node *in_y)
+			 Node *in_x, Node *in_y, Node *extra_residual)
 {
 	PgtCompileCtx sctx;
 	JsonWriter *w = ctx->w;
@@ -480,6 +483,8 @@ write_exists(PgtCompileCtx *ctx, Query *sq, bool negated, List *sublinks, int k,
 		}
 		residual = lappend(residual, c);
 	}
+	if (extra_residual != NULL)
+		residual = lappend(residual, extra_residual);
 
 	jw_begin_object(w);
 	jw_kv_string(w, "op", "join");
@@ -515,6 +520,32 @@ write_exists(PgtCompileCtx *ctx, Query *sq, bool negated, List *sublinks, int k,
 	ctx->plan->query_stack = list_delete_first(ctx->plan->query_stack);
 }
 
+/*
+ * Correlated `x NOT IN (SELECT y … WHERE corr)`: per outer row it is TRUE iff the correlated
+ * rows S are empty, or x is not NULL and no y in S equals x or is NULL; otherwise FALSE or NULL,
+ * which both drop the row. That is exactly NOT EXISTS (a row of S with y = x OR y IS NULL OR
+ * x IS NULL): an anti join on the correlation with this residual. x is re-leveled to read the
+ * outer row from inside the subquery.
+ */
+static Node *
+not_in_residual(OpExpr *op, Node *x, Node *y)
+{
+	Node	   *outer_x = copyObject(x);
+	OpExpr	   *eq = copyObject(op);
+	NullTest   *y_null = makeNode(NullTest);
+	NullTest   *x_null = makeNode(NullTest);
+
+	IncrementVarSublevelsUp(outer_x, 1, 0);
+	eq->args = list_make2(outer_x, copyObject(y));
+	y_null->arg = (Expr *) copyObject(y);
+	y_null->nulltesttype = IS_NULL;
+	y_null->location = -1;
+	x_null->arg = (Expr *) copyObject(outer_x);
+	x_null->nulltesttype = IS_NULL;
+	x_null->location = -1;
+	return (Node *) makeBoolExpr(OR_EXPR, list_make3(eq, y_null, x_null), -1);
+}
+
 static void
 write_in(PgtCompileCtx *ctx, SubLink *sl, bool negated, List *sublinks, int k, List **where)
 {
@@ -543,7 +574,10 @@ write_in(PgtCompileCtx *ctx, SubLink *sl, bool negated, List *sublinks, int k, L
 			pgt_reject("query construct", "%s ALL (subquery) (only <> ALL, which is NOT IN)",
 					   format_operator(op->opno));
 		negated = !negated;
-		info = pgt_lookup_function(get_opcode(get_negator(op->opno)));
+		op = copyObject(op);	/* the = it negates */
+		op->opno = get_negator(op->opno);
+		op->opfuncid = get_opcode(op->opno);
+		info = pgt_lookup_function(op->opfuncid);
 	}
 	if (info == NULL || strcmp(info->fn, "eq") != 0 ||
 		pgt_key_family(exprType(x)) == 0 ||
@@ -555,12 +589,15 @@ write_in(PgtCompileCtx *ctx, SubLink *sl, bool negated, List *sublinks, int k, L
 	tle = linitial_node(TargetEntry, sq->targetList);
 	if (reads_level((Node *) sq, 1))
 	{
-		/* NOT IN's NULL rules per correlation group would need their own operator. */
-		if (negated)
-			pgt_reject("query construct", "correlated NOT IN subqueries (use NOT EXISTS)");
 		if (reads_level((Node *) tle->expr, 1))
 			pgt_reject("query construct", "correlated references in the select list of an IN subquery");
-		write_exists(ctx, sq, false, sublinks, k, where, x, (Node *) tle->expr);
+		if (negated)
+		{
+			write_exists(ctx, sq, true, sublinks, k, where, NULL, NULL,
+						 not_in_residual(op, x, (Node *) tle->expr));
+			return;
+		}
+		write_exists(ctx, sq, false, sublinks, k, where, x, (Node *) tle->expr, NULL);
 		return;
 	}
 
@@ -596,7 +633,7 @@ write_semis(PgtCompileCtx *ctx, List *sublinks, int k, List **where)
 	SubLink    *sl = semi_sublink(list_nth(sublinks, k - 1), &negated);
 
 	if (sl->subLinkType == EXISTS_SUBLINK)
-		write_exists(ctx, castNode(Query, sl->subselect), negated, sublinks, k, where, NULL, NULL);
+		write_exists(ctx, castNode(Query, sl->subselect), negated, sublinks, k, where, NULL, NULL, NULL);
 	else
 		write_in(ctx, sl, negated, sublinks, k, where);
 }

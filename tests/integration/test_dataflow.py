@@ -74,6 +74,11 @@ DATAFLOW = [
     # correlated IN: a semi join keyed by the IN column and the correlation (NULL tier / qty: no match)
     ("public.df_in_corr", "SELECT c.id, c.tier FROM customers c WHERE c.tier IN (SELECT l.qty FROM order_lines l "
                           "JOIN orders o ON o.id = l.order_id WHERE o.customer_id = c.id AND o.status <> 'new')"),
+    # correlated NOT IN / <> ALL: NULL x, NULL y and empty correlated sets exactly as PostgreSQL
+    ("public.df_not_in_corr", "SELECT c.id, c.tier FROM customers c WHERE c.tier NOT IN (SELECT l.qty FROM order_lines l "
+                              "JOIN orders o ON o.id = l.order_id WHERE o.customer_id = c.id)"),
+    ("public.df_all_corr", "SELECT o.id FROM orders o WHERE o.customer_id % 4 <> ALL "
+                           "(SELECT c.tier FROM customers c WHERE c.id % 7 = o.id % 7)"),
     # correlated IN whose correlation is not an equality (the join's residual)
     ("public.df_in_corr_residual", "SELECT o.id FROM orders o WHERE o.customer_id IN "
                                    "(SELECT c.id FROM customers c WHERE c.tier > o.id % 3)"),
