@@ -77,6 +77,12 @@ SELECT pgtrickle.create_stream_table('d_not_in_corr', $$SELECT id FROM d_orders 
   (SELECT c.id FROM d_customers c WHERE c.region = o.status)$$);
 SELECT plan#>>'{root,input,kind}' AS kind, jsonb_array_length(plan#>'{root,input,left_keys}') AS keys,
   plan#>>'{root,input,residual,fn}' AS residual FROM pgtrickle.pgt_stream_tables WHERE name = 'public.d_not_in_corr';
+-- EXISTS under OR / in the select list: COALESCE(count(*) per correlation key, 0) > 0
+SELECT pgtrickle.create_stream_table('d_exists_or', $$SELECT c.id, EXISTS (SELECT 1 FROM d_lines l) AS any_line,
+  NOT EXISTS (SELECT 1 FROM d_orders o WHERE o.customer_id = c.id) AS idle
+  FROM d_customers c WHERE c.region = 'eu' OR EXISTS (SELECT 1 FROM d_orders o WHERE o.customer_id = c.id AND o.amount > 5)$$);
+SELECT jsonb_path_query_array(plan->'root', 'strict $.**.kind ? (@ == "left" || @ == "inner")') AS joins,
+  plan#>>'{root,exprs,1,fn}' AS any_line FROM pgtrickle.pgt_stream_tables WHERE name = 'public.d_exists_or';
 -- x <> ALL (subquery) is NOT IN
 SELECT pgtrickle.create_stream_table('d_all', $$SELECT id FROM d_orders WHERE customer_id <> ALL (SELECT id FROM d_customers WHERE region = 'eu')$$);
 SELECT plan#>>'{root,input,kind}' AS kind FROM pgtrickle.pgt_stream_tables WHERE name = 'public.d_all';

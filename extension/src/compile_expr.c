@@ -40,7 +40,7 @@ node_construct_name(Node *node)
 	switch (nodeTag(node))
 	{
 		case T_SubLink:
-			return "subqueries in expressions (only [NOT] EXISTS and [NOT] IN (SELECT ...) as conditions ANDed into WHERE)";
+			return "subqueries in expressions (IN / ANY / ALL only as conditions ANDed into WHERE; EXISTS and aggregate scalar subqueries only outside GROUP BY queries)";
 		case T_WindowFunc:
 			return "window functions";
 		case T_CaseExpr:

@@ -14,12 +14,15 @@
 #include "optimizer/optimizer.h"
 #include "rewrite/rewriteManip.h"
 #include "utils/builtins.h"
+#include "utils/fmgroids.h"
 #include "utils/lsyscache.h"
 #include "utils/regproc.h"
 
 #include "compiler_internal.h"
 
 static bool reads_level(Node *node, int level);
+static SubLink *semi_sublink(Node *conj, bool *negated);
+static void check_exists_subquery(Query *sq);
 
 /* ---------------------------------------------------------------- scalar subqueries
  *
@@ -34,6 +37,11 @@ static bool reads_level(Node *node, int level);
  * nothing) gets NULL — the aggregate of no rows — and COUNT reads COALESCE(value, 0), as
  * PostgreSQL's count over no rows. Other scalar subqueries (which may yield zero or several
  * rows, or correlate otherwise) are rejected.
+ *
+ * EXISTS (…) anywhere else than as a top-level WHERE conjunct (under OR, NOT of an OR, CASE, in
+ * the select list) is the same construct with count(*): its value is COALESCE(count, 0) > 0,
+ * which is EXISTS exactly (never NULL). Its subquery follows the EXISTS rules, and its
+ * correlation must be equalities.
  */
 typedef struct Correlation
 {
@@ -63,7 +71,7 @@ scalar_correlation(Query *sq, Correlation *c)
 			continue;
 		}
 		if (op == NULL || list_length(op->args) != 2)
-			pgt_reject("query construct", "correlated scalar subqueries other than by equalities ANDed into WHERE");
+			pgt_reject("query construct", "correlated subqueries in expressions (scalar, EXISTS outside a WHERE conjunct) other than by equalities ANDed into WHERE");
 		set_opfuncid(op);
 		info = pgt_lookup_function(op->opfuncid);
 		a = linitial(op->args);
@@ -77,7 +85,7 @@ scalar_correlation(Query *sq, Correlation *c)
 		}
 		if (info == NULL || strcmp(info->fn, "eq") != 0 || reads_level(a, 0) || reads_level(b, 1) ||
 			pgt_key_family(exprType(a)) == 0 || pgt_key_family(exprType(a)) != pgt_key_family(exprType(b)))
-			pgt_reject("query construct", "correlated scalar subqueries other than by equalities ANDed into WHERE");
+			pgt_reject("query construct", "correlated subqueries in expressions (scalar, EXISTS outside a WHERE conjunct) other than by equalities ANDed into WHERE");
 		if (pgt_key_family(exprType(a)) == 2)
 			pgt_check_equality_collation(op->inputcollid, "scalar subquery correlation");
 		c->outer = lappend(c->outer, a);
@@ -89,6 +97,12 @@ static bool
 scalar_correlated(SubLink *sl)
 {
 	return reads_level(sl->subselect, 1);
+}
+
+static bool
+scalar_is_exists(SubLink *sl)
+{
+	return sl->subLinkType == EXISTS_SUBLINK;
 }
 
 /* The aggregate of a correlated scalar subquery (checked at collection). */
@@ -104,7 +118,7 @@ scalar_width(SubLink *sl)
 {
 	Correlation c;
 
-	if (!scalar_correlated(sl))
+	if (!scalar_correlated(sl) && !scalar_is_exists(sl))
 		return 1;
 	scalar_correlation(castNode(Query, sl->subselect), &c);
 	return list_length(c.outer) + 1;
@@ -146,8 +160,18 @@ collect_scalars_walker(Node *node, PgtCompileCtx *ctx)
 			ctx->scalars = lappend(ctx->scalars, sl);
 		return false;
 	}
+	if (IsA(node, SubLink) && ((SubLink *) node)->subLinkType == EXISTS_SUBLINK)
+	{
+		Correlation c;
+
+		check_exists_subquery(castNode(Query, ((SubLink *) node)->subselect));
+		scalar_correlation(castNode(Query, ((SubLink *) node)->subselect), &c);
+		if (!list_member_ptr(ctx->scalars, node))
+			ctx->scalars = lappend(ctx->scalars, node);
+		return false;
+	}
 	if (IsA(node, SubLink))
-		return false;			/* EXISTS / IN: semi joins, or rejected later */
+		return false;			/* IN / ANY / ALL outside a WHERE conjunct: rejected later */
 	return expression_tree_walker(node, collect_scalars_walker, (void *) ctx);
 }
 
@@ -155,7 +179,16 @@ collect_scalars_walker(Node *node, PgtCompileCtx *ctx)
 void
 pgt_collect_scalars(PgtCompileCtx *ctx)
 {
-	(void) collect_scalars_walker(ctx->query->jointree->quals, ctx);
+	ListCell   *lc;
+
+	/* WHERE conjuncts that are [NOT] EXISTS / IN become semi / anti joins instead */
+	foreach(lc, make_ands_implicit((Expr *) ctx->query->jointree->quals))
+	{
+		bool		negated;
+
+		if (semi_sublink(lfirst(lc), &negated) == NULL)
+			(void) collect_scalars_walker(lfirst(lc), ctx);
+	}
 	(void) collect_scalars_walker((Node *) ctx->query->targetList, ctx);
 }
 
@@ -187,40 +220,73 @@ pgt_scalar_column(PgtCompileCtx *ctx, SubLink *sl)
 	return -1;
 }
 
+static void
+write_zero(JsonWriter *w)
+{
+	jw_begin_object(w);
+	jw_kv_string(w, "kind", "const");
+	jw_kv_int(w, "typoid", INT8OID);
+	jw_kv_string(w, "value", "0");
+	jw_end_object(w);
+}
+
+/* COALESCE(count column, 0): the count of no rows. */
+static void
+write_count_ref(PgtCompileCtx *ctx, int col)
+{
+	jw_begin_object(ctx->w);
+	jw_kv_string(ctx->w, "kind", "coalesce");
+	jw_key(ctx->w, "args");
+	jw_begin_array(ctx->w);
+	jw_begin_object(ctx->w);
+	jw_kv_string(ctx->w, "kind", "col");
+	jw_kv_int(ctx->w, "col", col - ctx->base);
+	jw_kv_int(ctx->w, "typoid", INT8OID);
+	jw_end_object(ctx->w);
+	write_zero(ctx->w);
+	jw_end_array(ctx->w);
+	jw_kv_int(ctx->w, "typoid", INT8OID);
+	jw_end_object(ctx->w);
+}
+
 /* The value of scalar subquery `sl` in the FROM row; false if `sl` is not one of them. */
 bool
 pgt_write_scalar_ref(PgtCompileCtx *ctx, SubLink *sl)
 {
 	int			col = pgt_scalar_column(ctx, sl);
 	bool		count;
-	Oid			typoid = exprType((Node *) sl);
+	Oid			typoid = scalar_is_exists(sl) ? BOOLOID : exprType((Node *) sl);
 
 	if (col < 0)
 		return false;
+	if (scalar_is_exists(sl))
+	{
+		/* COALESCE(count, 0) > 0 */
+		jw_begin_object(ctx->w);
+		jw_kv_string(ctx->w, "kind", "op");
+		jw_kv_string(ctx->w, "fn", "gt");
+		jw_key(ctx->w, "args");
+		jw_begin_array(ctx->w);
+		write_count_ref(ctx, col);
+		write_zero(ctx->w);
+		jw_end_array(ctx->w);
+		jw_kv_int(ctx->w, "typoid", BOOLOID);
+		jw_kv_string(ctx->w, "pg_fn", "int8gt");
+		jw_kv_int(ctx->w, "pg_oid", F_INT8GT);
+		jw_end_object(ctx->w);
+		return true;
+	}
 	count = scalar_correlated(sl) && strcmp(get_func_name(scalar_aggref(sl)->aggfnoid), "count") == 0;
 	if (count)
 	{
-		jw_begin_object(ctx->w);
-		jw_kv_string(ctx->w, "kind", "coalesce");
-		jw_key(ctx->w, "args");
-		jw_begin_array(ctx->w);
+		write_count_ref(ctx, col);	/* count over no rows = 0; count's type is int8 */
+		return true;
 	}
 	jw_begin_object(ctx->w);
 	jw_kv_string(ctx->w, "kind", "col");
 	jw_kv_int(ctx->w, "col", col - ctx->base);
 	jw_kv_int(ctx->w, "typoid", typoid);
 	jw_end_object(ctx->w);
-	if (count)
-	{
-		jw_begin_object(ctx->w);	/* count over no rows */
-		jw_kv_string(ctx->w, "kind", "const");
-		jw_kv_int(ctx->w, "typoid", typoid);
-		jw_kv_string(ctx->w, "value", "0");
-		jw_end_object(ctx->w);
-		jw_end_array(ctx->w);
-		jw_kv_int(ctx->w, "typoid", typoid);
-		jw_end_object(ctx->w);
-	}
 	return true;
 }
 
@@ -347,7 +413,17 @@ write_correlated_scalar(PgtCompileCtx *ctx, SubLink *sl)
 	jw_end_array(w);
 	jw_key(w, "aggs");
 	jw_begin_array(w);
-	pgt_write_aggregate(&sctx, scalar_aggref(sl));
+	if (scalar_is_exists(sl))
+	{
+		jw_begin_object(w);
+		jw_kv_string(w, "fn", "count_star");
+		jw_key(w, "arg");
+		jw_null(w);
+		jw_kv_int(w, "typoid", INT8OID);
+		jw_end_object(w);
+	}
+	else
+		pgt_write_aggregate(&sctx, scalar_aggref(sl));
 	jw_end_array(w);
 	jw_end_object(w);
 	jw_key(w, "left_keys");
@@ -387,7 +463,7 @@ write_scalars(PgtCompileCtx *ctx, int n, List **where)
 	jw_kv_string(w, "kind", scalar_correlated(sl) ? "left" : "inner");
 	jw_key(w, "left");
 	write_scalars(ctx, n - 1, where);
-	if (scalar_correlated(sl))
+	if (scalar_correlated(sl) || scalar_is_exists(sl))
 	{
 		write_correlated_scalar(ctx, sl);
 		jw_key(w, "residual");

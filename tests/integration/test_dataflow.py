@@ -100,6 +100,12 @@ DATAFLOW = [
                               "JOIN orders o ON o.id = l.order_id WHERE o.customer_id = c.id) AS max_qty "
                               "FROM customers c WHERE (SELECT count(DISTINCT o.status) FROM orders o "
                               "WHERE o.customer_id = c.tier) < 3"),
+    # EXISTS under OR and in the select list (count per correlation key > 0), uncorrelated too
+    ("public.df_exists_or", "SELECT c.id, EXISTS (SELECT 1 FROM order_lines l WHERE l.qty > 8) AS big_line, "
+                            "NOT EXISTS (SELECT 1 FROM orders o WHERE o.customer_id = c.id) AS idle FROM customers c "
+                            "WHERE c.region = 'eu' OR EXISTS (SELECT 1 FROM orders o JOIN order_lines l "
+                            "ON l.order_id = o.id WHERE o.customer_id = c.id AND l.qty > 5) "
+                            "OR NOT EXISTS (SELECT 1 FROM orders o WHERE o.customer_id = c.tier AND o.status = 'paid')"),
     # x <> ALL (subquery) = NOT IN (NULL product ids in the subquery empty the result)
     ("public.df_all", "SELECT p.id FROM products p WHERE p.id <> ALL (SELECT product_id FROM order_lines WHERE qty < 3)"),
     ("public.df_all_nonnull", "SELECT p.id, p.name FROM products p WHERE p.id <> ALL "
