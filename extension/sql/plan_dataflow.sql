@@ -83,6 +83,9 @@ SELECT pgtrickle.create_stream_table('d_exists_or', $$SELECT c.id, EXISTS (SELEC
   FROM d_customers c WHERE c.region = 'eu' OR EXISTS (SELECT 1 FROM d_orders o WHERE o.customer_id = c.id AND o.amount > 5)$$);
 SELECT jsonb_path_query_array(plan->'root', 'strict $.**.kind ? (@ == "left" || @ == "inner")') AS joins,
   plan#>>'{root,exprs,1,fn}' AS any_line FROM pgtrickle.pgt_stream_tables WHERE name = 'public.d_exists_or';
+-- text ordering under glibc's C.utf8 (code point order = byte order): accepted
+SELECT pgtrickle.create_stream_table('d_cutf8', $$SELECT region, max(name COLLATE "C.utf8") AS last_name, count(*) AS n
+  FROM d_customers WHERE name COLLATE "C.utf8" > 'b' GROUP BY region$$);
 -- x <> ALL (subquery) is NOT IN
 SELECT pgtrickle.create_stream_table('d_all', $$SELECT id FROM d_orders WHERE customer_id <> ALL (SELECT id FROM d_customers WHERE region = 'eu')$$);
 SELECT plan#>>'{root,input,kind}' AS kind FROM pgtrickle.pgt_stream_tables WHERE name = 'public.d_all';

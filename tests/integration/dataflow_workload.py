@@ -41,7 +41,8 @@ class RelatedWorkload:
 
     def _customer(self, i):
         r = self.rng
-        name = r.choice([f"cust{r.randrange(50)}", f"cust{r.randrange(50)}", " Ünï cust ", "a_b%c", "", "z"])
+        name = r.choice([f"cust{r.randrange(50)}", f"cust{r.randrange(50)}", " Ünï cust ", "a_b%c", "", "z",
+                         "Éclair", "Zeta", "éa"])
         return (i, self._maybe(name), self._maybe(r.choice(REGIONS[:3]), 0.15),
                 self._maybe(r.randrange(1, 4)))
 

@@ -110,6 +110,11 @@ DATAFLOW = [
     ("public.df_all", "SELECT p.id FROM products p WHERE p.id <> ALL (SELECT product_id FROM order_lines WHERE qty < 3)"),
     ("public.df_all_nonnull", "SELECT p.id, p.name FROM products p WHERE p.id <> ALL "
                               "(SELECT product_id FROM order_lines WHERE qty < 4 AND product_id IS NOT NULL)"),
+    # text ordering under glibc's C.utf8 collation (code point order = byte order), non-ASCII names
+    ("public.df_cutf8", "SELECT c.region, max(c.name COLLATE \"C.utf8\") AS last_name, "
+                        "min(c.name COLLATE \"C.utf8\") AS first_name, count(*) AS n FROM customers c "
+                        "WHERE c.name COLLATE \"C.utf8\" > 'b' OR greatest(c.name, c.region) COLLATE \"C.utf8\" < 'd' "
+                        "GROUP BY c.region"),
     # ILIKE under LC_CTYPE C: ASCII case folding only ('Ï' does not match 'ï')
     ("public.df_ilike", "SELECT c.id, c.name FROM customers c WHERE c.name ILIKE 'CUST1%' "
                         "OR c.name NOT ILIKE '%Ï%' OR c.region ILIKE 'E_'"),
