@@ -167,6 +167,17 @@ def main():
             log(f"round {rnd}: every stream table of the DAG equals its query and the composed query "
                 f"({sampler.exact} exact samples at equal frontiers so far)")
 
+        # refresh_stream_table of the end of a chain returns once its frontier passed the call's
+        # WAL position: its upstreams merged past it first.
+        before = h.cluster.primary_lsn()
+        wl.run(5)
+        h.primary_sql("SELECT pgtrickle.refresh_stream_table(%s, timeout => '120 seconds')", (DOWN_CHAIN[0],))
+        reached = h.primary_sql("SELECT frontier >= %s::pg_lsn FROM pgtrickle.pgt_stream_tables WHERE name = %s",
+                                (before, DOWN_CHAIN[0]))[0][0]
+        if not reached:
+            raise TestFailure("refresh_stream_table of the chain returned before its frontier passed the call")
+        log("refresh_stream_table of a downstream chain waited for its upstreams")
+
         # Structure rules.
         expect_error(h, "SELECT pgtrickle.alter_stream_table(%s, query => %s)",
                      (UP_ORDERS[0], "SELECT region AS id, n AS customer_id, total, region AS status, region "
