@@ -241,6 +241,17 @@ datetime_field_args(Oid funcid, const char *fn, List *args)
 					  lsecond(args));
 }
 
+/* Closes a call node opened with its "args" array: result type and the PostgreSQL function. */
+static void
+end_call(PgtCompileCtx *ctx, const PgtFnInfo *info, Oid resulttype, Oid funcid)
+{
+	jw_end_array(ctx->w);
+	write_typoid(ctx->w, resulttype);
+	jw_kv_string(ctx->w, "pg_fn", info->prosrc);
+	jw_kv_int(ctx->w, "pg_oid", funcid);
+	jw_end_object(ctx->w);
+}
+
 static bool
 is_ilike(const PgtFnInfo *info)
 {
@@ -278,11 +289,7 @@ write_ilike(PgtCompileCtx *ctx, const PgtFnInfo *info, List *args, Oid resulttyp
 		jw_kv_int(ctx->w, "pg_oid", F_LOWER_TEXT);
 		jw_end_object(ctx->w);
 	}
-	jw_end_array(ctx->w);
-	write_typoid(ctx->w, resulttype);
-	jw_kv_string(ctx->w, "pg_fn", info->prosrc);
-	jw_kv_int(ctx->w, "pg_oid", funcid);
-	jw_end_object(ctx->w);
+	end_call(ctx, info, resulttype, funcid);
 }
 
 /*
@@ -360,11 +367,7 @@ write_interval_add(PgtCompileCtx *ctx, const PgtFnInfo *info, List *args, Oid fu
 		write_int_const(ctx->w, INT4OID, minus ? -(int64) iv->day : iv->day);
 		write_int_const(ctx->w, INT8OID, minus ? -iv->time : iv->time);
 	}
-	jw_end_array(ctx->w);
-	write_typoid(ctx->w, resulttype);
-	jw_kv_string(ctx->w, "pg_fn", info->prosrc);
-	jw_kv_int(ctx->w, "pg_oid", funcid);
-	jw_end_object(ctx->w);
+	end_call(ctx, info, resulttype, funcid);
 }
 
 /* Shared by OpExpr and FuncExpr: {"kind": "op", "fn", "args", ...} */
@@ -438,11 +441,7 @@ compile_call(PgtCompileCtx *ctx, PgtExprMode mode, Oid funcid, Oid opno,
 	jw_begin_array(ctx->w);
 	foreach(lc, args)
 		pgt_compile_expr(ctx, lfirst(lc), mode);
-	jw_end_array(ctx->w);
-	write_typoid(ctx->w, resulttype);
-	jw_kv_string(ctx->w, "pg_fn", info->prosrc);
-	jw_kv_int(ctx->w, "pg_oid", funcid);
-	jw_end_object(ctx->w);
+	end_call(ctx, info, resulttype, funcid);
 }
 
 static void

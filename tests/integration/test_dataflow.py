@@ -7,11 +7,9 @@ ALL). Then the engine is killed with SIGKILL at random points under load and res
 may be lost or applied twice. A stream table created over sources that are already mirrored is
 bootstrapped from the shared mirrors (no new snapshot), checked the same way."""
 import random
-import threading
-import time
 
 from common import Harness, log
-from dataflow_workload import RelatedWorkload
+from dataflow_workload import RelatedWorkload, kill_under_load
 import streams
 
 DATAFLOW = [
@@ -153,33 +151,7 @@ def main():
                 raise AssertionError("df_late was not bootstrapped from the shared source mirrors")
 
         # kill -9 at random points under load.
-        stop = threading.Event()
-        errors = []
-
-        def load():
-            try:
-                w = RelatedWorkload(h.cluster.primary_dsn, seed=h.seed + 7)
-                while not stop.is_set():   # throttled: the point is crashing mid-stream, not load
-                    w.run(3)
-                    time.sleep(0.2)
-                w.close()
-            except Exception as e:  # noqa: BLE001
-                errors.append(e)
-
-        t = threading.Thread(target=load)
-        t.start()
-        try:
-            for k in range(4):
-                time.sleep(rng.uniform(0.3, 2.5))
-                h.kill_engine()
-                log(f"kill -9 #{k + 1}")
-                time.sleep(rng.uniform(0.0, 0.5))
-                h.start_engine()
-        finally:
-            stop.set()
-            t.join()
-        if errors:
-            raise errors[0]
+        kill_under_load(h, rng, kills=4)
         check(h, DATAFLOW + [LATE])
         wl.run(30)
         check(h, DATAFLOW + [LATE])

@@ -24,7 +24,7 @@ import time
 import psycopg2
 
 from common import Harness, TestFailure, log
-from dataflow_workload import RelatedWorkload
+from dataflow_workload import RelatedWorkload, kill_under_load
 import streams
 
 UP_ORDERS = ("public.df_up_orders",
@@ -185,33 +185,7 @@ def main():
         expect_error(h, "SELECT pgtrickle.drop_stream_table(%s)", (UP_ORDERS[0],), "2BP01", "df_dn_region")
 
         # kill -9 at random points under load.
-        stop = threading.Event()
-        errors = []
-
-        def load():
-            try:
-                w = RelatedWorkload(h.cluster.primary_dsn, seed=h.seed + 7)
-                while not stop.is_set():
-                    w.run(3)
-                    time.sleep(0.2)
-                w.close()
-            except Exception as e:  # noqa: BLE001
-                errors.append(e)
-
-        t = threading.Thread(target=load)
-        t.start()
-        try:
-            for k in range(3):
-                time.sleep(rng.uniform(0.3, 2.5))
-                h.kill_engine()
-                log(f"kill -9 #{k + 1}")
-                time.sleep(rng.uniform(0.0, 0.5))
-                h.start_engine()
-        finally:
-            stop.set()
-            t.join()
-        if errors:
-            raise errors[0]
+        kill_under_load(h, rng, kills=3)
         check_round(h)
         run_with_sampling(h, wl, 30, sampler)
         check_round(h)
