@@ -86,6 +86,11 @@ SELECT jsonb_path_query_array(plan->'root', 'strict $.**.kind ? (@ == "left" || 
 -- text ordering under glibc's C.utf8 (code point order = byte order): accepted
 SELECT pgtrickle.create_stream_table('d_cutf8', $$SELECT region, max(name COLLATE "C.utf8") AS last_name, count(*) AS n
   FROM d_customers WHERE name COLLATE "C.utf8" > 'b' GROUP BY region$$);
+-- x IN (subquery) under OR (no NOT above): "a correlated row has y = x", x = y one more key
+SELECT pgtrickle.create_stream_table('d_in_or', $$SELECT id FROM d_orders o WHERE o.amount > 100 OR o.customer_id IN
+  (SELECT c.id FROM d_customers c WHERE c.region = o.status)$$);
+SELECT jsonb_array_length(plan#>'{root,input,input,left_keys}') AS keys, plan#>>'{root,input,input,kind}' AS kind
+  FROM pgtrickle.pgt_stream_tables WHERE name = 'public.d_in_or';
 -- x <> ALL (subquery) is NOT IN
 SELECT pgtrickle.create_stream_table('d_all', $$SELECT id FROM d_orders WHERE customer_id <> ALL (SELECT id FROM d_customers WHERE region = 'eu')$$);
 SELECT plan#>>'{root,input,kind}' AS kind FROM pgtrickle.pgt_stream_tables WHERE name = 'public.d_all';

@@ -34,7 +34,8 @@ SELECT pgtrickle.create_stream_table('st', 'SELECT id FROM r_src TABLESAMPLE SYS
 SELECT pgtrickle.create_stream_table('st', 'WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < 3) SELECT x FROM c');
 SELECT pgtrickle.create_stream_table('st', 'SELECT id FROM r_src UNION ALL SELECT id::bigint FROM r_src');
 SELECT pgtrickle.create_stream_table('st', 'SELECT id FROM r_src a WHERE n IN (SELECT id + a.n FROM r_src b WHERE b.n = a.id)');
-SELECT pgtrickle.create_stream_table('st', 'SELECT id FROM r_src a WHERE n = 1 OR n IN (SELECT id FROM r_src b)');
+SELECT pgtrickle.create_stream_table('st', 'SELECT id FROM r_src a WHERE NOT (n = 1 OR n IN (SELECT id FROM r_src b))');
+SELECT pgtrickle.create_stream_table('st', 'SELECT id, n IN (SELECT id FROM r_src b) AS found FROM r_src a');
 SELECT pgtrickle.create_stream_table('st', 'SELECT id FROM r_src a WHERE n = 1 OR EXISTS (SELECT 1 FROM r_src b WHERE b.n > a.id)');
 SELECT pgtrickle.create_stream_table('st', 'SELECT id FROM r_src a WHERE EXISTS (SELECT max(n) FROM r_src b WHERE b.n = a.id)');
 SELECT pgtrickle.create_stream_table('st', 'SELECT id FROM r_src a WHERE (id, n) IN (SELECT id, n FROM r_src)');

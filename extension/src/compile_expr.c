@@ -40,7 +40,7 @@ node_construct_name(Node *node)
 	switch (nodeTag(node))
 	{
 		case T_SubLink:
-			return "subqueries in expressions (IN / ANY / ALL only as conditions ANDed into WHERE; EXISTS and aggregate scalar subqueries only outside GROUP BY queries)";
+			return "subqueries in expressions (IN only in WHERE under AND/OR, NOT IN and <> ALL only ANDed into WHERE, EXISTS and aggregate scalar subqueries not in GROUP BY queries)";
 		case T_WindowFunc:
 			return "window functions";
 		case T_CaseExpr:

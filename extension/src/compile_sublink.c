@@ -42,6 +42,11 @@ static void check_exists_subquery(Query *sq);
  * the select list) is the same construct with count(*): its value is COALESCE(count, 0) > 0,
  * which is EXISTS exactly (never NULL). Its subquery follows the EXISTS rules, and its
  * correlation must be equalities.
+ *
+ * `x IN (SELECT y …)` under AND/OR in WHERE (no NOT above it) is the same with one more key
+ * pair x = y: WHERE keeps a row only when the whole condition is TRUE, and an AND/OR tree is
+ * TRUE exactly when it is TRUE with each IN replaced by "IN is TRUE" (a NULL IN and a FALSE one
+ * decide nothing differently there) — which is "a correlated row has y = x".
  */
 typedef struct Correlation
 {
@@ -96,13 +101,30 @@ scalar_correlation(Query *sq, Correlation *c)
 static bool
 scalar_correlated(SubLink *sl)
 {
-	return reads_level(sl->subselect, 1);
+	return reads_level(sl->subselect, 1) || sl->subLinkType == ANY_SUBLINK;
 }
 
+/* EXISTS, or IN in a positive WHERE position: COALESCE(count, 0) > 0. */
 static bool
 scalar_is_exists(SubLink *sl)
 {
-	return sl->subLinkType == EXISTS_SUBLINK;
+	return sl->subLinkType == EXISTS_SUBLINK || sl->subLinkType == ANY_SUBLINK;
+}
+
+/* The keys of a subquery in an expression: its correlation, and x = y for an IN. */
+static void
+sublink_correlation(SubLink *sl, Correlation *c)
+{
+	Query	   *sq = castNode(Query, sl->subselect);
+	Node	   *x;
+
+	scalar_correlation(sq, c);
+	if (sl->subLinkType != ANY_SUBLINK)
+		return;
+	x = copyObject(linitial(((OpExpr *) sl->testexpr)->args));
+	IncrementVarSublevelsUp(x, 1, 0);	/* read from inside the subquery: the outer row */
+	c->outer = lappend(c->outer, x);
+	c->inner = lappend(c->inner, linitial_node(TargetEntry, sq->targetList)->expr);
 }
 
 /* The aggregate of a correlated scalar subquery (checked at collection). */
@@ -120,7 +142,7 @@ scalar_width(SubLink *sl)
 
 	if (!scalar_correlated(sl) && !scalar_is_exists(sl))
 		return 1;
-	scalar_correlation(castNode(Query, sl->subselect), &c);
+	sublink_correlation(sl, &c);
 	return list_length(c.outer) + 1;
 }
 
@@ -175,6 +197,54 @@ collect_scalars_walker(Node *node, PgtCompileCtx *ctx)
 	return expression_tree_walker(node, collect_scalars_walker, (void *) ctx);
 }
 
+/* x IN (SELECT y …) maintainable as "a correlated row has y = x" (see above). */
+static void
+check_positive_in(SubLink *sl)
+{
+	Query	   *sq = castNode(Query, sl->subselect);
+	OpExpr	   *op = IsA(sl->testexpr, OpExpr) ? (OpExpr *) sl->testexpr : NULL;
+	const PgtFnInfo *info;
+	Correlation c;
+
+	if (op == NULL || list_length(op->args) != 2 || !IsA(lsecond(op->args), Param))
+		pgt_reject("query construct", "IN subqueries over several columns or converted columns");
+	set_opfuncid(op);
+	info = pgt_lookup_function(op->opfuncid);
+	if (info == NULL || strcmp(info->fn, "eq") != 0 ||
+		pgt_key_family(exprType(linitial(op->args))) == 0 ||
+		pgt_key_family(exprType(linitial(op->args))) != pgt_key_family(exprType(lsecond(op->args))))
+		pgt_reject("query construct", "%s ANY (subquery) under OR (only = ANY / IN over comparable keys)",
+				   format_operator(op->opno));
+	if (pgt_key_family(exprType(linitial(op->args))) == 2)
+		pgt_check_equality_collation(op->inputcollid, "IN subquery");
+	check_exists_subquery(sq);
+	if (reads_level((Node *) sq->targetList, 1))
+		pgt_reject("query construct", "correlated references in the select list of an IN subquery");
+	scalar_correlation(sq, &c);
+}
+
+/* WHERE under AND/OR only: IN subqueries there are collected too. */
+static void
+collect_positive(Node *node, PgtCompileCtx *ctx)
+{
+	ListCell   *lc;
+
+	if (IsA(node, BoolExpr) && ((BoolExpr *) node)->boolop != NOT_EXPR)
+	{
+		foreach(lc, ((BoolExpr *) node)->args)
+			collect_positive(lfirst(lc), ctx);
+		return;
+	}
+	if (IsA(node, SubLink) && ((SubLink *) node)->subLinkType == ANY_SUBLINK)
+	{
+		check_positive_in((SubLink *) node);
+		if (!list_member_ptr(ctx->scalars, node))
+			ctx->scalars = lappend(ctx->scalars, node);
+		return;
+	}
+	(void) collect_scalars_walker(node, ctx);
+}
+
 /* Collects the scalar subqueries of WHERE and (ungrouped) target list; call before layout. */
 void
 pgt_collect_scalars(PgtCompileCtx *ctx)
@@ -187,7 +257,7 @@ pgt_collect_scalars(PgtCompileCtx *ctx)
 		bool		negated;
 
 		if (semi_sublink(lfirst(lc), &negated) == NULL)
-			(void) collect_scalars_walker(lfirst(lc), ctx);
+			collect_positive(lfirst(lc), ctx);
 	}
 	(void) collect_scalars_walker((Node *) ctx->query->targetList, ctx);
 }
@@ -400,7 +470,7 @@ write_correlated_scalar(PgtCompileCtx *ctx, SubLink *sl)
 	int			i = 0;
 
 	open_subquery(ctx, sq, &sctx);
-	scalar_correlation(sq, &c);
+	sublink_correlation(sl, &c);
 	jw_key(w, "right");
 	jw_begin_object(w);
 	jw_kv_string(w, "op", "aggregate");

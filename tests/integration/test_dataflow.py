@@ -104,6 +104,10 @@ DATAFLOW = [
                             "WHERE c.region = 'eu' OR EXISTS (SELECT 1 FROM orders o JOIN order_lines l "
                             "ON l.order_id = o.id WHERE o.customer_id = c.id AND l.qty > 5) "
                             "OR NOT EXISTS (SELECT 1 FROM orders o WHERE o.customer_id = c.tier AND o.status = 'paid')"),
+    # IN under OR (positive position): "some correlated row has y = x"; NULL x / y never match
+    ("public.df_in_or", "SELECT o.id, o.status FROM orders o WHERE o.status = 'paid' OR o.customer_id IN "
+                        "(SELECT c.id FROM customers c WHERE c.tier = 1) OR (o.total > 300 AND o.id IN "
+                        "(SELECT l.order_id FROM order_lines l WHERE l.qty = o.customer_id % 10))"),
     # x <> ALL (subquery) = NOT IN (NULL product ids in the subquery empty the result)
     ("public.df_all", "SELECT p.id FROM products p WHERE p.id <> ALL (SELECT product_id FROM order_lines WHERE qty < 3)"),
     ("public.df_all_nonnull", "SELECT p.id, p.name FROM products p WHERE p.id <> ALL "
