@@ -161,6 +161,7 @@ check_correlated_scalar(Query *sq)
 		pgt_reject("query construct", "outer references more than one query level up");
 	scalar_correlation(sq, &c);
 }
+
 static bool
 collect_scalars_walker(Node *node, PgtCompileCtx *ctx)
 {
