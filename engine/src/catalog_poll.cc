@@ -80,7 +80,7 @@ Status Engine::Impl::PollCatalog() {
   for (auto& [id, t] : tables) if (!present.count(id)) gone.push_back(id);
   for (int64_t id : failed) if (!present.count(id)) gone.push_back(id);
   for (int64_t id : gone) PGT_RETURN_IF_ERROR(DropTable(id));
-  return Status::Ok();
+  return FollowUpstreamCatalog();   // upstreams.cc
 }
 
 // A table whose state cannot be continued (TRUNCATE or rewrite of a source: its mirror was

@@ -95,6 +95,7 @@ Result<bool> Engine::Impl::RewindToCheckpoint(const LineageVerdict& v,
   batch_txns = 0;
   PGT_RETURN_IF_ERROR(rs);
   PGT_RETURN_IF_ERROR(LoadState());
+  ForgetUpstreamFrontiers();   // seen past the restored position, maybe on the abandoned timeline
   fstats.rewinds++;
   PGT_LOG_WARN("rewound state to checkpoint at ", FormatLsn(cp.applied_upto), " (timeline ", cp.tli, ", restart ",
                FormatLsn(cp.restart_lsn), "): divergence at ", FormatLsn(v.switch_point), "; replaying on timeline ",

@@ -12,8 +12,10 @@
 
 #include <chrono>
 #include <functional>
+#include <deque>
 #include <map>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <set>
 #include <string>
@@ -76,6 +78,18 @@ class MissRecordingResolver : public CatalogResolver {
   bool overflowed_ = false;
 };
 
+// Stream tables over stream tables (upstreams.cc): the last updates of each upstream's catalog
+// row seen in the WAL — the frontier its storage table's contents correspond to from that point.
+struct UpstreamSeen {
+  Lsn end_lsn = 0;                  // end of the committing transaction
+  std::optional<Lsn> frontier;      // pgt_stream_tables.frontier in that row (NULL = none yet)
+};
+struct UpstreamTracker {
+  Oid catalog_relid = 0;            // pgtrickle.pgt_stream_tables, tracked while a DAG exists
+  std::mutex mu;                    // `seen` is written by the apply path, read by merges
+  std::map<int64_t, std::deque<UpstreamSeen>> seen;   // upstream id -> newest last, a few kept
+};
+
 // An extra primary connection for parallel merges (merge_pool.cc); slot 0 is Impl::primary.
 struct MergeSlot {
   std::unique_ptr<PgConn> conn;
@@ -115,6 +129,7 @@ struct Engine::Impl {
   Clock::time_point last_control{};
   int max_parallel = 4;                     // pg_trickle.max_parallel_workers
   std::vector<std::unique_ptr<MergeSlot>> merge_slots;   // merge_pool.cc: connections 1..N-1
+  UpstreamTracker upstreams;                // upstreams.cc: DAG of stream tables
 
   // ---- failover (issue 8; reattach.cc, divergence.cc) ----
   FailoverStats& fstats = GlobalFailoverStats();
@@ -223,6 +238,15 @@ struct Engine::Impl {
   Status FollowInvalidations();
   Status RedescribeSources();
   Status CheckSourceFiles();
+  // upstreams.cc: stream tables reading stream tables
+  Status FollowUpstreamCatalog();           // tracks pgt_stream_tables while a table reads one
+  bool IsUpstreamCatalogChange(const Change& c) const;
+  void NoteUpstreamCatalogRow(const Transaction& txn, const Change& c);
+  void StopDependantsOfFailed();            // a failed upstream stops its dependants (ERROR)
+  void ForgetUpstreamFrontiers();           // rewind: observations past the restored point
+  // The frontier a merge of `t` writes: its applied position, or for a table reading stream
+  // tables the oldest frontier of those its state reflects; nullopt = not known yet (wait).
+  std::optional<Lsn> MergeFrontier(const TableRuntime& t);
   // scheduler.cc
   Status RunDueMerges(bool force_all);
   Status MergeTable(TableRuntime& t, PgConn* conn, MergeWriter* writer);

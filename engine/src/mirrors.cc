@@ -56,6 +56,10 @@ Status Engine::Impl::DropMirrorIfUnused(Oid relid) {
 }
 
 Status Engine::Impl::ApplyChangeToSource(const Transaction& txn, const Change& c) {
+  if (IsUpstreamCatalogChange(c)) {   // an upstream's frontier moved (upstreams.cc)
+    NoteUpstreamCatalogRow(txn, c);
+    return Status::Ok();
+  }
   auto it = mirrors.find(c.relid);
   if (it == mirrors.end() || txn.end_lsn <= MirrorApplied(it->second)) return Status::Ok();
   std::optional<Row> old_row, new_row;

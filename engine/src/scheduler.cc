@@ -131,6 +131,7 @@ Status Engine::Impl::RunDueMerges(bool force_all) {
   if (control.code() == Status::Code::kInvalidArgument) return control;   // unsupported extension version
   if (!control.ok()) PGT_LOG_DEBUG("control poll: ", control.message());
   if (!merges_enabled) return Status::Ok();
+  StopDependantsOfFailed();   // upstreams.cc
   std::vector<TableRuntime*> due;
   auto now = Clock::now();
   for (auto& [id, t] : tables) {
@@ -187,7 +188,10 @@ Status Engine::Impl::RunDueMerges(bool force_all) {
 Status Engine::Impl::MergeTable(TableRuntime& t, PgConn* conn, MergeWriter* writer) {
   PGT_RETURN_IF_ERROR(SettleInflight(t, writer));   // an earlier attempt's outcome was unknown
   TableMeta& m = t.table->meta();
-  Lsn to = TableApplied(t);
+  // upstreams.cc: a table reading stream tables merges at its upstreams' frontier, once known.
+  std::optional<Lsn> frontier = MergeFrontier(t);
+  if (!frontier) return Status::Ok();
+  Lsn to = *frontier;
   std::optional<Lsn> from = m.has_merged ? std::optional<Lsn>(m.merged_frontier) : std::nullopt;
   if (from && to < *from) return Status::Ok();   // e.g. re-snapshot after a failover: replay first
   MergeRequest req;
@@ -212,6 +216,9 @@ Status Engine::Impl::MergeTable(TableRuntime& t, PgConn* conn, MergeWriter* writ
     return true;
   }));
   PGT_RETURN_IF_ERROR(decode_st);
+  // New rows at an unchanged frontier: only a table reading stream tables (its upstreams have
+  // not merged past it yet); it waits, so every merge of it moves its frontier.
+  if (from && *from == to && to != TableApplied(t) && (!req.rows.empty() || req.replace)) return Status::Ok();
   if (req.rows.empty() && !req.replace && from && *from == to) {
     // Nothing new decoded: only freshness moves (and only while we are the current engine).
     return conn->QueryParams("UPDATE pgtrickle.pgt_stream_tables SET last_refresh_at = now(), "

@@ -102,6 +102,12 @@ Status Engine::Impl::FollowInvalidations() {
                    st.message(), " (retrying)");
       st = resolver->Track(inv.relid, inv.end_lsn);
     }
+    if (st.code() == Status::Code::kNotFound) {
+      // Dropped (its readers were dropped in the same transaction, e.g. a stream table dropped
+      // with its dependants): no row of it can follow; the catalog poll drops its mirror.
+      PGT_LOG_INFO("source table ", inv.relid, " was dropped at ", FormatLsn(inv.commit_lsn));
+      continue;
+    }
     if (!st.ok()) return st.WithContext("re-describing source table " + std::to_string(inv.relid));
     const RelationDesc* now = resolver->LookupByOid(inv.relid);
     if (now == nullptr) continue;

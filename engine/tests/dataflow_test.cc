@@ -407,5 +407,16 @@ TEST(DataflowPlanTest, RejectsBadJoinsNamingTheProblem) {
   EXPECT_NE(p.status().message().find("column 7"), std::string::npos);
 }
 
+// A source that is another stream table's storage carries its id (upstreams.cc merges the
+// downstream at that table's frontier); absent = a plain table.
+TEST(DataflowPlanTest, ReadsStreamTableSources) {
+  json plan = json::parse(PlanOf(Project(Scan(0), {Col(0)}), 1, true));
+  plan["sources"][1]["stream_table_id"] = 42;
+  auto p = ParsePlan(plan.dump());
+  ASSERT_TRUE(p.ok()) << p.status().message();
+  EXPECT_EQ((*p)->sources[0].stream_table_id, 0);
+  EXPECT_EQ((*p)->sources[1].stream_table_id, 42);
+}
+
 }  // namespace
 }  // namespace pgt::engine

@@ -46,6 +46,15 @@ SELECT pgtrickle.create_stream_table('d_in', $$SELECT id FROM d_orders WHERE cus
   AND customer_id NOT IN (SELECT order_id FROM d_lines)$$);
 SELECT plan#>>'{root,input,kind}' AS outer_kind, plan#>>'{root,input,left,kind}' AS inner_kind
   FROM pgtrickle.pgt_stream_tables WHERE name = 'public.d_in';
+-- correlated IN: a semi join keyed by the IN column and the correlation
+SELECT pgtrickle.create_stream_table('d_in_corr', $$SELECT id FROM d_orders o WHERE o.customer_id IN
+  (SELECT c.id FROM d_customers c WHERE c.region = o.status AND c.id > 0)$$);
+SELECT plan#>>'{root,input,kind}' AS kind, jsonb_array_length(plan#>'{root,input,left_keys}') AS keys,
+  plan#>'{root,input,right_keys,0}'->>'kind' AS first_right_key
+  FROM pgtrickle.pgt_stream_tables WHERE name = 'public.d_in_corr';
+-- ILIKE (LC_CTYPE C): LIKE over ASCII-lowercased operands
+SELECT pgtrickle.create_stream_table('d_ilike', $$SELECT id FROM d_customers WHERE name ILIKE 'A%' AND name NOT ILIKE '%Z'$$);
+SELECT jsonb_path_query_array(plan->'root', 'strict $.**.fn') AS fns FROM pgtrickle.pgt_stream_tables WHERE name = 'public.d_ilike';
 -- INTERSECT [ALL], EXCEPT [ALL]
 SELECT pgtrickle.create_stream_table('d_setops', $$(SELECT customer_id FROM d_orders INTERSECT ALL SELECT id FROM d_customers)
   EXCEPT SELECT order_id FROM d_lines$$);
@@ -56,6 +65,35 @@ SELECT pgtrickle.create_stream_table('d_scalar', $$SELECT id, amount - (SELECT a
   FROM d_orders WHERE amount > (SELECT avg(amount) FROM d_orders)$$);
 SELECT plan#>>'{root,input,input,kind}' AS cross_join, jsonb_array_length(plan#>'{root,input,input,left_keys}') AS keys
   FROM pgtrickle.pgt_stream_tables WHERE name = 'public.d_scalar';
+-- correlated scalar subqueries (one aggregate, correlated by equalities): LEFT JOIN to the
+-- aggregate grouped by the correlation; count over no rows reads COALESCE(value, 0)
+SELECT pgtrickle.create_stream_table('d_scalar_corr', $$SELECT c.id, (SELECT count(*) FROM d_orders o WHERE o.customer_id = c.id AND o.amount > 10) AS n,
+  (SELECT max(amount) FROM d_orders o WHERE o.customer_id = c.id) AS top FROM d_customers c
+  WHERE (SELECT sum(amount) FROM d_orders o WHERE o.customer_id = c.id) IS NOT NULL$$);
+SELECT jsonb_path_query_array(plan->'root', 'strict $.**.kind ? (@ == "left" || @ == "coalesce")') AS kinds,
+  plan#>>'{root,exprs,1,kind}' AS n_expr FROM pgtrickle.pgt_stream_tables WHERE name = 'public.d_scalar_corr';
+-- correlated NOT IN: anti join on the correlation, residual y = x OR y IS NULL OR x IS NULL
+SELECT pgtrickle.create_stream_table('d_not_in_corr', $$SELECT id FROM d_orders o WHERE o.customer_id NOT IN
+  (SELECT c.id FROM d_customers c WHERE c.region = o.status)$$);
+SELECT plan#>>'{root,input,kind}' AS kind, jsonb_array_length(plan#>'{root,input,left_keys}') AS keys,
+  plan#>>'{root,input,residual,fn}' AS residual FROM pgtrickle.pgt_stream_tables WHERE name = 'public.d_not_in_corr';
+-- EXISTS under OR / in the select list: COALESCE(count(*) per correlation key, 0) > 0
+SELECT pgtrickle.create_stream_table('d_exists_or', $$SELECT c.id, EXISTS (SELECT 1 FROM d_lines l) AS any_line,
+  NOT EXISTS (SELECT 1 FROM d_orders o WHERE o.customer_id = c.id) AS idle
+  FROM d_customers c WHERE c.region = 'eu' OR EXISTS (SELECT 1 FROM d_orders o WHERE o.customer_id = c.id AND o.amount > 5)$$);
+SELECT jsonb_path_query_array(plan->'root', 'strict $.**.kind ? (@ == "left" || @ == "inner")') AS joins,
+  plan#>>'{root,exprs,1,fn}' AS any_line FROM pgtrickle.pgt_stream_tables WHERE name = 'public.d_exists_or';
+-- text ordering under glibc's C.utf8 (code point order = byte order): accepted
+SELECT pgtrickle.create_stream_table('d_cutf8', $$SELECT region, max(name COLLATE "C.utf8") AS last_name, count(*) AS n
+  FROM d_customers WHERE name COLLATE "C.utf8" > 'b' GROUP BY region$$);
+-- x IN (subquery) under OR (no NOT above): "a correlated row has y = x", x = y one more key
+SELECT pgtrickle.create_stream_table('d_in_or', $$SELECT id FROM d_orders o WHERE o.amount > 100 OR o.customer_id IN
+  (SELECT c.id FROM d_customers c WHERE c.region = o.status)$$);
+SELECT jsonb_array_length(plan#>'{root,input,input,left_keys}') AS keys, plan#>>'{root,input,input,kind}' AS kind
+  FROM pgtrickle.pgt_stream_tables WHERE name = 'public.d_in_or';
+-- x <> ALL (subquery) is NOT IN
+SELECT pgtrickle.create_stream_table('d_all', $$SELECT id FROM d_orders WHERE customer_id <> ALL (SELECT id FROM d_customers WHERE region = 'eu')$$);
+SELECT plan#>>'{root,input,kind}' AS kind FROM pgtrickle.pgt_stream_tables WHERE name = 'public.d_all';
 -- COUNT/SUM/AVG(DISTINCT)
 SELECT pgtrickle.create_stream_table('d_aggdistinct', $$SELECT customer_id, count(DISTINCT status) AS statuses,
   sum(DISTINCT amount) AS s, avg(DISTINCT amount) AS a, count(*) AS n FROM d_orders GROUP BY customer_id$$);
@@ -80,9 +118,21 @@ SELECT jsonb_path_query_array(plan, 'strict $.**.args[0] ? (@.kind == "const" &&
 SELECT pgtrickle.create_stream_table('d_bad', 'SELECT id, extract(hour from d) AS h FROM d_events');
 SELECT pgtrickle.create_stream_table('d_bad', 'SELECT id, extract(epoch from ts) AS e FROM d_events');
 SELECT pgtrickle.create_stream_table('d_bad', 'SELECT id, date_trunc(''month'', d) AS m FROM d_events');
+-- timestamp|date ± a constant interval: the interval's fields as integer arguments
+SELECT pgtrickle.create_stream_table('d_interval', $$SELECT id, ts + interval '1 mon 2 days 03:00' AS a, ts - interval '1 day' AS b FROM d_events$$);
+SELECT jsonb_path_query_array(plan->'root', 'lax $.exprs[1 to 2].args[1 to 3].value') AS fields
+  FROM pgtrickle.pgt_stream_tables WHERE name = 'public.d_interval';
+-- timestamptz functions need TimeZone UTC; constants are written as UTC instants
+CREATE TABLE d_tz (id int PRIMARY KEY, at timestamptz);
+SELECT pgtrickle.create_stream_table('d_tstz_la', $$SELECT id, extract(hour from at) AS h FROM d_tz$$);
+SET TimeZone = 'UTC';
+SELECT pgtrickle.create_stream_table('d_tstz', $$SELECT id, date_trunc('month', at) AS m, extract(hour from at) AS h, at + interval '1 day' AS n
+  FROM d_tz WHERE at > timestamptz '2024-01-01 00:00+05'$$);
+SELECT plan#>>'{root,input,predicate,args,1,value}' AS const FROM pgtrickle.pgt_stream_tables WHERE name = 'public.d_tstz';
+RESET TimeZone;
 SELECT name, d_ops(plan->'root') AS ops, jsonb_array_length(plan->'sources') AS sources
   FROM pgtrickle.pgt_stream_tables WHERE name LIKE 'public.d\_%' ORDER BY id;
 
 SELECT pgtrickle.drop_stream_table(name) FROM pgtrickle.pgt_stream_tables WHERE name LIKE 'public.d\_%';
 DROP FUNCTION d_ops(jsonb);
-DROP TABLE d_customers, d_orders, d_lines, d_events;
+DROP TABLE d_customers, d_orders, d_lines, d_events, d_tz;

@@ -80,11 +80,14 @@ pgt_replan_stream_table(int64 id, const char *query)
 	{
 		PgtSourceInfo *src = lfirst(lc);
 
-		if (pgt_catalog_is_stream_table(src->relid))
+		/* A new query may not read the table itself, directly or through others. */
+		if (src->stream_table_id == id ||
+			(src->stream_table_id != 0 && pgt_catalog_reads_transitively(src->stream_table_id, id)))
 			ereport(ERROR,
-					(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
-					 errmsg("source relation not supported in stream tables: stream table \"%s\" as a source",
-							src->qualified_name)));
+					(errcode(ERRCODE_INVALID_OBJECT_DEFINITION),
+					 errmsg("cycle of stream tables: stream table \"%s\" %s",
+							src->qualified_name, src->stream_table_id == id ? "would read itself" : "reads this stream table"),
+					 errdetail("Stream tables reading stream tables must form a DAG.")));
 	}
 	values[0] = Int64GetDatum(id);
 	rc = SPI_execute_with_args("SELECT relid, name FROM " PGT_SCHEMA ".pgt_stream_tables WHERE id = $1 FOR UPDATE",

@@ -80,17 +80,6 @@ pgt_create_stream_table(PG_FUNCTION_ARGS)
 
 	compiled = pgt_compile_query(query);
 
-	foreach(lc, compiled->sources)
-	{
-		PgtSourceInfo *src = lfirst(lc);
-
-		if (pgt_catalog_is_stream_table(src->relid))
-			ereport(ERROR,
-					(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
-					 errmsg("source relation not supported in stream tables: stream table \"%s\" as a source",
-							src->qualified_name)));
-	}
-
 	relid = pgt_create_storage_table(qualified, nspid, rv->relname,
 									 compiled->columns);
 	id = pgt_catalog_insert(qualified, relid, query, compiled->plan_json,

@@ -53,6 +53,41 @@ pgt_catalog_is_stream_table(Oid relid)
 	return SPI_processed > 0;
 }
 
+int64
+pgt_catalog_stream_table_id(Oid relid)
+{
+	Oid			argtypes[1] = {OIDOID};
+	Datum		values[1] = {ObjectIdGetDatum(relid)};
+	bool		isnull;
+	int			rc;
+
+	rc = SPI_execute_with_args("SELECT id FROM " PGT_SCHEMA ".pgt_stream_tables WHERE relid = $1",
+							   1, argtypes, values, NULL, true, 1);
+	if (rc != SPI_OK_SELECT)
+		elog(ERROR, "catalog lookup failed: %s", SPI_result_code_string(rc));
+	if (SPI_processed == 0)
+		return 0;
+	return DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+}
+
+bool
+pgt_catalog_reads_transitively(int64 id, int64 upstream)
+{
+	Oid			argtypes[2] = {INT8OID, INT8OID};
+	Datum		values[2] = {Int64GetDatum(id), Int64GetDatum(upstream)};
+	int			rc;
+
+	/* Walk upstream from `id` through sources that are storage tables. */
+	rc = SPI_execute_with_args("WITH RECURSIVE up(id) AS (SELECT $1::bigint UNION "
+							   "SELECT st.id FROM up JOIN " PGT_SCHEMA ".pgt_sources s ON s.stream_table_id = up.id "
+							   "JOIN " PGT_SCHEMA ".pgt_stream_tables st ON st.relid = s.source_relid) "
+							   "SELECT 1 FROM up WHERE id = $2",
+							   2, argtypes, values, NULL, true, 1);
+	if (rc != SPI_OK_SELECT)
+		elog(ERROR, "catalog lookup failed: %s", SPI_result_code_string(rc));
+	return SPI_processed > 0;
+}
+
 Oid
 pgt_create_storage_table(const char *qualified_name, Oid nspid,
 						 const char *relname, List *columns)

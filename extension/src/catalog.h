@@ -19,6 +19,10 @@ extern void pgt_spi_end(void);
 
 /* Is relid the storage table of a stream table? */
 extern bool pgt_catalog_is_stream_table(Oid relid);
+/* The id of the stream table whose storage table is relid; 0 if none. */
+extern int64 pgt_catalog_stream_table_id(Oid relid);
+/* Does stream table `id` read (directly or through other stream tables) stream table `upstream`? */
+extern bool pgt_catalog_reads_transitively(int64 id, int64 upstream);
 
 /* Creates the storage table (user columns + __pgt_row_id); returns its OID. */
 extern Oid	pgt_create_storage_table(const char *qualified_name, Oid nspid,

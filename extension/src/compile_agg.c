@@ -70,7 +70,7 @@ static bool
 is_orderable(Oid typoid)
 {
 	return is_numeric_family(typoid) || typoid == FLOAT8OID || typoid == TEXTOID ||
-		typoid == DATEOID || typoid == TIMESTAMPOID;
+		typoid == DATEOID || typoid == TIMESTAMPOID || typoid == TIMESTAMPTZOID;
 }
 
 /* The plan "fn" of a validated Aggref. */

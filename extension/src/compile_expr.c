@@ -26,6 +26,9 @@
 #include "nodes/nodeFuncs.h"
 #include "parser/parsetree.h"
 #include "utils/builtins.h"
+#include "pgtime.h"
+#include "utils/timestamp.h"
+#include "utils/fmgroids.h"
 #include "utils/lsyscache.h"
 #include "utils/regproc.h"
 
@@ -37,7 +40,7 @@ node_construct_name(Node *node)
 	switch (nodeTag(node))
 	{
 		case T_SubLink:
-			return "subqueries in expressions (only [NOT] EXISTS and [NOT] IN (SELECT ...) as conditions ANDed into WHERE)";
+			return "subqueries in expressions (IN only in WHERE under AND/OR, NOT IN and <> ALL only ANDed into WHERE, EXISTS and aggregate scalar subqueries not in GROUP BY queries)";
 		case T_WindowFunc:
 			return "window functions";
 		case T_CaseExpr:
@@ -185,8 +188,15 @@ compile_const(PgtCompileCtx *ctx, Const *c)
 		bool		isvarlena;
 
 		getTypeOutputInfo(c->consttype, &outfunc, &isvarlena);
-		jw_kv_string(ctx->w, "value",
-					 OidOutputFunctionCall(outfunc, c->constvalue));
+		if (c->consttype == TIMESTAMPTZOID && !TIMESTAMP_NOT_FINITE(DatumGetTimestampTz(c->constvalue)))
+		{
+			/* the instant in UTC, whatever the session's TimeZone */
+			jw_kv_string(ctx->w, "value",
+						 psprintf("%s+00", OidOutputFunctionCall(F_TIMESTAMP_OUT, c->constvalue)));
+		}
+		else
+			jw_kv_string(ctx->w, "value",
+						 OidOutputFunctionCall(outfunc, c->constvalue));
 	}
 	jw_end_object(ctx->w);
 }
@@ -221,7 +231,7 @@ datetime_field_args(Oid funcid, const char *fn, List *args)
 	{
 		for (int i = 0; date_fields[i]; i++)
 			ok |= strcmp(field, date_fields[i]) == 0;
-		for (int i = 0; time_fields[i] && t == TIMESTAMPOID; i++)
+		for (int i = 0; time_fields[i] && (t == TIMESTAMPOID || t == TIMESTAMPTZOID); i++)
 			ok |= strcmp(field, time_fields[i]) == 0;
 	}
 	if (!ok)
@@ -229,6 +239,135 @@ datetime_field_args(Oid funcid, const char *fn, List *args)
 	return list_make2(makeConst(TEXTOID, -1, DEFAULT_COLLATION_OID, -1,
 								CStringGetTextDatum(field), false, false),
 					  lsecond(args));
+}
+
+/* Closes a call node opened with its "args" array: result type and the PostgreSQL function. */
+static void
+end_call(PgtCompileCtx *ctx, const PgtFnInfo *info, Oid resulttype, Oid funcid)
+{
+	jw_end_array(ctx->w);
+	write_typoid(ctx->w, resulttype);
+	jw_kv_string(ctx->w, "pg_fn", info->prosrc);
+	jw_kv_int(ctx->w, "pg_oid", funcid);
+	jw_end_object(ctx->w);
+}
+
+static bool
+is_ilike(const PgtFnInfo *info)
+{
+	return strcmp(info->fn, "ilike") == 0 || strcmp(info->fn, "not_ilike") == 0;
+}
+
+/*
+ * s [NOT] ILIKE p. PostgreSQL (texticlike in a UTF8 database) lowercases both with lower()
+ * under the expression's collation and matches as LIKE does; under an LC_CTYPE C collation
+ * (checked by the caller) lower() maps ASCII letters only, which the engine's "lower" does:
+ * so the plan holds like(lower(s), lower(p)) — exactly the server's result.
+ */
+static void
+write_ilike(PgtCompileCtx *ctx, const PgtFnInfo *info, List *args, Oid resulttype, Oid funcid,
+			PgtExprMode mode)
+{
+	ListCell   *lc;
+
+	jw_begin_object(ctx->w);
+	jw_kv_string(ctx->w, "kind", "func");
+	jw_kv_string(ctx->w, "fn", strcmp(info->fn, "ilike") == 0 ? "like" : "not_like");
+	jw_key(ctx->w, "args");
+	jw_begin_array(ctx->w);
+	foreach(lc, args)
+	{
+		jw_begin_object(ctx->w);
+		jw_kv_string(ctx->w, "kind", "func");
+		jw_kv_string(ctx->w, "fn", "lower");
+		jw_key(ctx->w, "args");
+		jw_begin_array(ctx->w);
+		pgt_compile_expr(ctx, lfirst(lc), mode);
+		jw_end_array(ctx->w);
+		write_typoid(ctx->w, TEXTOID);
+		jw_kv_string(ctx->w, "pg_fn", "lower");
+		jw_kv_int(ctx->w, "pg_oid", F_LOWER_TEXT);
+		jw_end_object(ctx->w);
+	}
+	end_call(ctx, info, resulttype, funcid);
+}
+
+/*
+ * A function of timestamptz that depends on the session TimeZone (EXTRACT, date_trunc,
+ * ± interval): the engine evaluates it in UTC, which is exactly the server's result only when
+ * the TimeZone in effect (at create, and at every re-plan) has the fixed offset 0.
+ */
+static void
+check_timezone_free(Oid funcid, List *args)
+{
+	ListCell   *lc;
+	long		gmtoff;
+
+	foreach(lc, args)
+	{
+		if (exprType(lfirst(lc)) != TIMESTAMPTZOID)
+			continue;
+		if (!pg_get_timezone_offset(session_timezone, &gmtoff) || gmtoff != 0)
+			pgt_reject("setting", "%s under TimeZone \"%s\" (time zone-dependent functions of timestamptz are "
+					   "maintained only when TimeZone is UTC)",
+					   format_procedure(funcid), pg_get_timezone_name(session_timezone));
+		return;
+	}
+}
+
+static void
+write_int_const(JsonWriter *w, Oid typoid, int64 v)
+{
+	jw_begin_object(w);
+	jw_kv_string(w, "kind", "const");
+	jw_kv_int(w, "typoid", typoid);
+	jw_kv_string(w, "value", psprintf(INT64_FORMAT, v));
+	jw_end_object(w);
+}
+
+/*
+ * timestamp|date ± interval with a constant interval: the engine has no interval type, so the
+ * plan carries the interval's fields as integer arguments (months, days, microseconds; negated
+ * for "-"), evaluated as PostgreSQL 15's timestamp_pl_interval.
+ */
+static void
+write_interval_add(PgtCompileCtx *ctx, const PgtFnInfo *info, List *args, Oid funcid, Oid resulttype,
+				   PgtExprMode mode)
+{
+	Node	   *span = lsecond(args);
+	Interval   *iv;
+	bool		minus = strstr(info->prosrc, "_mi_") != NULL;
+
+	if (!IsA(span, Const) || exprType(span) != INTERVALOID)
+		pgt_reject("expression", "%s with an interval that is not a constant (interval values are not maintained)",
+				   format_procedure(funcid));
+	jw_begin_object(ctx->w);
+	jw_kv_string(ctx->w, "kind", "func");
+	jw_kv_string(ctx->w, "fn", info->fn);
+	jw_key(ctx->w, "args");
+	jw_begin_array(ctx->w);
+	pgt_compile_expr(ctx, linitial(args), mode);
+	if (((Const *) span)->constisnull)
+	{
+		for (int i = 0; i < 3; i++)
+		{
+			jw_begin_object(ctx->w);
+			jw_kv_string(ctx->w, "kind", "const");
+			jw_kv_int(ctx->w, "typoid", i < 2 ? INT4OID : INT8OID);
+			jw_kv_bool(ctx->w, "null", true);
+			jw_end_object(ctx->w);
+		}
+	}
+	else
+	{
+		iv = DatumGetIntervalP(((Const *) span)->constvalue);
+		if (minus && (iv->month == PG_INT32_MIN || iv->day == PG_INT32_MIN || iv->time == PG_INT64_MIN))
+			pgt_reject("expression", "%s with an interval field at its minimum", format_procedure(funcid));
+		write_int_const(ctx->w, INT4OID, minus ? -(int64) iv->month : iv->month);
+		write_int_const(ctx->w, INT4OID, minus ? -(int64) iv->day : iv->day);
+		write_int_const(ctx->w, INT8OID, minus ? -iv->time : iv->time);
+	}
+	end_call(ctx, info, resulttype, funcid);
 }
 
 /* Shared by OpExpr and FuncExpr: {"kind": "op", "fn", "args", ...} */
@@ -241,6 +380,13 @@ compile_call(PgtCompileCtx *ctx, PgtExprMode mode, Oid funcid, Oid opno,
 
 	if (info == NULL || info->nargs != list_length(args))
 		reject_function(funcid, opno);
+	if (info->cls == PGT_FN_TEXT)
+		check_timezone_free(funcid, args);
+	if (strcmp(info->fn, "timestamp_add_interval") == 0)
+	{
+		write_interval_add(ctx, info, args, funcid, resulttype, mode);
+		return;
+	}
 	if (!pgt_type_supported(resulttype))
 		pgt_reject("type", "result of %s is %s",
 				   format_procedure(funcid), format_type_be(resulttype));
@@ -261,7 +407,7 @@ compile_call(PgtCompileCtx *ctx, PgtExprMode mode, Oid funcid, Oid opno,
 	{
 		if (GetDatabaseEncoding() != PG_UTF8)
 			pgt_reject("function", "%s (text functions need a UTF8 database)", format_procedure(funcid));
-		if (strcmp(info->fn, "lower") == 0 || strcmp(info->fn, "upper") == 0)
+		if (strcmp(info->fn, "lower") == 0 || strcmp(info->fn, "upper") == 0 || is_ilike(info))
 		{
 			if (!lc_ctype_is_c(inputcollid))
 				pgt_reject("collation", "%s under a collation whose LC_CTYPE is not C (case mapping)",
@@ -283,6 +429,11 @@ compile_call(PgtCompileCtx *ctx, PgtExprMode mode, Oid funcid, Oid opno,
 			pgt_check_ordering_collation(inputcollid, what);
 	}
 
+	if (is_ilike(info))
+	{
+		write_ilike(ctx, info, args, resulttype, funcid, mode);
+		return;
+	}
 	jw_begin_object(ctx->w);
 	jw_kv_string(ctx->w, "kind", info->cls == PGT_FN_TEXT ? "func" : "op");
 	jw_kv_string(ctx->w, "fn", info->fn);
@@ -290,11 +441,7 @@ compile_call(PgtCompileCtx *ctx, PgtExprMode mode, Oid funcid, Oid opno,
 	jw_begin_array(ctx->w);
 	foreach(lc, args)
 		pgt_compile_expr(ctx, lfirst(lc), mode);
-	jw_end_array(ctx->w);
-	write_typoid(ctx->w, resulttype);
-	jw_kv_string(ctx->w, "pg_fn", info->prosrc);
-	jw_kv_int(ctx->w, "pg_oid", funcid);
-	jw_end_object(ctx->w);
+	end_call(ctx, info, resulttype, funcid);
 }
 
 static void
@@ -587,16 +734,8 @@ pgt_compile_expr(PgtCompileCtx *ctx, Node *node, PgtExprMode mode)
 		}
 	}
 
-	if (IsA(node, SubLink) && mode == PGT_EXPR_SCAN &&
-		pgt_scalar_column(ctx, (SubLink *) node) >= 0)
-	{
-		jw_begin_object(ctx->w);
-		jw_kv_string(ctx->w, "kind", "col");
-		jw_kv_int(ctx->w, "col", pgt_scalar_column(ctx, (SubLink *) node) - ctx->base);
-		write_typoid(ctx->w, exprType(node));
-		jw_end_object(ctx->w);
+	if (IsA(node, SubLink) && mode == PGT_EXPR_SCAN && pgt_write_scalar_ref(ctx, (SubLink *) node))
 		return;
-	}
 
 	switch (nodeTag(node))
 	{

@@ -33,7 +33,6 @@
 
 #include "compiler_internal.h"
 
-static bool reads_level(Node *node, int level);
 
 /* Column span [lo, hi) of the FROM row covered by a FROM item or join. */
 typedef struct Span
@@ -132,64 +131,7 @@ pgt_layout_from(PgtCompileCtx *ctx)
 	foreach(lc, jt->fromlist)
 		offset = layout_node(ctx, lfirst(lc), offset).hi;
 	ctx->items_width = offset;
-	ctx->from_width = offset + list_length(ctx->scalars);
-}
-
-/* ---------------------------------------------------------------- scalar subqueries
- *
- * An uncorrelated scalar subquery that is an aggregate without GROUP BY / HAVING always yields
- * exactly one row: it is cross-joined to the FROM row as one more column (when its value
- * changes every row of the query is re-derived — exact, and meant for small results). Other
- * scalar subqueries (which may yield zero or several rows, or are correlated) are rejected.
- */
-static bool
-collect_scalars_walker(Node *node, PgtCompileCtx *ctx)
-{
-	if (node == NULL)
-		return false;
-	if (IsA(node, SubLink) && ((SubLink *) node)->subLinkType == EXPR_SUBLINK)
-	{
-		SubLink    *sl = (SubLink *) node;
-		Query	   *sq = castNode(Query, sl->subselect);
-
-		if (!sq->hasAggs || sq->groupClause || sq->havingQual || sq->setOperations ||
-			sq->limitCount || sq->limitOffset || sq->groupingSets || sq->hasTargetSRFs ||
-			sq->hasWindowFuncs || pgt_query_width(sq) != 1)
-			pgt_reject("query construct",
-					   "scalar subqueries other than an aggregate without GROUP BY, HAVING or LIMIT");
-		if (reads_level((Node *) sq, 1))
-			pgt_reject("query construct", "correlated scalar subqueries");
-		if (!list_member_ptr(ctx->scalars, sl))
-			ctx->scalars = lappend(ctx->scalars, sl);
-		return false;
-	}
-	if (IsA(node, SubLink))
-		return false;			/* EXISTS / IN: semi joins, or rejected later */
-	return expression_tree_walker(node, collect_scalars_walker, (void *) ctx);
-}
-
-/* Collects the scalar subqueries of WHERE and (ungrouped) target list; call before layout. */
-void
-pgt_collect_scalars(PgtCompileCtx *ctx)
-{
-	(void) collect_scalars_walker(ctx->query->jointree->quals, ctx);
-	(void) collect_scalars_walker((Node *) ctx->query->targetList, ctx);
-}
-
-/* Column of a scalar subquery in the FROM row, or -1. */
-int
-pgt_scalar_column(PgtCompileCtx *ctx, SubLink *sl)
-{
-	int			i = 0;
-	ListCell   *lc;
-
-	foreach(lc, ctx->scalars)
-	{
-		if (lfirst(lc) == sl)
-			return ctx->items_width + i;
-		i++;
-	}
-	return -1;
+	ctx->from_width = offset + pgt_scalars_width(ctx);
 }
 
 static Span
@@ -237,8 +179,8 @@ within(PgtCompileCtx *ctx, Node *expr, Span s)
 }
 
 /* Types whose values the engine's join keys compare exactly as `=` does. */
-static int
-key_family(Oid typoid)
+int
+pgt_key_family(Oid typoid)
 {
 	switch (typoid)
 	{
@@ -258,6 +200,8 @@ key_family(Oid typoid)
 			return 5;
 		case FLOAT8OID:
 			return 6;
+		case TIMESTAMPTZOID:	/* an instant: compared without the TimeZone */
+			return 7;
 		default:
 			return 0;
 	}
@@ -286,9 +230,9 @@ equi_key(PgtCompileCtx *ctx, Node *conj, Span left, Span right, Node **lexpr, No
 		return false;
 	a = linitial(op->args);
 	b = lsecond(op->args);
-	if (key_family(exprType(a)) == 0 || key_family(exprType(a)) != key_family(exprType(b)))
+	if (pgt_key_family(exprType(a)) == 0 || pgt_key_family(exprType(a)) != pgt_key_family(exprType(b)))
 		return false;
-	if (key_family(exprType(a)) == 2)
+	if (pgt_key_family(exprType(a)) == 2)
 		pgt_check_equality_collation(op->inputcollid, "join condition");
 	if (within(ctx, a, left) && within(ctx, b, right))
 	{
@@ -477,343 +421,11 @@ write_chain(PgtCompileCtx *ctx, List *items, int k, List **where)
 	write_join(ctx, "inner", &l, list_nth(items, k), left, right, mine);
 }
 
-/* ---------------------------------------------------------------- semi / anti joins
- *
- * Top-level WHERE conjuncts [NOT] EXISTS (SELECT …) and x [NOT] IN (SELECT …) become semi and
- * anti joins wrapped around the joins of the FROM clause (their output is the FROM row, so
- * the rest of the query reads it unchanged):
- *   EXISTS      → semi, NOT EXISTS → anti: the subquery's FROM (filtered by its own WHERE
- *                 conjuncts) on the right; the conjuncts of its WHERE that read the outer
- *                 query become the join's keys (equalities) and residual condition.
- *   x IN (S)    → semi, x NOT IN (S) → anti_null_aware (NULLs exactly as PostgreSQL): S
- *                 uncorrelated, any supported query with one output column; key x = S's column.
- */
-typedef struct LevelWalk
-{
-	int			level;
-} LevelWalk;
-
-static bool
-reads_level_walker(Node *node, LevelWalk *lw)
-{
-	if (node == NULL)
-		return false;
-	if (IsA(node, Var))
-		return ((Var *) node)->varlevelsup == (Index) lw->level;
-	if (IsA(node, Query))
-	{
-		bool		r;
-
-		lw->level++;
-		r = query_tree_walker((Query *) node, reads_level_walker, (void *) lw, 0);
-		lw->level--;
-		return r;
-	}
-	return expression_tree_walker(node, reads_level_walker, (void *) lw);
-}
-
-/* Whether `node` (inside a subquery) reads the query `level` levels up. */
-static bool
-reads_level(Node *node, int level)
-{
-	LevelWalk	lw = {level};
-
-	if (node != NULL && IsA(node, Query))	/* its own Vars are level 0 */
-		return query_tree_walker((Query *) node, reads_level_walker, (void *) &lw, 0);
-	return reads_level_walker(node, &lw);
-}
-
-static SubLink *
-semi_sublink(Node *conj, bool *negated)
-{
-	*negated = false;
-	if (IsA(conj, BoolExpr) && ((BoolExpr *) conj)->boolop == NOT_EXPR)
-	{
-		*negated = true;
-		conj = linitial(((BoolExpr *) conj)->args);
-	}
-	if (IsA(conj, SubLink) &&
-		(((SubLink *) conj)->subLinkType == EXISTS_SUBLINK ||
-		 ((SubLink *) conj)->subLinkType == ANY_SUBLINK))
-		return (SubLink *) conj;
-	return NULL;
-}
-
-static void
-check_exists_subquery(Query *sq)
-{
-	if (sq->setOperations || sq->hasAggs || sq->groupClause || sq->havingQual ||
-		sq->hasWindowFuncs || sq->limitCount || sq->limitOffset || sq->cteList ||
-		sq->hasTargetSRFs || sq->hasSubLinks || sq->groupingSets)
-		pgt_reject("query construct",
-				   "EXISTS subqueries with aggregates, grouping, set operations, LIMIT, WITH or nested subqueries");
-	if (reads_level((Node *) sq->jointree->fromlist, 1))
-		pgt_reject("query construct", "correlated references outside the WHERE clause of an EXISTS subquery");
-	if (reads_level((Node *) sq, 2))
-		pgt_reject("query construct", "outer references more than one query level up");
-}
-
-static void write_semis(PgtCompileCtx *ctx, List *sublinks, int k, List **where);
-
-/* The left input of a semi join: the FROM tree (with its joins) or the semi joins below it. */
-/* The FROM items' joins cross-joined with scalar subqueries 0..n-1. */
-static void
-write_scalars(PgtCompileCtx *ctx, int n, List **where)
-{
-	JsonWriter *w = ctx->w;
-	SubLink    *sl;
-
-	if (n == 0)
-	{
-		write_chain(ctx, ctx->query->jointree->fromlist,
-					list_length(ctx->query->jointree->fromlist) - 1, where);
-		return;
-	}
-	sl = list_nth(ctx->scalars, n - 1);
-	jw_begin_object(w);
-	jw_kv_string(w, "op", "join");
-	jw_kv_string(w, "kind", "inner");
-	jw_key(w, "left");
-	write_scalars(ctx, n - 1, where);
-	jw_key(w, "right");
-	(void) pgt_write_query_op(ctx->plan, castNode(Query, sl->subselect));
-	jw_key(w, "left_keys");
-	jw_begin_array(w);
-	jw_end_array(w);
-	jw_key(w, "right_keys");
-	jw_begin_array(w);
-	jw_end_array(w);
-	jw_key(w, "residual");
-	jw_null(w);
-	jw_end_object(w);
-}
-
-static void
-write_semi_left(PgtCompileCtx *ctx, List *sublinks, int k, List **where)
-{
-	if (k == 0)
-		write_scalars(ctx, list_length(ctx->scalars), where);
-	else
-		write_semis(ctx, sublinks, k, where);
-}
-
-static void
-write_exists(PgtCompileCtx *ctx, Query *sq, bool negated, List *sublinks, int k, List **where)
-{
-	PgtCompileCtx sctx;
-	JsonWriter *w = ctx->w;
-	int			nrt = list_length(sq->rtable) + 1;
-	List	   *inner = NIL,
-			   *lkeys = NIL,
-			   *rkeys = NIL,
-			   *residual = NIL;
-	List	   *conjs;
-	ListCell   *lc;
-	Span		left = {0, ctx->from_width};
-
-	check_exists_subquery(sq);
-	sq->jointree = (FromExpr *) flatten_join_alias_vars(sq, (Node *) sq->jointree);
-	memset(&sctx, 0, sizeof(sctx));
-	sctx.plan = ctx->plan;
-	sctx.query = sq;
-	sctx.w = w;
-	sctx.rt_offset = palloc0(sizeof(int) * nrt);
-	sctx.rt_width = palloc0(sizeof(int) * nrt);
-	sctx.outer = ctx;
-	ctx->plan->query_stack = lcons(sq, ctx->plan->query_stack);
-	pgt_layout_from(&sctx);
-
-	conjs = make_ands_implicit((Expr *) sq->jointree->quals);
-	foreach(lc, conjs)
-	{
-		Node	   *c = lfirst(lc);
-		Node	   *a,
-				   *b;
-
-		if (!reads_level(c, 1))
-		{
-			inner = lappend(inner, c);
-			continue;
-		}
-		/* outer side = only level-1 Vars, inner side = only level-0 Vars */
-		if (IsA(c, OpExpr) && list_length(((OpExpr *) c)->args) == 2)
-		{
-			a = linitial(((OpExpr *) c)->args);
-			b = lsecond(((OpExpr *) c)->args);
-			set_opfuncid((OpExpr *) c);
-			if (pgt_lookup_function(((OpExpr *) c)->opfuncid) &&
-				strcmp(pgt_lookup_function(((OpExpr *) c)->opfuncid)->fn, "eq") == 0 &&
-				key_family(exprType(a)) != 0 && key_family(exprType(a)) == key_family(exprType(b)))
-			{
-				if (key_family(exprType(a)) == 2)
-					pgt_check_equality_collation(((OpExpr *) c)->inputcollid, "EXISTS condition");
-				if (reads_level(b, 1) && !reads_level(b, 0) && !reads_level(a, 1) && reads_level(a, 0))
-				{
-					Node	   *t = a;
-
-					a = b;
-					b = t;
-				}
-				if (reads_level(a, 1) && !reads_level(a, 0) && !reads_level(b, 1) && reads_level(b, 0))
-				{
-					lkeys = lappend(lkeys, a);
-					rkeys = lappend(rkeys, b);
-					continue;
-				}
-			}
-		}
-		residual = lappend(residual, c);
-	}
-
-	jw_begin_object(w);
-	jw_kv_string(w, "op", "join");
-	jw_kv_string(w, "kind", negated ? "anti" : "semi");
-	jw_key(w, "left");
-	write_semi_left(ctx, sublinks, k - 1, where);
-	jw_key(w, "right");
-	pgt_write_from_where(&sctx, inner);
-	jw_key(w, "left_keys");
-	jw_begin_array(w);
-	foreach(lc, lkeys)
-		pgt_compile_expr(&sctx, lfirst(lc), PGT_EXPR_SCAN);	/* level-1 Vars: outer row */
-	jw_end_array(w);
-	jw_key(w, "right_keys");
-	jw_begin_array(w);
-	foreach(lc, rkeys)
-		pgt_compile_expr(&sctx, lfirst(lc), PGT_EXPR_SCAN);
-	jw_end_array(w);
-	jw_key(w, "residual");
-	if (residual == NIL)
-		jw_null(w);
-	else
-	{
-		sctx.base = -left.hi;	/* inner columns follow the outer row */
-		pgt_compile_expr(&sctx, (Node *) make_ands_explicit(residual), PGT_EXPR_SCAN);
-		sctx.base = 0;
-	}
-	jw_end_object(w);
-	ctx->plan->query_stack = list_delete_first(ctx->plan->query_stack);
-}
-
-static void
-write_in(PgtCompileCtx *ctx, SubLink *sl, bool negated, List *sublinks, int k, List **where)
-{
-	Query	   *sq = castNode(Query, sl->subselect);
-	JsonWriter *w = ctx->w;
-	OpExpr	   *op;
-	Node	   *x;
-	const PgtFnInfo *info;
-	TargetEntry *tle;
-
-	if (!IsA(sl->testexpr, OpExpr) || list_length(((OpExpr *) sl->testexpr)->args) != 2)
-		pgt_reject("query construct", "IN / NOT IN subqueries over several columns");
-	op = (OpExpr *) sl->testexpr;
-	if (!IsA(lsecond(op->args), Param))
-		pgt_reject("query construct", "IN / NOT IN subqueries with a converted column");
-	x = linitial(op->args);
-	set_opfuncid(op);
-	info = pgt_lookup_function(op->opfuncid);
-	if (info == NULL || strcmp(info->fn, "eq") != 0 ||
-		key_family(exprType(x)) == 0 ||
-		key_family(exprType(x)) != key_family(exprType(lsecond(op->args))))
-		pgt_reject("query construct", "IN / NOT IN comparing %s with %s",
-				   format_type_be(exprType(x)), format_type_be(exprType(lsecond(op->args))));
-	if (key_family(exprType(x)) == 2)
-		pgt_check_equality_collation(op->inputcollid, "IN subquery");
-	if (reads_level((Node *) sq, 1))
-		pgt_reject("query construct", "correlated IN / NOT IN subqueries (use EXISTS)");
-	tle = linitial_node(TargetEntry, sq->targetList);
-
-	jw_begin_object(w);
-	jw_kv_string(w, "op", "join");
-	jw_kv_string(w, "kind", negated ? "anti_null_aware" : "semi");
-	jw_key(w, "left");
-	write_semi_left(ctx, sublinks, k - 1, where);
-	jw_key(w, "right");
-	(void) pgt_write_query_op(ctx->plan, sq);
-	jw_key(w, "left_keys");
-	jw_begin_array(w);
-	pgt_compile_expr(ctx, x, PGT_EXPR_SCAN);
-	jw_end_array(w);
-	jw_key(w, "right_keys");
-	jw_begin_array(w);
-	jw_begin_object(w);
-	jw_kv_string(w, "kind", "col");
-	jw_kv_int(w, "col", 0);
-	jw_kv_int(w, "typoid", exprType((Node *) tle->expr));
-	jw_end_object(w);
-	jw_end_array(w);
-	jw_key(w, "residual");
-	jw_null(w);
-	jw_end_object(w);
-}
-
-/* Semi joins 0..k-1 wrapped around the FROM tree, the k-th outermost. */
-static void
-write_semis(PgtCompileCtx *ctx, List *sublinks, int k, List **where)
-{
-	bool		negated;
-	SubLink    *sl = semi_sublink(list_nth(sublinks, k - 1), &negated);
-
-	if (sl->subLinkType == EXISTS_SUBLINK)
-		write_exists(ctx, castNode(Query, sl->subselect), negated, sublinks, k, where);
-	else
-		write_in(ctx, sl, negated, sublinks, k, where);
-}
-
-/*
- * Writes the FROM tree with the given WHERE conjuncts: filter(semi joins(joins)) where the
- * filter holds the conjuncts not used as join keys or semi joins (omitted when none).
- */
+/* The FROM items joined (JOIN trees, comma items left-deep); takes WHERE equalities between
+ * comma items out of *where as join keys. */
 void
-pgt_write_from_where(PgtCompileCtx *ctx, List *conjuncts)
+pgt_write_from_items(PgtCompileCtx *ctx, List **where)
 {
-	List	   *where = NIL;
-	List	   *sublinks = NIL;
-	JsonWriter *w = ctx->w;
-	StringInfoData saved;
-	JsonWriter	inner;
-	JsonWriter *plan_w = ctx->plan->w;
-	ListCell   *lc;
-
-	foreach(lc, conjuncts)
-	{
-		bool		negated;
-
-		if (semi_sublink(lfirst(lc), &negated))
-			sublinks = lappend(sublinks, lfirst(lc));
-		else
-			where = lappend(where, lfirst(lc));
-	}
-
-	/*
-	 * The filter wraps the joins but its predicate depends on which conjuncts
-	 * the joins took: write the joins into a side buffer first.
-	 */
-	initStringInfo(&saved);
-	jw_init(&inner, &saved);
-	ctx->w = &inner;
-	ctx->plan->w = &inner;		/* subqueries in FROM write through the plan */
-	write_semi_left(ctx, sublinks, list_length(sublinks), &where);
-	ctx->w = w;
-	ctx->plan->w = plan_w;
-	if (where == NIL)
-	{
-		jw_raw(w, saved.data);
-		return;
-	}
-	jw_begin_object(w);
-	jw_kv_string(w, "op", "filter");
-	jw_key(w, "input");
-	jw_raw(w, saved.data);
-	jw_key(w, "predicate");
-	pgt_compile_expr(ctx, (Node *) make_ands_explicit(where), PGT_EXPR_SCAN);
-	jw_end_object(w);
-}
-
-/* The FROM tree with the query's WHERE clause. */
-void
-pgt_write_from(PgtCompileCtx *ctx)
-{
-	pgt_write_from_where(ctx, make_ands_implicit((Expr *) ctx->query->jointree->quals));
+	write_chain(ctx, ctx->query->jointree->fromlist,
+				list_length(ctx->query->jointree->fromlist) - 1, where);
 }

@@ -83,17 +83,27 @@ static const PgtFnInfo pgt_functions[] = {
 	K("i2tod"), K("i4tod"), K("i8tod"), K("dtoi2"), K("dtoi4"), K("dtoi8"),
 	K("numeric_float8"), K("float8_numeric"),
 
-	/* text functions (UTF8 database; lower/upper under ctype C) and LIKE */
+	/* text functions (UTF8 database; lower/upper/ILIKE under ctype C) and LIKE */
 	TX("textlen", "length", 1), TX("text_substr", "substr", 3),
 	TX("text_substr_no_len", "substr", 2), TX("textcat", "concat", 2),
 	TX("lower", "lower", 1), TX("upper", "upper", 1),
 	TX("btrim1", "btrim", 1), TX("ltrim1", "ltrim", 1), TX("rtrim1", "rtrim", 1),
 	TX("textlike", "like", 2), TX("textnlike", "not_like", 2),
+	TX("texticlike", "ilike", 2), TX("texticnlike", "not_ilike", 2),
 
 	/* date/time: EXTRACT from date/timestamp, date_trunc on timestamp, date ± integer */
 	TX("extract_date", "extract", 2), TX("extract_timestamp", "extract", 2),
 	TX("timestamp_trunc", "date_trunc", 2),
 	TX("date_pli", "date_add_days", 2), TX("date_mii", "date_sub_days", 2),
+	/* timestamp|date ± a constant interval (compile_expr.c: write_interval_add) */
+	TX("timestamp_pl_interval", "timestamp_add_interval", 2),
+	TX("timestamp_mi_interval", "timestamp_add_interval", 2),
+	TX("date_pl_interval", "timestamp_add_interval", 2),
+	TX("date_mi_interval", "timestamp_add_interval", 2),
+	/* timestamptz: only under a session TimeZone that is UTC (compile_expr.c) */
+	TX("extract_timestamptz", "extract", 2), TX("timestamptz_trunc", "date_trunc", 2),
+	TX("timestamptz_pl_interval", "timestamp_add_interval", 2),
+	TX("timestamptz_mi_interval", "timestamp_add_interval", 2),
 };
 
 /*

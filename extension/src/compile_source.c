@@ -25,6 +25,7 @@
 #include "utils/relcache.h"
 #include "utils/syscache.h"
 
+#include "catalog.h"
 #include "compiler_internal.h"
 
 const char *
@@ -187,6 +188,8 @@ pgt_add_source(PgtPlanCtx *plan, RangeTblEntry *rte)
 	src->key_attnums = source_key(rel, src->qualified_name);
 	src->natts = live_natts(rel);
 	relation_close(rel, NoLock);
+	/* A stream table's storage: an ordinary table whose merges arrive through the WAL. */
+	src->stream_table_id = pgt_catalog_stream_table_id(rte->relid);
 
 	plan->sources = lappend(plan->sources, src);
 	return list_length(plan->sources) - 1;
@@ -204,6 +207,8 @@ pgt_write_source(JsonWriter *w, PgtSourceInfo *src)
 	jw_kv_int(w, "relid", src->relid);
 	jw_kv_string(w, "schema", src->schema);
 	jw_kv_string(w, "name", src->relname);
+	if (src->stream_table_id != 0)
+		jw_kv_int(w, "stream_table_id", src->stream_table_id);
 	jw_key(w, "key");
 	jw_begin_array(w);
 	foreach(lc, src->key_attnums)

@@ -11,10 +11,13 @@
  */
 #include "postgres.h"
 
+#include <gnu/libc-version.h>
+
 #include "catalog/pg_collation.h"
 #include "catalog/pg_database.h"
 #include "catalog/pg_type.h"
 #include "lib/stringinfo.h"
+#include "mb/pg_wchar.h"
 #include "miscadmin.h"
 #include "utils/builtins.h"
 #include "utils/lsyscache.h"
@@ -62,6 +65,7 @@ pgt_type_supported(Oid typoid)
 		case VARCHAROID:
 		case DATEOID:
 		case TIMESTAMPOID:
+		case TIMESTAMPTZOID:
 			return true;
 		default:
 			return false;
@@ -106,21 +110,78 @@ collation_display_name(Oid collid)
 }
 
 /*
+ * glibc's C.UTF-8 locale (glibc 2.35 and later: this server process's
+ * gnu_get_libc_version(); PostgreSQL records no collversion for C.* locales)
+ * collates by code point, and PostgreSQL breaks strcoll ties with strcmp: for
+ * valid UTF-8 (a UTF8 database) that is exactly byte order, which the engine
+ * reproduces.
+ */
+static bool
+libc_codepoint_collation(char provider, const char *collate)
+{
+	const char *version = gnu_get_libc_version();
+	int			major = 0,
+				minor = 0;
+
+	if (provider != COLLPROVIDER_LIBC || collate == NULL || GetDatabaseEncoding() != PG_UTF8)
+		return false;
+	if (pg_strcasecmp(collate, "C.UTF-8") != 0 && pg_strcasecmp(collate, "C.utf8") != 0)
+		return false;
+	if (sscanf(version, "%d.%d", &major, &minor) != 2)
+		return false;
+	return major > 2 || (major == 2 && minor >= 35);
+}
+
+static bool
+collation_is_codepoint(Oid collid)
+{
+	HeapTuple	tup;
+	bool		isnull;
+	Datum		d;
+	char	   *collate = NULL;
+	char		provider;
+
+	if (collid == DEFAULT_COLLATION_OID)
+	{
+		tup = SearchSysCache1(DATABASEOID, ObjectIdGetDatum(MyDatabaseId));
+		if (!HeapTupleIsValid(tup))
+			return false;
+		provider = ((Form_pg_database) GETSTRUCT(tup))->datlocprovider;
+		d = SysCacheGetAttr(DATABASEOID, tup, Anum_pg_database_datcollate, &isnull);
+		collate = isnull ? NULL : TextDatumGetCString(d);
+	}
+	else
+	{
+		tup = SearchSysCache1(COLLOID, ObjectIdGetDatum(collid));
+		if (!HeapTupleIsValid(tup))
+			return false;
+		provider = ((Form_pg_collation) GETSTRUCT(tup))->collprovider;
+		d = SysCacheGetAttr(COLLOID, tup, Anum_pg_collation_collcollate, &isnull);
+		collate = isnull ? NULL : TextDatumGetCString(d);
+	}
+	ReleaseSysCache(tup);
+	return libc_codepoint_collation(provider, collate);
+}
+
+/*
  * Ordering of text (<, <=, >, >=, MIN, MAX): byte order only, i.e. the "C"
- * collation or a database default collation that is C.
+ * collation, a database default collation that is C, or glibc's C.UTF-8
+ * (code point order, see above). Other collations would need the server's
+ * exact collation library, locale data and version in the engine: rejected.
  */
 void
 pgt_check_ordering_collation(Oid collid, const char *what)
 {
 	if (!OidIsValid(collid))
 		return;					/* not a collatable comparison */
-	if (lc_collate_is_c(collid))
+	if (lc_collate_is_c(collid) || collation_is_codepoint(collid))
 		return;
 	ereport(ERROR,
 			(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
 			 errmsg("collation not supported in stream tables: %s uses collation %s",
 					what, collation_display_name(collid)),
-			 errdetail("Text ordering in stream tables is byte order (collation \"C\")."),
+			 errdetail("Text ordering in stream tables is byte order (collation \"C\", or glibc 2.35+ \"C.utf8\"); "
+					   "other collations are not reproduced by the engine."),
 			 errhint("Add COLLATE \"C\" to the comparison, or use a database whose default collation is C.")));
 }
 

@@ -44,6 +44,7 @@ typedef struct PgtSourceInfo
 	char	   *qualified_name; /* quoted schema.table */
 	List	   *key_attnums;	/* integer list: primary key / replica identity */
 	int			natts;			/* largest live attnum: width of its scan rows */
+	int64		stream_table_id;	/* the source is this stream table's storage (0: none) */
 } PgtSourceInfo;
 
 typedef struct PgtCompiledQuery

@@ -74,9 +74,15 @@ extern int	pgt_query_width(Query *q);
 
 /* compile_from.c */
 extern void pgt_layout_from(PgtCompileCtx *ctx);
+extern void pgt_write_from_items(PgtCompileCtx *ctx, List **where);
+extern int	pgt_key_family(Oid typoid);
+
+/* compile_sublink.c */
 extern void pgt_write_from(PgtCompileCtx *ctx);
 extern void pgt_collect_scalars(PgtCompileCtx *ctx);
 extern int	pgt_scalar_column(PgtCompileCtx *ctx, SubLink *sl);
+extern int	pgt_scalars_width(PgtCompileCtx *ctx);
+extern bool pgt_write_scalar_ref(PgtCompileCtx *ctx, SubLink *sl);
 extern void pgt_write_from_where(PgtCompileCtx *ctx, List *conjuncts);
 
 /* compile_expr.c */

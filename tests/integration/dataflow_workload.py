@@ -4,13 +4,18 @@ or to ids that do not exist, primary keys changed), deletes that empty groups an
 outer-join partners, multi-statement transactions and rollbacks. No foreign-key constraints,
 so dangling references exist (outer joins see them)."""
 import random
+import threading
+import time
 
 import psycopg2
+
+from common import log
 
 DDL = [
     "CREATE TABLE customers (id int PRIMARY KEY, name text, region text, tier int)",
     "CREATE TABLE products (id int PRIMARY KEY, name text, price numeric(10,2), category text, weight float8)",
-    "CREATE TABLE orders (id int PRIMARY KEY, customer_id int, status text, total numeric(12,2), created date)",
+    "CREATE TABLE orders (id int PRIMARY KEY, customer_id int, status text, total numeric(12,2), created date, "
+    "shipped_at timestamptz)",
     "CREATE TABLE order_lines (order_id int, line int, product_id int, qty int, PRIMARY KEY (order_id, line))",
 ]
 REGIONS = ["eu", "us", "apac", None]
@@ -40,7 +45,8 @@ class RelatedWorkload:
 
     def _customer(self, i):
         r = self.rng
-        name = r.choice([f"cust{r.randrange(50)}", f"cust{r.randrange(50)}", " Ünï cust ", "a_b%c", "", "z"])
+        name = r.choice([f"cust{r.randrange(50)}", f"cust{r.randrange(50)}", " Ünï cust ", "a_b%c", "", "z",
+                         "Éclair", "Zeta", "éa"])
         return (i, self._maybe(name), self._maybe(r.choice(REGIONS[:3]), 0.15),
                 self._maybe(r.randrange(1, 4)))
 
@@ -54,7 +60,16 @@ class RelatedWorkload:
         r = self.rng
         n = self.sizes["customers"]
         return (i, self._maybe(r.randrange(1, n + 5), 0.1), self._maybe(r.choice(STATUSES[:4])),
-                self._maybe(r.randrange(0, 50000) / 100), f"2024-0{r.randrange(1, 10)}-1{r.randrange(0, 10)}")
+                self._maybe(r.randrange(0, 50000) / 100), f"2024-0{r.randrange(1, 10)}-1{r.randrange(0, 10)}",
+                self._shipped())
+
+    def _shipped(self):
+        """A timestamptz (NULL, infinite, month ends, leap days, fractions, other offsets)."""
+        r = self.rng
+        return self._maybe(r.choice([
+            f"2024-0{r.randrange(1, 10)}-{r.randrange(10, 29)} {r.randrange(24)}:{r.randrange(60)}:0{r.randrange(10)}+00",
+            f"2024-01-31 23:{r.randrange(60)}:00.5+00", "2024-02-29 12:00:00-05", "2023-12-31 23:59:59.999999+00",
+            "infinity", "-infinity", f"2024-03-31 0{r.randrange(10)}:00:00+02"]), 0.15)
 
     def _line(self, o, line):
         r = self.rng
@@ -67,7 +82,7 @@ class RelatedWorkload:
             for i in range(1, self.sizes["products"] + 1):
                 cur.execute("INSERT INTO products VALUES (%s,%s,%s,%s,%s)", self._product(i))
             for i in range(1, self.sizes["orders"] + 1):
-                cur.execute("INSERT INTO orders VALUES (%s,%s,%s,%s,%s)", self._order(i))
+                cur.execute("INSERT INTO orders VALUES (%s,%s,%s,%s,%s,%s)", self._order(i))
                 for line in range(1, self.rng.randrange(1, 4) + 1):
                     cur.execute("INSERT INTO order_lines VALUES (%s,%s,%s,%s)", self._line(i, line))
         self.conn.commit()
@@ -102,15 +117,16 @@ class RelatedWorkload:
                         self._product(r.randrange(1, 30)))
         elif k in (6, 7):   # orders: new ones with lines
             i = r.randrange(1, 400)
-            cur.execute("INSERT INTO orders VALUES (%s,%s,%s,%s,%s) ON CONFLICT DO NOTHING", self._order(i))
+            cur.execute("INSERT INTO orders VALUES (%s,%s,%s,%s,%s,%s) ON CONFLICT DO NOTHING", self._order(i))
             for line in range(1, r.randrange(0, 4) + 1):
                 cur.execute("INSERT INTO order_lines VALUES (%s,%s,%s,%s) ON CONFLICT DO NOTHING", self._line(i, line))
         elif k == 8:   # foreign key moves, to NULL or to a missing customer too
             cur.execute("UPDATE orders SET customer_id = %s WHERE id = %s",
                         (self._maybe(r.randrange(1, 70), 0.2), r.randrange(1, 400)))
         elif k == 9:
-            cur.execute("UPDATE orders SET status = %s, total = %s WHERE id = %s",
-                        (r.choice(STATUSES), self._maybe(r.randrange(0, 50000) / 100), r.randrange(1, 400)))
+            cur.execute("UPDATE orders SET status = %s, total = %s, shipped_at = %s WHERE id = %s",
+                        (r.choice(STATUSES), self._maybe(r.randrange(0, 50000) / 100), self._shipped(),
+                         r.randrange(1, 400)))
         elif k == 10:  # delete an order and its lines: groups empty
             o = r.randrange(1, 400)
             cur.execute("DELETE FROM order_lines WHERE order_id = %s", (o,))
@@ -147,3 +163,35 @@ class RelatedWorkload:
 
 def make_dsn_workload(dsn, seed, **kw):
     return RelatedWorkload(dsn, seed, **kw)
+
+
+def kill_under_load(h, rng, kills: int):
+    """SIGKILL the engine `kills` times at random points while a throttled workload runs (the
+    point is crashing mid-stream, not load), restarting it each time."""
+    stop = threading.Event()
+    errors = []
+
+    def load():
+        try:
+            w = RelatedWorkload(h.cluster.primary_dsn, seed=h.seed + 7)
+            while not stop.is_set():
+                w.run(3)
+                time.sleep(0.2)
+            w.close()
+        except Exception as e:  # noqa: BLE001
+            errors.append(e)
+
+    t = threading.Thread(target=load)
+    t.start()
+    try:
+        for k in range(kills):
+            time.sleep(rng.uniform(0.3, 2.5))
+            h.kill_engine()
+            log(f"kill -9 #{k + 1}")
+            time.sleep(rng.uniform(0.0, 0.5))
+            h.start_engine()
+    finally:
+        stop.set()
+        t.join()
+    if errors:
+        raise errors[0]

@@ -1,17 +1,15 @@
 """Dataflow oracle test (issue 9): stream tables with joins (inner over four tables, LEFT,
 RIGHT, FULL, self, comma and CROSS joins), [NOT] EXISTS and [NOT] IN subqueries (NOT IN with
-NULLs), DISTINCT, UNION [ALL], HAVING, subqueries in FROM and WITH over four related tables, maintained under a randomized workload with key updates on both
+NULLs; correlated IN), ILIKE, DISTINCT, UNION [ALL], HAVING, subqueries in FROM and WITH over four related tables, maintained under a randomized workload with key updates on both
 sides of joins, NULL and dangling foreign keys, deletes that empty groups and outer-join
 partners. After every catch-up each stream table must equal its query re-run (two-way EXCEPT
 ALL). Then the engine is killed with SIGKILL at random points under load and restarted; nothing
 may be lost or applied twice. A stream table created over sources that are already mirrored is
 bootstrapped from the shared mirrors (no new snapshot), checked the same way."""
 import random
-import threading
-import time
 
 from common import Harness, log
-from dataflow_workload import RelatedWorkload
+from dataflow_workload import RelatedWorkload, kill_under_load
 import streams
 
 DATAFLOW = [
@@ -71,6 +69,57 @@ DATAFLOW = [
     ("public.df_except", "SELECT region FROM customers EXCEPT SELECT status FROM orders"),
     ("public.df_not_in_nullable_x", "SELECT o.id FROM orders o WHERE o.customer_id NOT IN "
                                     "(SELECT id FROM customers WHERE region = 'apac')"),
+    # correlated IN: a semi join keyed by the IN column and the correlation (NULL tier / qty: no match)
+    ("public.df_in_corr", "SELECT c.id, c.tier FROM customers c WHERE c.tier IN (SELECT l.qty FROM order_lines l "
+                          "JOIN orders o ON o.id = l.order_id WHERE o.customer_id = c.id AND o.status <> 'new')"),
+    # correlated NOT IN / <> ALL: NULL x, NULL y and empty correlated sets exactly as PostgreSQL
+    ("public.df_not_in_corr", "SELECT c.id, c.tier FROM customers c WHERE c.tier NOT IN (SELECT l.qty FROM order_lines l "
+                              "JOIN orders o ON o.id = l.order_id WHERE o.customer_id = c.id)"),
+    ("public.df_all_corr", "SELECT o.id FROM orders o WHERE o.customer_id % 4 <> ALL "
+                           "(SELECT c.tier FROM customers c WHERE c.id % 7 = o.id % 7)"),
+    # correlated IN whose correlation is not an equality (the join's residual)
+    ("public.df_in_corr_residual", "SELECT o.id FROM orders o WHERE o.customer_id IN "
+                                   "(SELECT c.id FROM customers c WHERE c.tier > o.id % 3)"),
+    # timestamp/date ± constant interval; timestamptz (TimeZone UTC) in projections, comparisons,
+    # EXTRACT, date_trunc, ± interval, MIN/MAX and GROUP BY
+    ("public.df_interval", "SELECT o.id, o.created + interval '1 month' AS next_month, "
+                           "o.created - interval '1 day 2 hours' AS before, o.created::timestamp + interval '-13 mons 36:00' AS t2, "
+                           "o.shipped_at, o.shipped_at + interval '1 mon 1 day 00:00:00.5' AS ship_later, "
+                           "o.shipped_at - interval '31 days' AS ship_before, date_trunc('day', o.shipped_at) AS ship_day, "
+                           "extract(hour from o.shipped_at) AS ship_hour, extract(dow from o.shipped_at) AS ship_dow "
+                           "FROM orders o WHERE o.shipped_at > timestamptz '2024-03-01 00:00+01' OR o.shipped_at IS NULL"),
+    ("public.df_tstz_agg", "SELECT date_trunc('month', o.shipped_at) AS m, min(o.shipped_at) AS first_ship, "
+                           "max(o.shipped_at) AS last_ship, count(*) AS n FROM orders o GROUP BY 1"),
+    # correlated scalar subqueries (one aggregate, equality correlation): LEFT JOIN to the grouped
+    # aggregate; count of no rows = 0, sum/max of no rows = NULL; NULL keys match nothing
+    ("public.df_scalar_corr", "SELECT c.id, (SELECT count(*) FROM orders o WHERE o.customer_id = c.id "
+                              "AND o.status <> 'cancelled') AS n, (SELECT sum(o.total) FROM orders o "
+                              "WHERE o.customer_id = c.id) AS spent, (SELECT max(l.qty) FROM order_lines l "
+                              "JOIN orders o ON o.id = l.order_id WHERE o.customer_id = c.id) AS max_qty "
+                              "FROM customers c WHERE (SELECT count(DISTINCT o.status) FROM orders o "
+                              "WHERE o.customer_id = c.tier) < 3"),
+    # EXISTS under OR and in the select list (count per correlation key > 0), uncorrelated too
+    ("public.df_exists_or", "SELECT c.id, EXISTS (SELECT 1 FROM order_lines l WHERE l.qty > 8) AS big_line, "
+                            "NOT EXISTS (SELECT 1 FROM orders o WHERE o.customer_id = c.id) AS idle FROM customers c "
+                            "WHERE c.region = 'eu' OR EXISTS (SELECT 1 FROM orders o JOIN order_lines l "
+                            "ON l.order_id = o.id WHERE o.customer_id = c.id AND l.qty > 5) "
+                            "OR NOT EXISTS (SELECT 1 FROM orders o WHERE o.customer_id = c.tier AND o.status = 'paid')"),
+    # IN under OR (positive position): "some correlated row has y = x"; NULL x / y never match
+    ("public.df_in_or", "SELECT o.id, o.status FROM orders o WHERE o.status = 'paid' OR o.customer_id IN "
+                        "(SELECT c.id FROM customers c WHERE c.tier = 1) OR (o.total > 300 AND o.id IN "
+                        "(SELECT l.order_id FROM order_lines l WHERE l.qty = o.customer_id % 10))"),
+    # x <> ALL (subquery) = NOT IN (NULL product ids in the subquery empty the result)
+    ("public.df_all", "SELECT p.id FROM products p WHERE p.id <> ALL (SELECT product_id FROM order_lines WHERE qty < 3)"),
+    ("public.df_all_nonnull", "SELECT p.id, p.name FROM products p WHERE p.id <> ALL "
+                              "(SELECT product_id FROM order_lines WHERE qty < 4 AND product_id IS NOT NULL)"),
+    # text ordering under glibc's C.utf8 collation (code point order = byte order), non-ASCII names
+    ("public.df_cutf8", "SELECT c.region, max(c.name COLLATE \"C.utf8\") AS last_name, "
+                        "min(c.name COLLATE \"C.utf8\") AS first_name, count(*) AS n FROM customers c "
+                        "WHERE c.name COLLATE \"C.utf8\" > 'b' OR greatest(c.name, c.region) COLLATE \"C.utf8\" < 'd' "
+                        "GROUP BY c.region"),
+    # ILIKE under LC_CTYPE C: ASCII case folding only ('Ï' does not match 'ï')
+    ("public.df_ilike", "SELECT c.id, c.name FROM customers c WHERE c.name ILIKE 'CUST1%' "
+                        "OR c.name NOT ILIKE '%Ï%' OR c.region ILIKE 'E_'"),
 ]
 LATE = ("public.df_late", "SELECT p.category, count(*) AS n, sum(l.qty) AS qty FROM order_lines l "
                           "LEFT JOIN products p ON p.id = l.product_id GROUP BY p.category")
@@ -83,6 +132,8 @@ def check(h, tables):
 def main():
     with Harness.from_argv() as h:
         rng = random.Random(h.seed)
+        # timestamptz functions are maintained under TimeZone UTC only (the oracle runs under it too)
+        h.primary_sql("ALTER DATABASE postgres SET TimeZone = 'UTC'")
         wl = RelatedWorkload(h.cluster.primary_dsn, seed=h.seed)
         wl.create()
         wl.load()
@@ -104,33 +155,7 @@ def main():
                 raise AssertionError("df_late was not bootstrapped from the shared source mirrors")
 
         # kill -9 at random points under load.
-        stop = threading.Event()
-        errors = []
-
-        def load():
-            try:
-                w = RelatedWorkload(h.cluster.primary_dsn, seed=h.seed + 7)
-                while not stop.is_set():   # throttled: the point is crashing mid-stream, not load
-                    w.run(3)
-                    time.sleep(0.2)
-                w.close()
-            except Exception as e:  # noqa: BLE001
-                errors.append(e)
-
-        t = threading.Thread(target=load)
-        t.start()
-        try:
-            for k in range(4):
-                time.sleep(rng.uniform(0.3, 2.5))
-                h.kill_engine()
-                log(f"kill -9 #{k + 1}")
-                time.sleep(rng.uniform(0.0, 0.5))
-                h.start_engine()
-        finally:
-            stop.set()
-            t.join()
-        if errors:
-            raise errors[0]
+        kill_under_load(h, rng, kills=4)
         check(h, DATAFLOW + [LATE])
         wl.run(30)
         check(h, DATAFLOW + [LATE])

@@ -17,7 +17,10 @@ REJECTED = [
     ("SELECT id FROM src UNION SELECT id::bigint FROM src", "0A000", "different types"),
     ("SELECT id, row_number() OVER () FROM src", "0A000", "window"),
     ("SELECT string_agg(cat, ',') FROM src", "0A000", "string_agg"),
-    ("SELECT id FROM src a WHERE id IN (SELECT id FROM src b WHERE b.grp = a.grp)", "0A000", "correlated"),
+    ("SELECT id FROM src a WHERE NOT (id = 1 OR id IN (SELECT id FROM src b WHERE b.grp = a.grp))", "0A000",
+     "IN only in WHERE under AND/OR"),
+    ("SELECT id FROM src a WHERE EXISTS (SELECT 1 FROM src b WHERE b.grp = a.grp) OR id = 1 AND "
+     "EXISTS (SELECT 1 FROM src c WHERE c.grp < a.grp)", "0A000", "correlated"),
     ("SELECT id, (SELECT id FROM src b WHERE b.id = 1) FROM src", "0A000", "scalar subqueries"),
 ]
 

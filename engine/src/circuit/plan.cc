@@ -267,6 +267,7 @@ Result<std::unique_ptr<Plan>> ParsePlan(const std::string& json_text) {
       spec.relid = s.at("relid").get<Oid>();
       spec.schema = s.at("schema").get<std::string>();
       spec.name = s.at("name").get<std::string>();
+      spec.stream_table_id = s.value("stream_table_id", int64_t{0});
       for (const auto& k : s.at("key")) spec.key_attnums.push_back(k.get<int16_t>());
       for (const auto& c : s.at("columns")) {
         SourceColumn col{c.at("attnum").get<int16_t>(), c.at("name").get<std::string>(), c.at("typoid").get<Oid>()};

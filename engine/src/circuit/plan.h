@@ -30,6 +30,9 @@ struct SourceSpec {
   std::vector<int16_t> key_attnums;
   std::vector<SourceColumn> columns;
   int natts = 0;   // max attnum: scan rows have this many values
+  // The source is the storage table of this stream table (a DAG of stream tables; 0 = a plain
+  // table). Its merges reach the engine through the WAL like any source's changes (upstreams.cc).
+  int64_t stream_table_id = 0;
 };
 
 enum class AggFn { kCountStar, kCount, kSum, kAvg, kMin, kMax };

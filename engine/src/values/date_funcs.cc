@@ -1,6 +1,7 @@
 // Date/time functions; semantics in date_funcs.h.
 #include "values/date_funcs.h"
 
+#include <algorithm>
 #include <cstdio>
 
 #include "values/datetime.h"
@@ -25,7 +26,7 @@ bool ExtractSupported(const std::string& f, TypeId type) {
   bool date_field = f == "year" || f == "month" || f == "day" || f == "quarter" || f == "dow" ||
                     f == "isodow" || f == "doy";
   if (type == TypeId::kDate) return date_field;
-  return type == TypeId::kTimestamp && (date_field || IsTimeField(f));
+  return (type == TypeId::kTimestamp || type == TypeId::kTimestamptz) && (date_field || IsTimeField(f));
 }
 
 bool DateTruncSupported(const std::string& u) {
@@ -77,7 +78,7 @@ Result<Value> DateTrunc(const std::string& u, const Value& ts) {
   else if (u == "hour") out_tod = tod / INT64_C(3600000000) * INT64_C(3600000000);
   else if (u == "minute") out_tod = tod / 60000000 * 60000000;
   else if (u == "second") out_tod = tod / 1000000 * 1000000;
-  return Value::Int(TypeId::kTimestamp, out_days * kUsecsPerDay + out_tod);
+  return Value::Int(ts.type, out_days * kUsecsPerDay + out_tod);
 }
 
 Result<Value> DateAddDays(const Value& date, int64_t n) {
@@ -85,6 +86,49 @@ Result<Value> DateAddDays(const Value& date, int64_t n) {
   int64_t r = date.i + n;
   if (r < kMinDate || r >= kEndDate) return Status::InvalidArgument("date out of range");
   return Value::Int(TypeId::kDate, r);
+}
+
+Result<Value> TimestampAddInterval(const Value& in, int64_t months, int64_t days, int64_t usecs) {
+  int64_t t = in.i;
+  if (in.type == TypeId::kDate) {
+    PGT_ASSIGN_OR_RETURN(t, DateToTimestamp(in.i));
+  }
+  const TypeId type = in.type == TypeId::kTimestamptz ? TypeId::kTimestamptz : TypeId::kTimestamp;
+  if (t == kTimestampNoBegin || t == kTimestampNoEnd) return Value::Int(type, t);
+  const Status out_of_range = Status::InvalidArgument("timestamp out of range");
+  auto split = [](int64_t ts, int64_t* day, int64_t* tod) {
+    *day = FloorDiv(ts, kUsecsPerDay);
+    *tod = ts - *day * kUsecsPerDay;
+  };
+  auto join = [&](int64_t day, int64_t tod, int64_t* ts) {
+    if (__builtin_mul_overflow(day, kUsecsPerDay, ts) || __builtin_add_overflow(*ts, tod, ts)) return false;
+    return *ts >= kMinTimestamp && *ts < kEndTimestamp;
+  };
+  int64_t day, tod;
+  if (months != 0) {
+    split(t, &day, &tod);
+    int64_t y;
+    int m, d;
+    CivilFromDays(day + 10957, &y, &m, &d);
+    int64_t mon = m + months;   // as timestamp_pl_interval normalizes tm_mon
+    if (mon > 12) {
+      y += (mon - 1) / 12;
+      mon = (mon - 1) % 12 + 1;
+    } else if (mon < 1) {
+      y += mon / 12 - 1;
+      mon = mon % 12 + 12;
+    }
+    bool leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+    static const int kDays[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+    int last = kDays[mon - 1] + (mon == 2 && leap ? 1 : 0);
+    if (!join(PgDaysFromCivil(y, static_cast<int>(mon), std::min(d, last)), tod, &t)) return out_of_range;
+  }
+  if (days != 0) {
+    split(t, &day, &tod);
+    if (!join(day + days, tod, &t)) return out_of_range;
+  }
+  if (__builtin_add_overflow(t, usecs, &t) || t < kMinTimestamp || t >= kEndTimestamp) return out_of_range;
+  return Value::Int(type, t);
 }
 
 }  // namespace pgt::values

@@ -176,12 +176,14 @@ Result<std::unique_ptr<Expr>> CompileExpr(const json& j) {
     for (size_t i = 0; i < e->args.size(); ++i) {
       TypeId t = e->args[i]->type;
       bool is_int = FamilyOf(t) == Family::kInteger, is_text = t == TypeId::kText || t == TypeId::kVarchar;
+      bool is_ts = t == TypeId::kTimestamp || t == TypeId::kTimestamptz;   // timestamptz: in UTC
       bool ok;
       switch (tf) {
         case TextFn::kSubstr: ok = i > 0 ? is_int : is_text; break;
-        case TextFn::kExtract: ok = i == 0 ? is_text : (t == TypeId::kDate || t == TypeId::kTimestamp); break;
-        case TextFn::kDateTrunc: ok = i == 0 ? is_text : t == TypeId::kTimestamp; break;
+        case TextFn::kExtract: ok = i == 0 ? is_text : (t == TypeId::kDate || is_ts); break;
+        case TextFn::kDateTrunc: ok = i == 0 ? is_text : is_ts; break;
         case TextFn::kDateAdd: case TextFn::kDateSub: ok = i == 0 ? t == TypeId::kDate : is_int; break;
+        case TextFn::kTsAddInterval: ok = i == 0 ? (t == TypeId::kDate || is_ts) : is_int; break;
         default: ok = is_text;
       }
       if (!ok) return Bad("func \"" + e->pg_fn + "\" argument " + std::to_string(i) + " of type " + TypeName(t));

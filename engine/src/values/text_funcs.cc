@@ -85,7 +85,8 @@ Result<TextFn> ParseTextFn(const std::string& name, size_t nargs) {
                            {"ltrim", TextFn::kLtrim, 1, 1},   {"rtrim", TextFn::kRtrim, 1, 1},
                            {"like", TextFn::kLike, 2, 2},     {"not_like", TextFn::kNotLike, 2, 2},
                            {"extract", TextFn::kExtract, 2, 2}, {"date_trunc", TextFn::kDateTrunc, 2, 2},
-                           {"date_add_days", TextFn::kDateAdd, 2, 2}, {"date_sub_days", TextFn::kDateSub, 2, 2}};
+                           {"date_add_days", TextFn::kDateAdd, 2, 2}, {"date_sub_days", TextFn::kDateSub, 2, 2},
+                           {"timestamp_add_interval", TextFn::kTsAddInterval, 4, 4}};
   for (const F& f : kFns) {
     if (name != f.n) continue;
     if (nargs < f.lo || nargs > f.hi) return Status::InvalidArgument("text function " + name + " with " + std::to_string(nargs) + " argument(s)");
@@ -121,6 +122,7 @@ Result<Value> EvalTextFn(TextFn fn, const std::vector<Value>& a, TypeId result) 
     case TextFn::kDateTrunc: return DateTrunc(a[0].s, a[1]);
     case TextFn::kDateAdd: return DateAddDays(a[0], a[1].i);
     case TextFn::kDateSub: return DateAddDays(a[0], -a[1].i);
+    case TextFn::kTsAddInterval: return TimestampAddInterval(a[0], a[1].i, a[2].i, a[3].i);
   }
   return Status::Internal("unknown text function");
 }

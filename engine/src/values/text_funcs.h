@@ -16,7 +16,7 @@ namespace pgt::values {
 // Also the date/time functions of date_funcs.h (extract, date_trunc, date ± days), which share
 // the "func" plan node.
 enum class TextFn : uint8_t { kLength, kSubstr, kConcat, kLower, kUpper, kBtrim, kLtrim, kRtrim, kLike, kNotLike,
-                              kExtract, kDateTrunc, kDateAdd, kDateSub };
+                              kExtract, kDateTrunc, kDateAdd, kDateSub, kTsAddInterval };
 
 // The function named `name` ("length", "substr", ...) and its argument count range.
 Result<TextFn> ParseTextFn(const std::string& name, size_t nargs);

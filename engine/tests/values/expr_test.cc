@@ -150,6 +150,20 @@ TEST(Expr, CompileErrorsNameTheOffender) {
   EXPECT_EQ(Ev(Col(3, kInt4), {Value::Int(TypeId::kInt4, 1)}), "ERROR: column 3 beyond row of 1 values");
 }
 
+// x ± constant interval: the plan's integer fields; timestamptz stays timestamptz (UTC).
+TEST(Expr, TimestampPlusIntervalFields) {
+  auto add = [](json x, const char* mon, const char* day, const char* us, int typoid) {
+    return json{{"kind", "func"}, {"fn", "timestamp_add_interval"},
+                {"args", {x, Const(kInt4, mon), Const(kInt4, day), Const(kInt8, us)}}, {"typoid", typoid}};
+  };
+  EXPECT_EQ(Ev(add(Const(kTs, "2024-01-31 10:00:00"), "1", "0", "0", kTs)), "2024-02-29 10:00:00");
+  EXPECT_EQ(Ev(add(Const(kDate, "2024-03-01"), "0", "-1", "3600000000", kTs)), "2024-02-29 01:00:00");
+  EXPECT_EQ(Ev(add(Const(1184, "2024-01-31 23:30:00+00"), "1", "1", "0", 1184)), "2024-03-01 23:30:00+00");
+  EXPECT_EQ(Ev(add(Null(kTs), "1", "0", "0", kTs)), "NULL");
+  EXPECT_EQ(Ev(add(Const(kText, "x"), "1", "0", "0", kTs)),
+            "COMPILE: expression: func \"timestamp_add_interval\" argument 0 of type text");
+}
+
 TEST(Expr, PredicateAndResultType) {
   auto e = CompileExpr(Op("gt", {Col(0, kInt4), Const(kInt4, "10")}, kBool));
   ASSERT_TRUE(e.ok());
