@@ -176,6 +176,9 @@ std::string JsonChange(const pgt::Change& c, pgt::CatalogResolver* cat, const pg
 // idle and at exit (iostream/per-line writes cost more than the decoding).
 class Output {
  public:
+  // stdio's own buffer would split each flush into three writes (fill its 4 KB, the aligned
+  // middle, the rest): this buffer is the only one.
+  Output() { std::setvbuf(stdout, nullptr, _IONBF, 0); }
   ~Output() { Flush(); }
   std::string* buf() { return &buf_; }
   bool empty() const { return buf_.empty(); }
