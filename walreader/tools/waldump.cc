@@ -14,6 +14,8 @@
 // --timeline it starts on the timeline holding --start; without --end it runs until stopped.
 #include <time.h>
 
+#include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <cstdio>
 #include <cstring>
@@ -326,36 +328,50 @@ pgt::Status OpenCatalog(const Args& a, pgt::Lsn start, Catalog* out) {
 }
 
 // A stream source connected while the catalog is read on another thread (both mostly wait for
-// a server to start a backend): Prepare() starts the inner source at the page the decoder will
-// start at and connects it (a Read without waiting); the decoder's Start at that page then keeps
-// the connection, and its first Read gets the bytes (or the error) of that early Read.
+// a server to start a backend): Prefetch() starts the inner source at the page the decoder will
+// start at, connects it and receives WAL until the catalog is read (at most kMaxEarly bytes);
+// the decoder's Start at that page then keeps the connection, and its Reads get the received
+// bytes first (kHandOver at a time, so the reader's buffer stays small), then the stream's.
 class EarlySource : public pgt::WalSource {
  public:
   explicit EarlySource(std::unique_ptr<pgt::WalSource> inner) : inner_(std::move(inner)) {}
-  void Prepare(pgt::Lsn lsn, pgt::TimeLineId tli) {
+  void Prefetch(pgt::Lsn lsn, pgt::TimeLineId tli, const std::atomic<bool>& stop) {
     // As the reader positions a source: the page holding the MAXALIGNed start.
     page_ = ((lsn + 7) & ~pgt::Lsn{7}) & ~pgt::Lsn{pgt::internal::kXLogBlcksz - 1};
     tli_ = tli;
-    early_status_ = inner_->Start(page_, tli);
-    if (early_status_.ok()) early_status_ = inner_->Read(&early_, std::chrono::milliseconds(0));
     prepared_ = true;
+    early_status_ = inner_->Start(page_, tli);
+    auto wait = std::chrono::milliseconds(0);   // the first Read connects
+    while (early_status_.ok() && early_.size() < kMaxEarly) {
+      early_status_ = inner_->Read(&early_, wait);
+      // A timeline switch voided bytes received from `d` on: the decoder never saw them.
+      const pgt::Lsn d = inner_->TakeDiscardFrom();
+      if (d != pgt::kInvalidLsn) {
+        if (d >= page_ && d - page_ < early_.size()) early_.resize(d - page_);
+        break;
+      }
+      if (stop.load()) break;
+      wait = std::chrono::milliseconds(5);
+    }
   }
   pgt::Status Start(pgt::Lsn start, pgt::TimeLineId tli) override {
     handing_over_ = prepared_ && start == page_ && tli == tli_;
     prepared_ = false;
     if (handing_over_) return pgt::Status::Ok();
-    early_.clear();
+    early_ = {};
     return inner_->Start(start, tli);
   }
   pgt::Status Read(std::vector<uint8_t>* out, std::chrono::milliseconds wait) override {
     if (handing_over_) {
-      handing_over_ = false;
-      if (!early_status_.ok()) return early_status_;
-      if (!early_.empty()) {
-        out->insert(out->end(), early_.begin(), early_.end());
-        early_ = {};
+      if (handed_ < early_.size()) {
+        const size_t n = std::min(kHandOver, early_.size() - handed_);
+        out->insert(out->end(), early_.data() + handed_, early_.data() + handed_ + n);
+        handed_ += n;
         return pgt::Status::Ok();
       }
+      handing_over_ = false;
+      early_ = {};
+      if (!early_status_.ok()) return early_status_;
     }
     return inner_->Read(out, wait);
   }
@@ -366,12 +382,15 @@ class EarlySource : public pgt::WalSource {
   std::string problem() const override { return inner_->problem(); }
 
  private:
+  static constexpr size_t kMaxEarly = size_t{64} << 20;
+  static constexpr size_t kHandOver = size_t{1} << 20;
   std::unique_ptr<pgt::WalSource> inner_;
   pgt::Lsn page_ = 0;
   pgt::TimeLineId tli_ = 0;
   bool prepared_ = false, handing_over_ = false;
   pgt::Status early_status_;
   std::vector<uint8_t> early_;
+  size_t handed_ = 0;
 };
 
 Output* g_out = nullptr;   // flushed before an error is reported
@@ -422,10 +441,15 @@ int main(int argc, char** argv) {
   }
   Catalog cat;
   if (!a.stream.empty() && src.ok() && end > start.value()) {
-    // The stream connects while the catalog is read.
+    // The stream connects and receives WAL while the catalog is read.
     pgt::Status cat_st;
-    std::thread reading([&] { cat_st = OpenCatalog(a, start.value(), &cat); });
-    static_cast<EarlySource*>(src->get())->Prepare(start.value(), static_cast<pgt::TimeLineId>(tli));
+    std::atomic<bool> cat_done{false};
+    std::thread reading([&] {
+      cat_st = OpenCatalog(a, start.value(), &cat);
+      cat_done = true;
+    });
+    static_cast<EarlySource*>(src->get())->Prefetch(start.value(),
+                                                   static_cast<pgt::TimeLineId>(tli), cat_done);
     reading.join();
     if (!cat_st.ok()) return Fail(cat_st);
   } else {
