@@ -50,6 +50,16 @@ struct SqlCatalogResolver::Impl {
     return internal::PgQuery(conn, sql, params);
   }
 
+  // As Query, for PgQueryBatch.
+  Result<std::vector<std::unique_ptr<PgResult>>> QueryBatch(const std::string& sql) {
+    if (PQstatus(conn) != CONNECTION_OK) PQreset(conn);
+    auto r = internal::PgQueryBatch(conn, sql);
+    if (r.ok() || r.status().code() != Status::Code::kUnavailable) return r;
+    PQreset(conn);
+    if (PQstatus(conn) != CONNECTION_OK) return r;
+    return internal::PgQueryBatch(conn, sql);
+  }
+
   void Unindex(Oid relid) {
     last_desc = nullptr;
     auto it = tracked.find(relid);
@@ -91,28 +101,31 @@ Result<RelationDesc> SqlCatalogResolver::Describe(Oid relid) {
 }
 
 // Three queries whatever the number of tables (pg_class, pg_attribute, pg_index), each for all of
-// them: a resolver set up for every user table used to pay three round trips per table.
+// them, sent together (one round trip): a resolver set up for every user table used to pay three
+// round trips per table.
 Result<std::vector<RelationDesc>> SqlCatalogResolver::DescribeAll(const std::vector<Oid>& relids) {
   Impl& m = *impl_;
   std::vector<RelationDesc> out;
   if (relids.empty()) return out;
-  std::string ids = "{";
-  for (Oid id : relids) ids += (ids.size() > 1 ? "," : "") + std::to_string(id);
-  ids += "}";
-  PGT_ASSIGN_OR_RETURN(auto rel, m.Query(
+  // Inlined (digits and commas only): several statements cannot take parameters.
+  std::string ids = "'{";
+  for (Oid id : relids) ids += (ids.size() > 2 ? "," : "") + std::to_string(id);
+  ids += "}'::oid[]";
+  PGT_ASSIGN_OR_RETURN(auto res, m.QueryBatch(
       "select c.oid, c.relname, n.nspname, pg_relation_filenode(c.oid), c.reltablespace,"
       " c.reltoastrelid, coalesce(pg_relation_filenode(t.oid), 0), coalesce(t.reltablespace, 0),"
       " coalesce(pg_last_wal_replay_lsn(), '0/0')::text"
       " from pg_class c join pg_namespace n on n.oid = c.relnamespace"
-      " left join pg_class t on t.oid = c.reltoastrelid where c.oid = any($1::oid[])", {ids}));
-  PGT_ASSIGN_OR_RETURN(auto atts, m.Query(
+      " left join pg_class t on t.oid = c.reltoastrelid where c.oid = any(" + ids + ");"
       "select attrelid, attnum, attname, atttypid, attlen, attalign, attbyval, attisdropped,"
-      " atthasmissing, attmissingval::text from pg_attribute where attrelid = any($1::oid[])"
-      " and attnum > 0 order by attrelid, attnum", {ids}));
-  PGT_ASSIGN_OR_RETURN(auto keys, m.Query(
+      " atthasmissing, attmissingval::text from pg_attribute where attrelid = any(" + ids + ")"
+      " and attnum > 0 order by attrelid, attnum;"
       "select distinct on (indrelid) indrelid, array_to_string(indkey::int2[], ',') from pg_index"
-      " where indrelid = any($1::oid[]) and (indisprimary or indisreplident)"
-      " order by indrelid, indisprimary desc", {ids}));
+      " where indrelid = any(" + ids + ") and (indisprimary or indisreplident)"
+      " order by indrelid, indisprimary desc"));
+  if (res.size() != 3) return Status::Internal("catalog queries returned " +
+                                               std::to_string(res.size()) + " results, not 3");
+  const auto &rel = res[0], &atts = res[1], &keys = res[2];
   // Row ranges by relation OID.
   auto rows_of = [](const internal::PgResult& r) {
     std::unordered_map<Oid, std::pair<int, int>> at;
