@@ -4,11 +4,17 @@ r"""Decoder benchmark: pgtrickle-waldump vs. the server's test_decoding on the s
 Starts a throwaway PostgreSQL 15 (as the unprivileged `postgres` user, Unix socket in a temp dir,
 always stopped), creates pgbench's tables (accounts, tellers, branches, history) and an
 append-only `events` table (bigint, int, numeric, text, timestamptz), creates a logical slot and
-writes two WAL ranges:
+writes up to four WAL ranges (--ranges, default all):
 
   mixed:   tpcb-like transactions (3 UPDATEs + 1 INSERT each) interleaved with multi-row INSERT
-           transactions into `events`, about --rows row changes in total;
-  big_txn: one transaction inserting --big-txn rows into `events`.
+           transactions into `events`, about --rows row changes in total (one session, a DO
+           loop committing each transaction);
+  big_txn: one transaction inserting --big-txn rows into `events`;
+  append:  --append-txns one-row INSERT transactions into `events_ao` by pgbench, 4 clients (the
+           append-only scenario of tools/pgbench-scenarios: events.pgbench, one INSERT per
+           transaction): per-transaction cost dominates;
+  tpcb:    --tpcb-txns transactions of pgbench's tpcb-like script, 4 clients (the tpcb_like
+           scenario).
 
 For each range both decoders run over the same WAL:
   test_decoding  pg_logical_slot_peek_changes(slot, end, NULL, 'include-xids', '0',
@@ -20,7 +26,12 @@ For each range both decoders run over the same WAL:
                  (default reorder buffer limit 64 MiB = the server's logical_decoding_work_mem),
                  stdout to a file; peak RSS (= VmHWM at exit) and CPU (user + system) from
                  GNU time (/usr/bin/time -f '%M %U %S'). Process start and catalog reads are included (the time of
-                 an empty range is reported separately).
+                 an empty range is reported separately);
+  waldump_stream the same with --stream=CONNINFO (physical replication from the server) instead
+                 of --wal-dir: the path tools/pgbench-scenarios/run measures (there from a
+                 standby);
+  baseline(_stream) with --baseline=OTHER_WALDUMP: the same two with another build (e.g. the
+                 main branch's), for before/after ratios measured in the same run.
 Each is timed best of --runs (default 3, the two decoders interleaved): wall clock, and CPU
 seconds. On a shared machine the wall-clock
 ratio suffers from CPU contention (the backend and waldump wait for a core); the CPU ratio is the
@@ -28,8 +39,10 @@ steadier figure. Change lines (not BEGIN/COMMIT) of both must be equal in number
 full outputs are compared byte for byte (psql \o of the peek output, as tests/oracle_check.py).
 Needs only PostgreSQL 15's binaries (psql), no client library.
 
-usage: decode_bench.py WALDUMP [--rows N] [--big-txn N] [--quick] [--runs N] [--json PATH]
-                               [--reorder-memory-limit BYTES] [--keep]
+usage: decode_bench.py WALDUMP [--rows N] [--big-txn N] [--append-txns N] [--tpcb-txns N]
+                               [--ranges=mixed,big_txn,append,tpcb] [--quick] [--runs N]
+                               [--json PATH] [--reorder-memory-limit BYTES] [--keep]
+                               [--baseline OTHER_WALDUMP]
 Prints a table and writes JSON (default ./decode_bench.json). Exit 0 when every figure exists and
 the outputs agree, 1 otherwise; 77 (skip) without root / PostgreSQL 15 / the postgres user.
 No timing is asserted: the ratio is reported.
@@ -54,6 +67,8 @@ create table pgbench_history(hid bigserial primary key, tid int, bid int, aid in
                              mtime timestamp, filler char(22));
 create table events(id bigserial primary key, ts timestamptz not null, kind int not null,
                     user_id bigint not null, amount numeric(12,2), note text);
+create table events_ao(id bigserial primary key, ts bigint not null, type int not null,
+                       user_id int not null, amount int not null);
 insert into pgbench_branches select b, 0, '' from generate_series(1, %(branches)d) b;
 insert into pgbench_tellers select t, (t - 1) / 10 + 1, 0, '' from generate_series(1, %(tellers)d) t;
 insert into pgbench_accounts select a, (a - 1) / 100000 + 1, 0, '' from generate_series(1, %(accounts)d) a;
@@ -95,6 +110,29 @@ insert into events(ts, kind, user_id, amount, note)
 """
 
 
+# tools/pgbench-scenarios/events.pgbench (one INSERT per transaction) on events_ao.
+APPEND_PGBENCH = r"""\set ty random(1, 16)
+\set uid random(1, 100000)
+\set amt random(1, 1000)
+INSERT INTO events_ao (ts, type, user_id, amount) VALUES (extract(epoch FROM clock_timestamp())::bigint, :ty, :uid, :amt);
+"""
+
+# pgbench's built-in tpcb-like script, with this schema's sizes (the built-in one takes the scale
+# from pgbench_branches and would address 10x more accounts than exist).
+TPCB_PGBENCH = r"""\set aid random(1, %(accounts)d)
+\set bid random(1, %(branches)d)
+\set tid random(1, %(tellers)d)
+\set delta random(-5000, 5000)
+BEGIN;
+UPDATE pgbench_accounts SET abalance = abalance + :delta WHERE aid = :aid;
+SELECT abalance FROM pgbench_accounts WHERE aid = :aid;
+UPDATE pgbench_tellers SET tbalance = tbalance + :delta WHERE tid = :tid;
+UPDATE pgbench_branches SET bbalance = bbalance + :delta WHERE bid = :bid;
+INSERT INTO pgbench_history (tid, bid, aid, delta, mtime) VALUES (:tid, :bid, :aid, :delta, CURRENT_TIMESTAMP);
+END;
+"""
+
+
 class Server(oc.Server):
     """The oracle's throwaway server (as postgres, Unix socket in a temp dir, always stopped),
     tuned for bulk WAL: no archiving, no full-page writes, no checkpoint inside a range."""
@@ -106,6 +144,16 @@ class Server(oc.Server):
     def sql(self, text):
         """First column of the first row, as text."""
         return self.psql(text).decode().split("\n")[0].split("|")[0]
+
+    def pgbench(self, script, clients, txns):
+        """Runs `script` with pgbench: `clients` sessions, `txns` transactions each."""
+        path = os.path.join(self.w, "bench.pgbench")
+        with open(path, "w") as f:
+            f.write(script)
+        os.chmod(path, 0o644)
+        self.run([oc.CLIENT_BIN + "/pgbench", "-n", "-c", str(clients), "-j", "2",
+                  "-t", str(txns), "-h", self.w, "-p", str(self.port), "-U", "postgres",
+                  "-f", path, "postgres"])
 
 
 # Read by the decoding backend itself (superuser): its peak RSS and CPU ticks.
@@ -200,23 +248,28 @@ def measure(srv, waldump, name, slot, start, end, opts):
     nbytes = int(srv.sql("select '%s'::pg_lsn - '%s'::pg_lsn" % (end, start)))
     full = opts["quick"]
 
-    argv = ["--wal-dir=" + os.path.join(srv.w, "data", "pg_wal"), "--start=" + start,
-            "--end=" + end, "--catalog=" + srv.conninfo(), "--format=test_decoding"]
+    common = ["--start=" + start, "--end=" + end, "--catalog=" + srv.conninfo(),
+              "--format=test_decoding"]
     if opts["limit"]:
-        argv += ["--reorder-memory-limit=%d" % opts["limit"],
-                 "--spill-dir=" + os.path.join(srv.w, "spill")]
+        common += ["--reorder-memory-limit=%d" % opts["limit"],
+                   "--spill-dir=" + os.path.join(srv.w, "spill")]
+    pg_wal, stream = ("--wal-dir=" + os.path.join(srv.w, "data", "pg_wal"),
+                      "--stream=" + srv.conninfo())
+    # label -> (binary, source argument)
+    runs_of = {"waldump": (waldump, pg_wal), "waldump_stream": (waldump, stream)}
+    if opts["baseline"]:
+        runs_of.update({"baseline": (opts["baseline"], pg_wal),
+                        "baseline_stream": (opts["baseline"], stream)})
     outpath = os.path.join(srv.w, "waldump-%s.out" % name)
-    # Interleaved (td, wd, td, wd...): both see the same machine load, which on a shared machine
+    # Interleaved (td, wd, td, wd...): all see the same machine load, which on a shared machine
     # changes within seconds.
-    td, wd = [], []
+    td, wd = [], {k: [] for k in runs_of}
     for _ in range(opts["runs"]):
         td.append(time_test_decoding(srv, slot, end, full))
-        wd.append(time_waldump(waldump, argv, outpath, full))
+        for k, (binary, src) in runs_of.items():
+            wd[k].append(time_waldump(binary, [src] + common, outpath, full))
     os.unlink(outpath)
-    empty = time_waldump(waldump, argv[:1] + ["--start=" + start, "--end=" + start] + argv[3:],
-                         outpath, False)
-    os.unlink(outpath)
-    td_best, wd_best = min(td, key=lambda r: r[0]), min(wd, key=lambda r: r[0])
+    td_best = min(td, key=lambda r: r[0])
     mb = nbytes / 1048576.0
     res = {
         "range": name, "start": start, "end": end, "wal_bytes": nbytes,
@@ -227,33 +280,41 @@ def measure(srv, waldump, name, slot, start, end, opts):
             "backend_vmhwm_kb_before": td_best[4], "backend_vmhwm_kb": max(r[5] for r in td),
             "cpu_seconds_runs": [round(r[6], 3) for r in td],
             "rows_per_cpu_s": round(td_best[1] / max(min(r[6] for r in td), 0.01))},
-        "waldump": {
-            "seconds_runs": [round(r[0], 3) for r in wd], "change_lines": wd_best[1],
-            "lines": wd_best[2], "rows_per_s": round(wd_best[1] / wd_best[0]),
-            "wal_mb_per_s": round(mb / wd_best[0], 1),
-            "peak_rss_kb": max(r[4] for r in wd), "empty_range_seconds": round(empty[0], 3),
-            "cpu_seconds_runs": [round(r[6], 3) for r in wd],
-            "rows_per_cpu_s": round(wd_best[1] / max(min(r[6] for r in wd), 0.01)),
-            "reorder_memory_limit": opts["limit"] or "default (64 MiB)"},
     }
-    res["ratio_rows_per_s"] = round(res["waldump"]["rows_per_s"] / res["test_decoding"]["rows_per_s"], 2)
-    res["ratio_rows_per_cpu_s"] = round(res["waldump"]["rows_per_cpu_s"]
-                                        / res["test_decoding"]["rows_per_cpu_s"], 2)
     problems = []
-    for who in ("test_decoding", "waldump"):
+    if td_best[1] == 0:
+        problems.append("%s: test_decoding decoded no change" % name)
+    for who, (binary, src) in runs_of.items():
+        runs = wd[who]
+        best = min(runs, key=lambda r: r[0])
+        empty = time_waldump(binary, [src, "--start=" + start, "--end=" + start] + common[2:],
+                             outpath, False)
+        os.unlink(outpath)
+        d = res[who] = {
+            "seconds_runs": [round(r[0], 3) for r in runs], "change_lines": best[1],
+            "lines": best[2], "rows_per_s": round(best[1] / best[0]),
+            "wal_mb_per_s": round(mb / best[0], 1),
+            "peak_rss_kb": max(r[4] for r in runs), "empty_range_seconds": round(empty[0], 3),
+            "cpu_seconds_runs": [round(r[6], 3) for r in runs],
+            "rows_per_cpu_s": round(best[1] / max(min(r[6] for r in runs), 0.01)),
+            "reorder_memory_limit": opts["limit"] or "default (64 MiB)"}
+        suffix = who[len("waldump"):] if who.startswith("waldump") else "_" + who
+        res["ratio_rows_per_s" + suffix] = round(d["rows_per_s"] / res["test_decoding"]["rows_per_s"], 2)
+        res["ratio_rows_per_cpu_s" + suffix] = round(d["rows_per_cpu_s"]
+                                                     / res["test_decoding"]["rows_per_cpu_s"], 2)
+        if td_best[1] != best[1] or td_best[2] != best[2]:
+            problems.append("%s: line counts differ: test_decoding %d changes / %d lines, %s %d / %d"
+                            % (name, td_best[1], td_best[2], who, best[1], best[2]))
+        if full:
+            same = all(r[3] == td_best[3] for r in runs)
+            res["outputs_identical" + suffix] = same
+            if not same:
+                problems.append("%s: %s output differs (%s)"
+                                % (name, who, first_diff(td_best[3], best[3])))
+    for who in ["test_decoding"] + list(runs_of):
         for k, v in res[who].items():
             if v is None or (isinstance(v, (int, float)) and v <= 0 and k != "empty_range_seconds"):
                 problems.append("%s: figure %s.%s is missing (%r)" % (name, who, k, v))
-    if td_best[1] == 0:
-        problems.append("%s: test_decoding decoded no change" % name)
-    if td_best[1] != wd_best[1] or td_best[2] != wd_best[2]:
-        problems.append("%s: line counts differ: test_decoding %d changes / %d lines, waldump %d / %d"
-                        % (name, td_best[1], td_best[2], wd_best[1], wd_best[2]))
-    if full:
-        same = all(r[3] == td_best[3] for r in wd)
-        res["outputs_identical"] = same
-        if not same:
-            problems.append("%s: outputs differ (%s)" % (name, first_diff(td_best[3], wd_best[3])))
     return res, problems
 
 
@@ -268,40 +329,59 @@ def first_diff(a, b):
 
 
 def print_table(results):
-    hdr = "%-8s %-14s %9s %11s %9s %8s %12s %9s %12s" % (
+    hdr = "%-8s %-15s %9s %11s %9s %8s %12s %9s %12s" % (
         "range", "decoder", "seconds", "rows/s", "MB/s WAL", "CPU s", "rows/CPU-s", "changes",
         "peak RSS MB")
     print(hdr)
     print("-" * len(hdr))
     for r in results:
-        td, wd = r["test_decoding"], r["waldump"]
-        for name, d, rss in (("test_decoding", td, td["backend_vmhwm_kb"]),
-                             ("waldump", wd, wd["peak_rss_kb"])):
-            print("%-8s %-14s %9.3f %11d %9.1f %8.2f %12d %9d %12.1f" % (
+        td = r["test_decoding"]
+        who = ["test_decoding"] + [k for k in ("waldump", "waldump_stream", "baseline",
+                                                "baseline_stream") if k in r]
+        for name in who:
+            d = r[name]
+            rss = d["backend_vmhwm_kb"] if name == "test_decoding" else d["peak_rss_kb"]
+            print("%-8s %-15s %9.3f %11d %9.1f %8.2f %12d %9d %12.1f" % (
                 r["range"], name, min(d["seconds_runs"]), d["rows_per_s"], d["wal_mb_per_s"],
                 min(d["cpu_seconds_runs"]), d["rows_per_cpu_s"], d["change_lines"], rss / 1024.0))
-        print("%-8s ratio waldump/test_decoding: %.2fx rows/s, %.2fx rows/CPU-s  (WAL %.1f MB; "
-              "backend VmHWM before decoding %.1f MB)"
-              % (r["range"], r["ratio_rows_per_s"], r["ratio_rows_per_cpu_s"],
-                 r["wal_bytes"] / 1048576.0, td["backend_vmhwm_kb_before"] / 1024.0))
+        for name in who[1:]:
+            suffix = name[len("waldump"):] if name.startswith("waldump") else "_" + name
+            print("%-8s ratio %s/test_decoding: %.2fx rows/s, %.2fx rows/CPU-s (empty range %.3f s)"
+                  % (r["range"], name, r["ratio_rows_per_s" + suffix],
+                     r["ratio_rows_per_cpu_s" + suffix], r[name]["empty_range_seconds"]))
+        print("%-8s WAL %.1f MB, %d transactions; backend VmHWM before decoding %.1f MB"
+              % (r["range"], r["wal_bytes"] / 1048576.0, (td["lines"] - td["change_lines"]) // 2,
+                 td["backend_vmhwm_kb_before"] / 1024.0))
+
+
+RANGES = ("mixed", "big_txn", "append", "tpcb")
 
 
 def parse_args(argv):
-    opts = {"rows": 1000000, "big": 1000000, "quick": False, "runs": 3, "json": "decode_bench.json",
-            "limit": 0, "keep": False}
+    opts = {"rows": 1000000, "big": 1000000, "append": 60000, "tpcb": 32000, "quick": False,
+            "runs": 3, "json": "decode_bench.json", "limit": 0, "keep": False,
+            "ranges": list(RANGES), "baseline": None}
     explicit = set()
     for a in argv:
         k, _, v = a.partition("=")
         if k == "--rows": opts["rows"] = int(v); explicit.add("rows")
         elif k == "--big-txn": opts["big"] = int(v); explicit.add("big")
         elif k == "--runs": opts["runs"] = int(v); explicit.add("runs")
+        elif k == "--baseline": opts["baseline"] = os.path.abspath(v)
+        elif k == "--append-txns": opts["append"] = int(v); explicit.add("append")
+        elif k == "--tpcb-txns": opts["tpcb"] = int(v); explicit.add("tpcb")
+        elif k == "--ranges":
+            opts["ranges"] = [x for x in v.split(",") if x]
+            bad = [x for x in opts["ranges"] if x not in RANGES]
+            if bad: raise SystemExit("unknown range(s) %s (known: %s)" % (bad, ", ".join(RANGES)))
         elif k == "--json": opts["json"] = v
         elif k == "--reorder-memory-limit": opts["limit"] = int(v)
         elif a == "--quick": opts["quick"] = True
         elif a == "--keep": opts["keep"] = True
         else: raise SystemExit("unknown argument %s\n%s" % (a, __doc__))
     if opts["quick"]:
-        for k, v in (("rows", 40000), ("big", 100000), ("runs", 1)):
+        for k, v in (("rows", 40000), ("big", 100000), ("append", 4000), ("tpcb", 2000),
+                     ("runs", 1)):
             if k not in explicit:
                 opts[k] = v
     return opts
@@ -316,7 +396,8 @@ def main():
     rest, i = [], 2
     while i < len(sys.argv):
         a = sys.argv[i]
-        if a in ("--rows", "--big-txn", "--runs", "--json", "--reorder-memory-limit") and i + 1 < len(sys.argv):
+        if a in ("--rows", "--big-txn", "--append-txns", "--tpcb-txns", "--ranges", "--runs",
+                 "--json", "--reorder-memory-limit", "--baseline") and i + 1 < len(sys.argv):
             rest.append(a + "=" + sys.argv[i + 1]); i += 2
         else:
             rest.append(a); i += 1
@@ -339,38 +420,50 @@ def main():
         srv.start()
         srv.psql(SCHEMA % scale)
         srv.psql("vacuum analyze")
-        srv.sql("select 'x' from pg_create_logical_replication_slot('bench', 'test_decoding')")
-        start = srv.sql("select pg_current_wal_insert_lsn()::text")
-        t0 = time.time()
-        srv.psql(MIXED % scale)
-        end = srv.sql("select pg_current_wal_insert_lsn()::text")
-        print("decode_bench: mixed workload %.1fs (%d tpcb transactions, %d event batches)"
-              % (time.time() - t0, tpcb, tpcb // every), flush=True)
-        srv.sql("select pg_switch_wal()")   # flushes WAL through `end`
-        r, p = measure(srv, waldump, "mixed", "bench", start, end, opts)
-        results.append(r)
-        problems += p
-        if opts["big"] > 0:
-            srv.sql("select 'x' from pg_create_logical_replication_slot('bench_big', 'test_decoding')")
+
+        def run_range(name, write, what):
+            """Slot, workload, WAL flushed through its end, both decoders over the range."""
+            slot = "bench_" + name
+            srv.sql("select 'x' from pg_create_logical_replication_slot('%s', 'test_decoding')"
+                    % slot)
             start = srv.sql("select pg_current_wal_insert_lsn()::text")
             t0 = time.time()
-            srv.psql(BIG_TXN % {"n": opts["big"]})
+            write()
             end = srv.sql("select pg_current_wal_insert_lsn()::text")
-            print("decode_bench: one %d-row transaction %.1fs" % (opts["big"], time.time() - t0),
+            print("decode_bench: %s workload %.1fs (%s)" % (name, time.time() - t0, what),
                   flush=True)
-            srv.sql("select pg_switch_wal()")
-            r, p = measure(srv, waldump, "big_txn", "bench_big", start, end, opts)
+            srv.sql("select pg_switch_wal()")   # flushes WAL through `end`
+            r, p = measure(srv, waldump, name, slot, start, end, opts)
+            srv.sql("select pg_drop_replication_slot('%s')" % slot)
             results.append(r)
-            problems += p
+            problems.extend(p)
+
+        if "mixed" in opts["ranges"]:
+            run_range("mixed", lambda: srv.psql(MIXED % scale),
+                      "%d tpcb transactions, %d event batches" % (tpcb, tpcb // every))
+        if "big_txn" in opts["ranges"] and opts["big"] > 0:
+            run_range("big_txn", lambda: srv.psql(BIG_TXN % {"n": opts["big"]}),
+                      "one %d-row transaction" % opts["big"])
+        clients = 4
+        if "append" in opts["ranges"] and opts["append"] > 0:
+            per = max(1, opts["append"] // clients)
+            run_range("append", lambda: srv.pgbench(APPEND_PGBENCH, clients, per),
+                      "pgbench, %d clients x %d one-row INSERT transactions" % (clients, per))
+        if "tpcb" in opts["ranges"] and opts["tpcb"] > 0:
+            per = max(1, opts["tpcb"] // clients)
+            run_range("tpcb", lambda: srv.pgbench(TPCB_PGBENCH % scale, clients, per),
+                      "pgbench, %d clients x %d tpcb-like transactions" % (clients, per))
     finally:
         srv.stop()
     print_table(results)
     report = {"quick": opts["quick"], "rows_requested": opts["rows"], "big_txn_rows": opts["big"],
+              "append_txns": opts["append"], "tpcb_txns": opts["tpcb"],
               "runs": opts["runs"], "elapsed_s": round(time.time() - t_start, 1),
               "loadavg_1m": os.getloadavg()[0], "results": results, "problems": problems,
               "method": "best of runs, wall clock; test_decoding counted server-side by "
                         "pg_logical_slot_peek_changes (or fetched whole with --quick); waldump "
-                        "over pg_wal to a file; same WAL range, same server"}
+                        "over pg_wal and over a physical replication stream, to a file; same "
+                        "WAL range, same server"}
     with open(opts["json"], "w") as f:
         json.dump(report, f, indent=2)
     print("decode_bench: JSON written to %s" % opts["json"])

@@ -50,6 +50,16 @@ struct SqlCatalogResolver::Impl {
     return internal::PgQuery(conn, sql, params);
   }
 
+  // As Query, for PgQueryBatch.
+  Result<std::vector<std::unique_ptr<PgResult>>> QueryBatch(const std::string& sql) {
+    if (PQstatus(conn) != CONNECTION_OK) PQreset(conn);
+    auto r = internal::PgQueryBatch(conn, sql);
+    if (r.ok() || r.status().code() != Status::Code::kUnavailable) return r;
+    PQreset(conn);
+    if (PQstatus(conn) != CONNECTION_OK) return r;
+    return internal::PgQueryBatch(conn, sql);
+  }
+
   void Unindex(Oid relid) {
     last_desc = nullptr;
     auto it = tracked.find(relid);
@@ -73,72 +83,114 @@ Result<std::unique_ptr<SqlCatalogResolver>> SqlCatalogResolver::Connect(const st
     while (!msg.empty() && msg.back() == '\n') msg.pop_back();
     return Status::Unavailable("catalog connection failed: " + msg);
   }
+  // Whether the catalog history is installed comes with the same round trip (a caller choosing
+  // between the two resolvers needs no connection of its own to ask).
   PGT_ASSIGN_OR_RETURN(auto res, r->impl_->Query(
-      "select oid, dattablespace from pg_database where datname = current_database()", {}));
+      "select oid, dattablespace, to_regclass('pgtrickle_catalog.relation_version') is not null"
+      " from pg_database where datname = current_database()", {}));
   if (res->rows() != 1) return Status::Internal("current database not found in pg_database");
   r->db_oid_ = static_cast<Oid>(std::stoul(res->Get(0, 0)));
   r->impl_->default_spc = static_cast<Oid>(std::stoul(res->Get(0, 1)));
+  r->history_installed_ = res->Get(0, 2) == "t";
   return r;
 }
 
 Result<RelationDesc> SqlCatalogResolver::Describe(Oid relid) {
+  PGT_ASSIGN_OR_RETURN(auto ds, DescribeAll({relid}));
+  return std::move(ds[0]);
+}
+
+// Three queries whatever the number of tables (pg_class, pg_attribute, pg_index), each for all of
+// them, sent together (one round trip): a resolver set up for every user table used to pay three
+// round trips per table.
+Result<std::vector<RelationDesc>> SqlCatalogResolver::DescribeAll(const std::vector<Oid>& relids) {
   Impl& m = *impl_;
-  std::string id = std::to_string(relid);
-  PGT_ASSIGN_OR_RETURN(auto rel, m.Query(
-      "select c.relname, n.nspname, pg_relation_filenode(c.oid), c.reltablespace, c.reltoastrelid,"
-      " coalesce(pg_relation_filenode(t.oid), 0), coalesce(t.reltablespace, 0),"
+  std::vector<RelationDesc> out;
+  if (relids.empty()) return out;
+  // Inlined (digits and commas only): several statements cannot take parameters.
+  std::string ids = "'{";
+  for (Oid id : relids) ids += (ids.size() > 2 ? "," : "") + std::to_string(id);
+  ids += "}'::oid[]";
+  PGT_ASSIGN_OR_RETURN(auto res, m.QueryBatch(
+      "select c.oid, c.relname, n.nspname, pg_relation_filenode(c.oid), c.reltablespace,"
+      " c.reltoastrelid, coalesce(pg_relation_filenode(t.oid), 0), coalesce(t.reltablespace, 0),"
       " coalesce(pg_last_wal_replay_lsn(), '0/0')::text"
       " from pg_class c join pg_namespace n on n.oid = c.relnamespace"
-      " left join pg_class t on t.oid = c.reltoastrelid where c.oid = $1::oid", {id}));
-  if (rel->rows() != 1) return Status::NotFound("relation with OID " + id + " does not exist");
-  RelationDesc d;
-  d.relid = relid;
-  d.name = rel->Get(0, 0);
-  d.schema = rel->Get(0, 1);
-  if (rel->Null(0, 2)) return Status::Unsupported("relation " + d.name + " has no storage");
+      " left join pg_class t on t.oid = c.reltoastrelid where c.oid = any(" + ids + ");"
+      "select attrelid, attnum, attname, atttypid, attlen, attalign, attbyval, attisdropped,"
+      " atthasmissing, attmissingval::text from pg_attribute where attrelid = any(" + ids + ")"
+      " and attnum > 0 order by attrelid, attnum;"
+      "select distinct on (indrelid) indrelid, array_to_string(indkey::int2[], ',') from pg_index"
+      " where indrelid = any(" + ids + ") and (indisprimary or indisreplident)"
+      " order by indrelid, indisprimary desc"));
+  if (res.size() != 3) return Status::Internal("catalog queries returned " +
+                                               std::to_string(res.size()) + " results, not 3");
+  const auto &rel = res[0], &atts = res[1], &keys = res[2];
+  // Row ranges by relation OID.
+  auto rows_of = [](const internal::PgResult& r) {
+    std::unordered_map<Oid, std::pair<int, int>> at;
+    for (int i = 0; i < r.rows(); i++) {
+      auto [it, fresh] = at.try_emplace(static_cast<Oid>(std::stoul(r.Get(i, 0))), i, i + 1);
+      if (!fresh) it->second.second = i + 1;
+    }
+    return at;
+  };
+  const auto rel_at = rows_of(*rel), att_at = rows_of(*atts), key_at = rows_of(*keys);
   auto spc = [&](const std::string& s) {
     Oid o = static_cast<Oid>(std::stoul(s));
     return o == 0 ? m.default_spc : o;
   };
-  d.locator = RelFileLocator{spc(rel->Get(0, 3)), db_oid_, static_cast<Oid>(std::stoul(rel->Get(0, 2)))};
-  d.toast_relid = static_cast<Oid>(std::stoul(rel->Get(0, 4)));
-  if (d.toast_relid != 0)
-    d.toast_locator = RelFileLocator{spc(rel->Get(0, 6)), db_oid_,
-                                     static_cast<Oid>(std::stoul(rel->Get(0, 5)))};
-  auto lsn = ParseLsn(rel->Get(0, 7));
-  d.valid_from = lsn.ok() ? lsn.value() : kInvalidLsn;
-
-  PGT_ASSIGN_OR_RETURN(auto atts, m.Query(
-      "select attnum, attname, atttypid, attlen, attalign, attbyval, attisdropped, atthasmissing,"
-      " attmissingval::text from pg_attribute where attrelid = $1::oid and attnum > 0"
-      " order by attnum", {id}));
-  for (int i = 0; i < atts->rows(); i++) {
-    AttributeDesc a;
-    a.attnum = static_cast<int16_t>(std::stoi(atts->Get(i, 0)));
-    if (a.attnum != i + 1) return Status::Internal("attnums of " + d.name + " are not dense");
-    a.name = atts->Get(i, 1);
-    a.type_oid = static_cast<Oid>(std::stoul(atts->Get(i, 2)));
-    a.type = TypeIdFromOid(a.type_oid);
-    a.attlen = static_cast<int16_t>(std::stoi(atts->Get(i, 3)));
-    a.attalign = atts->Get(i, 4)[0];
-    a.attbyval = atts->Get(i, 5) == "t";
-    a.dropped = atts->Get(i, 6) == "t";
-    a.has_missing = atts->Get(i, 7) == "t" && !atts->Null(i, 8) && !a.dropped;
-    if (a.has_missing) {
-      auto v = MissingValue(a, FirstArrayElement(atts->Get(i, 8)));
-      if (!v.ok()) return v.status().WithContext("describing " + d.schema + "." + d.name);
-      a.missing = std::move(v.value());
+  out.reserve(relids.size());
+  for (Oid relid : relids) {
+    auto r = rel_at.find(relid);
+    if (r == rel_at.end())
+      return Status::NotFound("relation with OID " + std::to_string(relid) + " does not exist");
+    const int row = r->second.first;
+    RelationDesc d;
+    d.relid = relid;
+    d.name = rel->Get(row, 1);
+    d.schema = rel->Get(row, 2);
+    if (rel->Null(row, 3)) return Status::Unsupported("relation " + d.name + " has no storage");
+    d.locator = RelFileLocator{spc(rel->Get(row, 4)), db_oid_,
+                               static_cast<Oid>(std::stoul(rel->Get(row, 3)))};
+    d.toast_relid = static_cast<Oid>(std::stoul(rel->Get(row, 5)));
+    if (d.toast_relid != 0)
+      d.toast_locator = RelFileLocator{spc(rel->Get(row, 7)), db_oid_,
+                                       static_cast<Oid>(std::stoul(rel->Get(row, 6)))};
+    auto lsn = ParseLsn(rel->Get(row, 8));
+    d.valid_from = lsn.ok() ? lsn.value() : kInvalidLsn;
+    auto a_rows = att_at.find(relid);
+    for (int i = a_rows == att_at.end() ? 0 : a_rows->second.first,
+             e = a_rows == att_at.end() ? 0 : a_rows->second.second; i < e; i++) {
+      AttributeDesc a;
+      a.attnum = static_cast<int16_t>(std::stoi(atts->Get(i, 1)));
+      if (a.attnum != static_cast<int>(d.attrs.size()) + 1)
+        return Status::Internal("attnums of " + d.name + " are not dense");
+      a.name = atts->Get(i, 2);
+      a.type_oid = static_cast<Oid>(std::stoul(atts->Get(i, 3)));
+      a.type = TypeIdFromOid(a.type_oid);
+      a.attlen = static_cast<int16_t>(std::stoi(atts->Get(i, 4)));
+      a.attalign = atts->Get(i, 5)[0];
+      a.attbyval = atts->Get(i, 6) == "t";
+      a.dropped = atts->Get(i, 7) == "t";
+      a.has_missing = atts->Get(i, 8) == "t" && !atts->Null(i, 9) && !a.dropped;
+      if (a.has_missing) {
+        auto v = MissingValue(a, FirstArrayElement(atts->Get(i, 9)));
+        if (!v.ok()) return v.status().WithContext("describing " + d.schema + "." + d.name);
+        a.missing = std::move(v.value());
+      }
+      d.attrs.push_back(std::move(a));
     }
-    d.attrs.push_back(std::move(a));
+    auto k = key_at.find(relid);
+    if (k != key_at.end()) d.key_attnums = internal::ParseAttnums(keys->Get(k->second.first, 1));
+    out.push_back(std::move(d));
   }
-  PGT_ASSIGN_OR_RETURN(auto key, m.Query(
-      "select array_to_string(indkey::int2[], ',') from pg_index where indrelid = $1::oid"
-      " and (indisprimary or indisreplident) order by indisprimary desc limit 1", {id}));
-  if (key->rows() == 1) d.key_attnums = internal::ParseAttnums(key->Get(0, 0));
-  return d;
+  return out;
 }
 
-Status SqlCatalogResolver::Track(Oid relid, Lsn at_lsn) {
+Status SqlCatalogResolver::Track(Oid relid, Lsn at_lsn) { return TrackAll({relid}, at_lsn); }
+
+Status SqlCatalogResolver::TrackAll(const std::vector<Oid>& relids, Lsn at_lsn) {
   Impl& m = *impl_;
   if (at_lsn != kInvalidLsn) {
     auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
@@ -156,12 +208,15 @@ Status SqlCatalogResolver::Track(Oid relid, Lsn at_lsn) {
       std::this_thread::sleep_for(std::chrono::milliseconds(10));
     }
   }
-  PGT_ASSIGN_OR_RETURN(RelationDesc d, Describe(relid));
-  if (at_lsn != kInvalidLsn) d.valid_from = at_lsn;
-  m.Unindex(relid);
-  m.by_loc[d.locator] = relid;
-  if (d.toast_relid != 0) m.toast_by_loc[d.toast_locator] = relid;
-  m.tracked[relid] = std::move(d);
+  PGT_ASSIGN_OR_RETURN(std::vector<RelationDesc> ds, DescribeAll(relids));
+  for (RelationDesc& d : ds) {
+    const Oid relid = d.relid;
+    if (at_lsn != kInvalidLsn) d.valid_from = at_lsn;
+    m.Unindex(relid);
+    m.by_loc[d.locator] = relid;
+    if (d.toast_relid != 0) m.toast_by_loc[d.toast_locator] = relid;
+    m.tracked[relid] = std::move(d);
+  }
   return Status::Ok();
 }
 

@@ -154,12 +154,15 @@ Status HistoryCatalogResolver::LoadCurrentTables(const std::string& tables) {
   Conn& c = *conn_;
   all_ = tables.empty();
   PGT_ASSIGN_OR_RETURN(auto ids, c.current->UserTables(tables));
+  std::vector<Oid> unknown;
   for (Oid id : ids) {
     wanted_[id] = true;
-    if (history_.Knows(id)) continue;
-    // A table the history does not know (made while the triggers were off): its current
-    // descriptor, valid from the start.
-    PGT_ASSIGN_OR_RETURN(RelationDesc d, c.current->Describe(id));
+    if (!history_.Knows(id)) unknown.push_back(id);
+  }
+  // Tables the history does not know (made while the triggers were off): their current
+  // descriptors, valid from the start.
+  PGT_ASSIGN_OR_RETURN(std::vector<RelationDesc> ds, c.current->DescribeAll(unknown));
+  for (RelationDesc& d : ds) {
     d.valid_from = 0;
     history_.Add(std::move(d), false);
   }

@@ -20,6 +20,29 @@ Result<std::unique_ptr<PgResult>> PgQuery(PGconn* conn, const std::string& sql,
   return r;
 }
 
+Result<std::vector<std::unique_ptr<PgResult>>> PgQueryBatch(PGconn* conn, const std::string& sql) {
+  auto failed = [&](std::string msg) -> Status {
+    while (!msg.empty() && msg.back() == '\n') msg.pop_back();
+    if (PQstatus(conn) != CONNECTION_OK) return Status::Unavailable("catalog connection lost: " + msg);
+    return Status::InvalidArgument("catalog query failed: " + msg);
+  };
+  if (PQsendQuery(conn, sql.c_str()) == 0) return failed(PQerrorMessage(conn));
+  std::vector<std::unique_ptr<PgResult>> out;
+  std::string error;
+  // Every result is read (up to the NULL that ends the command), also after an error.
+  while (PGresult* r = PQgetResult(conn)) {
+    auto res = std::make_unique<PgResult>(r);
+    if (PQresultStatus(r) != PGRES_TUPLES_OK) {
+      if (error.empty()) error = PQresultErrorMessage(r);
+    } else {
+      out.push_back(std::move(res));
+    }
+  }
+  if (!error.empty() || PQstatus(conn) != CONNECTION_OK)
+    return failed(error.empty() ? PQerrorMessage(conn) : error);
+  return out;
+}
+
 std::string FirstArrayElement(const std::string& lit) {
   if (lit.size() < 2) return lit;
   std::string body = lit.substr(1, lit.size() - 2);

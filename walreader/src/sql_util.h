@@ -31,6 +31,10 @@ class PgResult {
 Result<std::unique_ptr<PgResult>> PgQuery(PGconn* conn, const std::string& sql,
                                           const std::vector<std::string>& params);
 
+// Several statements (separated by ';', no parameters) sent at once: one round trip, one result
+// per statement, each of which must return rows. Errors as PgQuery.
+Result<std::vector<std::unique_ptr<PgResult>>> PgQueryBatch(PGconn* conn, const std::string& sql);
+
 // attmissingval::text is a one-element array literal: {42}, {"a b"}, {t}.
 std::string FirstArrayElement(const std::string& lit);
 

@@ -12,15 +12,21 @@
 // nothing is printed for transactions whose commit lies past the last good record.
 // --stream follows timeline switches (TIMELINE_HISTORY, end of a historic timeline); without
 // --timeline it starts on the timeline holding --start; without --end it runs until stopped.
-#include <cstdio>
+#include <time.h>
+
+#include <algorithm>
+#include <atomic>
 #include <chrono>
+#include <cstdio>
 #include <cstring>
 #include <functional>
 #include <unistd.h>
 #include <iostream>
 #include <memory>
 #include <string>
+#include <thread>
 
+#include "bytes.h"
 #include "file_catalog.h"
 #include "walreader/catalog_history.h"
 #include "walreader/decoder.h"
@@ -172,17 +178,36 @@ std::string JsonChange(const pgt::Change& c, pgt::CatalogResolver* cat, const pg
 // idle and at exit (iostream/per-line writes cost more than the decoding).
 class Output {
  public:
+  // stdio's own buffer would split each flush into three writes (fill its 4 KB, the aligned
+  // middle, the rest): this buffer is the only one.
+  Output() { std::setvbuf(stdout, nullptr, _IONBF, 0); }
   ~Output() { Flush(); }
   std::string* buf() { return &buf_; }
+  bool empty() const { return buf_.empty(); }
   void MaybeFlush() { if (buf_.size() >= (1u << 20)) Flush(); }
+  // A live stream: also when what is buffered waited kLiveFlushDelay (a stream that never runs
+  // dry is still seen within that delay).
+  void MaybeFlushLive() {
+    if (buf_.size() >= (1u << 20) || Now() - last_flush_ >= kLiveFlushDelay) Flush();
+  }
   void Flush() {
     if (!buf_.empty()) std::fwrite(buf_.data(), 1, buf_.size(), stdout);
     std::fflush(stdout);
     buf_.clear();
+    last_flush_ = Now();
   }
 
  private:
+  static constexpr std::chrono::milliseconds kLiveFlushDelay{50};
+  // CLOCK_MONOTONIC_COARSE: read once per transaction, a few ns; its resolution (a few ms) is
+  // plenty for the delay.
+  static std::chrono::nanoseconds Now() {
+    timespec ts;
+    ::clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+    return std::chrono::seconds(ts.tv_sec) + std::chrono::nanoseconds(ts.tv_nsec);
+  }
   std::string buf_;
+  std::chrono::nanoseconds last_flush_ = Now();
 };
 
 // Prints each transaction as the decoder streams it (never materialised); stops at the first
@@ -191,9 +216,9 @@ class Output {
 class PrintSink : public pgt::TransactionSink {
  public:
   PrintSink(Output* out, pgt::CatalogResolver* cat, const pgt::TextOptions& o, bool jsonl,
-            pgt::Lsn end, pgt::Lsn history_upto, bool versioned, bool flush_each)
+            pgt::Lsn end, pgt::Lsn history_upto, bool versioned, bool live)
       : out_(out), cat_(cat), opts_(o), jsonl_(jsonl), end_(end), history_upto_(history_upto),
-        versioned_(versioned), flush_each_(flush_each),
+        versioned_(versioned), live_(live),
         by_oid_([this](pgt::Oid id) { return ByOid(id); }), text_(o) {}
   bool stopped() const { return stopped_; }
   const pgt::Status& refusal() const { return refusal_; }
@@ -239,8 +264,10 @@ class PrintSink : public pgt::TransactionSink {
   }
   void EndTransaction(const pgt::Transaction&) override {
     *out_->buf() += jsonl_ ? "]}\n" : "COMMIT\n";
-    // A stream may run until it is stopped: each transaction is visible as soon as it is decoded.
-    if (flush_each_) out_->Flush();
+    // A stream may run until it is stopped: what was decoded is written once the stream has no
+    // more WAL at hand (main loop) or within Output's live delay, not per transaction (a write
+    // per transaction cost more than decoding a one-row transaction).
+    if (live_) out_->MaybeFlushLive();
     else out_->MaybeFlush();
   }
 
@@ -252,7 +279,7 @@ class PrintSink : public pgt::TransactionSink {
   pgt::Lsn end_;
   pgt::Lsn history_upto_;
   bool versioned_;
-  bool flush_each_;
+  bool live_;
   std::function<const pgt::RelationDesc*(pgt::Oid)> by_oid_;
   pgt::TestDecodingFormatter text_;
   pgt::Lsn change_lsn_ = 0;
@@ -261,6 +288,109 @@ class PrintSink : public pgt::TransactionSink {
   pgt::Status refusal_;
   bool stopped_ = false;
   bool first_ = true;
+};
+
+// The catalog resolver the arguments name, and what the decoding loop needs to know about it.
+struct Catalog {
+  std::unique_ptr<pgt::CatalogResolver> resolver;
+  pgt::Oid db_oid = 0;
+  pgt::Lsn history_upto = UINT64_MAX;   // catalog history read at this WAL position
+  bool versioned = false;                // descriptors by LSN (catalog history installed)
+};
+
+pgt::Status OpenCatalog(const Args& a, pgt::Lsn start, Catalog* out) {
+  out->db_oid = static_cast<pgt::Oid>(a.db_oid);
+  if (!a.catalog_file.empty()) {
+    auto c = pgt::internal::FileCatalog::Load(a.catalog_file, out->db_oid);
+    if (!c.ok()) return c.status();
+    out->resolver = std::move(c.value());
+    return pgt::Status::Ok();
+  }
+  // One connection answers whether the catalog history is installed and, when it is not,
+  // reads the current catalog (a connection costs more than the reads: the server starts a
+  // backend, which then fills its catalog caches).
+  PGT_ASSIGN_OR_RETURN(auto sql, pgt::SqlCatalogResolver::Connect(a.catalog));
+  if (sql->catalog_history_installed()) {
+    // Descriptors by LSN (walreader/sql/catalog_history.sql).
+    sql.reset();
+    PGT_ASSIGN_OR_RETURN(auto h, pgt::HistoryCatalogResolver::Open(a.catalog, a.tables, start));
+    out->db_oid = h->database_oid();
+    out->history_upto = h->complete_upto();
+    out->versioned = true;
+    out->resolver = std::move(h);
+    return pgt::Status::Ok();
+  }
+  out->db_oid = sql->database_oid();
+  PGT_ASSIGN_OR_RETURN(auto ids, sql->UserTables(a.tables));
+  PGT_RETURN_IF_ERROR(sql->TrackAll(ids, 0));
+  out->resolver = std::move(sql);
+  return pgt::Status::Ok();
+}
+
+// A stream source connected while the catalog is read on another thread (both mostly wait for
+// a server to start a backend): Prefetch() starts the inner source at the page the decoder will
+// start at, connects it and receives WAL until the catalog is read (at most kMaxEarly bytes);
+// the decoder's Start at that page then keeps the connection, and its Reads get the received
+// bytes first (kHandOver at a time, so the reader's buffer stays small), then the stream's.
+class EarlySource : public pgt::WalSource {
+ public:
+  explicit EarlySource(std::unique_ptr<pgt::WalSource> inner) : inner_(std::move(inner)) {}
+  void Prefetch(pgt::Lsn lsn, pgt::TimeLineId tli, const std::atomic<bool>& stop) {
+    // As the reader positions a source: the page holding the MAXALIGNed start.
+    page_ = ((lsn + 7) & ~pgt::Lsn{7}) & ~pgt::Lsn{pgt::internal::kXLogBlcksz - 1};
+    tli_ = tli;
+    prepared_ = true;
+    early_status_ = inner_->Start(page_, tli);
+    auto wait = std::chrono::milliseconds(0);   // the first Read connects
+    while (early_status_.ok() && early_.size() < kMaxEarly) {
+      early_status_ = inner_->Read(&early_, wait);
+      // A timeline switch voided bytes received from `d` on: the decoder never saw them.
+      const pgt::Lsn d = inner_->TakeDiscardFrom();
+      if (d != pgt::kInvalidLsn) {
+        if (d >= page_ && d - page_ < early_.size()) early_.resize(d - page_);
+        break;
+      }
+      if (stop.load()) break;
+      wait = std::chrono::milliseconds(5);
+    }
+  }
+  pgt::Status Start(pgt::Lsn start, pgt::TimeLineId tli) override {
+    handing_over_ = prepared_ && start == page_ && tli == tli_;
+    prepared_ = false;
+    if (handing_over_) return pgt::Status::Ok();
+    early_ = {};
+    return inner_->Start(start, tli);
+  }
+  pgt::Status Read(std::vector<uint8_t>* out, std::chrono::milliseconds wait) override {
+    if (handing_over_) {
+      if (handed_ < early_.size()) {
+        const size_t n = std::min(kHandOver, early_.size() - handed_);
+        out->insert(out->end(), early_.data() + handed_, early_.data() + handed_ + n);
+        handed_ += n;
+        return pgt::Status::Ok();
+      }
+      handing_over_ = false;
+      early_ = {};
+      if (!early_status_.ok()) return early_status_;
+    }
+    return inner_->Read(out, wait);
+  }
+  void ConfirmFlush(pgt::Lsn lsn) override { inner_->ConfirmFlush(lsn); }
+  pgt::TimeLineId timeline() const override { return inner_->timeline(); }
+  uint64_t segment_size() const override { return inner_->segment_size(); }
+  pgt::Lsn TakeDiscardFrom() override { return inner_->TakeDiscardFrom(); }
+  std::string problem() const override { return inner_->problem(); }
+
+ private:
+  static constexpr size_t kMaxEarly = size_t{64} << 20;
+  static constexpr size_t kHandOver = size_t{1} << 20;
+  std::unique_ptr<pgt::WalSource> inner_;
+  pgt::Lsn page_ = 0;
+  pgt::TimeLineId tli_ = 0;
+  bool prepared_ = false, handing_over_ = false;
+  pgt::Status early_status_;
+  std::vector<uint8_t> early_;
+  size_t handed_ = 0;
 };
 
 Output* g_out = nullptr;   // flushed before an error is reported
@@ -283,50 +413,6 @@ int main(int argc, char** argv) {
     if (!e.ok()) return Fail(e.status());
     end = e.value();
   }
-  std::unique_ptr<pgt::CatalogResolver> catalog;
-  pgt::Lsn history_upto = UINT64_MAX;   // catalog history read at this WAL position
-  bool versioned = false;                // descriptors by LSN (catalog history installed)
-  pgt::Oid db_oid = static_cast<pgt::Oid>(a.db_oid);
-  if (!a.catalog_file.empty()) {
-    auto c = pgt::internal::FileCatalog::Load(a.catalog_file, db_oid);
-    if (!c.ok()) return Fail(c.status());
-    catalog = std::move(c.value());
-  } else if (auto h = pgt::HistoryCatalogResolver::Open(a.catalog, a.tables, start.value());
-             h.ok() || h.status().code() != pgt::Status::Code::kNotFound) {
-    // The catalog history (walreader/sql/catalog_history.sql) is installed: descriptors by LSN.
-    if (!h.ok()) return Fail(h.status());
-    db_oid = h.value()->database_oid();
-    history_upto = h.value()->complete_upto();
-    versioned = true;
-    catalog = std::move(h.value());
-  } else {
-    auto c = pgt::SqlCatalogResolver::Connect(a.catalog);
-    if (!c.ok()) return Fail(c.status());
-    auto& sql = *c.value();
-    db_oid = sql.database_oid();
-    auto ids = sql.UserTables(a.tables);
-    if (!ids.ok()) return Fail(ids.status());
-    for (pgt::Oid id : ids.value()) {
-      pgt::Status st = sql.Track(id, 0);
-      if (!st.ok()) return Fail(st);
-    }
-    catalog = std::move(c.value());
-  }
-  pgt::Result<std::unique_ptr<pgt::WalSource>> src = pgt::Status::Internal("no source");
-  if (!a.stream.empty()) {
-    pgt::StreamOptions so;
-    so.conninfo = a.stream;
-    src = pgt::OpenStreamSource(so);
-  } else {
-    pgt::SegmentSourceOptions so;
-    so.kind = a.wal_dir.empty() ? pgt::SegmentSourceOptions::Kind::kArchive
-                                : pgt::SegmentSourceOptions::Kind::kPgWal;
-    so.dir = a.wal_dir.empty() ? a.archive : a.wal_dir;
-    so.restore_command = a.restore_command;
-    so.required_until = end == UINT64_MAX ? 0 : end;
-    src = pgt::OpenSegmentSource(so);
-  }
-  if (!src.ok()) return Fail(src.status());
   unsigned long tli = a.stream.empty() ? 1 : 0;   // stream: the one holding --start
   if (!a.timeline.empty()) {
     char* e = nullptr;
@@ -338,18 +424,52 @@ int main(int argc, char** argv) {
   if (topts.timezone != "UTC" && topts.timezone != "" &&
       access(("/usr/share/zoneinfo/" + topts.timezone).c_str(), R_OK) != 0)
     return Fail(pgt::Status::InvalidArgument("unknown time zone " + topts.timezone));
+  pgt::Result<std::unique_ptr<pgt::WalSource>> src = pgt::Status::Internal("no source");
+  if (!a.stream.empty()) {
+    pgt::StreamOptions so;
+    so.conninfo = a.stream;
+    src = pgt::OpenStreamSource(so);
+    if (src.ok()) src = std::unique_ptr<pgt::WalSource>(new EarlySource(std::move(src.value())));
+  } else {
+    pgt::SegmentSourceOptions so;
+    so.kind = a.wal_dir.empty() ? pgt::SegmentSourceOptions::Kind::kArchive
+                                : pgt::SegmentSourceOptions::Kind::kPgWal;
+    so.dir = a.wal_dir.empty() ? a.archive : a.wal_dir;
+    so.restore_command = a.restore_command;
+    so.required_until = end == UINT64_MAX ? 0 : end;
+    src = pgt::OpenSegmentSource(so);
+  }
+  Catalog cat;
+  if (!a.stream.empty() && src.ok() && end > start.value()) {
+    // The stream connects and receives WAL while the catalog is read.
+    pgt::Status cat_st;
+    std::atomic<bool> cat_done{false};
+    std::thread reading([&] {
+      cat_st = OpenCatalog(a, start.value(), &cat);
+      cat_done = true;
+    });
+    static_cast<EarlySource*>(src->get())->Prefetch(start.value(),
+                                                   static_cast<pgt::TimeLineId>(tli), cat_done);
+    reading.join();
+    if (!cat_st.ok()) return Fail(cat_st);
+  } else {
+    pgt::Status cat_st = OpenCatalog(a, start.value(), &cat);
+    if (!cat_st.ok()) return Fail(cat_st);
+  }
+  if (!src.ok()) return Fail(src.status());
+  pgt::CatalogResolver* catalog = cat.resolver.get();
   const bool jsonl = a.format == "jsonl";
   pgt::DecoderOptions dopts;
-  dopts.database_oid = db_oid;
+  dopts.database_oid = cat.db_oid;
   if (a.reorder_memory_limit) dopts.reorder_memory_limit = a.reorder_memory_limit;
   dopts.spill_dir = a.spill_dir;
-  pgt::Decoder dec(src->get(), catalog.get(), dopts);
+  pgt::Decoder dec(src->get(), catalog, dopts);
   pgt::Status st = dec.Start(start.value(), static_cast<pgt::TimeLineId>(tli), !a.wait_consistent);
   if (!st.ok()) return Fail(st);
   Output out;
   g_out = &out;
-  PrintSink sink(&out, catalog.get(), topts, jsonl, end, history_upto, versioned,
-                 /*flush_each=*/!a.stream.empty());
+  const bool live = !a.stream.empty();
+  PrintSink sink(&out, catalog, topts, jsonl, end, cat.history_upto, cat.versioned, live);
   // Done when no record can start before --end: the next record starts at the MAXALIGNed end of
   // the last one, after the page header if that is a page boundary.
   auto reached_end = [&]() {
@@ -363,7 +483,10 @@ int main(int argc, char** argv) {
   auto last_progress = std::chrono::steady_clock::now();
   pgt::Lsn last_upto = dec.decoded_upto();
   while (!reached_end()) {
-    auto got = dec.NextStreamed(std::chrono::milliseconds(200), &sink);
+    // Live stream with output pending: decode only the WAL at hand (no wait), so that the output
+    // is flushed as soon as the stream runs dry.
+    const auto wait = std::chrono::milliseconds(live && !out.empty() ? 0 : 200);
+    auto got = dec.NextStreamed(wait, &sink);
     if (!got.ok()) return Fail(got.status());
     if (!sink.refusal().ok()) return Fail(sink.refusal());
     if (sink.stopped()) break;
