@@ -29,6 +29,7 @@ class Scenario:
     schedule_s = 1.0
     # phases of the runner this scenario runs (bench/scenario_run.py)
     phases = ("write_path", "freshness", "decoder", "merge")
+    in_quick = True          # run by --quick without --only (CI budget)
     large_txn_rows: dict | None = None   # {"quick": n, "full": n}: one n-row transaction
     large_txn_sql = ""
 
@@ -62,7 +63,7 @@ class TpcbLike(Scenario):
                "(aggregate), accounts over a balance threshold (filter/projection), history count "
                "per teller (aggregate over an insert-only table)")
     size_unit = "pgbench scale"
-    sizes = {"quick": {"tps_size": 1, "merge_sizes": [1, 4], "decoder_txns": 1000},
+    sizes = {"quick": {"tps_size": 1, "merge_sizes": [1, 2], "decoder_txns": 1000},
              "full": {"tps_size": 10, "merge_sizes": [10, 100], "decoder_txns": 8000}}
     sources = ["public.pgbench_accounts", "public.pgbench_history"]
     stream_tables = [
@@ -118,6 +119,7 @@ class Events(Scenario):
     summary = ("inserts only (one event per transaction, events.pgbench) under a stream table "
                "counting events and summing amounts per minute bucket and type")
     size_unit = "rows in events"
+    in_quick = False
     sizes = {"quick": {"tps_size": 20000, "merge_sizes": [20000, 100000], "decoder_txns": 3000},
              "full": {"tps_size": 1000000, "merge_sizes": [1000000, 5000000],
                       "decoder_txns": 15000}}
@@ -161,6 +163,7 @@ class OrdersCustomers(Scenario):
                "customers occasionally changing region); runs once the engine supports joins")
     needs = "joins"
     size_unit = "customers (orders = 10x)"
+    in_quick = False
     sizes = {"quick": {"tps_size": 10000, "merge_sizes": [10000, 50000], "decoder_txns": 1000},
              "full": {"tps_size": 100000, "merge_sizes": [100000, 1000000],
                       "decoder_txns": 8000}}
@@ -211,7 +214,8 @@ class WideFive(Scenario):
                "source of wide rows (16 columns, about 300 bytes); wide.pgbench: one INSERT and "
                "one UPDATE of a random existing row per transaction")
     size_unit = "rows in wide"
-    sizes = {"quick": {"tps_size": 20000, "merge_sizes": [20000, 100000], "decoder_txns": 1000},
+    in_quick = False
+    sizes = {"quick": {"tps_size": 20000, "merge_sizes": [20000, 50000], "decoder_txns": 1000},
              "full": {"tps_size": 200000, "merge_sizes": [200000, 1000000],
                       "decoder_txns": 8000}}
     sources = ["public.wide"]
@@ -224,10 +228,10 @@ class WideFive(Scenario):
          "SELECT region, count(*) AS n, sum(qty) AS qty, sum(price) AS revenue "
          "FROM wide GROUP BY region"),
         ("public.wide_by_kind_status",
-         "SELECT kind, status, count(*) AS n, avg(score) AS avg_score "
+         "SELECT kind, status, count(*) AS n, avg(price) AS avg_price, max(score) AS max_score "
          "FROM wide GROUP BY kind, status"),
         ("public.wide_big_by_acct",
-         "SELECT acct, count(*) AS n, sum(qty) AS qty FROM wide WHERE price > 400 "
+         "SELECT acct, count(*) AS n, sum(qty) AS qty FROM wide WHERE price > 100 "
          "GROUP BY acct"),
     ]
     ROW = ("1 + {g} %% 5000, 1 + {g} %% 40, 1 + {g} %% 3, 1 + {g} %% 12, 1 + {g} %% 100, "
@@ -275,7 +279,7 @@ class StateAtScale(Scenario):
                "rate, engine peak RSS, RocksDB size, merge of a 1,000-row delta at 1M vs 10M "
                "rows; and one large transaction (full: 1M rows) applied by the engine")
     size_unit = "rows in big"
-    sizes = {"quick": {"merge_sizes": [20000, 200000]},
+    sizes = {"quick": {"merge_sizes": [20000, 100000]},
              "full": {"merge_sizes": [1000000, 10000000]}}
     phases = ("merge",)
     sources = ["public.big"]

@@ -108,4 +108,7 @@ def measure(seconds, rounds, tmp="/tmp"):
     for k in ("off", "on"):
         out[f"{k}_ratio"] = median_spread([x["ratio_to_none"] for x in runs
                                            if x["config"] == k])
+    offs = [x["tps"] for x in runs if x["config"] == "off"]
+    ons = [x["tps"] for x in runs if x["config"] == "on"]
+    out["on_vs_off"] = median_spread([b / a for a, b in zip(offs, ons)])
     return out

@@ -25,6 +25,8 @@ def _ms(d, key="median"):
     """median (spread) of a median_spread dict."""
     if not d:
         return "—"
+    if len(d.get("runs", [])) == 1:
+        return f"{_v(d.get(key))} (1 run)"
     sp = d.get("spread")
     return f"{_v(d.get(key))} (spread {_v(sp)})" if sp is not None else _v(d.get(key))
 
@@ -50,8 +52,9 @@ def render_md(r):
     L += _summary(r)
     for name, sc in r["scenarios"].items():
         L += [f"## {name}", "", sc.get("summary", ""), ""]
-        if sc.get("status") == "skipped":
-            L += [f"**{sc['reason']}**", ""]
+        if sc.get("status") in ("skipped", "not_run"):
+            L += [f"**{'Not run' if sc['status'] == 'not_run' else 'Skipped'}: "
+                  f"{sc['reason']}**", ""]
             continue
         for ph, err in sc.get("errors", {}).items():
             L += [f"**Error in {ph}:** `{err.splitlines()[0][:300]}`", ""]
@@ -244,7 +247,9 @@ def _profile(sc):
     if not pr:
         return []
     return ([f"### Where the engine's time goes ({pr['tool']}; window: {pr['window']})", "",
-             "```"] + pr["top"] + ["```", ""])
+             "Self time (`--no-children --sort dso,symbol`):", "", "```"] + pr["self"]
+            + ["```", "", "Including callees (`--children --sort symbol`):", "", "```"]
+            + pr["with_callees"] + ["```", ""])
 
 
 def _backpressure(bp):
@@ -263,5 +268,6 @@ def _backpressure(bp):
     L += ["", f"Baselines differ by {_v(bp['baseline_max_diff'])}"
               + (" — **FLAGGED: more than 10 % apart, ratios untrustworthy**"
                  if bp["baselines_flagged"] else "")
-              + f"; writers seen waiting: {bp['writers_seen_waiting']}.", ""]
+              + f"; writers seen waiting: {bp['writers_seen_waiting']}. Backpressure on vs off "
+              f"(same server, same round): {_ms(bp.get('on_vs_off'))}.", ""]
     return L

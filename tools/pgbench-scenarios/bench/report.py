@@ -87,7 +87,7 @@ def evaluate(report):
 def missing_figures(report):
     miss = []
     for name, sc in report["scenarios"].items():
-        if sc.get("status") == "skipped":
+        if sc.get("status") in ("skipped", "not_run"):
             if not sc.get("reason"):
                 miss.append(f"{name}: skipped without a reason")
             continue

@@ -3,6 +3,7 @@ lists (write path, freshness, decoder, merge), and the engine process helpers th
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 import signal
@@ -100,9 +101,9 @@ class ScenarioRun:
 
     def source_changes(self, settle_stats=True):
         """n_tup_ins + upd + del of the scenario's sources (backends flush their counters when
-        they exit or go idle, within about a second)."""
+        they exit; pgbench's backends have exited when it returns)."""
         if settle_stats:
-            time.sleep(1.1)
+            time.sleep(0.6)
         names = [s.split(".")[-1] for s in self.scen.sources]
         r = self.sql("SELECT coalesce(sum(n_tup_ins + n_tup_upd + n_tup_del), 0) "
                      "FROM pg_stat_user_tables WHERE schemaname = 'public' AND relname = ANY(%s)",
@@ -120,7 +121,7 @@ class ScenarioRun:
         return (p, path)
 
     def perf_stop(self, handle, limit=25):
-        """Stop perf; top symbols by self time (no children) into the report."""
+        """Stop perf; the top symbols by self time and including callees into the report."""
         if handle is None:
             return
         p, path = handle
@@ -130,18 +131,21 @@ class ScenarioRun:
         except subprocess.TimeoutExpired:
             p.kill()
             err = "perf record did not stop"
-        rep = subprocess.run(["perf", "report", "-i", path, "--stdio", "--no-children",
-                              "--sort", "dso,symbol", "-g", "none", "--percent-limit", "0.5"],
-                             text=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-        top = [ln.rstrip() for ln in rep.stdout.splitlines()
-               if ln.strip() and not ln.startswith("#")][:limit]
-        self.out.setdefault("profile", {})
+
+        def report(*how):
+            rep = subprocess.run(["perf", "report", "-i", path, "--stdio", "-g", "none",
+                                  "--percent-limit", "0.5"] + list(how),
+                                 text=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+            top = [re.sub(r"\s+", " ", ln).strip().removesuffix(" - -")
+                   for ln in rep.stdout.splitlines() if ln.strip() and not ln.startswith("#")]
+            return top[:limit] or [f"(no samples: {(rep.stderr or err or '').strip()[:300]})"]
+
         self.out["profile"] = {
-            "tool": "perf record -F 499 -g -p <engine pid>; perf report --no-children --sort "
-                    "dso,symbol (self time)",
+            "tool": "perf record -F 499 -g -p <engine pid>; perf report",
             "window": "the first engine run of the write path (shared cores): catch-up of the "
                       "baseline's backlog, the pgbench run, catch-up after it",
-            "top": top or [f"(no samples: {(rep.stderr or err or '').strip()[:300]})"]}
+            "self": report("--no-children", "--sort", "dso,symbol"),
+            "with_callees": report("--children", "--sort", "symbol")}
 
     # ---- the scenario
     def run(self):
