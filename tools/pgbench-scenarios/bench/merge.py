@@ -179,12 +179,14 @@ def large_transaction(sr, size):
     with RssSampler(pid) as rs:
         sr.wait_frontiers(timeout=7200, lsn=lsn)
     apply_s = time.time() - t1
+    cpu = sr.engine_cpu_s() - cpu0
     sr.out["large_transaction"] = {
         "rows": n, "statement": scen.large_txn_sql, "source_rows_before": scen.source_rows(size),
         "primary_commit_s": r3(commit_s),
         "engine_apply_s": r3(apply_s),
-        "engine_cpu_s": r3(sr.engine_cpu_s() - cpu0),
+        "engine_cpu_s": r3(cpu),
         "engine_rows_per_s": round(n / apply_s) if apply_s > 0 else None,
+        "engine_rows_per_cpu_s": round(n / cpu) if cpu > 0 else None,
         "engine_peak_rss_mb_while_applying": r3(rs.peak_kb / 1024),
         "engine_peak_rss_mb_before": r3(rss_before / 1024),
         "engine_peak_rss_mb_after": r3(proc_hwm_kb(pid) / 1024),

@@ -48,6 +48,14 @@ def render_md(r):
               f"{', '.join(r['binaries_changed_during_run'])} — rerun.**", ""]
     if r["missing_figures"]:
         L += ["**Missing figures:** " + ", ".join(r["missing_figures"]), ""]
+    flagged = [f"{n} ({p})" for n, sc in r["scenarios"].items()
+               for p, pl in sc.get("write_throughput", {}).get("placements", {}).items()
+               if pl.get("baselines_flagged")]
+    if (r.get("backpressure") or {}).get("baselines_flagged"):
+        flagged.append("backpressure")
+    if flagged:
+        L += ["**Flagged — baselines more than 10 % apart, ratios not trustworthy:** "
+              + ", ".join(flagged) + ".", ""]
     L += ["Goals:", ""] + [f"- {g['text']}" for g in GOALS.values()] + [""]
     L += _summary(r)
     for name, sc in r["scenarios"].items():
@@ -95,6 +103,31 @@ def _summary(r):
                  f"{_verdict(sc.get('decoder', {}).get('goal_met'))} |")
     L += ["", "⚠ = that placement's baselines differ by more than 10 %: its ratios are not "
               "trustworthy.", ""]
+    for name, sc in r["scenarios"].items():
+        mg, lt = sc.get("merge", {}), sc.get("large_transaction")
+        if sc.get("status") != "ok" or not mg.get("scale_goals"):
+            continue
+        large, e = list(mg["sizes"].items())[-1]
+        sg = mg["scale_goals"]
+        growth = ", ".join(f"{_v(g['growth'])} {_verdict(g['growth_goal_met'])}"
+                           for g in mg.get("goals", {}).values())
+        L += [f"{name} at {int(large):,} rows: bootstrap {_v(e.get('bootstrap_rows_per_s'))} "
+              f"rows/s {_verdict(sg['bootstrap_goal_met'])}, engine peak RSS "
+              f"{_v(e.get('engine_peak_rss_mb'))} MB {_verdict(sg['rss_goal_met'])}, RocksDB "
+              f"{_v(e.get('rocksdb_mb'))} MB, merge growth {growth}."
+              + (f" Large transaction of {lt['rows']:,} rows: applied in "
+                 f"{_v(lt.get('engine_apply_s'))} s ({_v(lt.get('engine_cpu_s'))} CPU s), "
+                 f"peak RSS {_v(lt.get('engine_peak_rss_mb_while_applying'))} MB "
+                 f"{_verdict(lt.get('rss_goal_met'))}." if lt else ""), ""]
+    bp = r.get("backpressure") or {}
+    if "off_ratio" in bp:
+        L += [f"Backpressure write-path cost: off {_ms(bp['off_ratio'])} "
+              f"{_verdict(bp.get('off_goal_met'))}, on {_ms(bp['on_ratio'])} "
+              f"{_verdict(bp.get('on_goal_met'))} of no pg_trickle.", ""]
+    not_run = [n for n, sc in r["scenarios"].items() if sc.get("status") in ("not_run",
+                                                                                "skipped")]
+    if not_run:
+        L += ["Not run or skipped: " + ", ".join(not_run) + " (reasons below).", ""]
     return L
 
 
@@ -217,10 +250,11 @@ def _large_txn(sc):
         return []
     return [f"### One large transaction ({lt['rows']:,} rows: `{lt['statement']}`, into "
             f"{lt['source_rows_before']:,} rows)", "",
-            "| primary commit s | engine apply s | engine CPU s | engine rows/s | peak RSS MB "
-            "while applying | goal ≤ 512 MB |", "|---|---|---|---|---|---|",
+            "| primary commit s | engine apply s | engine CPU s | engine rows/s | rows per CPU s "
+            "| peak RSS MB while applying | goal ≤ 512 MB |", "|---|---|---|---|---|---|---|",
             f"| {_v(lt['primary_commit_s'])} | {_v(lt['engine_apply_s'])} | "
             f"{_v(lt['engine_cpu_s'])} | {_v(lt['engine_rows_per_s'])} | "
+            f"{_v(lt.get('engine_rows_per_cpu_s'))} | "
             f"{_v(lt['engine_peak_rss_mb_while_applying'])} | {_verdict(lt.get('rss_goal_met'))} "
             f"|", "", f"Method: {lt['method']}.", ""]
 

@@ -2,7 +2,6 @@
 report.md."""
 from __future__ import annotations
 
-import json
 
 GOALS = {
     "write_tps_ratio": {"op": ">=", "value": 0.97,
