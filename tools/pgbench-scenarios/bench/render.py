@@ -186,7 +186,9 @@ def _freshness(sc):
               f"{_v(fr.get('engine_changes_per_cpu_s'))} ({_v(fr.get('source_changes'))} "
               f"changes, {_v(fr.get('engine_cpu_s'))} CPU s) |", ""]
     if su:
-        L += [f"Highest write rate the engine keeps up with ({su['method']}): "
+        L += [f"Highest write rate the engine keeps up with ({su['method']}; idle lag "
+              f"{_v(su.get('idle_lag_s'))} s, so kept up = lag ≤ "
+              f"{_v(su.get('kept_up_if_lag_after_step_s_at_most'))} s): "
               f"**{_v(su.get('max_kept_up_changes_per_s'))} changes/s**"
               + ("" if su.get("kept_up_at_every_step") else
                  f"; at the next step it fell behind, applying "

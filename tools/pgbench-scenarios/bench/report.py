@@ -1,7 +1,6 @@
-"""Goals, verdicts (met / missed next to each figure), the list of missing figures, and
-report.md."""
+"""Goals, verdicts (met / missed next to each figure) and the list of missing figures
+(report.md is rendered by render.py)."""
 from __future__ import annotations
-
 
 GOALS = {
     "write_tps_ratio": {"op": ">=", "value": 0.97,
