@@ -17,6 +17,10 @@ import time
 
 from bench.common import du_bytes, log, pctl, pgbench, proc_hwm_kb, r3
 
+# after the load stops, probes not yet visible are waited for this long; one still unseen then
+# counts with its wait so far as a lower bound of its staleness
+WAIT_AFTER_LOAD_S = 300
+
 
 def run(sr):
     if sr.base_tps is None:   # write path failed or not run: measure a baseline here
@@ -86,7 +90,7 @@ def probe(sr, base_tps):
                     for (k,) in cur.fetchall():
                         if k not in seen:
                             seen[k] = now
-                if stop.is_set() and time.time() > stop_at[0] + 60:
+                if stop.is_set() and time.time() > stop_at[0] + WAIT_AFTER_LOAD_S:
                     break
                 time.sleep(0.01)
             conn.close()
@@ -107,15 +111,20 @@ def probe(sr, base_tps):
             t.join()
     if errors:
         raise errors[0]
-    lags = [seen[k] - commits[k] for k in commits if k in seen]
+    end = time.time()
+    lags = [seen[k] - commits[k] if k in seen else end - commits[k] for k in commits]
     unseen = [k for k in commits if k not in seen]
     fr = {"rate_tps": rate, "achieved_tps": load["tps"], "seconds": secs,
-          "schedule_s": sched_s, "probes": len(commits), "probes_not_seen_within_60s":
-          len(unseen), "load_lat_p99_ms": load.get("lat_p99_ms"), "goal_s": sched_s + 1.0,
+          "schedule_s": sched_s, "probes": len(commits),
+          f"probes_not_seen_{WAIT_AFTER_LOAD_S}s_after_load": len(unseen),
+          "staleness_lower_bound": bool(unseen),
+          "load_lat_p99_ms": load.get("lat_p99_ms"), "goal_s": sched_s + 1.0,
           "placement": "shared cores",
           "probe": "one committed source row per probe every 0.1-0.3 s; visible = first poll "
-                   "(every 10 ms) of the stream table on the primary that shows it"}
-    if lags and not unseen:
+                   "(every 10 ms) of the stream table on the primary that shows it; a probe "
+                   f"not visible {WAIT_AFTER_LOAD_S} s after the load stopped counts with its "
+                   "wait so far (the figures are then lower bounds)"}
+    if lags:
         fr.update(staleness_p50_s=r3(pctl(lags, 50)), staleness_p99_s=r3(pctl(lags, 99)),
                   staleness_max_s=r3(max(lags)))
     sr.out["freshness"] = fr

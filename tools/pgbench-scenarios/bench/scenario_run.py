@@ -72,10 +72,28 @@ class ScenarioRun:
         if fresh:
             shutil.rmtree(eng.state_dir, ignore_errors=True)
         eng.binary = self.b.engine_path
+        try:
+            self._log_mark = os.path.getsize(eng.log_path)
+        except OSError:
+            self._log_mark = 0
         eng.start()
         if placement is not None:
             placement.apply(self.c, eng.proc.pid)
         return eng
+
+    def wait_engine_started(self, timeout=600):
+        """Until the engine just started logs "engine started" (its state is open: RocksDB
+        recovered, decoder starting); returns its CPU seconds at that point."""
+        eng, deadline = self.h.engine, time.time() + timeout
+        while True:
+            with open(eng.log_path, errors="replace") as f:
+                f.seek(self._log_mark)
+                if "engine started" in f.read():
+                    return self.engine_cpu_s()
+            eng.check_alive()
+            if time.time() > deadline:
+                raise RuntimeError(f"engine did not log 'engine started' within {timeout} s")
+            time.sleep(0.05)
 
     def start_engine_fresh(self):
         return self.start_engine(fresh=True)
