@@ -234,10 +234,10 @@ class WideFive(Scenario):
          "SELECT acct, count(*) AS n, sum(qty) AS qty FROM wide WHERE price > 100 "
          "GROUP BY acct"),
     ]
-    ROW = ("1 + {g} %% 5000, 1 + {g} %% 40, 1 + {g} %% 3, 1 + {g} %% 12, 1 + {g} %% 100, "
-           "({g} %% 50000) / 100.0, ({g} %% 30) / 100.0, now(), now(), "
-           "'C' || lpad(({g} %% 100000)::text, 8, '0'), 'name ' || {g}, "
-           "repeat(md5({g}::text), 4), {g} %% 7, ({g} %% 1000) / 10.0, {g} %% 2 = 0")
+    ROW = ("1 + g %% 5000, 1 + g %% 40, 1 + g %% 3, 1 + g %% 12, 1 + g %% 100, "
+           "(g %% 50000) / 100.0, (g %% 30) / 100.0, now(), now(), "
+           "'C' || lpad((g %% 100000)::text, 8, '0'), 'name ' || g, "
+           "repeat(md5(g::text), 4), g %% 7, (g %% 1000) / 10.0, g %% 2 = 0")
     COLS = ("acct, region, status, kind, qty, price, discount, created, updated, code, name, "
             "note, flags, score, paid")
 
@@ -249,7 +249,7 @@ class WideFive(Scenario):
             "NULL, discount numeric(5,2) NOT NULL, created timestamptz NOT NULL, updated "
             "timestamptz NOT NULL, code text NOT NULL, name text NOT NULL, note text NOT NULL, "
             "flags int NOT NULL, score double precision NOT NULL, paid boolean NOT NULL)")
-        cluster.primary_sql(f"INSERT INTO wide ({self.COLS}) SELECT {self.ROW.format(g='g')} "
+        cluster.primary_sql(f"INSERT INTO wide ({self.COLS}) SELECT {self.ROW} "
                             f"FROM generate_series(0, %s - 1) g", (size,))
         cluster.primary_sql("VACUUM ANALYZE wide")
 
