@@ -26,6 +26,15 @@ class Scenario:
     sources: list[str] = []
     stream_tables: list[tuple[str, str]] = []   # (name, query)
     schedule = "1 second"
+    schedule_s = 1.0
+    # phases of the runner this scenario runs (bench/scenario_run.py)
+    phases = ("write_path", "freshness", "decoder", "merge")
+    in_quick = True          # run by --quick without --only (CI budget)
+    large_txn_rows: dict | None = None   # {"quick": n, "full": n}: one n-row transaction
+    large_txn_sql = ""
+
+    def large_txn(self, cur, size, n) -> None:
+        raise NotImplementedError
 
     def load(self, cluster, size) -> None:
         raise NotImplementedError
@@ -54,7 +63,7 @@ class TpcbLike(Scenario):
                "(aggregate), accounts over a balance threshold (filter/projection), history count "
                "per teller (aggregate over an insert-only table)")
     size_unit = "pgbench scale"
-    sizes = {"quick": {"tps_size": 1, "merge_sizes": [1, 4], "decoder_txns": 1000},
+    sizes = {"quick": {"tps_size": 1, "merge_sizes": [1, 2], "decoder_txns": 1000},
              "full": {"tps_size": 10, "merge_sizes": [10, 100], "decoder_txns": 8000}}
     sources = ["public.pgbench_accounts", "public.pgbench_history"]
     stream_tables = [
@@ -110,6 +119,7 @@ class Events(Scenario):
     summary = ("inserts only (one event per transaction, events.pgbench) under a stream table "
                "counting events and summing amounts per minute bucket and type")
     size_unit = "rows in events"
+    in_quick = False
     sizes = {"quick": {"tps_size": 20000, "merge_sizes": [20000, 100000], "decoder_txns": 3000},
              "full": {"tps_size": 1000000, "merge_sizes": [1000000, 5000000],
                       "decoder_txns": 15000}}
@@ -153,6 +163,7 @@ class OrdersCustomers(Scenario):
                "customers occasionally changing region); runs once the engine supports joins")
     needs = "joins"
     size_unit = "customers (orders = 10x)"
+    in_quick = False
     sizes = {"quick": {"tps_size": 10000, "merge_sizes": [10000, 50000], "decoder_txns": 1000},
              "full": {"tps_size": 100000, "merge_sizes": [100000, 1000000],
                       "decoder_txns": 8000}}
@@ -197,4 +208,113 @@ class OrdersCustomers(Scenario):
         return 11 * size
 
 
-ALL = [TpcbLike(), Events(), OrdersCustomers()]
+class WideFive(Scenario):
+    name = "wide_five_tables"
+    summary = ("apply throughput: five stream tables (filter/project/aggregate shapes) over one "
+               "source of wide rows (16 columns, about 300 bytes); wide.pgbench: one INSERT and "
+               "one UPDATE of a random existing row per transaction")
+    size_unit = "rows in wide"
+    in_quick = False
+    sizes = {"quick": {"tps_size": 20000, "merge_sizes": [20000, 50000], "decoder_txns": 1000},
+             "full": {"tps_size": 200000, "merge_sizes": [200000, 1000000],
+                      "decoder_txns": 8000}}
+    sources = ["public.wide"]
+    stream_tables = [
+        ("public.wide_active",
+         "SELECT id, acct, qty, price FROM wide WHERE status = 1"),
+        ("public.wide_codes",
+         "SELECT id, region, kind, code FROM wide"),
+        ("public.wide_by_region",
+         "SELECT region, count(*) AS n, sum(qty) AS qty, sum(price) AS revenue "
+         "FROM wide GROUP BY region"),
+        ("public.wide_by_kind_status",
+         "SELECT kind, status, count(*) AS n, avg(price) AS avg_price, max(score) AS max_score "
+         "FROM wide GROUP BY kind, status"),
+        ("public.wide_big_by_acct",
+         "SELECT acct, count(*) AS n, sum(qty) AS qty FROM wide WHERE price > 100 "
+         "GROUP BY acct"),
+    ]
+    ROW = ("1 + g %% 5000, 1 + g %% 40, 1 + g %% 3, 1 + g %% 12, 1 + g %% 100, "
+           "(g %% 50000) / 100.0, (g %% 30) / 100.0, now(), now(), "
+           "'C' || lpad((g %% 100000)::text, 8, '0'), 'name ' || g, "
+           "repeat(md5(g::text), 4), g %% 7, (g %% 1000) / 10.0, g %% 2 = 0")
+    COLS = ("acct, region, status, kind, qty, price, discount, created, updated, code, name, "
+            "note, flags, score, paid")
+
+    def load(self, cluster, size):
+        cluster.primary_sql("DROP TABLE IF EXISTS wide")
+        cluster.primary_sql(
+            "CREATE TABLE wide (id bigserial PRIMARY KEY, acct int NOT NULL, region int NOT NULL, "
+            "status int NOT NULL, kind int NOT NULL, qty int NOT NULL, price numeric(12,2) NOT "
+            "NULL, discount numeric(5,2) NOT NULL, created timestamptz NOT NULL, updated "
+            "timestamptz NOT NULL, code text NOT NULL, name text NOT NULL, note text NOT NULL, "
+            "flags int NOT NULL, score double precision NOT NULL, paid boolean NOT NULL)")
+        cluster.primary_sql(f"INSERT INTO wide ({self.COLS}) SELECT {self.ROW} "
+                            f"FROM generate_series(0, %s - 1) g", (size,))
+        cluster.primary_sql("VACUUM ANALYZE wide")
+
+    def pgbench_args(self, size):
+        return ["-f", os.path.join(HERE, "wide.pgbench"), "-D", f"nrows={size}"]
+
+    def probe_insert(self, cur, k):
+        cur.execute(f"INSERT INTO wide ({self.COLS}) VALUES (1, %s, 2, 1, 1, 1, 0, now(), now(), "
+                    f"'probe', 'probe', 'probe', 0, 0, false)", (-k,))
+
+    probe_seen_sql = "SELECT -region FROM public.wide_by_region WHERE region < 0"
+
+    def delta(self, cur, size, rep):
+        cur.execute("UPDATE wide SET qty = qty + 1, status = 1 + status %% 3, updated = now() "
+                    "WHERE id IN (SELECT 1 + (g::bigint * 7919 + %s) %% %s "
+                    "FROM generate_series(0, %s) g)", (rep * 104729, size, DELTA_ROWS - 1))
+        assert cur.rowcount == DELTA_ROWS, cur.rowcount
+
+    def source_rows(self, size):
+        return size
+
+
+class StateAtScale(Scenario):
+    name = "state_at_scale"
+    summary = ("state at scale: a narrow source (full: 10M rows) under three stream tables "
+               "(aggregate per group, a 1 % filter/projection, aggregate per flag); bootstrap "
+               "rate, engine peak RSS, RocksDB size, merge of a 1,000-row delta at 1M vs 10M "
+               "rows; and one large transaction (full: 1M rows) applied by the engine")
+    size_unit = "rows in big"
+    sizes = {"quick": {"merge_sizes": [20000, 100000]},
+             "full": {"merge_sizes": [1000000, 10000000]}}
+    phases = ("merge",)
+    sources = ["public.big"]
+    stream_tables = [
+        ("public.big_by_grp",
+         "SELECT grp, count(*) AS n, sum(val) AS total FROM big GROUP BY grp"),
+        ("public.big_high",
+         "SELECT id, grp, val FROM big WHERE val > 990"),
+        ("public.big_by_flag",
+         "SELECT flag, count(*) AS n, avg(val) AS avg_val FROM big GROUP BY flag"),
+    ]
+    large_txn_rows = {"quick": 100000, "full": 1000000}
+    large_txn_sql = ("INSERT INTO big SELECT size + g, g % 1000, g % 997, g % 8 "
+                     "FROM generate_series(1, n) g")
+
+    def load(self, cluster, size):
+        cluster.primary_sql("DROP TABLE IF EXISTS big")
+        cluster.primary_sql("CREATE TABLE big (id bigint PRIMARY KEY, grp int NOT NULL, "
+                            "val int NOT NULL, flag int NOT NULL)")
+        cluster.primary_sql("INSERT INTO big SELECT g, g %% 1000, g %% 997, g %% 8 "
+                            "FROM generate_series(1, %s) g", (size,))
+        cluster.primary_sql("VACUUM ANALYZE big")
+
+    def delta(self, cur, size, rep):
+        cur.execute("UPDATE big SET val = (val + 500) %% 1000 WHERE id IN "
+                    "(SELECT 1 + (g::bigint * 7919 + %s) %% %s FROM generate_series(0, %s) g)",
+                    (rep * 104729, size, DELTA_ROWS - 1))
+        assert cur.rowcount == DELTA_ROWS, cur.rowcount
+
+    def large_txn(self, cur, size, n):
+        cur.execute("INSERT INTO big SELECT %s + g, g %% 1000, g %% 997, g %% 8 "
+                    "FROM generate_series(1, %s) g", (size, n))
+
+    def source_rows(self, size):
+        return size
+
+
+ALL = [TpcbLike(), Events(), OrdersCustomers(), WideFive(), StateAtScale()]

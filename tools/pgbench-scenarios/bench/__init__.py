@@ -1,0 +1,1 @@
+"""Modules of the benchmark runner (../run); see ../README.md."""
