@@ -361,6 +361,9 @@ int Run(const Options& o) {
 
   Stages stages;
   auto src_readers = h.Readers(kSrc);
+  ApplyPath::ReadersFn current = [&h](Oid relid, std::vector<ApplyPath::Reader>* out) {
+    for (auto& r : h.Readers(relid)) out->push_back(r);
+  };
   auto on_error = h.OnError();
   const double cpu0 = CpuSeconds();
   auto wall0 = std::chrono::steady_clock::now();
@@ -369,7 +372,7 @@ int Run(const Options& o) {
   for (const Transaction& txn : txns) {
     auto t0 = std::chrono::steady_clock::now();
     for (const Change& c : txn.changes) {
-      st = h.path.ApplyChange(h.batch.get(), &h.mirrors.at(c.relid), c, src_readers, on_error);
+      st = h.path.ApplyChange(h.batch.get(), &h.mirrors.at(c.relid), c, src_readers, current, on_error);
       if (!st.ok()) { std::fprintf(stderr, "apply: %s\n", st.message().c_str()); return 2; }
       ++changes;
     }

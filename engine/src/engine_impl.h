@@ -202,6 +202,7 @@ struct Engine::Impl {
   Status LoadMirrors();
   Status ApplyChangeToSource(const Transaction& txn, const Change& c);
   Status FinishApply();
+  ApplyPath::ReadersFn ApplyReaders();
   void TruncateSource(const Transaction& txn, Oid relid);
   void DropStaleMirror(Batch* b, Oid relid, const std::string& what);
   bool SourceInUse(Oid relid) const;

@@ -67,7 +67,7 @@ Status Engine::Impl::ApplyChangeToSource(const Transaction& txn, const Change& c
   auto on_error = [&](int64_t id, const Status& why) {
     MarkError(id, why.WithContext("applying transaction " + std::to_string(txn.xid) + " at " + FormatLsn(txn.commit_lsn)));
   };
-  PGT_RETURN_IF_ERROR(apply_path.ApplyChange(batch.get(), &it->second, c, readers, on_error));
+  PGT_RETURN_IF_ERROR(apply_path.ApplyChange(batch.get(), &it->second, c, readers, ApplyReaders(), on_error));
   for (const ApplyPath::Reader& r : readers) {
     if (!r.applies || failed.count(r.id)) continue;
     TableRuntime& t = tables.at(r.id);
@@ -77,17 +77,22 @@ Status Engine::Impl::ApplyChangeToSource(const Transaction& txn, const Change& c
   return Status::Ok();
 }
 
+// The maintained readers of a source, for consolidated deltas pushed at the end of a batch.
+ApplyPath::ReadersFn Engine::Impl::ApplyReaders() {
+  return [this](Oid relid, std::vector<ApplyPath::Reader>* out) {
+    for (auto& [id, t] : tables)
+      if (!failed.count(id) && !t.table->meta().needs_rebootstrap && t.table->ReadsSource(relid))
+        out->push_back(ApplyPath::Reader{id, t.table.get(), true});
+  };
+}
+
 // End of a batch (CommitBatch): consolidated deltas and operator caches reach the batch.
 Status Engine::Impl::FinishApply() {
   std::vector<ApplyPath::Reader> all;
   for (auto& [id, t] : tables)
     if (!failed.count(id)) all.push_back(ApplyPath::Reader{id, t.table.get(), true});
-  auto readers = [&](Oid relid, std::vector<ApplyPath::Reader>* out) {
-    for (const auto& r : all)
-      if (!failed.count(r.id) && !r.table->meta().needs_rebootstrap && r.table->ReadsSource(relid)) out->push_back(r);
-  };
-  auto on_error = [&](int64_t id, const Status& why) { MarkError(id, why); };
-  return apply_path.Finish(batch.get(), readers, all, on_error);
+  auto on_error = [&](int64_t id, const Status& why) { MarkError(id, why.WithContext("applying the batch's changes")); };
+  return apply_path.Finish(batch.get(), ApplyReaders(), all, on_error);
 }
 
 // A TRUNCATE may be followed by inserts into the new relfilenode in the same transaction, which

@@ -109,7 +109,21 @@ Status StreamTable::ApplySnapshotRow(Batch* batch, Oid relid, const Row& row) {
 
 Status StreamTable::FinishBatch(Batch* batch) {
   for (auto& n : circuit_.nodes) PGT_RETURN_IF_ERROR(n->Flush(batch));
+  WritePending(batch);
   return Status::Ok();
+}
+
+void StreamTable::WritePending(Batch* batch) {
+  if (pending_serial_ == batch->serial()) {
+    std::string key = TablePrefix(meta_.id);
+    for (const auto& [rid, val] : pending_) {
+      key.resize(8);
+      key += rid;
+      batch->Put(Cf::kPending, key, val);
+    }
+  }
+  pending_.clear();
+  pending_serial_ = batch->serial();
 }
 
 void StreamTable::TouchGlobalGroup() {
@@ -117,17 +131,22 @@ void StreamTable::TouchGlobalGroup() {
 }
 
 Status StreamTable::EmitOutput(Batch* batch, const std::string& identity_key, const Row* row) {
-  std::string key = TablePrefix(meta_.id) + RowIdOf(identity_key);
-  if (!row) {
-    batch->Put(Cf::kPending, key, "D");
-    return Status::Ok();
+  if (pending_serial_ != batch->serial()) {   // left by a batch that was dropped: discarded
+    pending_.clear();
+    pending_serial_ = batch->serial();
   }
-  if (row->size() != plan_->output.size())
+  if (row && row->size() != plan_->output.size())
     return Status::Internal("output row of " + meta_.name + " has " + std::to_string(row->size()) +
                             " values, the table has " + std::to_string(plan_->output.size()) + " columns");
-  std::string val = "U";
-  values::EncodeRow(*row, &val);
-  batch->Put(Cf::kPending, key, val);
+  std::string& val = pending_[RowIdOf(identity_key)];
+  val.clear();
+  if (!row) {
+    val = "D";
+  } else {
+    val = "U";
+    values::EncodeRow(*row, &val);
+  }
+  if (pending_.size() >= kMaxPendingCache) WritePending(batch);
   return Status::Ok();
 }
 
