@@ -12,13 +12,13 @@ void ApplyPath::CheckBatch(Batch* b) {
 
 // Folds one key's change into the source's delta: the first change of the key in the batch
 // fixes its `before`, every change moves its `after`.
-void ApplyPath::Note(SourceDelta* d, std::string key, std::optional<Row>* before, const std::optional<Row>& after) {
+void ApplyPath::Note(SourceDelta* d, std::string key, std::optional<Row>* before, std::optional<Row>&& after) {
   auto [it, fresh] = d->keys.try_emplace(std::move(key));
   if (fresh) {
     it->second.before = std::move(*before);
     ++keys_;
   }
-  it->second.after = after;
+  it->second.after = std::move(after);
 }
 
 Status ApplyPath::ApplyChange(Batch* b, SourceMirror* mirror, const Change& c, const std::vector<Reader>& readers,
@@ -38,11 +38,11 @@ Status ApplyPath::ApplyChange(Batch* b, SourceMirror* mirror, const Change& c, c
   }
   if (!st.ok() || !consolidated) return Status::Ok();
   if (old_key == new_key || !old_row || !new_row) {
-    Note(&d, old_row ? std::move(old_key) : std::move(new_key), &old_row, new_row);
+    Note(&d, old_row ? std::move(old_key) : std::move(new_key), &old_row, std::move(new_row));
   } else {   // the key changed: the old key's row goes, the new key's row comes
     std::optional<Row> none;
     Note(&d, std::move(old_key), &old_row, std::nullopt);
-    Note(&d, std::move(new_key), &none, new_row);
+    Note(&d, std::move(new_key), &none, std::move(new_row));
   }
   if (keys_ >= kMaxDeltaKeys) {   // bounded memory: push what the batch holds so far
     for (auto& [relid, sd] : sources_) PGT_RETURN_IF_ERROR(Push(b, relid, &sd, current, on_error));

@@ -75,7 +75,7 @@ class ApplyPath {
     std::set<int64_t> one_by_one;   // readers that skipped a change of this source in this batch
   };
   void CheckBatch(Batch* b);
-  void Note(SourceDelta* d, std::string key, std::optional<Row>* before, const std::optional<Row>& after);
+  void Note(SourceDelta* d, std::string key, std::optional<Row>* before, std::optional<Row>&& after);
   Status Push(Batch* b, Oid relid, SourceDelta* d, const ReadersFn& current, const ErrorFn& on_error);
 
   std::map<Oid, SourceDelta> sources_;

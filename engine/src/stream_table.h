@@ -77,6 +77,7 @@ class StreamTable {
   StreamTable(TableMeta meta, std::unique_ptr<Plan> plan);
   Status EmitOutput(Batch* batch, const std::string& identity_key, const Row* row);
   void WritePending(Batch* batch);
+  bool Unchanged(size_t scan, const Row& old_row, const Row& new_row) const;
 
   static constexpr size_t kMaxPendingCache = 65536;
 
@@ -84,6 +85,9 @@ class StreamTable {
   std::unique_ptr<Plan> plan_;
   Circuit circuit_;
   std::unique_ptr<Node> sink_;
+  // Per scan (circuit_.scans order): the source columns (0-based) anything above it reads, with
+  // the key columns; an empty list = every column. An UPDATE equal on them changes nothing here.
+  std::vector<std::vector<int>> scan_reads_;
   std::unordered_map<std::string, std::string> pending_;   // row id -> 'U'+row / 'D', this batch
   uint64_t pending_serial_ = 0;                            // the batch pending_ belongs to
 };
