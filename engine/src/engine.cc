@@ -293,11 +293,7 @@ Status Engine::Impl::ApplyTransaction(const Transaction& txn) {
 }
 
 Status Engine::Impl::CommitBatch() {
-  for (auto& [id, t] : tables) {
-    if (failed.count(id)) continue;
-    Status st = t.table->FinishBatch(batch.get());
-    if (!st.ok()) MarkError(id, st);
-  }
+  PGT_RETURN_IF_ERROR(FinishApply());   // mirrors.cc: pending deltas and operator caches into the batch
   Lsn decoded = decoder->decoded_upto();
   ckpt.applied_upto = std::max(ckpt.applied_upto, decoded);
   ckpt.restart_lsn = decoder->restart_lsn();

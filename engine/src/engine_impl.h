@@ -21,6 +21,7 @@
 #include <string>
 
 #include "engine/engine.h"
+#include "apply_path.h"
 #include "failover.h"
 #include "failover_stats.h"
 #include "merge.h"
@@ -108,6 +109,8 @@ struct Engine::Impl {
   std::unique_ptr<Decoder> decoder;
   std::unique_ptr<MergeWriter> merger;
   std::unique_ptr<Batch> batch;
+  ApplyPath apply_path;                     // apply_path.h: mirror -> readers' circuits, per batch
+  std::vector<ApplyPath::Reader> apply_readers;   // scratch, per change
 
   Checkpoint ckpt;
   int64_t epoch = 0;
@@ -213,6 +216,8 @@ struct Engine::Impl {
   // mirrors.cc: shared source mirrors — load, apply a change to a mirror and its readers, drop
   Status LoadMirrors();
   Status ApplyChangeToSource(const Transaction& txn, const Change& c);
+  Status FinishApply();
+  ApplyPath::ReadersFn ApplyReaders();
   void TruncateSource(const Transaction& txn, Oid relid);
   void DropStaleMirror(Batch* b, Oid relid, const std::string& what);
   bool SourceInUse(Oid relid) const;

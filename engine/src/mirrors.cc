@@ -62,20 +62,41 @@ Status Engine::Impl::ApplyChangeToSource(const Transaction& txn, const Change& c
   }
   auto it = mirrors.find(c.relid);
   if (it == mirrors.end() || txn.end_lsn <= MirrorApplied(it->second)) return Status::Ok();
-  std::optional<Row> old_row, new_row;
-  Status st = it->second.Apply(batch.get(), c, &old_row, &new_row);
+  std::vector<ApplyPath::Reader>& readers = apply_readers;
+  readers.clear();
   for (auto& [id, t] : tables) {
-    if (failed.count(id) || t.table->meta().needs_rebootstrap || txn.end_lsn <= TableApplied(t)) continue;
-    if (!t.table->ReadsSource(c.relid)) continue;
-    Status ts = st.ok() ? t.table->ApplySourceDelta(batch.get(), c.relid, old_row, new_row) : st;
-    if (!ts.ok()) {
-      MarkError(id, ts.WithContext("applying transaction " + std::to_string(txn.xid) + " at " + FormatLsn(txn.commit_lsn)));
-      continue;
-    }
+    if (failed.count(id) || t.table->meta().needs_rebootstrap || !t.table->ReadsSource(c.relid)) continue;
+    readers.push_back(ApplyPath::Reader{id, t.table.get(), txn.end_lsn > TableApplied(t)});
+  }
+  auto on_error = [&](int64_t id, const Status& why) {
+    MarkError(id, why.WithContext("applying transaction " + std::to_string(txn.xid) + " at " + FormatLsn(txn.commit_lsn)));
+  };
+  PGT_RETURN_IF_ERROR(apply_path.ApplyChange(batch.get(), &it->second, c, readers, ApplyReaders(), on_error));
+  for (const ApplyPath::Reader& r : readers) {
+    if (!r.applies || failed.count(r.id)) continue;
+    TableRuntime& t = tables.at(r.id);
     ++t.source_changes_since_merge;
     if (t.oldest_pending_commit_us == 0) t.oldest_pending_commit_us = txn.commit_time_us;
   }
   return Status::Ok();
+}
+
+// The maintained readers of a source, for consolidated deltas pushed at the end of a batch.
+ApplyPath::ReadersFn Engine::Impl::ApplyReaders() {
+  return [this](Oid relid, std::vector<ApplyPath::Reader>* out) {
+    for (auto& [id, t] : tables)
+      if (!failed.count(id) && !t.table->meta().needs_rebootstrap && t.table->ReadsSource(relid))
+        out->push_back(ApplyPath::Reader{id, t.table.get(), true});
+  };
+}
+
+// End of a batch (CommitBatch): consolidated deltas and operator caches reach the batch.
+Status Engine::Impl::FinishApply() {
+  std::vector<ApplyPath::Reader> all;
+  for (auto& [id, t] : tables)
+    if (!failed.count(id)) all.push_back(ApplyPath::Reader{id, t.table.get(), true});
+  auto on_error = [&](int64_t id, const Status& why) { MarkError(id, why.WithContext("applying the batch's changes")); };
+  return apply_path.Finish(batch.get(), ApplyReaders(), all, on_error);
 }
 
 // A TRUNCATE may be followed by inserts into the new relfilenode in the same transaction, which
@@ -102,6 +123,7 @@ void Engine::Impl::DropStaleMirror(Batch* b, Oid relid, const std::string& what)
     (void)SaveTableMeta(b, t);
   }
   b->Delete(Cf::kMeta, SourceMirror::MetaKey(relid));
+  apply_path.DropSource(relid);
   mirrors.erase(it);
 }
 

@@ -42,12 +42,14 @@ Row SourceMirror::Normalize(Row row) const {
   return row;
 }
 
+// Prefix + the key columns' ordered encodings (EncodeKeyTuple of the key values).
 std::string SourceMirror::Key(const Row& r) const {
-  Row key;
-  key.reserve(meta_.key_attnums.size());
-  for (int16_t a : meta_.key_attnums) key.push_back(r.at(static_cast<size_t>(a - 1)));
   std::string k = Prefix(meta_.relid);
-  values::EncodeKeyTuple(key, &k);
+  for (int16_t a : meta_.key_attnums) {
+    size_t i = static_cast<size_t>(a - 1);
+    if (i < r.size()) values::EncodeOrderedKey(r[i], &k);
+    else values::EncodeOrderedKey(Value::Null(TypeId::kUnknown), &k);
+  }
   return k;
 }
 
@@ -57,15 +59,16 @@ void SourceMirror::PutSnapshotRow(Batch* b, const Row& row) {
   b->Put(Cf::kMirror, Key(row), enc);
 }
 
-Status SourceMirror::Apply(Batch* b, const Change& c, std::optional<Row>* old_row, std::optional<Row>* new_row) {
+Status SourceMirror::Apply(Batch* b, const Change& c, std::optional<Row>* old_row, std::optional<Row>* new_row,
+                           std::string* old_key_out, std::string* new_key_out) {
   old_row->reset();
   new_row->reset();
   if (c.new_row) *new_row = Normalize(*c.new_row);
   // The old row's key: from the WAL's old key/tuple if present, else the new row's key.
-  std::string old_key;
-  if (c.old_row) old_key = Key(Normalize(*c.old_row));
-  else if (*new_row && c.kind == ChangeKind::kUpdate) old_key = Key(**new_row);
   const std::string new_key = *new_row ? Key(**new_row) : std::string();
+  std::string old_key;
+  if (c.old_row) old_key = Key(*c.old_row);
+  else if (*new_row && c.kind == ChangeKind::kUpdate) old_key = new_key;
   const std::string& probe = c.kind == ChangeKind::kInsert ? new_key : old_key;
   if (probe.empty()) return Status::Corruption("change without old key on " + meta_.name);
   PGT_ASSIGN_OR_RETURN(auto raw, b->Get(Cf::kMirror, probe));
@@ -77,7 +80,7 @@ Status SourceMirror::Apply(Batch* b, const Change& c, std::optional<Row>* old_ro
     if (!*old_row)
       return Status::Corruption("source row missing from the mirror of " + meta_.name +
                                 " (UPDATE/DELETE of a row the engine never saw) at LSN " + FormatLsn(c.lsn));
-    **old_row = Normalize(std::move(**old_row));
+    if (static_cast<int>((*old_row)->size()) != meta_.natts) **old_row = Normalize(std::move(**old_row));
     if (old_key != new_key) b->Delete(Cf::kMirror, old_key);
   }
   if (*new_row) {
@@ -92,6 +95,9 @@ Status SourceMirror::Apply(Batch* b, const Change& c, std::optional<Row>* old_ro
     values::EncodeRow(nr, &enc);
     b->Put(Cf::kMirror, new_key, enc);
   }
+  const size_t prefix = 5;   // 'M' + BE32(relid)
+  if (old_key_out) *old_key_out = old_key.empty() ? std::string() : old_key.substr(prefix);
+  if (new_key_out) *new_key_out = new_key.empty() ? std::string() : new_key.substr(prefix);
   return Status::Ok();
 }
 

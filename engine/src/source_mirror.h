@@ -40,9 +40,11 @@ class SourceMirror {
   static std::string MetaKey(Oid relid);
 
   // Applies one decoded INSERT/UPDATE/DELETE: sets *old_row (the row before, from the mirror)
-  // and *new_row (the row after, unchanged TOAST values filled in). A change the mirror cannot
-  // explain (UPDATE/DELETE of an unknown key, INSERT of a known one) is Corruption.
-  Status Apply(Batch* b, const Change& c, std::optional<Row>* old_row, std::optional<Row>* new_row);
+  // and *new_row (the row after, unchanged TOAST values filled in), and if asked their encoded
+  // keys (the mirror's keys without the relation prefix: the source identity). A change the
+  // mirror cannot explain (UPDATE/DELETE of an unknown key, INSERT of a known one) is Corruption.
+  Status Apply(Batch* b, const Change& c, std::optional<Row>* old_row, std::optional<Row>* new_row,
+               std::string* old_key = nullptr, std::string* new_key = nullptr);
   // A bootstrap snapshot row.
   void PutSnapshotRow(Batch* b, const Row& row);
   // Every row, in key order (committed state).

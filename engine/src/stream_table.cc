@@ -1,6 +1,7 @@
 #include "stream_table.h"
 
 #include <cstring>
+#include <set>
 
 #include <nlohmann/json.hpp>
 
@@ -65,12 +66,58 @@ class StreamTable::OutputSink : public Node {
   StreamTable* t_;
 };
 
+namespace {
+using nlohmann::json;
+
+// Every input column an expression (or a list of them) reads.
+void CollectCols(const json& e, std::set<int>* out) {
+  if (e.is_object()) {
+    auto k = e.find("kind"), c = e.find("col");
+    if (k != e.end() && *k == "col" && c != e.end() && c->is_number_integer()) out->insert(c->get<int>());
+    for (const auto& item : e.items()) CollectCols(item.value(), out);
+  } else if (e.is_array()) {
+    for (const auto& v : e) CollectCols(v, out);
+  }
+}
+
+// Walks the operator tree in the order BuildCircuit creates scans; `need` = the columns of
+// `op`'s output read above it (nullopt = all). Filters add their predicate's columns, projects
+// and aggregates read only their expressions' columns; joins, DISTINCT and set operations read
+// whole rows.
+void ScanReads(const json& op, std::optional<std::set<int>> need, std::vector<std::optional<std::set<int>>>* out) {
+  const std::string kind = op.is_object() ? op.value("op", "") : "";
+  if (kind == "scan") { out->push_back(std::move(need)); return; }
+  if (kind == "filter") {
+    if (need) CollectCols(op["predicate"], &*need);
+    return ScanReads(op["input"], std::move(need), out);
+  }
+  if (kind == "project" || kind == "aggregate") {
+    std::set<int> n;
+    for (const char* k : {"exprs", "group_by", "aggs"}) if (op.contains(k)) CollectCols(op[k], &n);
+    return ScanReads(op["input"], std::move(n), out);
+  }
+  for (const char* k : {"input", "left", "right"}) if (op.contains(k)) ScanReads(op[k], std::nullopt, out);
+  if (op.contains("inputs")) for (const auto& in : op["inputs"]) ScanReads(in, std::nullopt, out);
+}
+}  // namespace
+
 Result<std::unique_ptr<StreamTable>> StreamTable::Create(TableMeta meta) {
   PGT_ASSIGN_OR_RETURN(auto plan, ParsePlan(meta.plan_json));
   auto t = std::unique_ptr<StreamTable>(new StreamTable(std::move(meta), std::move(plan)));
   std::string prefix = TablePrefix(t->meta_.id) + "\x02";
   PGT_ASSIGN_OR_RETURN(t->circuit_, BuildCircuit(*t->plan_, prefix));
   t->circuit_.root->ConnectTo(t->sink_.get(), 0);
+  std::vector<std::optional<std::set<int>>> reads;
+  ScanReads(*t->plan_->root, std::nullopt, &reads);
+  t->scan_reads_.assign(t->circuit_.scans.size(), {});
+  if (reads.size() == t->circuit_.scans.size()) {   // else: every column, for every scan
+    for (size_t i = 0; i < reads.size(); ++i) {
+      if (!reads[i]) continue;
+      std::set<int> cols = *reads[i];
+      for (int16_t a : t->plan_->sources[static_cast<size_t>(t->circuit_.scans[i]->source())].key_attnums) cols.insert(a - 1);
+      t->scan_reads_[i].assign(cols.begin(), cols.end());
+    }
+  }
   return t;
 }
 
@@ -95,12 +142,32 @@ std::vector<Oid> StreamTable::source_relids() const {
 
 Status StreamTable::ApplySourceDelta(Batch* batch, Oid relid, const std::optional<Row>& old_row,
                                      const std::optional<Row>& new_row) {
-  for (ScanNode* scan : circuit_.scans) {
+  for (size_t i = 0; i < circuit_.scans.size(); ++i) {
+    ScanNode* scan = circuit_.scans[i];
     if (plan_->sources[static_cast<size_t>(scan->source())].relid != relid) continue;
+    if (old_row && new_row && Unchanged(i, *old_row, *new_row)) continue;   // nothing read here changed
     if (old_row) PGT_RETURN_IF_ERROR(scan->PushSource(batch, *old_row, -1));
     if (new_row) PGT_RETURN_IF_ERROR(scan->PushSource(batch, *new_row, +1));
   }
   return Status::Ok();
+}
+
+// Whether an UPDATE leaves every column scan `scan` contributes unchanged (same identity too).
+bool StreamTable::Unchanged(size_t scan, const Row& old_row, const Row& new_row) const {
+  auto at = [](const Row& r, size_t i) -> const Value* { return i < r.size() ? &r[i] : nullptr; };
+  auto same = [&](size_t i) {
+    const Value *a = at(old_row, i), *b = at(new_row, i);
+    if (!a || !b) return (!a || a->is_null) && (!b || b->is_null);
+    return *a == *b;
+  };
+  const auto& cols = scan_reads_[scan];
+  if (cols.empty()) {
+    size_t n = static_cast<size_t>(circuit_.scans[scan]->width());
+    for (size_t i = 0; i < n; ++i) if (!same(i)) return false;
+    return true;
+  }
+  for (int c : cols) if (c < 0 || !same(static_cast<size_t>(c))) return false;
+  return true;
 }
 
 Status StreamTable::ApplySnapshotRow(Batch* batch, Oid relid, const Row& row) {
@@ -109,7 +176,21 @@ Status StreamTable::ApplySnapshotRow(Batch* batch, Oid relid, const Row& row) {
 
 Status StreamTable::FinishBatch(Batch* batch) {
   for (auto& n : circuit_.nodes) PGT_RETURN_IF_ERROR(n->Flush(batch));
+  WritePending(batch);
   return Status::Ok();
+}
+
+void StreamTable::WritePending(Batch* batch) {
+  if (pending_serial_ == batch->serial()) {
+    std::string key = TablePrefix(meta_.id);
+    for (const auto& [rid, val] : pending_) {
+      key.resize(8);
+      key += rid;
+      batch->Put(Cf::kPending, key, val);
+    }
+  }
+  pending_.clear();
+  pending_serial_ = batch->serial();
 }
 
 void StreamTable::TouchGlobalGroup() {
@@ -117,17 +198,22 @@ void StreamTable::TouchGlobalGroup() {
 }
 
 Status StreamTable::EmitOutput(Batch* batch, const std::string& identity_key, const Row* row) {
-  std::string key = TablePrefix(meta_.id) + RowIdOf(identity_key);
-  if (!row) {
-    batch->Put(Cf::kPending, key, "D");
-    return Status::Ok();
+  if (pending_serial_ != batch->serial()) {   // left by a batch that was dropped: discarded
+    pending_.clear();
+    pending_serial_ = batch->serial();
   }
-  if (row->size() != plan_->output.size())
+  if (row && row->size() != plan_->output.size())
     return Status::Internal("output row of " + meta_.name + " has " + std::to_string(row->size()) +
                             " values, the table has " + std::to_string(plan_->output.size()) + " columns");
-  std::string val = "U";
-  values::EncodeRow(*row, &val);
-  batch->Put(Cf::kPending, key, val);
+  std::string& val = pending_[RowIdOf(identity_key)];
+  val.clear();
+  if (!row) {
+    val = "D";
+  } else {
+    val = "U";
+    values::EncodeRow(*row, &val);
+  }
+  if (pending_.size() >= kMaxPendingCache) WritePending(batch);
   return Status::Ok();
 }
 

@@ -5,13 +5,16 @@
 //   change --shared source mirror--> (old row, new row) --ApplySourceDelta--> every scan of that
 //   source in the circuit: (old, −1), (new, +1) --operators--> pending
 // Pending output is keyed by the row identity (__pgt_row_id): value 'U'+row or 'D'. Repeated
-// changes of one output row overwrite each other, so pending is always consolidated.
+// changes of one output row overwrite each other, so pending is always consolidated: within a
+// batch in memory (the last event per identity, written once at FinishBatch; bounded, written
+// early past kMaxPendingCache rows), across batches in RocksDB.
 // Not thread-safe.
 #pragma once
 
 #include <memory>
 #include <optional>
 #include <string>
+#include <unordered_map>
 
 #include "circuit/node.h"
 #include "circuit/plan.h"
@@ -73,11 +76,20 @@ class StreamTable {
   class OutputSink;
   StreamTable(TableMeta meta, std::unique_ptr<Plan> plan);
   Status EmitOutput(Batch* batch, const std::string& identity_key, const Row* row);
+  void WritePending(Batch* batch);
+  bool Unchanged(size_t scan, const Row& old_row, const Row& new_row) const;
+
+  static constexpr size_t kMaxPendingCache = 65536;
 
   TableMeta meta_;
   std::unique_ptr<Plan> plan_;
   Circuit circuit_;
   std::unique_ptr<Node> sink_;
+  // Per scan (circuit_.scans order): the source columns (0-based) anything above it reads, with
+  // the key columns; an empty list = every column. An UPDATE equal on them changes nothing here.
+  std::vector<std::vector<int>> scan_reads_;
+  std::unordered_map<std::string, std::string> pending_;   // row id -> 'U'+row / 'D', this batch
+  uint64_t pending_serial_ = 0;                            // the batch pending_ belongs to
 };
 
 // 16-byte row identity (__pgt_row_id) of an encoded identity key, and its uuid text.

@@ -12,6 +12,8 @@ using values::Decimal;
 // Per-group state. Sums are exact decimals (no intermediate overflow); `scales` counts the
 // non-NULL numeric inputs per display scale so SUM/AVG print the scale PostgreSQL would use for
 // the rows present now (max dscale of the present inputs), even after the widest one is deleted.
+// MIN/MAX keep `extreme`, the multiset's current first/last value (NULL when it is empty or, in
+// a record written before the cache existed, unknown: then `extreme_known` is false).
 struct AggregateState::GroupState {
   Row keys;
   int64_t n = 0;
@@ -19,8 +21,20 @@ struct AggregateState::GroupState {
     int64_t count = 0;
     Decimal sum;
     std::map<int32_t, int64_t> scales;
+    Value extreme;
+    bool extreme_known = false;
   };
   std::vector<PerAgg> aggs;
+};
+
+// A group touched in this batch: its state now, whether its output row existed and what it was
+// before the batch, and per MIN/MAX the batch's delta of the multiset M (ordered key -> weight,
+// with the first value seen for the key).
+struct AggregateState::Dirty {
+  GroupState st;
+  std::optional<Row> old_out;
+  struct MinMaxDelta { int64_t w = 0; Value v; };
+  std::vector<std::map<std::string, MinMaxDelta>> minmax;
 };
 
 namespace {
@@ -71,104 +85,127 @@ Result<Decimal> ToDecimal(const Value& v) {
 }
 }  // namespace
 
+AggregateState::AggregateState(const AggregateOp* op, std::string prefix) : op_(op), prefix_(std::move(prefix)) {}
+AggregateState::~AggregateState() = default;
+
 std::string AggregateState::GroupKeyPrefix(const std::string& gkey) const {
   return prefix_ + gkey;
 }
 
-Result<AggregateState::GroupState> AggregateState::Load(Batch* batch, const std::string& gkey) {
-  GroupState st;
-  st.aggs.resize(op_->aggs.size());
+// Record: group keys, n, then per aggregate (count, sum, scales, extreme).
+Result<bool> AggregateState::Load(Batch* batch, const std::string& gkey, GroupState* st) {
+  GroupState::PerAgg empty;
+  empty.extreme_known = true;   // a group without a record has empty multisets
+  st->aggs.assign(op_->aggs.size(), empty);
   PGT_ASSIGN_OR_RETURN(auto raw, batch->Get(Cf::kAgg, GroupKeyPrefix(gkey)));
-  if (!raw) return st;
+  if (!raw) return false;
   PGT_ASSIGN_OR_RETURN(Row r, values::DecodeRow(*raw));
-  size_t nk = op_->group_by.size();
-  if (r.size() != nk + 1 + 3 * op_->aggs.size()) return Status::Corruption("aggregate state: bad group record");
-  st.keys.assign(r.begin(), r.begin() + static_cast<long>(nk));
-  st.n = r[nk].i;
-  for (size_t a = 0; a < op_->aggs.size(); ++a) {
-    const Row::value_type* base = &r[nk + 1 + 3 * a];
-    st.aggs[a].count = base[0].i;
-    PGT_ASSIGN_OR_RETURN(st.aggs[a].sum, Decimal::Parse(base[1].s));
-    st.aggs[a].scales = DecodeScales(base[2].s);
+  const size_t nk = op_->group_by.size(), na = op_->aggs.size();
+  // 3 values per aggregate: a record written before MIN/MAX extremes were cached.
+  const size_t per = r.size() == nk + 1 + 4 * na ? 4 : 3;
+  if (r.size() != nk + 1 + per * na) return Status::Corruption("aggregate state: bad group record");
+  st->keys.assign(r.begin(), r.begin() + static_cast<long>(nk));
+  st->n = r[nk].i;
+  for (size_t a = 0; a < na; ++a) {
+    Value* base = &r[nk + 1 + per * a];
+    auto& pa = st->aggs[a];
+    pa.count = base[0].i;
+    PGT_ASSIGN_OR_RETURN(pa.sum, Decimal::Parse(base[1].s));
+    pa.scales = DecodeScales(base[2].s);
+    pa.extreme = per == 4 ? std::move(base[3]) : Value::Null(TypeId::kUnknown);
+    pa.extreme_known = per == 4 && (pa.count == 0 || !pa.extreme.is_null);
   }
-  return st;
+  return true;
 }
 
-Status AggregateState::Store(Batch* batch, const std::string& gkey, const GroupState& st) {
+void AggregateState::Store(Batch* batch, const std::string& gkey, const GroupState& st) {
   if (st.n == 0 && !op_->group_by.empty()) {
     batch->Delete(Cf::kAgg, GroupKeyPrefix(gkey));
-    return Status::Ok();
+    return;
   }
   Row r = st.keys;
+  r.reserve(r.size() + 1 + 4 * st.aggs.size());
   r.push_back(Value::Int(TypeId::kInt8, st.n));
   for (const auto& a : st.aggs) {
     r.push_back(Value::Int(TypeId::kInt8, a.count));
     r.push_back(Value::Str(TypeId::kNumeric, a.sum.ToString()));
     r.push_back(Value::Str(TypeId::kText, EncodeScales(a.scales)));
+    r.push_back(a.extreme_known ? a.extreme : Value::Null(TypeId::kUnknown));
   }
   std::string enc;
   values::EncodeRow(r, &enc);
   batch->Put(Cf::kAgg, GroupKeyPrefix(gkey), enc);
-  return Status::Ok();
 }
 
-Status AggregateState::Apply(Batch* batch, const WeightedRow& in) {
+void AggregateState::CheckBatch(Batch* batch) {
+  if (batch->serial() == batch_serial_) return;
+  dirty_.clear();   // left by a batch that was dropped: its changes never happened
+  batch_serial_ = batch->serial();
+}
+
+// The group's batch state, loaded (and its output before the batch computed) on first touch.
+Result<AggregateState::Dirty*> AggregateState::Touch(Batch* batch, const std::string& gkey, const Row* keys) {
+  auto it = dirty_.find(gkey);
+  if (it != dirty_.end()) return it->second.get();
+  auto d = std::make_unique<Dirty>();
+  PGT_ASSIGN_OR_RETURN(bool stored, Load(batch, gkey, &d->st));
+  // The output row exists: a group with rows, or the global group once its record was stored
+  // (Flush stores it, so its first emission is remembered).
+  if (op_->group_by.empty() ? stored : d->st.n > 0) { PGT_ASSIGN_OR_RETURN(d->old_out, Output(batch, gkey, &d->st)); }
+  if (d->st.keys.empty() && keys) d->st.keys = *keys;
+  d->minmax.resize(op_->aggs.size());
+  Dirty* raw = d.get();
+  dirty_.emplace(gkey, std::move(d));
+  return raw;
+}
+
+Status AggregateState::Apply(Batch* batch, const Row& row, int64_t w, const EmitFn& emit) {
+  CheckBatch(batch);
   Row keys;
+  keys.reserve(op_->group_by.size());
   for (const auto& g : op_->group_by) {
-    PGT_ASSIGN_OR_RETURN(Value v, values::Eval(*g, in.row));
+    PGT_ASSIGN_OR_RETURN(Value v, values::Eval(*g, row));
     keys.push_back(std::move(v));
   }
   std::string gkey;
   values::EncodeKeyTuple(keys, &gkey);
-  PGT_ASSIGN_OR_RETURN(GroupState st, Load(batch, gkey));
-  if (!dirty_.count(gkey)) {   // first touch in this batch: remember the output before it
-    std::optional<Row> old;
-    PGT_ASSIGN_OR_RETURN(bool existed, Exists(batch, gkey, st));
-    if (existed) { PGT_ASSIGN_OR_RETURN(old, Output(batch, gkey, st)); }
-    dirty_[gkey] = std::move(old);
-  }
-  if (st.keys.empty()) st.keys = keys;
-  st.n += in.weight;
+  if (dirty_.size() >= kMaxDirtyGroups && !dirty_.count(gkey)) PGT_RETURN_IF_ERROR(Flush(batch, emit));
+  PGT_ASSIGN_OR_RETURN(Dirty* d, Touch(batch, gkey, &keys));
+  GroupState& st = d->st;
+  st.n += w;
   if (st.n < 0) return Status::Corruption("aggregate: group count went negative (lost or repeated change)");
   for (size_t a = 0; a < op_->aggs.size(); ++a) {
     const AggSpec& spec = op_->aggs[a];
     if (spec.fn == AggFn::kCountStar) continue;
-    PGT_ASSIGN_OR_RETURN(Value v, values::Eval(*spec.arg, in.row));
+    PGT_ASSIGN_OR_RETURN(Value v, values::Eval(*spec.arg, row));
     if (v.is_null) continue;
     auto& pa = st.aggs[a];
-    int64_t w = in.weight;
+    int64_t dw = w;
     if (spec.distinct && spec.fn != AggFn::kMin && spec.fn != AggFn::kMax) {
       // Only a value's first appearance (+1) and last disappearance (−1) count.
-      PGT_ASSIGN_OR_RETURN(w, ApplyDistinct(batch, gkey, a, v, in.weight));
-      if (w == 0) continue;
+      PGT_ASSIGN_OR_RETURN(dw, ApplyDistinct(batch, gkey, a, v, w));
+      if (dw == 0) continue;
     }
-    pa.count += w;
+    pa.count += dw;
     if (spec.fn == AggFn::kSum || spec.fn == AggFn::kAvg) {
       PGT_ASSIGN_OR_RETURN(Decimal d, ToDecimal(v));
       int32_t scale_key = d.is_nan() ? kNaNKey : !d.is_finite() ? (d.Sign() > 0 ? kPosInfKey : kNegInfKey) : d.dscale();
-      if (d.is_finite()) pa.sum = pa.sum.Add(d.Mul(Decimal::FromInt64(w)));
+      if (d.is_finite()) pa.sum = dw == 1 ? pa.sum.Add(d) : dw == -1 ? pa.sum.Sub(d) : pa.sum.Add(d.Mul(Decimal::FromInt64(dw)));
       if (v.type == TypeId::kNumeric || !d.is_finite()) {
-        if ((pa.scales[scale_key] += w) == 0) pa.scales.erase(scale_key);
+        if ((pa.scales[scale_key] += dw) == 0) pa.scales.erase(scale_key);
       }
     } else if (spec.fn == AggFn::kMin || spec.fn == AggFn::kMax) {
-      PGT_RETURN_IF_ERROR(ApplyMinMax(batch, gkey, a, v, in.weight));
+      std::string vkey;
+      values::EncodeOrderedKey(v, &vkey);
+      auto [slot, fresh] = d->minmax[a].try_emplace(std::move(vkey));
+      if (fresh) slot->second.v = std::move(v);
+      slot->second.w += w;
     }
   }
-  return Store(batch, gkey, st);
+  return Status::Ok();
 }
 
-// Whether the group's output row exists: a group with rows, or the global group once its state
-// record was stored (Flush stores it, so its first emission is remembered).
-Result<bool> AggregateState::Exists(Batch* batch, const std::string& gkey, const GroupState& st) {
-  if (!op_->group_by.empty()) return st.n > 0;
-  PGT_ASSIGN_OR_RETURN(auto raw, batch->Get(Cf::kAgg, GroupKeyPrefix(gkey)));
-  return raw.has_value();
-}
-
-void AggregateState::TouchGlobalGroup() {
-  if (op_->group_by.empty() && !dirty_.count(std::string())) dirty_[std::string()] = std::nullopt;
-}
-
+// One entry of a MIN/MAX (or DISTINCT) multiset: count, then the first representation seen.
 Status AggregateState::ApplyMinMax(Batch* batch, const std::string& gkey, size_t agg, const Value& v, int64_t w) {
   std::string key = GroupKeyPrefix(gkey);
   key.push_back(static_cast<char>(agg));
@@ -202,7 +239,8 @@ Result<int64_t> AggregateState::ApplyDistinct(Batch* batch, const std::string& g
   return before == 0 && after > 0 ? 1 : before > 0 && after == 0 ? -1 : 0;
 }
 
-Result<Value> AggregateState::MinMax(Batch* batch, const std::string& gkey, size_t agg, bool max) {
+// The first (MIN) or last (MAX) element of M, by a seek.
+Result<Value> AggregateState::SeekMinMax(Batch* batch, const std::string& gkey, size_t agg, bool max) {
   std::string prefix = GroupKeyPrefix(gkey);
   prefix.push_back(static_cast<char>(agg));
   std::optional<std::string> found;
@@ -213,33 +251,90 @@ Result<Value> AggregateState::MinMax(Batch* batch, const std::string& gkey, size
   return r.at(0);
 }
 
-Result<Row> AggregateState::Output(Batch* batch, const std::string& gkey, const GroupState& st) {
-  Row out = st.keys;
+// Writes the batch's delta of M for one MIN/MAX and sets the new extreme: the best of the old
+// extreme (unless its last copy went) and the values still present among those changed; a seek
+// only when the old extreme went (or was not cached).
+Status AggregateState::FlushMinMax(Batch* batch, const std::string& gkey, size_t agg, Dirty* d) {
+  const bool max = op_->aggs[agg].fn == AggFn::kMax;
+  auto& pa = d->st.aggs[agg];
+  std::string old_key;
+  bool old_valid = pa.extreme_known && !pa.extreme.is_null;
+  if (old_valid) values::EncodeOrderedKey(pa.extreme, &old_key);
+  std::optional<std::string> best;   // the best changed value still present, and its representation
+  Value best_value;
+  std::string key = GroupKeyPrefix(gkey);
+  key.push_back(static_cast<char>(agg));
+  const size_t base = key.size();
+  for (auto& [vkey, delta] : d->minmax[agg]) {
+    if (delta.w == 0) continue;
+    key.resize(base);
+    key += vkey;
+    PGT_ASSIGN_OR_RETURN(auto raw, batch->Get(Cf::kMinMax, key));
+    int64_t count = (raw ? static_cast<int64_t>(ReadBE64(*raw)) : 0) + delta.w;
+    if (count < 0) return Status::Corruption("aggregate: MIN/MAX multiset count went negative");
+    if (count == 0) {
+      batch->Delete(Cf::kMinMax, key);
+      if (old_valid && vkey == old_key) old_valid = false;
+      continue;
+    }
+    std::string val;
+    AppendBE64(&val, static_cast<uint64_t>(count));
+    if (raw) val.append(*raw, 8, std::string::npos);   // keep the first-seen representation
+    else values::EncodeRow(Row{delta.v}, &val);
+    batch->Put(Cf::kMinMax, key, val);
+    if (!best || (max ? vkey > *best : vkey < *best)) {
+      best = vkey;
+      if (raw) {
+        PGT_ASSIGN_OR_RETURN(Row r, values::DecodeRow(std::string_view(*raw).substr(8)));
+        best_value = std::move(r.at(0));
+      } else {
+        best_value = delta.v;
+      }
+    }
+  }
+  d->minmax[agg].clear();
+  if (pa.count == 0) {
+    pa.extreme = Value::Null(op_->aggs[agg].result_type);
+  } else if (old_valid) {   // the old extreme is still present: only a changed value can beat it
+    if (best && (max ? *best > old_key : *best < old_key)) pa.extreme = std::move(best_value);
+  } else if (pa.extreme_known && pa.extreme.is_null && best) {
+    pa.extreme = std::move(best_value);   // M was empty before the batch: every value is a changed one
+  } else {
+    PGT_ASSIGN_OR_RETURN(pa.extreme, SeekMinMax(batch, gkey, agg, max));
+  }
+  pa.extreme_known = true;
+  return Status::Ok();
+}
+
+Result<Row> AggregateState::Output(Batch* batch, const std::string& gkey, GroupState* st) {
+  Row out = st->keys;
   if (out.empty() && !op_->group_by.empty()) return Status::Internal("aggregate: group without keys");
   for (size_t a = 0; a < op_->aggs.size(); ++a) {
     const AggSpec& spec = op_->aggs[a];
-    const auto& pa = st.aggs[a];
-    Decimal sum = SumOf(pa);
+    auto& pa = st->aggs[a];
     switch (spec.fn) {
-      case AggFn::kCountStar: out.push_back(Value::Int(TypeId::kInt8, st.n)); break;
+      case AggFn::kCountStar: out.push_back(Value::Int(TypeId::kInt8, st->n)); break;
       case AggFn::kCount: out.push_back(Value::Int(TypeId::kInt8, pa.count)); break;
       case AggFn::kSum:
         if (pa.count == 0) out.push_back(Value::Null(spec.result_type));
-        else if (spec.result_type == TypeId::kNumeric) out.push_back(Value::Str(TypeId::kNumeric, sum.ToString()));
+        else if (spec.result_type == TypeId::kNumeric) out.push_back(Value::Str(TypeId::kNumeric, SumOf(pa).ToString()));
         else {
-          PGT_ASSIGN_OR_RETURN(int64_t x, sum.ToInt64(spec.result_type));
+          PGT_ASSIGN_OR_RETURN(int64_t x, SumOf(pa).ToInt64(spec.result_type));
           out.push_back(Value::Int(spec.result_type, x));
         }
         break;
       case AggFn::kAvg: {
         if (pa.count == 0) { out.push_back(Value::Null(TypeId::kNumeric)); break; }
-        PGT_ASSIGN_OR_RETURN(Decimal avg, sum.Div(Decimal::FromInt64(pa.count)));
+        PGT_ASSIGN_OR_RETURN(Decimal avg, SumOf(pa).Div(Decimal::FromInt64(pa.count)));
         out.push_back(Value::Str(TypeId::kNumeric, avg.ToString()));
         break;
       }
       case AggFn::kMin: case AggFn::kMax: {
-        PGT_ASSIGN_OR_RETURN(Value v, MinMax(batch, gkey, a, spec.fn == AggFn::kMax));
-        out.push_back(std::move(v));
+        if (!pa.extreme_known) {   // a record from before extremes were cached
+          PGT_ASSIGN_OR_RETURN(pa.extreme, SeekMinMax(batch, gkey, a, spec.fn == AggFn::kMax));
+          pa.extreme_known = true;
+        }
+        out.push_back(pa.extreme.is_null ? Value::Null(spec.result_type) : pa.extreme);
         break;
       }
     }
@@ -247,20 +342,30 @@ Result<Row> AggregateState::Output(Batch* batch, const std::string& gkey, const 
   return out;
 }
 
-Status AggregateState::Flush(Batch* batch,
-                             const std::function<Status(const std::string&, const Row&, int64_t)>& emit) {
-  for (auto& [gkey, old] : dirty_) {
-    PGT_ASSIGN_OR_RETURN(GroupState st, Load(batch, gkey));
-    std::optional<Row> now;
-    if (st.n > 0 || op_->group_by.empty()) {
-      PGT_ASSIGN_OR_RETURN(now, Output(batch, gkey, st));
-      if (op_->group_by.empty()) PGT_RETURN_IF_ERROR(Store(batch, gkey, st));   // remember it exists
+Status AggregateState::Flush(Batch* batch, const EmitFn& emit) {
+  CheckBatch(batch);
+  if (touch_global_) {
+    touch_global_ = false;
+    if (!dirty_.count(std::string())) {
+      PGT_ASSIGN_OR_RETURN(Dirty* d, Touch(batch, std::string(), nullptr));
+      d->old_out.reset();   // bootstrap: the row is emitted as new
     }
-    if (old && now && *old == *now) continue;
-    if (old) PGT_RETURN_IF_ERROR(emit(gkey, *old, -1));
+  }
+  auto dirty = std::move(dirty_);   // detached: emitting reaches only nodes above this one
+  dirty_.clear();
+  for (auto& [gkey, d] : dirty) {
+    GroupState& st = d->st;
+    for (size_t a = 0; a < op_->aggs.size(); ++a) {
+      AggFn fn = op_->aggs[a].fn;
+      if (fn == AggFn::kMin || fn == AggFn::kMax) PGT_RETURN_IF_ERROR(FlushMinMax(batch, gkey, a, d.get()));
+    }
+    std::optional<Row> now;
+    if (st.n > 0 || op_->group_by.empty()) { PGT_ASSIGN_OR_RETURN(now, Output(batch, gkey, &st)); }
+    Store(batch, gkey, st);   // the global group's record is kept: it remembers its row exists
+    if (d->old_out && now && *d->old_out == *now) continue;
+    if (d->old_out) PGT_RETURN_IF_ERROR(emit(gkey, *d->old_out, -1));
     if (now) PGT_RETURN_IF_ERROR(emit(gkey, *now, +1));
   }
-  dirty_.clear();
   return Status::Ok();
 }
 

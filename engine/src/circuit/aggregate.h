@@ -12,18 +12,26 @@
 // extreme after deleting the old one is one seek, not a rescan. A group with n = 0 disappears,
 // except the single group of an aggregate without GROUP BY, which always exists (SQL semantics).
 //
-// As a circuit node its output delta per dirty group is (−old row, +new row), both computed from
-// the group's state: the old row when the group is first touched in a batch, the new one at
-// Flush(); a group whose output did not change emits nothing (consolidation per batch). The
-// output identity is the encoded group key.
+// As a circuit node its output delta per dirty group is (−old row, +new row): the old row is
+// computed when the group is first touched in a batch, the new one at Flush(); a group whose
+// output did not change emits nothing (consolidation per batch). The output identity is the
+// encoded group key.
 //
-// State lives in the agg and minmax column families under the node's prefix; dirty groups (and
-// their old output rows) are remembered between Apply() and Flush() (one batch).
+// Per batch, the dirty groups' states are kept decoded in memory (a write-back cache): a change
+// is folded into its group without touching RocksDB, MIN/MAX inputs are collected as a delta of
+// the multiset M per group, and Flush() writes each group's record and M's changed entries once.
+// The group record caches each MIN/MAX's current extreme, so the old row needs no seek and the
+// new one needs a seek only when the old extreme's last copy was deleted. The cache is bounded:
+// past kMaxDirtyGroups groups it is flushed early (emitting the exact delta so far). A cache
+// left by a batch that was dropped (never flushed) is discarded when the next batch arrives.
+//
+// State lives in the agg and minmax column families under the node's prefix.
 #pragma once
 
 #include <functional>
 #include <memory>
 #include <map>
+#include <unordered_map>
 #include <optional>
 #include <string>
 
@@ -36,33 +44,43 @@ namespace pgt::engine {
 
 class AggregateState {
  public:
-  AggregateState(const AggregateOp* op, std::string prefix) : op_(op), prefix_(std::move(prefix)) {}
+  AggregateState(const AggregateOp* op, std::string prefix);
+  ~AggregateState();
 
-  // Folds one weighted input row into its group's state.
-  Status Apply(Batch* batch, const WeightedRow& in);
-  // Marks the global group (no GROUP BY) dirty so it is emitted even without input.
-  void TouchGlobalGroup();
+  using EmitFn = std::function<Status(const std::string& id, const Row&, int64_t)>;
+  // Folds one weighted input row into its group's state (in memory until Flush); past the
+  // cache's bound the dirty groups are flushed early through `emit`.
+  Status Apply(Batch* batch, const Row& row, int64_t w, const EmitFn& emit);
+  // Marks the global group (no GROUP BY) dirty so the next Flush emits it even without input.
+  void TouchGlobalGroup() { touch_global_ = op_->group_by.empty(); }
   // For each dirty group whose output changed: emit(id, old row, -1) if it existed before the
-  // batch, then emit(id, new row, +1) if it exists now. `id` is the encoded group key. Clears
-  // the set.
-  Status Flush(Batch* batch, const std::function<Status(const std::string& id, const Row&, int64_t)>& emit);
+  // batch, then emit(id, new row, +1) if it exists now. `id` is the encoded group key. Writes
+  // the groups' state and clears the cache.
+  Status Flush(Batch* batch, const EmitFn& emit);
+
+  static constexpr size_t kMaxDirtyGroups = 100000;
 
  public:
   struct GroupState;
+  struct Dirty;
 
  private:
-  Result<GroupState> Load(Batch* batch, const std::string& gkey);
-  Status Store(Batch* batch, const std::string& gkey, const GroupState& st);
+  Result<Dirty*> Touch(Batch* batch, const std::string& gkey, const Row* keys);
+  Result<bool> Load(Batch* batch, const std::string& gkey, GroupState* st);
+  void Store(Batch* batch, const std::string& gkey, const GroupState& st);
+  Status FlushMinMax(Batch* batch, const std::string& gkey, size_t agg, Dirty* d);
   Status ApplyMinMax(Batch* batch, const std::string& gkey, size_t agg, const Value& v, int64_t w);
-  Result<Value> MinMax(Batch* batch, const std::string& gkey, size_t agg, bool max);
+  Result<Value> SeekMinMax(Batch* batch, const std::string& gkey, size_t agg, bool max);
   Result<int64_t> ApplyDistinct(Batch* batch, const std::string& gkey, size_t agg, const Value& v, int64_t w);
-  Result<Row> Output(Batch* batch, const std::string& gkey, const GroupState& st);
-  Result<bool> Exists(Batch* batch, const std::string& gkey, const GroupState& st);
+  Result<Row> Output(Batch* batch, const std::string& gkey, GroupState* st);
   std::string GroupKeyPrefix(const std::string& gkey) const;
+  void CheckBatch(Batch* batch);
 
   const AggregateOp* op_;
   std::string prefix_;
-  std::map<std::string, std::optional<Row>> dirty_;   // encoded group key -> output before the batch
+  std::unordered_map<std::string, std::unique_ptr<Dirty>> dirty_;   // encoded group key -> its batch state
+  uint64_t batch_serial_ = 0;                                       // the batch dirty_ belongs to
+  bool touch_global_ = false;
 };
 
 // The aggregate as a circuit node (input port 0).
@@ -73,7 +91,7 @@ class AggregateNode : public Node {
     set_width(static_cast<int>(op_->group_by.size() + op_->aggs.size()));
   }
   Status Push(Batch* b, int, const std::string&, const Row& row, int64_t w) override {
-    return state_.Apply(b, WeightedRow{row, w});
+    return state_.Apply(b, row, w, [&](const std::string& id, const Row& r, int64_t x) { return Emit(b, id, r, x); });
   }
   Status Flush(Batch* b) override {
     return state_.Flush(b, [&](const std::string& id, const Row& r, int64_t w) { return Emit(b, id, r, w); });

@@ -29,11 +29,9 @@ Status ScanNode::PushSource(Batch* b, const Row& source_row, int64_t w) {
     scratch_.resize(static_cast<size_t>(natts_), Value::Null(TypeId::kUnknown));
     row = &scratch_;
   }
-  Row key;
-  key.reserve(key_.size());
-  for (int16_t a : key_) key.push_back(row->at(static_cast<size_t>(a - 1)));
-  std::string id;
-  values::EncodeKeyTuple(key, &id);
+  std::string& id = id_scratch_;   // EncodeKeyTuple of the key columns
+  id.clear();
+  for (int16_t a : key_) values::EncodeOrderedKey(row->at(static_cast<size_t>(a - 1)), &id);
   return Emit(b, id, *row, w);
 }
 

@@ -25,6 +25,7 @@ class ScanNode : public Node {
   int source_, natts_;
   std::vector<int16_t> key_;
   Row scratch_;
+  std::string id_scratch_;
 };
 
 class FilterNode : public Node {

@@ -40,6 +40,10 @@ class Batch {
   Status ScanReverse(Cf cf, std::string_view prefix, const std::function<bool(std::string_view, std::string_view)>& fn);
   size_t count() const;
   bool empty() const { return count() == 0; }
+  // Unique per batch of writes: a new value after every Commit (and for every Batch object),
+  // so in-memory caches of one batch's work (operators, pending) can tell that the batch they
+  // belong to was committed or dropped.
+  uint64_t serial() const { return serial_; }
 
  private:
   friend class StateStore;
@@ -47,6 +51,7 @@ class Batch {
                       const std::function<bool(std::string_view, std::string_view)>& fn);
   StateStore* store_;
   std::unique_ptr<rocksdb::WriteBatchWithIndex> wb_;
+  uint64_t serial_;
 };
 
 class StateStore {
