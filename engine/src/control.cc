@@ -164,6 +164,7 @@ Status Engine::Impl::FollowGenerations() {
     if (known && (ours || gen != "1")) {
       PGT_LOG_INFO("stream table id ", id, " was re-planned (generation ", ours.value_or("1"), " -> ", gen,
                    "): dropping its state, it will be bootstrapped again");
+      FinishMerges(true);   // every merge connection idle: their delta tables are dropped below
       PGT_RETURN_IF_ERROR(DropTable(id));
       // The merge's temp delta table has the old output columns: drop it, forget all.
       ForEachMergeConnection([&](PgConn* c, MergeWriter* w) {

@@ -63,6 +63,9 @@ class MergeWriter {
  public:
   explicit MergeWriter(PgConn* primary) : conn_(primary) {}
   Result<MergeResult> Merge(const MergeRequest& req);
+  // Nothing new to merge: only last_refresh_at moves (while the frontier is `frontier` and the
+  // epoch ours).
+  Status TouchFreshness(int64_t table_id, Lsn frontier, int64_t epoch);
   // The primary's frontier of a table (nullopt = NULL); NotFound if the table is gone.
   Result<std::optional<Lsn>> ReadFrontier(int64_t table_id);
   void ResetConnection(PgConn* primary) { conn_ = primary; created_.clear(); }

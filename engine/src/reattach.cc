@@ -56,7 +56,7 @@ FollowedLineage Engine::Impl::Followed(bool probe) {
   FollowedLineage f;
   f.system_id = system_id;
   f.tli = ckpt.tli;
-  f.applied = ckpt.applied_upto;
+  f.applied = StateUpto();   // with a transaction applied in part: its end (large_txn.cc)
   f.newest_known = std::max(ckpt.tli, source ? source->timeline() : 0);
   f.newest_known_from = "the engine's WAL stream";
   if (!probe) return f;
@@ -162,7 +162,7 @@ Status Engine::Impl::ResolvePrimary() {
     primary_label = h.label;
     primary_conninfo_resolved = h.conninfo;   // merge_pool.cc connects its slots to this host only
     primary_tli = p.tli;
-    merge_slots.clear();                      // connections to a previous primary
+    ResetMergeConnections();                  // connections to a previous primary
     ApplyPrimaryLogFormat();
     if (system_id.empty()) system_id = p.system_id;
     return Status::Ok();
@@ -226,7 +226,7 @@ void Engine::Impl::LosePrimary(const std::string& why) {
                "; resolving ", HostsLabel(opts.primary_conninfo), " again with backoff (merges wait, decoding continues)");
   primary.reset();
   if (merger) merger->ResetConnection(nullptr);
-  merge_slots.clear();   // never merge through a connection to the lost primary
+  ResetMergeConnections();   // never start a merge through a connection to the lost primary
   lost_primary = true;
   lost_reason = why;
   lost_at = Clock::now();

@@ -110,6 +110,19 @@ Status StateStore::Scan(Cf cf, std::string_view prefix, const ScanFn& fn) {
   return ScanPrefix(it.get(), prefix, /*reverse=*/false, fn);
 }
 
+StoreSnapshot::~StoreSnapshot() { db_->ReleaseSnapshot(snap_); }
+
+std::unique_ptr<StoreSnapshot> StateStore::Snapshot() {
+  return std::unique_ptr<StoreSnapshot>(new StoreSnapshot(db_.get(), db_->GetSnapshot()));
+}
+
+Status StateStore::Scan(const StoreSnapshot& snap, Cf cf, std::string_view prefix, const ScanFn& fn) {
+  rocksdb::ReadOptions ro;
+  ro.snapshot = snap.snap_;
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(ro, cfs_[static_cast<int>(cf)]));
+  return ScanPrefix(it.get(), prefix, /*reverse=*/false, fn);
+}
+
 Status StateStore::Commit(Batch* batch) {
   rocksdb::WriteOptions wo;
   wo.sync = true;
