@@ -395,7 +395,8 @@ Status Engine::Impl::Heartbeat() {
   nlohmann::json sources = nlohmann::json::array();
   std::map<std::string, std::pair<int64_t, int64_t>> per_source;   // name -> (pending, oldest µs)
   for (auto& [id, t] : tables) {
-    if (failed.count(id)) continue;
+    // A merge in flight holds the table's catalog row (FOR UPDATE) until it commits.
+    if (failed.count(id) || MergeRunning(id)) continue;
     int64_t pending = 0;
     PGT_RETURN_IF_ERROR(store->Scan(Cf::kPending, t.table->PendingPrefix(), [&](std::string_view, std::string_view) {
       ++pending;

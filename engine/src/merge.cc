@@ -90,7 +90,7 @@ Result<MergeResult> MergeWriter::MergeInTxn(const MergeRequest& req) {
   // one whose lineage was checked never commits a merge.
   PGT_ASSIGN_OR_RETURN(PgRows ep, conn_->Query(
       "SELECT epoch, ('x' || substr(pg_walfile_name(pg_current_wal_lsn()), 1, 8))::bit(32)::int "
-      "FROM pgtrickle.pgt_engine WHERE id = 1 FOR SHARE"));
+      "FROM pgtrickle.pgt_engine WHERE id = 1 FOR KEY SHARE"));
   if (guard_tli_ != 0 && !ep.rows.empty() && ep.at(0, 1) &&
       static_cast<TimeLineId>(std::stoul(*ep.at(0, 1))) != guard_tli_)
     return Status::Unavailable("lineage guard: the primary is on timeline " + *ep.at(0, 1) + ", its lineage was checked on " +

@@ -142,9 +142,11 @@ Status Engine::Impl::ResolvePrimary() {
     }
     // Claim the tables: the epoch only moves forward, and a lower one (a claim lost with
     // asynchronous replication) is raised back to ours; a higher one means another engine.
+    // FOR UPDATE: waits for merges in flight (they hold FOR KEY SHARE, merge.h).
     auto e = (*c)->QueryParams(
         "UPDATE pgtrickle.pgt_engine SET epoch = CASE WHEN $1::bigint = 0 THEN epoch + 1 "
-        "ELSE greatest(epoch, $1::bigint) END, heartbeat_at = now() WHERE id = 1 RETURNING epoch",
+        "ELSE greatest(epoch, $1::bigint) END, heartbeat_at = now() WHERE id = 1 AND "
+        "id = (SELECT id FROM pgtrickle.pgt_engine WHERE id = 1 FOR UPDATE) RETURNING epoch",
         {std::to_string(epoch)});
     if (!e.ok())
       return Status::Unavailable("primary " + h.label + ": pg_trickle catalog not writable (is CREATE EXTENSION pg_trickle done?): " +
