@@ -161,6 +161,9 @@ void Engine::Impl::PublishSnapshot() {
   s->decoded_changes = obs.decoded_changes;
   s->batches_committed = obs.batches_committed;
   s->open_transactions = decoder ? static_cast<int64_t>(decoder->open_transactions()) : 0;
+  s->merges_running = static_cast<int64_t>(MergesRunning());
+  s->transaction_chunks = transaction_chunks;
+  s->large_txn_changes_applied = streaming ? streaming->progress.applied : partial ? partial->applied : 0;
   s->state_bytes = obs.state_bytes;
   FillFailoverCounters(&s->failover);
 
