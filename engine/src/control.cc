@@ -120,7 +120,7 @@ bool Engine::Impl::MergeRequested(const TableRuntime& t) {
 void Engine::Impl::OnMerged(int64_t id) {
   auto target = request_targets.find(id);
   auto t = tables.find(id);
-  if (!catalog_v2 || target == request_targets.end() || t == tables.end()) return;
+  if (!catalog_v2 || target == request_targets.end() || t == tables.end() || !primary) return;
   if (t->second.table->meta().merged_frontier < target->second) return;   // merged again later
   request_targets.erase(target);
   // A wait => false request is served by this merge; one made during it stays for the next.

@@ -319,6 +319,7 @@ struct Engine::Impl {
   // merge_pool.cc: merge threads, one primary connection each
   Result<MergeSlot*> FreeSlot();
   void StartMerge(MergeSlot* slot, std::shared_ptr<MergeJob> job);
+  void JoinMergeThread(MergeSlot& slot);
   void FinishMerges(bool wait);             // joins finished (or, with wait, all) merges, applies outcomes
   void WaitForMerge(int64_t id);            // before a table's state is dropped or rebuilt
   size_t MergesRunning() const;

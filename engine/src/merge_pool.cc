@@ -37,6 +37,14 @@ Result<MergeSlot*> Engine::Impl::FreeSlot() {
   return s;
 }
 
+// The main loop waits for a merge still running: long merges are progress for /healthz.
+void Engine::Impl::JoinMergeThread(MergeSlot& slot) {
+  const bool running = !slot.job->done.load(std::memory_order_acquire);
+  if (running) obs.hub.live().StepStarted();
+  slot.thread.join();
+  if (running) obs.hub.live().StepEnded();
+}
+
 void Engine::Impl::StartMerge(MergeSlot* slot, std::shared_ptr<MergeJob> job) {
   slot->job = job;
   StateStore* st = store.get();
@@ -50,7 +58,7 @@ void Engine::Impl::StartMerge(MergeSlot* slot, std::shared_ptr<MergeJob> job) {
 void Engine::Impl::FinishMerges(bool wait) {
   for (auto& slot : merge_slots) {
     if (!slot->job || (!wait && !slot->job->done.load(std::memory_order_acquire))) continue;
-    slot->thread.join();
+    JoinMergeThread(*slot);
     std::shared_ptr<MergeJob> job = std::move(slot->job);
     slot->job.reset();
     if (slot->conn_gen != primary_gen) {   // opened to a primary since lost or replaced
@@ -64,7 +72,7 @@ void Engine::Impl::FinishMerges(bool wait) {
 void Engine::Impl::WaitForMerge(int64_t id) {
   for (auto& slot : merge_slots) {
     if (!slot->job || slot->job->id != id) continue;
-    slot->thread.join();
+    JoinMergeThread(*slot);
     std::shared_ptr<MergeJob> job = std::move(slot->job);
     slot->job.reset();
     FinishMerge(*job);

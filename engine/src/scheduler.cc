@@ -298,6 +298,11 @@ void Engine::Impl::FinishMerge(MergeJob& job) {
     Condition("merge:" + m.name, "merge of " + m.name + " failed, will retry: " + st.message());
     return;
   }
+  if (st.code() == Status::Code::kConflict && (!primary || !primary->healthy())) {
+    // Lost the primary meanwhile: the header stays, the next merge settles it against the primary.
+    Condition("merge:" + m.name, "merge of " + m.name + " failed, will retry: " + st.message());
+    return;
+  }
   if (st.code() == Status::Code::kConflict) {
     auto moved = GenerationMovedOnPrimary(m.id);
     if (moved.ok() && *moved) {   // re-planned meanwhile: the catalog poll bootstraps it again
