@@ -179,6 +179,9 @@ Status Engine::Impl::HandleDivergence(const LineageVerdict& v) {
   relfile_recorded.clear();
   ckpt = Checkpoint{};   // decoding restarts fresh on the new timeline (StartDecoder)
   b.Put(Cf::kMeta, "checkpoint", ckpt.Encode());
+  b.Delete(Cf::kMeta, PartialTxn::kKey);   // a transaction applied in part: its tables start over
+  partial.reset();
+  partial_next.reset();
   PGT_RETURN_IF_ERROR(store->Commit(&b));
   for (Oid relid : mirrored) PGT_RETURN_IF_ERROR(store->DeletePrefix(Cf::kMirror, SourceMirror::Prefix(relid)));
   for (auto& [id, t] : tables)
