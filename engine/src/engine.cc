@@ -336,6 +336,12 @@ Status Engine::Impl::CommitBatch() {
 // One atomic, synced write: the batch, the checkpoint at (applied, restart) and the partial
 // transaction marker if it changed (large_txn.cc).
 Status Engine::Impl::CommitState(Lsn applied, Lsn restart) {
+  // A transaction applied in part is never passed over: its marker goes with its last part.
+  const std::optional<PartialTxn>& marker = partial_dirty ? partial_next : partial;
+  if (marker && applied >= marker->end_lsn)
+    return Status::Internal("transaction " + std::to_string(marker->xid) + " ending at " + FormatLsn(marker->end_lsn) +
+                            " is applied in part, but the batch would mark everything up to " + FormatLsn(applied) +
+                            " applied");
   for (auto& [id, t] : tables) {
     if (failed.count(id)) continue;
     Status st = t.table->FinishBatch(batch.get());

@@ -270,6 +270,7 @@ void Engine::Impl::FinishMerge(MergeJob& job) {
       t.source_changes_since_merge = 0;
       t.oldest_pending_commit_us = 0;
       NoteMerge(m.id, true, job.res.rows_changed, job.res.duration_ms / 1000.0);
+      obs.last_publish = {};   // /status and /metrics show a landed merge at once
       if (job.res.rows_changed > 0)
         PGT_EVENT(kInfo, "merged",
                   (LogFields{{"table", m.name}, {"rows", job.res.rows_changed}, {"lsn", FormatLsn(job.to)},

@@ -45,6 +45,16 @@ def events(h, name, since=0):
     return out
 
 
+def wait_event(h, name, since, failure, timeout=600):
+    deadline = time.time() + timeout
+    while not events(h, name, since):
+        if time.time() > deadline:
+            raise TestFailure(failure)
+        h.engine.check_alive()
+        time.sleep(0.1)
+    return events(h, name, since)[0]
+
+
 def vm_hwm_kb(pid):
     with open(f"/proc/{pid}/status") as f:
         for line in f:
@@ -141,22 +151,13 @@ def main():
             log_offset = os.path.getsize(h.engine.log_path)
             h.kill_engine()
             h.start_engine()
-            deadline = time.time() + 600
-            while not events(h, "large_transaction_resumed", log_offset):
-                if time.time() > deadline:
-                    raise TestFailure("the restarted engine did not log large_transaction_resumed")
-                h.engine.check_alive()
-                time.sleep(0.1)
-            resumed = events(h, "large_transaction_resumed", log_offset)[0]
+            resumed = wait_event(h, "large_transaction_resumed", log_offset,
+                                 "the restarted engine did not log large_transaction_resumed")
             if resumed.get("changes_applied", 0) <= 0:
                 raise TestFailure(f"the big transaction restarted from change 0: {resumed}")
             log(f"resumed after change {resumed['changes_applied']} (progress before the kill: {applied_before_kill})")
-            while not events(h, "large_transaction_applied", log_offset):
-                if time.time() > deadline:
-                    raise TestFailure("the big transaction was not applied after the restart")
-                h.engine.check_alive()
-                time.sleep(0.2)
-            done = events(h, "large_transaction_applied", log_offset)[0]
+            done = wait_event(h, "large_transaction_applied", log_offset,
+                              "the big transaction was not applied after the restart")
             hwm2 = vm_hwm_kb(h.engine.proc.pid)
             log(f"applied after the restart: {done}; engine VmHWM {hwm2} kB")
         finally:
