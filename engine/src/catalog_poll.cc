@@ -88,6 +88,7 @@ Status Engine::Impl::PollCatalog() {
 // the mirrors when they all exist, else from a standby snapshot (bootstrap.cc). The next merge
 // replaces the stream table's contents; its frontier continues from the last merge.
 Status Engine::Impl::Rebootstrap(TableRuntime& t) {
+  WaitForMerge(t.table->meta().id);   // its outcome first: the bootstrap rewrites pending
   TableMeta meta = t.table->meta();
   meta.needs_rebootstrap = false;
   meta.replace_on_merge = true;
@@ -96,6 +97,7 @@ Status Engine::Impl::Rebootstrap(TableRuntime& t) {
 }
 
 Status Engine::Impl::DropTable(int64_t id) {
+  WaitForMerge(id);
   PGT_RETURN_IF_ERROR(CommitBatch());
   std::vector<Oid> relids;
   auto it = tables.find(id);

@@ -120,7 +120,7 @@ bool Engine::Impl::MergeRequested(const TableRuntime& t) {
 void Engine::Impl::OnMerged(int64_t id) {
   auto target = request_targets.find(id);
   auto t = tables.find(id);
-  if (!catalog_v2 || target == request_targets.end() || t == tables.end()) return;
+  if (!catalog_v2 || target == request_targets.end() || t == tables.end() || !primary) return;
   if (t->second.table->meta().merged_frontier < target->second) return;   // merged again later
   request_targets.erase(target);
   // A wait => false request is served by this merge; one made during it stays for the next.
@@ -164,6 +164,7 @@ Status Engine::Impl::FollowGenerations() {
     if (known && (ours || gen != "1")) {
       PGT_LOG_INFO("stream table id ", id, " was re-planned (generation ", ours.value_or("1"), " -> ", gen,
                    "): dropping its state, it will be bootstrapped again");
+      FinishMerges(true);   // every merge connection idle: their delta tables are dropped below
       PGT_RETURN_IF_ERROR(DropTable(id));
       // The merge's temp delta table has the old output columns: drop it, forget all.
       ForEachMergeConnection([&](PgConn* c, MergeWriter* w) {

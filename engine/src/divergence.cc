@@ -60,7 +60,7 @@ Status Engine::Impl::CheckDivergence() {
 Status Engine::Impl::TakeStateCheckpoint() {
   PGT_RETURN_IF_ERROR(CommitBatch());
   CheckpointInfo info;
-  info.applied_upto = ckpt.applied_upto;
+  info.applied_upto = StateUpto();   // a transaction applied in part counts whole (its marker is in the copy)
   info.restart_lsn = ckpt.restart_lsn;
   info.tli = ckpt.tli;
   for (auto& [id, t] : tables) {
@@ -131,8 +131,7 @@ Result<bool> Engine::Impl::RewindToCheckpoint(const LineageVerdict& v,
 }
 
 Status Engine::Impl::HandleDivergence(const LineageVerdict& v) {
-  batch = std::make_unique<Batch>(store.get());
-  batch_txns = 0;
+  DropBatch();
   fstats.last_switch_point = v.switch_point;
   fork_limit = std::make_pair(ckpt.tli, v.switch_point);
   // Frontiers on the new primary first: a failure leaves everything as it was (retried).
@@ -181,6 +180,9 @@ Status Engine::Impl::HandleDivergence(const LineageVerdict& v) {
   relfile_recorded.clear();
   ckpt = Checkpoint{};   // decoding restarts fresh on the new timeline (StartDecoder)
   b.Put(Cf::kMeta, "checkpoint", ckpt.Encode());
+  b.Delete(Cf::kMeta, PartialTxn::kKey);   // a transaction applied in part: its tables start over
+  partial.reset();
+  partial_next.reset();
   PGT_RETURN_IF_ERROR(store->Commit(&b));
   for (Oid relid : mirrored) PGT_RETURN_IF_ERROR(store->DeletePrefix(Cf::kMirror, SourceMirror::Prefix(relid)));
   for (auto& [id, t] : tables)
@@ -197,10 +199,7 @@ Status Engine::Impl::HandleDivergence(const LineageVerdict& v) {
 // divergence; a source still serving the abandoned timeline past the switch point (fork_limit)
 // is not used. Returns false when the uncommitted batch was dropped (the caller starts over).
 Result<bool> Engine::Impl::WalLineageHolds(const std::optional<Transaction>& next, const std::atomic<bool>& stop) {
-  auto drop_batch = [&]() {
-    batch = std::make_unique<Batch>(store.get());
-    batch_txns = 0;
-  };
+  auto drop_batch = [&]() { DropBatch(); };
   if (source->timeline() != seen_source_tli) {
     bool first = seen_source_tli == 0;
     seen_source_tli = source->timeline();

@@ -119,6 +119,7 @@ Status Engine::Impl::LoadState() {
     return true;
   }));
   PGT_RETURN_IF_ERROR(load);
+  PGT_RETURN_IF_ERROR(LoadPartial());   // large_txn.cc: a transaction applied in part
   return LoadMirrors();   // mirrors.cc; also after a rewind, the restored checkpoint holds them
 }
 
@@ -167,13 +168,24 @@ Status Engine::Impl::StartDecoder() {
   return decoder->Start(ckpt.restart_lsn, 0, ckpt.consistent);
 }
 
+// One record stream, one thread: decode -> apply (change by change, large_txn.cc) -> commit
+// batches -> merges started on merge threads and finished here (scheduler.cc) -> heartbeat.
 Status Engine::Impl::Loop(const std::atomic<bool>& stop) {
+  stop_flag = &stop;
+  large_txn_sink = MakeStreamSink();
+  Status st = LoopBody(stop);
+  FinishMerges(true);   // no merge thread outlives the loop
+  return st;
+}
+
+Status Engine::Impl::LoopBody(const std::atomic<bool>& stop) {
   while (!stop) {
     if (fatal) return *fatal;
     auto now = Clock::now();
     if (divergence) {
       // Nothing is decoded or merged until the state no longer holds WAL past the switch point.
       if (PrimaryReady()) {
+        FinishMerges(true);   // the rewind replaces the state the merges read
         Status st = HandleDivergence(*divergence);
         if (!st.ok()) Condition("divergence", "recovering from the divergence failed (retrying): " + st.message());
         else ClearCondition("divergence");
@@ -181,7 +193,8 @@ Status Engine::Impl::Loop(const std::atomic<bool>& stop) {
       std::this_thread::sleep_for(std::chrono::milliseconds(100));
       continue;
     }
-    if (now - last_poll >= std::chrono::milliseconds(opts.poll_ms)) {
+    // Not while a transaction is applied in part: a bootstrap from the mirrors would see half of it.
+    if (!partial && now - last_poll >= std::chrono::milliseconds(opts.poll_ms)) {
       last_poll = now;
       Status st = PollCatalog();
       if (!st.ok()) Condition("poll", "catalog poll: " + st.message());
@@ -194,8 +207,7 @@ Status Engine::Impl::Loop(const std::atomic<bool>& stop) {
       if (!r.ok()) PGT_LOG_DEBUG("CHECKPOINT request failed (waiting for the server's own): ", r.message());
     }
     if (restart_decoder) {
-      batch = std::make_unique<Batch>(store.get());
-      batch_txns = 0;
+      DropBatch();
       PGT_RETURN_IF_ERROR(CheckDivergence());
       if (divergence) continue;
       Status rs = StartDecoder();
@@ -209,7 +221,22 @@ Status Engine::Impl::Loop(const std::atomic<bool>& stop) {
       ClearCondition("restart", "decoding restarted at " + FormatLsn(ckpt.restart_lsn));
       restart_decoder = false;
     }
-    auto next = decoder->Next(std::chrono::milliseconds(50));
+    // Periodic lineage checks; the transaction's own is made when it begins (BeginStreamed).
+    PGT_ASSIGN_OR_RETURN(bool lineage_ok, WalLineageHolds(std::nullopt, stop));
+    if (!lineage_ok) continue;   // the uncommitted batch was dropped
+    auto next = decoder->NextStreamed(std::chrono::milliseconds(50), large_txn_sink.get());
+    if (streaming) {
+      // The transaction did not end: an apply error, the engine stopping (its applied part was
+      // committed with the marker), or a decoding error. The rest of the batch is not committed.
+      StreamedTxn s = std::move(*streaming);
+      DropBatch();
+      if (!s.error.ok()) return s.error;
+      if (s.stopping) {
+        PGT_EVENT(kInfo, "engine_stopping", (LogFields{{"lsn", FormatLsn(ckpt.applied_upto)}}),
+                  "engine stopping inside a transaction; state committed at ", FormatLsn(ckpt.applied_upto));
+        return Status::Ok();
+      }
+    }
     if (!next.ok()) {
       Status st = next.status();
       auto delay = decode_backoff.Next();
@@ -219,8 +246,7 @@ Status Engine::Impl::Loop(const std::atomic<bool>& stop) {
                 "WAL decoding stopped: ", st.message(), "; nothing past ", FormatLsn(ckpt.applied_upto),
                 " is merged; restarting from ", FormatLsn(ckpt.restart_lsn), " in ",
                 std::chrono::duration<double>(delay).count(), " s");
-      batch = std::make_unique<Batch>(store.get());
-      batch_txns = 0;
+      DropBatch();
       Status rd = RedescribeSources();   // source_ddl.cc: a source may have changed (ADD COLUMN)
       if (!rd.ok()) PGT_LOG_WARN("re-describing the sources: ", rd.message());
       auto until = Clock::now() + delay;
@@ -228,22 +254,17 @@ Status Engine::Impl::Loop(const std::atomic<bool>& stop) {
       restart_decoder = true;   // from the committed checkpoint: the uncommitted batch is gone
       continue;
     }
-    if (next->has_value()) decode_backoff.Reset();
-    PGT_ASSIGN_OR_RETURN(bool lineage_ok, WalLineageHolds(*next, stop));
-    if (!lineage_ok) continue;   // the uncommitted batch was dropped
-    if (next->has_value()) {
-      PGT_RETURN_IF_ERROR(ApplyTransaction(**next));
-      NoteTransaction(**next);
-      ++batch_txns;
-    }
+    if (*next) decode_backoff.Reset();
     PGT_RETURN_IF_ERROR(FollowInvalidations());   // source_ddl.cc: before the next record is read
     // A batch commits after kMaxBatchTxns transactions or batch_ms (CommitBatch restarts the
-    // clock), whichever comes first, and only if decoding moved on.
-    if (batch_txns >= kMaxBatchTxns || (Clock::now() - batch_started >= std::chrono::milliseconds(opts.batch_ms) &&
-                                        decoder->decoded_upto() > ckpt.applied_upto)) {
+    // clock), whichever comes first, and only if decoding moved on; at once after a transaction
+    // applied in chunks (its readers wait for it to merge).
+    if (batch_txns >= kMaxBatchTxns || partial_dirty ||
+        (Clock::now() - batch_started >= std::chrono::milliseconds(opts.batch_ms) &&
+         decoder->decoded_upto() > ckpt.applied_upto)) {
       PGT_RETURN_IF_ERROR(CommitBatch());
     }
-    PGT_RETURN_IF_ERROR(RunDueMerges(false));
+    PGT_RETURN_IF_ERROR(ScheduleMerges());
     if (opts.checkpoint_interval_s > 0 && decoder->consistent() &&
         Clock::now() - last_state_checkpoint >= std::chrono::seconds(opts.checkpoint_interval_s)) {
       last_state_checkpoint = Clock::now();
@@ -251,27 +272,9 @@ Status Engine::Impl::Loop(const std::atomic<bool>& stop) {
       if (!st.ok()) Condition("checkpoint", "state checkpoint failed: " + st.message());
       else ClearCondition("checkpoint");
     }
-    if (Clock::now() - last_progress_log >= std::chrono::seconds(10)) {
-      last_progress_log = Clock::now();
-      PGT_EVENT(kInfo, "progress",
-                (LogFields{{"lsn", FormatLsn(decoder->decoded_upto())}, {"applied_lsn", FormatLsn(ckpt.applied_upto)},
-                           {"restart_lsn", FormatLsn(ckpt.restart_lsn)}, {"timeline", static_cast<int64_t>(ckpt.tli)},
-                           {"consistent", decoder->consistent()}}),
-                "progress: decoded up to ", FormatLsn(decoder->decoded_upto()), ", applied up to ",
-                FormatLsn(ckpt.applied_upto), ", restart at ", FormatLsn(ckpt.restart_lsn), ", ",
-                decoder->open_transactions(), " open transaction(s)",
-                decoder->consistent() ? "" : ", waiting for a consistent point");
-    }
+    LogProgressIfDue();
     PublishSnapshot();
-    if (Clock::now() - last_heartbeat >= std::chrono::milliseconds(opts.heartbeat_ms)) {
-      last_heartbeat = Clock::now();
-      if (PrimaryReady() && !divergence) {
-        Status st = Heartbeat();
-        if (st.code() == Status::Code::kUnavailable) LosePrimary("heartbeat: " + st.message());
-        else if (!st.ok()) Condition("heartbeat", "heartbeat: " + st.message());
-        else WriteFailoverStatus();
-      }
-    }
+    HeartbeatIfDue();
   }
   PGT_RETURN_IF_ERROR(CommitBatch());
   PGT_EVENT(kInfo, "engine_stopping", (LogFields{{"lsn", FormatLsn(ckpt.applied_upto)}}),
@@ -279,29 +282,82 @@ Status Engine::Impl::Loop(const std::atomic<bool>& stop) {
   return Status::Ok();
 }
 
+void Engine::Impl::LogProgressIfDue() {
+  if (Clock::now() - last_progress_log < std::chrono::seconds(10)) return;
+  last_progress_log = Clock::now();
+  PGT_EVENT(kInfo, "progress",
+            (LogFields{{"lsn", FormatLsn(decoder->decoded_upto())}, {"applied_lsn", FormatLsn(ckpt.applied_upto)},
+                       {"restart_lsn", FormatLsn(ckpt.restart_lsn)}, {"timeline", static_cast<int64_t>(ckpt.tli)},
+                       {"consistent", decoder->consistent()}, {"merges_running", static_cast<int64_t>(MergesRunning())}}),
+            "progress: decoded up to ", FormatLsn(decoder->decoded_upto()), ", applied up to ",
+            FormatLsn(ckpt.applied_upto), ", restart at ", FormatLsn(ckpt.restart_lsn), ", ",
+            decoder->open_transactions(), " open transaction(s), ", MergesRunning(), " merge(s) running",
+            decoder->consistent() ? "" : ", waiting for a consistent point");
+}
+
+void Engine::Impl::HeartbeatIfDue() {
+  if (Clock::now() - last_heartbeat < std::chrono::milliseconds(opts.heartbeat_ms)) return;
+  last_heartbeat = Clock::now();
+  if (!PrimaryReady() || divergence) return;
+  Status st = Heartbeat();
+  if (st.code() == Status::Code::kUnavailable) LosePrimary("heartbeat: " + st.message());
+  else if (!st.ok()) Condition("heartbeat", "heartbeat: " + st.message());
+  else WriteFailoverStatus();
+}
+
+void Engine::Impl::DropBatch() {
+  batch = std::make_unique<Batch>(store.get());
+  batch_txns = 0;
+  partial_next = partial;
+  partial_dirty = false;
+  streaming.reset();
+}
+
 // Each change is applied once to its source's shared mirror, then to every stream table reading
 // that source (mirrors.cc), in commit order whatever tables it touches.
 Status Engine::Impl::ApplyTransaction(const Transaction& txn) {
-  for (const Change& c : txn.changes) {
-    if (c.kind == ChangeKind::kTruncate) {
-      for (Oid relid : c.truncated) TruncateSource(txn, relid);
-      continue;
-    }
-    PGT_RETURN_IF_ERROR(ApplyChangeToSource(txn, c));
-  }
+  for (const Change& c : txn.changes) PGT_RETURN_IF_ERROR(ApplyChange(txn, c));
   return Status::Ok();
 }
 
+Status Engine::Impl::ApplyChange(const Transaction& txn, const Change& c) {
+  if (c.kind == ChangeKind::kTruncate) {
+    for (Oid relid : c.truncated) TruncateSource(txn, relid);
+    return Status::Ok();
+  }
+  return ApplyChangeToSource(txn, c);
+}
+
 Status Engine::Impl::CommitBatch() {
-  PGT_RETURN_IF_ERROR(FinishApply());   // mirrors.cc: pending deltas and operator caches into the batch
-  Lsn decoded = decoder->decoded_upto();
-  ckpt.applied_upto = std::max(ckpt.applied_upto, decoded);
-  ckpt.restart_lsn = decoder->restart_lsn();
+  if (streaming && streaming->error.ok()) return CommitChunk();   // inside a transaction: a chunk and its marker
+  return CommitState(decoder->decoded_upto(), decoder->restart_lsn());
+}
+
+// One atomic, synced write: the batch, the checkpoint at (applied, restart) and the partial
+// transaction marker if it changed (large_txn.cc).
+Status Engine::Impl::CommitState(Lsn applied, Lsn restart) {
+  // A transaction applied in part is never passed over: its marker goes with its last part.
+  const std::optional<PartialTxn>& marker = partial_dirty ? partial_next : partial;
+  if (marker && applied >= marker->end_lsn)
+    return Status::Internal("transaction " + std::to_string(marker->xid) + " ending at " + FormatLsn(marker->end_lsn) +
+                            " is applied in part, but the batch would mark everything up to " + FormatLsn(applied) +
+                            " applied");
+  PGT_RETURN_IF_ERROR(FinishApply());   // mirrors.cc: consolidated deltas and operator caches into the batch
+  ckpt.applied_upto = std::max(ckpt.applied_upto, applied);
+  ckpt.restart_lsn = restart;
   ckpt.consistent = decoder->consistent();
   if (source->timeline() != 0) ckpt.tli = source->timeline();
   ckpt.system_id = system_id;
   batch->Put(Cf::kMeta, kCheckpointKey, ckpt.Encode());
+  if (partial_dirty) {
+    if (partial_next) batch->Put(Cf::kMeta, PartialTxn::kKey, partial_next->Encode());
+    else batch->Delete(Cf::kMeta, PartialTxn::kKey);
+  }
   PGT_RETURN_IF_ERROR(store->Commit(batch.get()));
+  if (partial_dirty) {
+    partial = partial_next;
+    partial_dirty = false;
+  }
   batch_txns = 0;
   batch_started = Clock::now();
   ++obs.batches_committed;
@@ -341,7 +397,8 @@ Status Engine::Impl::Heartbeat() {
   nlohmann::json sources = nlohmann::json::array();
   std::map<std::string, std::pair<int64_t, int64_t>> per_source;   // name -> (pending, oldest µs)
   for (auto& [id, t] : tables) {
-    if (failed.count(id)) continue;
+    // A merge in flight holds the table's catalog row (FOR UPDATE) until it commits.
+    if (failed.count(id) || MergeRunning(id)) continue;
     int64_t pending = 0;
     PGT_RETURN_IF_ERROR(store->Scan(Cf::kPending, t.table->PendingPrefix(), [&](std::string_view, std::string_view) {
       ++pending;

@@ -6,10 +6,14 @@
 //  - applied_upto only grows; a table applies a transaction iff its end LSN > table_applied(T).
 //  - every decoded batch (state + pending + checkpoint) is committed atomically before the
 //    physical slot is told it may recycle WAL (ConfirmFlush(restart_lsn)).
-//  - a merge runs only with no uncommitted batch; a merge whose outcome is unknown keeps its
-//    pending rows (final values, safe to merge again) until the primary's frontier settles it.
+//  - a merge reads a snapshot of the committed state (merge_pool.cc) and runs on a merge thread
+//    while decoding goes on; a merge whose outcome is unknown keeps its pending rows (final
+//    values, safe to merge again) until the primary's frontier settles it.
+//  - a transaction applied in chunks (large_txn.cc) has a durable marker; stream tables reading
+//    a source it changed are not merged until it is applied whole.
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <functional>
 #include <deque>
@@ -19,6 +23,7 @@
 #include <optional>
 #include <set>
 #include <string>
+#include <thread>
 
 #include "engine/engine.h"
 #include "apply_path.h"
@@ -91,10 +96,65 @@ struct UpstreamTracker {
   std::map<int64_t, std::deque<UpstreamSeen>> seen;   // upstream id -> newest last, a few kept
 };
 
-// An extra primary connection for parallel merges (merge_pool.cc); slot 0 is Impl::primary.
+// One merge handed to a merge thread (merge_pool.cc). The inputs are copied on the main thread,
+// so the merge thread reads no engine field: it reads pending rows through `snap` (the committed
+// state when the merge was started, whose applied position is `to`) and writes only its in-flight
+// header. The main thread applies the outcome (FinishMerge, scheduler.cc).
+struct MergeJob {
+  int64_t id = 0;
+  std::string name;
+  std::vector<OutputColumn> columns;
+  std::string pending_prefix;
+  std::optional<Lsn> from;        // the primary's frontier must be this (CAS)
+  Lsn to = 0;                     // the snapshot's applied position: the new frontier ...
+  bool held_by_upstreams = false; // ... or less: a table reading stream tables (upstreams.cc)
+  bool replace = false;
+  int64_t epoch = 0;
+  std::unique_ptr<StoreSnapshot> snap;
+  // outcome
+  Status status;
+  bool wrote = false;             // the merge transaction committed: frontier = to
+  std::vector<std::pair<std::string, std::string>> merged;   // pending key -> value merged
+  MergeResult res;
+  std::atomic<bool> done{false};
+};
+
+// A primary connection for merges (merge_pool.cc), with the thread running its merge.
 struct MergeSlot {
   std::unique_ptr<PgConn> conn;
   std::unique_ptr<MergeWriter> writer;
+  uint64_t conn_gen = 0;                 // Impl::primary_gen it was opened for
+  std::shared_ptr<MergeJob> job;         // nullptr = free
+  std::thread thread;
+  ~MergeSlot() { if (thread.joinable()) thread.join(); }
+};
+
+// The durable marker of a transaction applied in chunks (large_txn.cc): "the transaction whose
+// commit record ends at end_lsn is applied up to its change (last_lsn, at_last_lsn)" — changes
+// come in WAL order; a multi-insert record gives several changes one LSN.
+struct PartialTxn {
+  static constexpr char kKey[] = "partial_txn";   // meta CF
+  Xid xid = 0;
+  Lsn first_lsn = 0, commit_lsn = 0, end_lsn = 0;
+  int64_t applied = 0;            // changes applied (logs)
+  Lsn last_lsn = 0;
+  int64_t at_last_lsn = 0;
+  std::set<Oid> relids;           // sources it changed so far: their readers are not merged
+  std::string Encode() const;
+  static Result<PartialTxn> Decode(std::string_view s);
+};
+
+// The transaction being applied change by change (Decoder::NextStreamed).
+struct StreamedTxn {
+  Transaction header;                // no changes
+  PartialTxn progress;               // applied so far (committed chunks + the open batch)
+  std::optional<PartialTxn> resume;  // a marker from before a restart: what to skip
+  Lsn cur_lsn = 0;
+  int64_t cur_at = 0;                // changes seen at cur_lsn
+  int64_t seen = 0, skipped = 0, since_chunk = 0, chunks = 0;
+  Status error;
+  bool stopping = false;             // the engine stops: the applied part was committed
+  Clock::time_point started, last_chunk, last_service, last_log;
 };
 
 struct Engine::Impl {
@@ -131,8 +191,17 @@ struct Engine::Impl {
   std::map<int64_t, Lsn> request_targets;   // wait => false requests: merge past this LSN
   Clock::time_point last_control{};
   int max_parallel = 4;                     // pg_trickle.max_parallel_workers
-  std::vector<std::unique_ptr<MergeSlot>> merge_slots;   // merge_pool.cc: connections 1..N-1
+  std::vector<std::unique_ptr<MergeSlot>> merge_slots;   // merge_pool.cc: one connection per running merge
   UpstreamTracker upstreams;                // upstreams.cc: DAG of stream tables
+  uint64_t primary_gen = 1;                 // bumped when the primary changes: older merge connections are closed
+  // large_txn.cc: transactions applied in chunks
+  std::optional<PartialTxn> partial;        // the committed marker (none = no transaction in part)
+  std::optional<PartialTxn> partial_next;   // the marker the open batch will commit ...
+  bool partial_dirty = false;               // ... if set
+  std::optional<StreamedTxn> streaming;     // inside Decoder::NextStreamed
+  const std::atomic<bool>* stop_flag = nullptr;
+  std::unique_ptr<TransactionSink> large_txn_sink;
+  int64_t transaction_chunks = 0;           // chunks committed since start (metrics)
 
   // ---- failover (issue 8; reattach.cc, divergence.cc) ----
   FailoverStats& fstats = GlobalFailoverStats();
@@ -171,12 +240,29 @@ struct Engine::Impl {
   Status Startup();
   Status LoadState();
   Status Loop(const std::atomic<bool>& stop);
+  Status LoopBody(const std::atomic<bool>& stop);
   Status ConnectPrimary();
   Status ConnectStandby();
   Status StartDecoder();
   Status ApplyTransaction(const Transaction& txn);
-  Status CommitBatch();
+  Status ApplyChange(const Transaction& txn, const Change& c);
+  Status CommitBatch();                     // inside a streamed transaction: CommitChunk()
+  Status CommitState(Lsn applied, Lsn restart);
+  void DropBatch();                         // the uncommitted batch and everything it implied
   Status Heartbeat();
+  void HeartbeatIfDue();
+  void LogProgressIfDue();
+  // large_txn.cc: streamed apply in chunks
+  Status LoadPartial();
+  class StreamSink;                         // the decoder's TransactionSink
+  std::unique_ptr<TransactionSink> MakeStreamSink();
+  bool BeginStreamed(const Transaction& header);
+  void ApplyStreamed(const Change& c);
+  void EndStreamed(const Transaction& header);
+  Status CommitChunk();
+  void ServiceDuringTransaction();          // heartbeat, merges, progress while a transaction applies
+  bool BlockedByPartial(const TableRuntime& t) const;
+  Lsn StateUpto() const;                    // the highest commit end LSN whose changes are (partly) in the state
   // reattach.cc (issue 8)
   Status ResolvePrimary();                  // one pass over the --primary hosts
   bool PrimaryReady();                      // attached (tries to attach, within the backoff)
@@ -205,7 +291,7 @@ struct Engine::Impl {
   Observability obs;
   Status StartObservability();
   void PublishSnapshot();                          // cheap: returns at once unless 250 ms passed
-  void NoteTransaction(const Transaction& txn);
+  void NoteTransaction(int64_t changes);
   void NoteMerge(int64_t id, bool ok, int64_t rows, double seconds);
   void SampleServerPositions(double now_unix);
   void ApplyPrimaryLogFormat();
@@ -253,14 +339,22 @@ struct Engine::Impl {
   // tables the oldest frontier of those its state reflects; nullopt = not known yet (wait).
   std::optional<Lsn> MergeFrontier(const TableRuntime& t);
   // scheduler.cc
-  Status RunDueMerges(bool force_all);
-  Status MergeTable(TableRuntime& t, PgConn* conn, MergeWriter* writer);
+  Status ScheduleMerges();                  // finished merges handled, due ones started
+  std::shared_ptr<MergeJob> PrepareMerge(TableRuntime& t);   // nullptr: nothing to start
+  static void RunMerge(StateStore* store, MergeJob& job, MergeWriter* writer);   // on a merge thread
+  void FinishMerge(MergeJob& job);          // main thread: the outcome
   Status ReconcileInflight();
   void NoteRebuild(const TableRuntime& t, const std::string& why);   // rebuild from mirrors or re-snapshot
   Status SettleInflight(TableRuntime& t, MergeWriter* writer = nullptr);
-  // merge_pool.cc: merges of `due` (tier order), at most max_parallel at once; one status each.
-  std::vector<Status> RunMerges(const std::vector<TableRuntime*>& due);
-  Result<MergeSlot*> Slot(size_t k);
+  // merge_pool.cc: merge threads, one primary connection each
+  Result<MergeSlot*> FreeSlot();
+  void StartMerge(MergeSlot* slot, std::shared_ptr<MergeJob> job);
+  void JoinMergeThread(MergeSlot& slot);
+  void FinishMerges(bool wait);             // joins finished (or, with wait, all) merges, applies outcomes
+  void WaitForMerge(int64_t id);            // before a table's state is dropped or rebuilt
+  size_t MergesRunning() const;
+  bool MergeRunning(int64_t id) const;
+  void ResetMergeConnections();             // the primary changed: no merge starts on an old connection
   void ForEachMergeConnection(const std::function<void(PgConn*, MergeWriter*)>& fn);
 };
 

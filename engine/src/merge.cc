@@ -63,6 +63,13 @@ Result<std::optional<Lsn>> MergeWriter::ReadFrontier(int64_t table_id) {
   return std::optional<Lsn>(f);
 }
 
+Status MergeWriter::TouchFreshness(int64_t table_id, Lsn frontier, int64_t epoch) {
+  return conn_->QueryParams("UPDATE pgtrickle.pgt_stream_tables SET last_refresh_at = now(), "
+                            "rows_changed_last_cycle = 0 WHERE id = $1 AND frontier = $2::pg_lsn AND "
+                            "(SELECT epoch FROM pgtrickle.pgt_engine WHERE id = 1) = $3",
+                            {std::to_string(table_id), FormatLsn(frontier), std::to_string(epoch)}).status();
+}
+
 Result<MergeResult> MergeWriter::Merge(const MergeRequest& req) {
   PGT_RETURN_IF_ERROR(conn_->Exec("BEGIN"));
   auto res = MergeInTxn(req);
@@ -83,7 +90,7 @@ Result<MergeResult> MergeWriter::MergeInTxn(const MergeRequest& req) {
   // one whose lineage was checked never commits a merge.
   PGT_ASSIGN_OR_RETURN(PgRows ep, conn_->Query(
       "SELECT epoch, ('x' || substr(pg_walfile_name(pg_current_wal_lsn()), 1, 8))::bit(32)::int "
-      "FROM pgtrickle.pgt_engine WHERE id = 1 FOR SHARE"));
+      "FROM pgtrickle.pgt_engine WHERE id = 1 FOR KEY SHARE"));
   if (guard_tli_ != 0 && !ep.rows.empty() && ep.at(0, 1) &&
       static_cast<TimeLineId>(std::stoul(*ep.at(0, 1))) != guard_tli_)
     return Status::Unavailable("lineage guard: the primary is on timeline " + *ep.at(0, 1) + ", its lineage was checked on " +

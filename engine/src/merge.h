@@ -2,7 +2,9 @@
 // transaction, guarded by the frontier CAS and the engine epoch (DESIGN §5 "Merge"):
 //
 //   BEGIN
-//   SELECT epoch FROM pgtrickle.pgt_engine FOR SHARE            -- fencing: epoch must be ours
+//   SELECT epoch FROM pgtrickle.pgt_engine FOR KEY SHARE        -- fencing: epoch must be ours
+//     (KEY SHARE: the heartbeat's UPDATE of the row does not wait for merges in flight; an
+//     epoch claim locks the row FOR UPDATE, so it waits for them, and they see a claim made first)
 //   SELECT frontier ... FROM pgt_stream_tables WHERE id FOR UPDATE  -- CAS: frontier must be F
 //   COPY pgt_delta_<id> FROM STDIN                               -- op, row id, user columns
 //   DELETE FROM st USING delta WHERE op = 'D'
@@ -63,6 +65,9 @@ class MergeWriter {
  public:
   explicit MergeWriter(PgConn* primary) : conn_(primary) {}
   Result<MergeResult> Merge(const MergeRequest& req);
+  // Nothing new to merge: only last_refresh_at moves (while the frontier is `frontier` and the
+  // epoch ours).
+  Status TouchFreshness(int64_t table_id, Lsn frontier, int64_t epoch);
   // The primary's frontier of a table (nullopt = NULL); NotFound if the table is gone.
   Result<std::optional<Lsn>> ReadFrontier(int64_t table_id);
   void ResetConnection(PgConn* primary) { conn_ = primary; created_.clear(); }

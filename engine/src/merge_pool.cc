@@ -1,13 +1,15 @@
-// Parallel merges (pg_trickle.max_parallel_workers, DESIGN §5 "Scheduler").
+// Merge threads (pg_trickle.max_parallel_workers, DESIGN §5 "Scheduler").
 //
-// Ownership: the main loop owns everything; for one wave of merges it lends each merge thread
-// one TableRuntime and one primary connection with its MergeWriter (slot 0 = Impl::primary /
-// Impl::merger, slots 1..N-1 = Impl::merge_slots, connected on first use and again when broken).
-// A merge thread touches only its table, its connection and the state store (RocksDB writes are
-// thread-safe; each merge commits its own batch). Nothing else runs meanwhile: no batch is open
-// (RunDueMerges committed it), the decoder waits, errors are handled after the join, in the
-// main thread. Waves follow the tier order, so critical tables start first; a wave holds at most
-// max_parallel merges, so no more than that run at once.
+// The main loop starts each merge on a slot: one primary connection with its MergeWriter and one
+// thread running MergeJob (scheduler.cc). A slot is lent to one merge at a time; a finished merge
+// frees its slot at once (no waves), and at most max_parallel merges run together. The merge
+// thread reads pending rows through a RocksDB snapshot and writes only its in-flight header;
+// everything else — the outcome, errors, table metadata, pending rows merged — is applied on the
+// main thread (FinishMerges), which keeps decoding and applying meanwhile.
+//
+// Connections are opened to the host whose lineage was checked (reattach.cc) and carry the
+// lineage guard (invariant 12). When the primary changes (lost, re-attached) primary_gen moves
+// on: idle connections are closed at once, busy ones when their merge ends; none is reused.
 #include <thread>
 
 #include "engine_impl.h"
@@ -15,50 +17,93 @@
 
 namespace pgt::engine {
 
-Result<MergeSlot*> Engine::Impl::Slot(size_t k) {
-  while (merge_slots.size() < k) merge_slots.push_back(std::make_unique<MergeSlot>());
-  MergeSlot* s = merge_slots[k - 1].get();
-  if (!s->conn || !s->conn->healthy()) {
+Result<MergeSlot*> Engine::Impl::FreeSlot() {
+  size_t k = 0;
+  while (k < merge_slots.size() && merge_slots[k]->job) ++k;
+  if (k == merge_slots.size()) merge_slots.push_back(std::make_unique<MergeSlot>());
+  MergeSlot* s = merge_slots[k].get();
+  if (s->thread.joinable()) s->thread.join();
+  if (!s->conn || !s->conn->healthy() || s->conn_gen != primary_gen) {
     // The host whose lineage was checked (reattach.cc), never libpq's pick among --primary's hosts:
     // that could be a stale primary. The guard re-checks its timeline inside each merge.
+    s->writer.reset();
+    s->conn.reset();
     if (primary_conninfo_resolved.empty()) return Status::Unavailable("no primary attached");
-    PGT_ASSIGN_OR_RETURN(s->conn, PgConn::Connect(primary_conninfo_resolved, "primary (merge " + std::to_string(k) + ")"));
+    PGT_ASSIGN_OR_RETURN(s->conn, PgConn::Connect(primary_conninfo_resolved, "primary (merge " + std::to_string(k + 1) + ")"));
     s->writer = std::make_unique<MergeWriter>(s->conn.get());
     s->writer->SetLineageGuard(primary_tli);
+    s->conn_gen = primary_gen;
   }
   return s;
 }
 
-void Engine::Impl::ForEachMergeConnection(const std::function<void(PgConn*, MergeWriter*)>& fn) {
-  fn(primary.get(), merger.get());
-  for (auto& s : merge_slots)
-    if (s->conn && s->conn->healthy()) fn(s->conn.get(), s->writer.get());
+// The main loop waits for a merge still running: long merges are progress for /healthz.
+void Engine::Impl::JoinMergeThread(MergeSlot& slot) {
+  const bool running = !slot.job->done.load(std::memory_order_acquire);
+  if (running) obs.hub.live().StepStarted();
+  slot.thread.join();
+  if (running) obs.hub.live().StepEnded();
 }
 
-std::vector<Status> Engine::Impl::RunMerges(const std::vector<TableRuntime*>& due) {
-  std::vector<Status> out(due.size());
-  const size_t width = static_cast<size_t>(std::max(1, max_parallel));
-  for (size_t start = 0; start < due.size(); start += width) {
-    const size_t end = std::min(due.size(), start + width);
-    if (end - start == 1) {
-      out[start] = MergeTable(*due[start], primary.get(), merger.get());
-      continue;
+void Engine::Impl::StartMerge(MergeSlot* slot, std::shared_ptr<MergeJob> job) {
+  slot->job = job;
+  StateStore* st = store.get();
+  MergeWriter* writer = slot->writer.get();
+  slot->thread = std::thread([st, job, writer] {
+    RunMerge(st, *job, writer);
+    job->done.store(true, std::memory_order_release);
+  });
+}
+
+void Engine::Impl::FinishMerges(bool wait) {
+  for (auto& slot : merge_slots) {
+    if (!slot->job || (!wait && !slot->job->done.load(std::memory_order_acquire))) continue;
+    JoinMergeThread(*slot);
+    std::shared_ptr<MergeJob> job = std::move(slot->job);
+    slot->job.reset();
+    if (slot->conn_gen != primary_gen) {   // opened to a primary since lost or replaced
+      slot->writer.reset();
+      slot->conn.reset();
     }
-    std::vector<std::thread> threads;
-    for (size_t i = start; i < end; ++i) {
-      PgConn* conn = primary.get();
-      MergeWriter* writer = merger.get();
-      if (i > start) {
-        auto slot = Slot(i - start);
-        if (!slot.ok()) { out[i] = Status::Unavailable(slot.status().message()); continue; }
-        conn = (*slot)->conn.get();
-        writer = (*slot)->writer.get();
-      }
-      threads.emplace_back([this, &out, &due, i, conn, writer] { out[i] = MergeTable(*due[i], conn, writer); });
-    }
-    for (auto& th : threads) th.join();
+    FinishMerge(*job);
   }
-  return out;
+}
+
+void Engine::Impl::WaitForMerge(int64_t id) {
+  for (auto& slot : merge_slots) {
+    if (!slot->job || slot->job->id != id) continue;
+    JoinMergeThread(*slot);
+    std::shared_ptr<MergeJob> job = std::move(slot->job);
+    slot->job.reset();
+    FinishMerge(*job);
+  }
+}
+
+size_t Engine::Impl::MergesRunning() const {
+  size_t n = 0;
+  for (const auto& slot : merge_slots) n += slot->job ? 1 : 0;
+  return n;
+}
+
+bool Engine::Impl::MergeRunning(int64_t id) const {
+  for (const auto& slot : merge_slots)
+    if (slot->job && slot->job->id == id) return true;
+  return false;
+}
+
+void Engine::Impl::ResetMergeConnections() {
+  ++primary_gen;
+  for (auto& slot : merge_slots) {
+    if (slot->job) continue;   // closed when its merge ends (FinishMerges)
+    slot->writer.reset();
+    slot->conn.reset();
+  }
+}
+
+// Idle merge connections only (a running merge's connection belongs to its thread).
+void Engine::Impl::ForEachMergeConnection(const std::function<void(PgConn*, MergeWriter*)>& fn) {
+  for (auto& s : merge_slots)
+    if (!s->job && s->conn && s->conn->healthy() && s->conn_gen == primary_gen) fn(s->conn.get(), s->writer.get());
 }
 
 }  // namespace pgt::engine

@@ -100,6 +100,13 @@ void EngineMetrics(Metrics& m, const EngineSnapshot& s, double now) {
             static_cast<double>(s.batches_committed));
   m.Gauge("pgtrickle_engine_open_transactions", "Transactions decoded but not yet committed or aborted",
           static_cast<double>(s.open_transactions));
+  m.Gauge("pgtrickle_engine_merges_running", "Merges running on merge threads now",
+          static_cast<double>(s.merges_running));
+  m.Counter("pgtrickle_engine_transaction_chunks_total", "Chunks of large transactions committed since start",
+            static_cast<double>(s.transaction_chunks));
+  m.Gauge("pgtrickle_engine_large_transaction_changes_applied",
+          "Changes applied of the transaction being applied in chunks (0 = none)",
+          static_cast<double>(s.large_txn_changes_applied));
   m.Gauge("pgtrickle_engine_state_size_bytes", "On-disk size of the engine's RocksDB state",
           static_cast<double>(s.state_bytes));
 }

@@ -75,6 +75,9 @@ struct EngineSnapshot {
   int64_t decoded_transactions = 0, decoded_changes = 0;
   int64_t batches_committed = 0;
   int64_t open_transactions = 0;
+  int64_t merges_running = 0;               // merge threads busy (merge_pool.cc)
+  int64_t transaction_chunks = 0;           // chunks of large transactions committed (large_txn.cc)
+  int64_t large_txn_changes_applied = 0;    // of the transaction applied in part (0 = none)
   uint64_t state_bytes = 0;           // RocksDB on-disk size
   FailoverCounters failover;
   std::vector<TableSnapshot> tables;

@@ -56,7 +56,7 @@ FollowedLineage Engine::Impl::Followed(bool probe) {
   FollowedLineage f;
   f.system_id = system_id;
   f.tli = ckpt.tli;
-  f.applied = ckpt.applied_upto;
+  f.applied = StateUpto();   // with a transaction applied in part: its end (large_txn.cc)
   f.newest_known = std::max(ckpt.tli, source ? source->timeline() : 0);
   f.newest_known_from = "the engine's WAL stream";
   if (!probe) return f;
@@ -142,9 +142,11 @@ Status Engine::Impl::ResolvePrimary() {
     }
     // Claim the tables: the epoch only moves forward, and a lower one (a claim lost with
     // asynchronous replication) is raised back to ours; a higher one means another engine.
+    // FOR UPDATE: waits for merges in flight (they hold FOR KEY SHARE, merge.h).
     auto e = (*c)->QueryParams(
         "UPDATE pgtrickle.pgt_engine SET epoch = CASE WHEN $1::bigint = 0 THEN epoch + 1 "
-        "ELSE greatest(epoch, $1::bigint) END, heartbeat_at = now() WHERE id = 1 RETURNING epoch",
+        "ELSE greatest(epoch, $1::bigint) END, heartbeat_at = now() WHERE id = 1 AND "
+        "id = (SELECT id FROM pgtrickle.pgt_engine WHERE id = 1 FOR UPDATE) RETURNING epoch",
         {std::to_string(epoch)});
     if (!e.ok())
       return Status::Unavailable("primary " + h.label + ": pg_trickle catalog not writable (is CREATE EXTENSION pg_trickle done?): " +
@@ -162,7 +164,7 @@ Status Engine::Impl::ResolvePrimary() {
     primary_label = h.label;
     primary_conninfo_resolved = h.conninfo;   // merge_pool.cc connects its slots to this host only
     primary_tli = p.tli;
-    merge_slots.clear();                      // connections to a previous primary
+    ResetMergeConnections();                  // connections to a previous primary
     ApplyPrimaryLogFormat();
     if (system_id.empty()) system_id = p.system_id;
     return Status::Ok();
@@ -226,7 +228,7 @@ void Engine::Impl::LosePrimary(const std::string& why) {
                "; resolving ", HostsLabel(opts.primary_conninfo), " again with backoff (merges wait, decoding continues)");
   primary.reset();
   if (merger) merger->ResetConnection(nullptr);
-  merge_slots.clear();   // never merge through a connection to the lost primary
+  ResetMergeConnections();   // never start a merge through a connection to the lost primary
   lost_primary = true;
   lost_reason = why;
   lost_at = Clock::now();

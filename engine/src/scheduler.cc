@@ -22,17 +22,6 @@ std::string InflightKey(int64_t id);
 
 namespace {
 int TierRank(const std::string& tier) { return tier == "critical" ? 0 : tier == "standard" ? 1 : 2; }
-
-Status FinishMerge(StateStore* store, TableRuntime& t, const std::vector<std::string>& keys, Lsn to) {
-  Batch b(store);
-  for (const auto& k : keys) b.Delete(Cf::kPending, k);
-  t.table->meta().merged_frontier = to;
-  t.table->meta().has_merged = true;
-  t.table->meta().replace_on_merge = false;
-  b.Put(Cf::kMeta, TableMetaKey(t.table->meta().id), t.table->meta().Encode());
-  b.Delete(Cf::kMeta, InflightKey(t.table->meta().id));
-  return store->Commit(&b);
-}
 }  // namespace
 
 // Settles an in-flight header left by a merge whose outcome is unknown. Returns Conflict if the
@@ -125,86 +114,100 @@ void Engine::Impl::NoteRebuild(const TableRuntime& t, const std::string& why) {
   fstats.resnapshots++;
 }
 
-Status Engine::Impl::RunDueMerges(bool force_all) {
+// Finished merges are applied, then due tables start merging on free slots: critical tier
+// first, then the longest waiting. A table reading a source of a transaction applied in part
+// (large_txn.cc) waits for it; other tables keep merging while it applies.
+Status Engine::Impl::ScheduleMerges() {
+  FinishMerges(false);
+  if (fatal) return Status::Ok();
   // control.cc: pg_trickle.enabled, paused tables and refresh requests from the primary.
   Status control = PollControl();
   if (control.code() == Status::Code::kInvalidArgument) return control;   // unsupported extension version
   if (!control.ok()) PGT_LOG_DEBUG("control poll: ", control.message());
   if (!merges_enabled) return Status::Ok();
   StopDependantsOfFailed();   // upstreams.cc
+  const size_t width = static_cast<size_t>(std::max(1, max_parallel));
+  if (MergesRunning() >= width) return Status::Ok();
   std::vector<TableRuntime*> due;
   auto now = Clock::now();
   for (auto& [id, t] : tables) {
-    if (failed.count(id) || t.table->meta().needs_rebootstrap || paused.count(id)) continue;
-    if (force_all || now - t.last_merge >= std::chrono::milliseconds(t.schedule_ms) || MergeRequested(t))
-      due.push_back(&t);
+    if (failed.count(id) || t.table->meta().needs_rebootstrap || paused.count(id) || MergeRunning(id)) continue;
+    if (BlockedByPartial(t)) continue;
+    if (now - t.last_merge >= std::chrono::milliseconds(t.schedule_ms) || MergeRequested(t)) due.push_back(&t);
   }
   if (due.empty()) return Status::Ok();
   if (!PrimaryReady()) return Status::Ok();   // merges wait for a primary that passed the lineage check
   CheckPrimaryCurrent();
   // Nothing is merged while the state holds WAL past a divergence's switch point.
   if (!primary || divergence) return Status::Ok();
-  std::stable_sort(due.begin(), due.end(), [](auto* a, auto* b) { return TierRank(a->sla_tier) < TierRank(b->sla_tier); });
-  PGT_RETURN_IF_ERROR(CommitBatch());   // merge exactly what is committed
-  // merge_pool.cc: at most pg_trickle.max_parallel_workers at once, in tier order.
-  obs.hub.live().StepStarted();   // long merges are progress for /healthz
-  std::vector<Status> results = RunMerges(due);
-  obs.hub.live().StepEnded();
-  for (size_t i = 0; i < due.size(); ++i) {
-    TableRuntime* t = due[i];
-    Status st = results[i];
-    t->last_merge = Clock::now();
-    if (st.ok()) {   // engine-wide bookkeeping on the main thread (MergeTable runs on merge threads)
-      OnMerged(t->table->meta().id);
-      ClearCondition("merge:" + t->table->meta().name);
-      NoteMerged();
-      continue;
+  std::stable_sort(due.begin(), due.end(), [](auto* a, auto* b) {
+    int ra = TierRank(a->sla_tier), rb = TierRank(b->sla_tier);
+    return ra != rb ? ra < rb : a->last_merge < b->last_merge;
+  });
+  // A merge reads the committed state: commit what was decoded so that it is included (not inside
+  // a transaction being applied in chunks: its chunks commit on their own).
+  if (!streaming && batch_txns > 0) PGT_RETURN_IF_ERROR(CommitBatch());
+  for (TableRuntime* t : due) {
+    if (MergesRunning() >= width) break;
+    auto job = PrepareMerge(*t);
+    if (!job) continue;
+    auto slot = FreeSlot();
+    if (!slot.ok()) {
+      Condition("merge:" + t->table->meta().name, "merge of " + t->table->meta().name + " cannot start, will retry: " +
+                                                      slot.status().message());
+      t->last_merge = Clock::now();
+      break;
     }
-    NoteMerge(t->table->meta().id, false, 0, 0);
-    if (st.code() == Status::Code::kConflict && st.message().find("fenced") != std::string::npos)
-      return st;   // a newer engine owns the tables: stop, write nothing more
-    if (st.code() == Status::Code::kUnavailable) {
-      if (!primary->healthy() || st.message().rfind("lineage guard", 0) == 0) {   // re-resolved with backoff by PrimaryReady(); one line per loss
-        LosePrimary("merge of " + t->table->meta().name + ": " + st.message());
-        return Status::Ok();
-      }
-      Condition("merge:" + t->table->meta().name, "merge of " + t->table->meta().name + " failed, will retry: " + st.message());
-      continue;
-    }
-    if (st.code() == Status::Code::kConflict) {
-      auto moved = GenerationMovedOnPrimary(t->table->meta().id);
-      if (moved.ok() && *moved) {   // re-planned meanwhile: the catalog poll bootstraps it again
-        PGT_LOG_INFO("merge of ", t->table->meta().name, " skipped: the stream table was re-planned");
-        continue;
-      }
-    }
-    MarkError(t->table->meta().id, st);
+    StartMerge(*slot, std::move(job));
   }
   return Status::Ok();
 }
 
-// Runs on a merge thread (merge_pool.cc) with its own primary connection `conn` and `writer`;
-// touches only `t`, the state store (thread-safe) and read-only engine fields.
-Status Engine::Impl::MergeTable(TableRuntime& t, PgConn* conn, MergeWriter* writer) {
-  PGT_RETURN_IF_ERROR(SettleInflight(t, writer));   // an earlier attempt's outcome was unknown
+// Main thread: settles an earlier merge whose outcome is unknown (on the main connection), then
+// copies what the merge thread needs. nullptr when there is nothing to start.
+std::shared_ptr<MergeJob> Engine::Impl::PrepareMerge(TableRuntime& t) {
   TableMeta& m = t.table->meta();
+  auto header = store->Get(Cf::kMeta, InflightKey(m.id));
+  Status st = header.ok() ? (*header ? SettleInflight(t) : Status::Ok()) : header.status();
+  if (!st.ok()) {
+    t.last_merge = Clock::now();
+    if (st.code() == Status::Code::kNotFound) return nullptr;   // dropped; the poll cleans up
+    Condition("merge:" + m.name, "merge of " + m.name + " failed, will retry: " + st.message());
+    return nullptr;
+  }
   // upstreams.cc: a table reading stream tables merges at its upstreams' frontier, once known.
   std::optional<Lsn> frontier = MergeFrontier(t);
-  if (!frontier) return Status::Ok();
-  Lsn to = *frontier;
-  std::optional<Lsn> from = m.has_merged ? std::optional<Lsn>(m.merged_frontier) : std::nullopt;
-  if (from && to < *from) return Status::Ok();   // e.g. re-snapshot after a failover: replay first
+  if (!frontier) return nullptr;
+  auto job = std::make_shared<MergeJob>();
+  job->id = m.id;
+  job->name = m.name;
+  job->to = *frontier;   // TableApplied(t) (the committed ckpt: the snapshot's) unless upstreams hold it back
+  job->held_by_upstreams = *frontier != TableApplied(t);
+  job->from = m.has_merged ? std::optional<Lsn>(m.merged_frontier) : std::nullopt;
+  if (job->from && job->to < *job->from) {   // e.g. re-snapshot after a failover: replay first
+    t.last_merge = Clock::now();
+    return nullptr;
+  }
+  job->columns = t.table->plan().output;
+  job->pending_prefix = t.table->PendingPrefix();
+  job->replace = m.replace_on_merge;
+  job->epoch = epoch;
+  job->snap = store->Snapshot();
+  return job;
+}
+
+// On a merge thread: touches only `job`, its writer's connection and the state store (reads
+// through the job's snapshot, writes the job's in-flight header).
+void Engine::Impl::RunMerge(StateStore* store, MergeJob& job, MergeWriter* writer) {
   MergeRequest req;
-  req.table_id = m.id;
-  req.columns = &t.table->plan().output;
-  req.expected_frontier = from;
-  req.new_frontier = to;
-  req.epoch = epoch;
-  req.replace = m.replace_on_merge;
-  std::vector<std::string> keys;
+  req.table_id = job.id;
+  req.columns = &job.columns;
+  req.expected_frontier = job.from;
+  req.new_frontier = job.to;
+  req.epoch = job.epoch;
+  req.replace = job.replace;
   Status decode_st;
-  PGT_RETURN_IF_ERROR(store->Scan(Cf::kPending, t.table->PendingPrefix(), [&](std::string_view k, std::string_view v) {
-    keys.emplace_back(k);
+  job.status = store->Scan(*job.snap, Cf::kPending, job.pending_prefix, [&](std::string_view k, std::string_view v) {
     PendingRow pr;
     pr.row_id = std::string(k.substr(8));
     if (!v.empty() && v[0] == 'U') {
@@ -212,42 +215,111 @@ Status Engine::Impl::MergeTable(TableRuntime& t, PgConn* conn, MergeWriter* writ
       if (!row.ok()) { decode_st = row.status(); return false; }
       pr.row = std::move(row).value();
     }
+    job.merged.emplace_back(std::string(k), std::string(v));
     req.rows.push_back(std::move(pr));
     return true;
-  }));
-  PGT_RETURN_IF_ERROR(decode_st);
+  });
+  job.snap.reset();
+  if (job.status.ok()) job.status = decode_st;
+  if (!job.status.ok()) return;
   // New rows at an unchanged frontier: only a table reading stream tables (its upstreams have
   // not merged past it yet); it waits, so every merge of it moves its frontier.
-  if (from && *from == to && to != TableApplied(t) && (!req.rows.empty() || req.replace)) return Status::Ok();
-  if (req.rows.empty() && !req.replace && from && *from == to) {
+  if (job.from && *job.from == job.to && job.held_by_upstreams && (!req.rows.empty() || req.replace)) return;
+  if (req.rows.empty() && !req.replace && job.from && *job.from == job.to) {
     // Nothing new decoded: only freshness moves (and only while we are the current engine).
-    return conn->QueryParams("UPDATE pgtrickle.pgt_stream_tables SET last_refresh_at = now(), "
-                                "rows_changed_last_cycle = 0 WHERE id = $1 AND frontier = $2::pg_lsn AND "
-                                "(SELECT epoch FROM pgtrickle.pgt_engine WHERE id = 1) = $3",
-                                {std::to_string(m.id), FormatLsn(to), std::to_string(epoch)}).status();
+    job.status = writer->TouchFreshness(job.id, job.to, job.epoch);
+    return;
   }
   {
-    Batch b(store.get());
-    nlohmann::json j = {{"to", to}, {"from", from ? nlohmann::json(*from) : nlohmann::json(nullptr)}};
-    b.Put(Cf::kMeta, InflightKey(m.id), j.dump());
-    PGT_RETURN_IF_ERROR(store->Commit(&b));
+    Batch b(store);
+    nlohmann::json j = {{"to", job.to}, {"from", job.from ? nlohmann::json(*job.from) : nlohmann::json(nullptr)}};
+    b.Put(Cf::kMeta, InflightKey(job.id), j.dump());
+    job.status = store->Commit(&b);
+    if (!job.status.ok()) return;
   }
   auto res = writer->Merge(req);
   if (!res.ok()) {
-    if (res.status().code() == Status::Code::kNotFound) return Status::Ok();   // dropped; the poll cleans up
-    return res.status();   // the header stays: SettleInflight() decides next time
+    job.status = res.status();   // the header stays: SettleInflight() decides next time
+    return;
   }
-  PGT_RETURN_IF_ERROR(FinishMerge(store.get(), t, keys, to));
-  t.source_changes_since_merge = 0;
-  t.oldest_pending_commit_us = 0;
-  NoteMerge(m.id, true, res->rows_changed, res->duration_ms / 1000.0);
-  if (res.ok() && res->rows_changed > 0)
-    PGT_EVENT(kInfo, "merged",
-              (LogFields{{"table", m.name}, {"rows", res->rows_changed}, {"lsn", FormatLsn(to)},
-                         {"duration_ms", res->duration_ms}}),
-              "merged ", m.name, ": ", res->rows_changed, " row(s), frontier ", FormatLsn(to), " in ",
-              static_cast<int64_t>(res->duration_ms), " ms");
-  return Status::Ok();
+  job.res = *res;
+  job.wrote = true;
+}
+
+// Main thread: the outcome of a merge. Landed: the pending rows merged are removed unless they
+// changed since the snapshot (pending holds final values: an unchanged one is in the table
+// now; a changed one is merged next time), with the new frontier and the header, in one write.
+void Engine::Impl::FinishMerge(MergeJob& job) {
+  auto it = tables.find(job.id);
+  if (it == tables.end()) return;   // dropped meanwhile (DropTable waited for this merge)
+  TableRuntime& t = it->second;
+  TableMeta& m = t.table->meta();
+  t.last_merge = Clock::now();
+  Status st = job.status;
+  if (st.ok() && job.wrote) {
+    Batch b(store.get());
+    for (const auto& [k, v] : job.merged) {
+      auto cur = store->Get(Cf::kPending, k);
+      if (!cur.ok()) { st = cur.status(); break; }
+      if (*cur && **cur == v) b.Delete(Cf::kPending, k);
+    }
+    if (st.ok()) {
+      m.merged_frontier = job.to;
+      m.has_merged = true;
+      m.replace_on_merge = false;
+      b.Put(Cf::kMeta, TableMetaKey(m.id), m.Encode());
+      b.Delete(Cf::kMeta, InflightKey(m.id));
+      st = store->Commit(&b);
+      // The open batch may hold an older copy of the metadata (e.g. a TRUNCATE marked the table
+      // for a re-bootstrap): this one must win when it commits.
+      if (st.ok() && !batch->empty()) (void)SaveTableMeta(batch.get(), t);
+    }
+    if (st.ok()) {
+      t.source_changes_since_merge = 0;
+      t.oldest_pending_commit_us = 0;
+      NoteMerge(m.id, true, job.res.rows_changed, job.res.duration_ms / 1000.0);
+      obs.last_publish = {};   // /status and /metrics show a landed merge at once
+      if (job.res.rows_changed > 0)
+        PGT_EVENT(kInfo, "merged",
+                  (LogFields{{"table", m.name}, {"rows", job.res.rows_changed}, {"lsn", FormatLsn(job.to)},
+                             {"duration_ms", job.res.duration_ms}}),
+                  "merged ", m.name, ": ", job.res.rows_changed, " row(s), frontier ", FormatLsn(job.to), " in ",
+                  static_cast<int64_t>(job.res.duration_ms), " ms");
+    }
+  }
+  if (st.code() == Status::Code::kNotFound) return;   // dropped on the primary; the poll cleans up
+  if (st.ok()) {   // engine-wide bookkeeping on the main thread
+    OnMerged(m.id);
+    ClearCondition("merge:" + m.name);
+    NoteMerged();
+    return;
+  }
+  NoteMerge(m.id, false, 0, 0);
+  if (st.code() == Status::Code::kConflict && st.message().find("fenced") != std::string::npos) {
+    fatal = st;   // a newer engine owns the tables: stop, write nothing more
+    return;
+  }
+  if (st.code() == Status::Code::kUnavailable) {
+    if (!primary || !primary->healthy() || st.message().rfind("lineage guard", 0) == 0) {
+      LosePrimary("merge of " + m.name + ": " + st.message());   // re-resolved with backoff by PrimaryReady()
+      return;
+    }
+    Condition("merge:" + m.name, "merge of " + m.name + " failed, will retry: " + st.message());
+    return;
+  }
+  if (st.code() == Status::Code::kConflict && (!primary || !primary->healthy())) {
+    // Lost the primary meanwhile: the header stays, the next merge settles it against the primary.
+    Condition("merge:" + m.name, "merge of " + m.name + " failed, will retry: " + st.message());
+    return;
+  }
+  if (st.code() == Status::Code::kConflict) {
+    auto moved = GenerationMovedOnPrimary(m.id);
+    if (moved.ok() && *moved) {   // re-planned meanwhile: the catalog poll bootstraps it again
+      PGT_LOG_INFO("merge of ", m.name, " skipped: the stream table was re-planned");
+      return;
+    }
+  }
+  MarkError(m.id, st);
 }
 
 }  // namespace pgt::engine

@@ -56,13 +56,12 @@ Status Engine::Impl::StartObservability() {
   return Status::Ok();
 }
 
-void Engine::Impl::NoteTransaction(const Transaction& txn) {
+void Engine::Impl::NoteTransaction(int64_t changes) {
   ++obs.decoded_transactions;
-  obs.decoded_changes += static_cast<int64_t>(txn.changes.size());
+  obs.decoded_changes += changes;
 }
 
-// Called from merge threads (merge_pool.cc) while the main loop waits for them, so only the
-// merge threads can race here; the main loop reads the counters after the join.
+// Called on the main thread (FinishMerge, scheduler.cc); the lock is kept for safety.
 void Engine::Impl::NoteMerge(int64_t id, bool ok, int64_t rows, double seconds) {
   static std::mutex mu;
   std::lock_guard<std::mutex> lock(mu);
@@ -162,6 +161,9 @@ void Engine::Impl::PublishSnapshot() {
   s->decoded_changes = obs.decoded_changes;
   s->batches_committed = obs.batches_committed;
   s->open_transactions = decoder ? static_cast<int64_t>(decoder->open_transactions()) : 0;
+  s->merges_running = static_cast<int64_t>(MergesRunning());
+  s->transaction_chunks = transaction_chunks;
+  s->large_txn_changes_applied = streaming ? streaming->progress.applied : partial ? partial->applied : 0;
   s->state_bytes = obs.state_bytes;
   FillFailoverCounters(&s->failover);
 

@@ -128,6 +128,19 @@ Status StateStore::Scan(Cf cf, std::string_view prefix, const ScanFn& fn) {
   return ScanPrefix(it.get(), prefix, /*reverse=*/false, fn);
 }
 
+StoreSnapshot::~StoreSnapshot() { db_->ReleaseSnapshot(snap_); }
+
+std::unique_ptr<StoreSnapshot> StateStore::Snapshot() {
+  return std::unique_ptr<StoreSnapshot>(new StoreSnapshot(db_.get(), db_->GetSnapshot()));
+}
+
+Status StateStore::Scan(const StoreSnapshot& snap, Cf cf, std::string_view prefix, const ScanFn& fn) {
+  rocksdb::ReadOptions ro;
+  ro.snapshot = snap.snap_;
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(ro, cfs_[static_cast<int>(cf)]));
+  return ScanPrefix(it.get(), prefix, /*reverse=*/false, fn);
+}
+
 // The batch is written in key order, one entry per key (the index holds only the last write of
 // each key): overwritten values never reach the WAL, and the memtable's skiplist inserts keys
 // in order, reusing the previous insert's position instead of a fresh descent per key.

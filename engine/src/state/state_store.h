@@ -4,7 +4,8 @@
 // key), agg (aggregate group state), minmax (MIN/MAX value multisets), pending (output rows not
 // merged yet). Every processed batch of transactions is one atomic, synced write: a Batch is a
 // WriteBatchWithIndex, so reads inside a batch see the batch's own writes (read-your-writes) and
-// nothing reaches disk until Commit(). Not thread-safe: the engine's main thread owns it.
+// nothing reaches disk until Commit(). The main thread owns batches; merge threads read through
+// snapshots and commit their own small batches (RocksDB is thread-safe).
 #pragma once
 
 #include <functional>
@@ -17,6 +18,7 @@
 
 namespace rocksdb {
 class DB;
+class Snapshot;
 class ColumnFamilyHandle;
 class WriteBatchWithIndex;
 }  // namespace rocksdb
@@ -26,6 +28,22 @@ namespace pgt::engine {
 enum class Cf { kMeta = 0, kMirror, kAgg, kMinMax, kPending, kCount };
 
 class StateStore;
+
+// A consistent read view of the committed state (rocksdb snapshot), for readers on other
+// threads (merges, merge_pool.cc): later commits are not visible through it. Must be destroyed
+// before its StateStore.
+class StoreSnapshot {
+ public:
+  ~StoreSnapshot();
+  StoreSnapshot(const StoreSnapshot&) = delete;
+  StoreSnapshot& operator=(const StoreSnapshot&) = delete;
+
+ private:
+  friend class StateStore;
+  StoreSnapshot(rocksdb::DB* db, const rocksdb::Snapshot* s) : db_(db), snap_(s) {}
+  rocksdb::DB* db_;
+  const rocksdb::Snapshot* snap_;
+};
 
 class Batch {
  public:
@@ -61,6 +79,10 @@ class StateStore {
 
   Result<std::optional<std::string>> Get(Cf cf, std::string_view key);
   Status Scan(Cf cf, std::string_view prefix, const std::function<bool(std::string_view, std::string_view)>& fn);
+  // The committed state as of now, and a scan of it. Thread-safe (RocksDB reads and writes are).
+  std::unique_ptr<StoreSnapshot> Snapshot();
+  Status Scan(const StoreSnapshot& snap, Cf cf, std::string_view prefix,
+              const std::function<bool(std::string_view, std::string_view)>& fn);
   Status Commit(Batch* batch);                       // atomic + fsync'd
   Status DeletePrefix(Cf cf, std::string_view prefix);  // range delete, fsync'd
   // Approximate bytes on disk (SST + WAL) for metrics.
