@@ -19,6 +19,9 @@
 // holds no change of it). Between chunks the loop's periodic work goes on: heartbeat, progress
 // log, merges started and finished (scheduler.cc). The catalog poll (bootstraps read the
 // mirrors, which hold part of the transaction) and state checkpoints wait until it is applied.
+#include <cstdlib>
+#include <thread>
+
 #include <nlohmann/json.hpp>
 
 #include "engine_impl.h"
@@ -34,6 +37,17 @@ constexpr auto kServicePeriod = std::chrono::milliseconds(100);
 constexpr auto kTxnProgressPeriod = std::chrono::seconds(3);
 
 double Seconds(Clock::duration d) { return std::chrono::duration<double>(d).count(); }
+
+// Test hook: PGT_TEST_STREAMED_CHANGE_DELAY_US slows the apply of streamed transactions (per
+// change, slept every 256 changes) so that tests can observe the engine in the middle of one
+// on any machine; unset (the default) it costs nothing.
+std::chrono::microseconds TestChangeDelay() {
+  static const std::chrono::microseconds delay = [] {
+    const char* v = std::getenv("PGT_TEST_STREAMED_CHANGE_DELAY_US");
+    return std::chrono::microseconds(v ? std::strtoll(v, nullptr, 10) : 0);
+  }();
+  return delay;
+}
 
 }  // namespace
 
@@ -169,6 +183,7 @@ void Engine::Impl::ApplyStreamed(const Change& c) {
   s.progress.at_last_lsn = s.cur_at;
   ++s.since_chunk;
   if (s.since_chunk < kChunkChanges && (s.seen & 255) != 0) return;
+  if (TestChangeDelay().count() > 0) std::this_thread::sleep_for(TestChangeDelay() * 256);
   auto now = Clock::now();
   if (s.since_chunk >= kChunkChanges || now - s.last_chunk >= kChunkPeriod || (*stop_flag && !s.stopping)) {
     st = CommitChunk();

@@ -24,6 +24,10 @@ import streams
 ROWS = int(os.environ.get("PGT_LARGE_TXN_ROWS", "300000"))
 # The engine before streamed apply peaked at ~290 MB on this test (300k rows); chunked: ~130 MB.
 RSS_BOUND_KB = int(os.environ.get("PGT_LARGE_TXN_RSS_KB", str(256 * 1024)))
+# The engine applies 300k changes in ~2 s on a quiet machine: too fast to observe it mid-way. Its
+# test hook slows the streamed apply (~40 µs per change, ~12 s here) so that progress lines, the
+# other table's merges, heartbeats and a kill -9 mid-way happen on any machine.
+os.environ.setdefault("PGT_TEST_STREAMED_CHANGE_DELAY_US", "40")
 BIG = [("public.st_big_groups", "SELECT grp, count(*) AS n, sum(v) AS total FROM big GROUP BY grp"),
        ("public.st_big_rows", "SELECT id, v, note FROM big WHERE v % 3 = 0")]
 OTHER = streams.OTHER_SOURCE

@@ -144,7 +144,16 @@ def check_custom_queries(h):
 
 
 def check_status(port):
-    st = json.loads(wait_http(port, "/status"))
+    # /status is a snapshot the loop publishes (every 250 ms, and as soon as a merge's outcome is
+    # applied on the main thread, which comes after the merge thread's commit on the primary):
+    # give it a few seconds to show the merge the primary already has.
+    deadline = time.time() + 10
+    while True:
+        st = json.loads(wait_http(port, "/status"))
+        shown = {t["name"]: t for t in st["tables"]}.get(TABLE, {})
+        if shown.get("frontier") or time.time() > deadline:
+            break
+        time.sleep(0.1)
     if not (st["roles"]["primary"]["connected"] and st["roles"]["standby"]["connected"]):
         raise TestFailure(f"/status roles not connected: {st['roles']}")
     if not st["timeline"] or not st["lsn"]["decoded"]:
