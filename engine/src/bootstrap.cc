@@ -25,6 +25,8 @@
 //     (Others skip what they already applied: their applied LSN only grows.)
 #include <thread>
 
+#include "bulk/bootstrap_loader.h"
+#include "bulk/copy_binary.h"
 #include "engine_impl.h"
 #include "log.h"
 #include "values/text_io.h"
@@ -35,7 +37,6 @@ std::string TableMetaKey(int64_t id);
 
 namespace {
 constexpr char kPauseMarker[] = "replay_paused_by_engine";
-constexpr size_t kChunkRows = 10000;
 
 Status CheckSourceMatchesPlan(const SourceSpec& spec, const RelationDesc& desc) {
   for (const auto& col : spec.columns) {
@@ -142,29 +143,23 @@ Status Engine::Impl::LoadFromMirrors(int64_t id, Lsn cut, StreamTable* table) {
   Status st;
   StreamTable::ForEachStatePrefix(id, [&](Cf cf, const std::string& p) { if (st.ok()) st = store->DeletePrefix(cf, p); });
   PGT_RETURN_IF_ERROR(st);
-  Batch b(store.get());
-  size_t nrows = 0;
+  BootstrapLoader loader(store.get(), table, BulkDir(), &obs.hub.live(), 0);
   for (const SourceSpec& src : table->plan().sources) {
     PGT_RETURN_IF_ERROR(mirrors.at(src.relid).ForEachRow(store.get(), [&](const Row& row) -> Status {
-      PGT_RETURN_IF_ERROR(table->ApplySnapshotRow(&b, src.relid, row));
-      if (++nrows % kChunkRows == 0) {
-        PGT_RETURN_IF_ERROR(table->FinishBatch(&b));
-        PGT_RETURN_IF_ERROR(store->Commit(&b));
-        obs.hub.live().BootstrapRows(static_cast<int64_t>(nrows));
-      }
-      return Status::Ok();
+      return loader.Add(src.relid, nullptr, row);
     }));
   }
-  table->TouchGlobalGroup();
-  PGT_RETURN_IF_ERROR(table->FinishBatch(&b));
+  PGT_RETURN_IF_ERROR(loader.Finish());
+  Batch b(store.get());
   table->meta().bootstrap_lsn = cut;
   b.Put(Cf::kMeta, TableMetaKey(id), table->meta().Encode());
   PGT_RETURN_IF_ERROR(store->Commit(&b));
-  obs.hub.live().BootstrapRows(static_cast<int64_t>(nrows));
+  const int64_t nrows = loader.rows();
   PGT_EVENT(kInfo, "bootstrap_done",
-            (LogFields{{"table", name}, {"rows", static_cast<int64_t>(nrows)}, {"lsn", FormatLsn(cut)},
-                       {"rewind_lsn", FormatLsn(ckpt.restart_lsn)}}),
-            "bootstrap of ", name, ": ", nrows, " mirror rows at ", FormatLsn(cut));
+            (LogFields{{"table", name}, {"rows", nrows}, {"lsn", FormatLsn(cut)},
+                       {"rewind_lsn", FormatLsn(ckpt.restart_lsn)}, {"seconds", loader.seconds()},
+                       {"rows_per_s", static_cast<int64_t>(static_cast<double>(nrows) / std::max(loader.seconds(), 1e-3))}}),
+            "bootstrap of ", name, ": ", nrows, " mirror rows at ", FormatLsn(cut), " in ", loader.seconds(), " s");
   return Status::Ok();
 }
 
@@ -176,6 +171,53 @@ struct SourceRead {
   std::vector<std::pair<size_t, TypeId>> slots;       // row position, type per column
   bool build_mirror = false;
 };
+
+// The sources' row estimate (reltuples, replicated from the primary's ANALYZE), for progress.
+Result<int64_t> ExpectedRows(PgConn* snap, const std::vector<SourceRead>& reads) {
+  std::string oids;
+  for (const auto& rd : reads) oids += (oids.empty() ? "" : ",") + std::to_string(rd.spec->relid);
+  PGT_ASSIGN_OR_RETURN(PgRows r, snap->QueryParams(
+      "SELECT coalesce(sum(greatest(reltuples, 0)), 0)::bigint FROM pg_class WHERE oid = ANY($1::oid[])",
+      {"{" + oids + "}"}));
+  return std::stoll(r.at(0, 0).value_or("0"));
+}
+
+// Reads one source in the snapshot into the loader (and `mirror`): binary COPY, decoded straight
+// into values (bulk/copy_binary.h); text COPY when a column's type has no binary decoder (its
+// text input then reports the type). Returns whether binary was used.
+Result<bool> CopySource(PgConn* snap, const SourceRead& rd, SourceMirror* mirror, BootstrapLoader* loader) {
+  const SourceSpec& src = *rd.spec;
+  bool binary = true;
+  std::vector<TypeId> types;
+  for (const auto& [slot, type] : rd.slots) {
+    types.push_back(type);
+    binary &= BinaryCopySupports(type);
+  }
+  Row row(static_cast<size_t>(src.natts), Value::Null(TypeId::kUnknown));
+  if (binary) {
+    BinaryCopyReader reader(types);
+    std::string copy = "COPY (SELECT " + rd.cols + " FROM ONLY " + rd.qualified + ") TO STDOUT WITH (FORMAT binary)";
+    auto on_row = [&](Row& vals) -> Status {
+      // Swapped, not copied: both sides keep their string capacity for the next row.
+      for (size_t i = 0; i < rd.slots.size(); ++i) std::swap(row[rd.slots[i].first], vals[i]);
+      return loader->Add(src.relid, mirror, row);
+    };
+    PGT_RETURN_IF_ERROR(snap->CopyOut(copy, [&](std::string_view msg) { return reader.Feed(msg, on_row); }, /*keep_newline=*/true));
+    PGT_RETURN_IF_ERROR(reader.Finish());
+    return true;
+  }
+  std::string copy = "COPY (SELECT " + rd.cols + " FROM ONLY " + rd.qualified + ") TO STDOUT";
+  PGT_RETURN_IF_ERROR(snap->CopyOut(copy, [&](std::string_view line) -> Status {
+    PGT_ASSIGN_OR_RETURN(auto fields, values::SplitCopyTextLine(line));
+    if (fields.size() != rd.slots.size()) return Status::Corruption("snapshot row with wrong column count");
+    for (size_t i = 0; i < rd.slots.size(); ++i) {
+      if (!fields[i]) { row[rd.slots[i].first] = Value::Null(rd.slots[i].second); continue; }
+      PGT_ASSIGN_OR_RETURN(row[rd.slots[i].first], values::ParseText(rd.slots[i].second, *fields[i]));
+    }
+    return loader->Add(src.relid, mirror, row);
+  }));
+  return false;
+}
 }  // namespace
 
 Status Engine::Impl::BootstrapTracked(int64_t id, const std::string& name, std::unique_ptr<StreamTable> table, Lsn d0) {
@@ -232,9 +274,10 @@ Status Engine::Impl::BootstrapTracked(int64_t id, const std::string& name, std::
   if (r < d0)   // e.g. the standby restarted and replays from further back: try again later
     return Status::Unavailable("snapshot LSN " + FormatLsn(r) + " precedes the applied position " + FormatLsn(d0));
 
-  // Step 4: every source in the one snapshot, through the circuit.
-  Batch b(store.get());
-  size_t nrows = 0;
+  // Step 4: every source in the one snapshot, through the circuit (bulk/bootstrap_loader.h).
+  PGT_ASSIGN_OR_RETURN(int64_t expected, ExpectedRows(snap.get(), reads));
+  BootstrapLoader loader(store.get(), table.get(), BulkDir(), &obs.hub.live(), expected);
+  bool binary = true;
   for (const auto& rd : reads) {
     const SourceSpec& src = *rd.spec;
     // The relation read in the snapshot must be the one tracked (not renamed or re-created since).
@@ -245,29 +288,13 @@ Status Engine::Impl::BootstrapTracked(int64_t id, const std::string& name, std::
     std::optional<SourceMirror> mirror;
     if (rd.build_mirror)
       mirror.emplace(MirrorMeta{src.relid, src.schema + "." + src.name, src.key_attnums, src.natts, r});
-    std::string copy = "COPY (SELECT " + rd.cols + " FROM ONLY " + rd.qualified + ") TO STDOUT";
-    PGT_RETURN_IF_ERROR(snap->CopyOut(copy, [&](std::string_view line) -> Status {
-      PGT_ASSIGN_OR_RETURN(auto fields, values::SplitCopyTextLine(line));
-      if (fields.size() != rd.slots.size()) return Status::Corruption("snapshot row with wrong column count");
-      Row row(static_cast<size_t>(src.natts), Value::Null(TypeId::kUnknown));
-      for (size_t i = 0; i < rd.slots.size(); ++i) {
-        if (!fields[i]) { row[rd.slots[i].first] = Value::Null(rd.slots[i].second); continue; }
-        PGT_ASSIGN_OR_RETURN(row[rd.slots[i].first], values::ParseText(rd.slots[i].second, *fields[i]));
-      }
-      if (mirror) mirror->PutSnapshotRow(&b, row);
-      PGT_RETURN_IF_ERROR(table->ApplySnapshotRow(&b, src.relid, row));
-      if (++nrows % kChunkRows == 0) {
-        PGT_RETURN_IF_ERROR(table->FinishBatch(&b));
-        PGT_RETURN_IF_ERROR(store->Commit(&b));
-        obs.hub.live().BootstrapRows(static_cast<int64_t>(nrows));
-        if (nrows % 100000 == 0) PGT_LOG_INFO("bootstrap of ", name, ": ", nrows, " rows loaded");
-      }
-      return Status::Ok();
-    }));
+    PGT_ASSIGN_OR_RETURN(bool bin, CopySource(snap.get(), rd, mirror ? &*mirror : nullptr, &loader));
+    binary &= bin;
   }
   PGT_RETURN_IF_ERROR(snap->Exec("COMMIT"));
-  table->TouchGlobalGroup();
-  PGT_RETURN_IF_ERROR(table->FinishBatch(&b));
+  PGT_RETURN_IF_ERROR(loader.Finish());
+  const int64_t nrows = loader.rows();
+  Batch b(store.get());
 
   // Step 5 + 6: register (table and new mirrors) and rewind in one commit.
   table->meta().bootstrap_lsn = r;
@@ -290,11 +317,12 @@ Status Engine::Impl::BootstrapTracked(int64_t id, const std::string& name, std::
   TableRuntime& rt = tables[id];
   rt.table = std::move(table);
   rt.last_merge = Clock::now() - std::chrono::hours(1);   // first merge right away
-  obs.hub.live().BootstrapRows(static_cast<int64_t>(nrows));
   PGT_EVENT(kInfo, "bootstrap_done",
-            (LogFields{{"table", name}, {"rows", static_cast<int64_t>(nrows)}, {"lsn", FormatLsn(r)},
-                       {"rewind_lsn", FormatLsn(rewind)}}),
-            "bootstrap of ", name, ": ", nrows, " rows at snapshot LSN ", FormatLsn(r),
+            (LogFields{{"table", name}, {"rows", nrows}, {"lsn", FormatLsn(r)}, {"rewind_lsn", FormatLsn(rewind)},
+                       {"seconds", loader.seconds()},
+                       {"rows_per_s", static_cast<int64_t>(static_cast<double>(nrows) / std::max(loader.seconds(), 1e-3))},
+                       {"copy_format", binary ? "binary" : "text"}}),
+            "bootstrap of ", name, ": ", nrows, " rows at snapshot LSN ", FormatLsn(r), " in ", loader.seconds(), " s",
                rewind < decoder->decoded_upto() ? "; re-decoding open transactions from " + FormatLsn(rewind) : std::string());
   if (rewind < decoder->decoded_upto()) {
     Status rs = decoder->Start(rewind, 0, true);

@@ -211,6 +211,7 @@ struct Engine::Impl {
                               std::unique_ptr<StreamTable> table);
   Status LoadFromMirrors(int64_t id, Lsn cut, StreamTable* table);
   Status ResumeReplayIfWePaused();
+  std::string BulkDir() const { return opts.state_dir + "/bulk-load"; }   // SST files of a bootstrap
   // control.cc
   Status CheckExtensionVersion();
   Status PollControl();

@@ -27,6 +27,14 @@ enum class Cf { kMeta = 0, kMirror, kAgg, kMinMax, kPending, kCount };
 
 class StateStore;
 
+// Bulk loading (bootstrap; bulk/sst_runs.h): receives the writes a Batch routes to it.
+class BulkSink {
+ public:
+  virtual ~BulkSink() = default;
+  virtual void Put(std::string_view key, std::string_view value) = 0;
+  virtual void Delete(std::string_view key) = 0;
+};
+
 class Batch {
  public:
   explicit Batch(StateStore* store);
@@ -40,6 +48,10 @@ class Batch {
   Status ScanReverse(Cf cf, std::string_view prefix, const std::function<bool(std::string_view, std::string_view)>& fn);
   size_t count() const;
   bool empty() const { return count() == 0; }
+  // Bootstrap bulk loading: writes of `cf` go to `sink` instead of this batch (nullptr: back to
+  // the batch). Only for column families nothing reads during the load: a Get or Scan of a
+  // routed family is an error.
+  void RouteToBulk(Cf cf, BulkSink* sink) { bulk_[static_cast<int>(cf)] = sink; }
 
  private:
   friend class StateStore;
@@ -47,6 +59,7 @@ class Batch {
                       const std::function<bool(std::string_view, std::string_view)>& fn);
   StateStore* store_;
   std::unique_ptr<rocksdb::WriteBatchWithIndex> wb_;
+  BulkSink* bulk_[static_cast<int>(Cf::kCount)] = {};
 };
 
 class StateStore {
@@ -63,6 +76,14 @@ class StateStore {
   // Issue 8: a consistent copy of the committed state in `dir` (must not exist), SST files
   // hard-linked (rocksdb::Checkpoint).
   Status CreateCheckpoint(const std::string& dir);
+  // Bulk loading (implemented in bulk/sst_runs.cc): writes the entries `next` yields (keys
+  // strictly ascending) as one SST file at `path` and ingests it into `cf` (the file is moved
+  // into the store; ingested data is newer than everything before it).
+  struct BulkEntry {
+    std::string_view key, value;
+    bool del = false;
+  };
+  Status IngestSorted(Cf cf, const std::string& path, const std::function<bool(BulkEntry*)>& next);
 
  private:
   friend class Batch;
