@@ -130,6 +130,7 @@ Result<bool> Engine::Impl::RewindToCheckpoint(const LineageVerdict& v,
 }
 
 Status Engine::Impl::HandleDivergence(const LineageVerdict& v) {
+  StopBootstrapJob("the WAL diverged");   // bootstrap_job.cc: its snapshot may be past the switch point
   batch = std::make_unique<Batch>(store.get());
   batch_txns = 0;
   fstats.last_switch_point = v.switch_point;

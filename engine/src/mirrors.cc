@@ -57,9 +57,14 @@ Status Engine::Impl::DropMirrorIfUnused(Oid relid) {
 
 Status Engine::Impl::ApplyChangeToSource(const Transaction& txn, const Change& c) {
   auto it = mirrors.find(c.relid);
-  if (it == mirrors.end() || txn.end_lsn <= MirrorApplied(it->second)) return Status::Ok();
+  if (it == mirrors.end()) {   // a source whose mirror a running bootstrap builds: logged for it
+    CaptureForBootstrap(txn, c, nullptr, nullptr, nullptr);
+    return Status::Ok();
+  }
+  if (txn.end_lsn <= MirrorApplied(it->second)) return Status::Ok();
   std::optional<Row> old_row, new_row;
   Status st = it->second.Apply(batch.get(), c, &old_row, &new_row);
+  CaptureForBootstrap(txn, c, &st, &old_row, &new_row);   // bootstrap_job.cc: a running bootstrap's source
   for (auto& [id, t] : tables) {
     if (failed.count(id) || t.table->meta().needs_rebootstrap || txn.end_lsn <= TableApplied(t)) continue;
     if (!t.table->ReadsSource(c.relid)) continue;
@@ -77,6 +82,7 @@ Status Engine::Impl::ApplyChangeToSource(const Transaction& txn, const Change& c
 // A TRUNCATE may be followed by inserts into the new relfilenode in the same transaction, which
 // row decoding cannot see until the file is known: the mirror is stale (see DropStaleMirror).
 void Engine::Impl::TruncateSource(const Transaction& txn, Oid relid) {
+  CancelBootstrapReading(relid, "a source was truncated at " + FormatLsn(txn.commit_lsn), txn.end_lsn);
   auto it = mirrors.find(relid);
   if (it == mirrors.end() || txn.end_lsn <= MirrorApplied(it->second)) return;
   DropStaleMirror(batch.get(), relid, "was truncated at " + FormatLsn(txn.commit_lsn));
@@ -88,6 +94,7 @@ void Engine::Impl::TruncateSource(const Transaction& txn, Oid relid) {
 // standby snapshot, which rebuilds the mirror. Its rows are wiped before that snapshot
 // (bootstrap.cc) — a registry entry is what makes rows readable.
 void Engine::Impl::DropStaleMirror(Batch* b, Oid relid, const std::string& what) {
+  CancelBootstrapReading(relid, "a source " + what);   // its snapshot is stale too
   auto it = mirrors.find(relid);
   if (it == mirrors.end()) return;
   for (auto& [id, t] : tables) {

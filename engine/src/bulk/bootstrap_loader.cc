@@ -46,6 +46,7 @@ Status BootstrapLoader::Add(Oid relid, SourceMirror* mirror, const Row& row) {
 }
 
 Status BootstrapLoader::EndChunk() {
+  if (cancel_ && cancel_->load()) return Status::Unavailable("bootstrap cancelled");
   PGT_RETURN_IF_ERROR(table_->FinishBatch(&batch_));
   PGT_RETURN_IF_ERROR(mirror_runs_.status());
   PGT_RETURN_IF_ERROR(pending_runs_.status());

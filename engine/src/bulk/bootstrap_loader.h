@@ -11,6 +11,7 @@
 // caller commits the table's registration (a crash before that is wiped by the next attempt).
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <memory>
 #include <string>
@@ -34,6 +35,8 @@ class BootstrapLoader {
   // Flushes the circuit and the runs; every row is durable (not registered) when this returns.
   Status Finish();
   int64_t rows() const { return rows_; }
+  // Checked once per chunk: when set, Add fails with Unavailable("cancelled").
+  void set_cancel(const std::atomic<bool>* cancel) { cancel_ = cancel; }
   double seconds() const;
 
  private:
@@ -49,6 +52,7 @@ class BootstrapLoader {
   int64_t rows_ = 0;
   std::chrono::steady_clock::time_point started_, last_event_;
   int64_t rows_at_last_event_ = 0;
+  const std::atomic<bool>* cancel_ = nullptr;
 };
 
 }  // namespace pgt::engine
