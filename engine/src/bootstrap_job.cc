@@ -172,6 +172,7 @@ Status Engine::Impl::StartBootstrapJob(std::unique_ptr<BootstrapJob> job) {
     }
   }
   BootstrapJob* raw = job.get();
+  raw->pg_cancel = PQgetCancel(raw->snap->raw());
   boot_job = std::move(job);
   raw->thread = std::thread(RunJob, raw, store.get(), &obs.hub.live(), BulkDir());
   return Status::Ok();
@@ -182,8 +183,8 @@ void Engine::Impl::CaptureForBootstrap(const Transaction& txn, const Change& c, 
   BootstrapJob* job = boot_job.get();
   if (!job || !job->relids.count(c.relid) || txn.end_lsn <= std::max(job->cut, ckpt.applied_upto)) return;
   if (mirror_status && !mirror_status->ok()) {   // the new table could not apply it either
-    job->cancel = true;
     if (job->cancel_reason.empty()) job->cancel_reason = "error:" + mirror_status->message();
+    job->Cancel();
     return;
   }
   if (!mirror_status && !job->building.count(c.relid)) return;   // no mirror, and not one built here
@@ -197,14 +198,14 @@ void Engine::Impl::CaptureForBootstrap(const Transaction& txn, const Change& c, 
 void Engine::Impl::CancelBootstrapReading(Oid relid, const std::string& why, Lsn end_lsn) {
   if (!boot_job || !boot_job->relids.count(relid)) return;
   if (end_lsn <= std::max(boot_job->cut, ckpt.applied_upto)) return;   // in the snapshot already
-  boot_job->cancel = true;
   if (boot_job->cancel_reason.empty()) boot_job->cancel_reason = why;
+  boot_job->Cancel();
 }
 
 // Stops the job (if any) and forgets it; nothing of it was registered.
 void Engine::Impl::StopBootstrapJob(const std::string& why) {
   if (!boot_job) return;
-  boot_job->cancel = true;
+  boot_job->Cancel();
   if (boot_job->thread.joinable()) boot_job->thread.join();
   PGT_LOG_INFO("bootstrap of ", boot_job->name, " stopped: ", why, "; it starts over at a later catalog poll");
   DiscardBootstrapJob();
@@ -222,11 +223,11 @@ Status Engine::Impl::PollBootstrapJob() {
   if (!boot_job || !boot_job->done) return Status::Ok();
   boot_job->thread.join();
   BootstrapJob& job = *boot_job;
-  Status st = job.result;
-  if (st.ok() && job.cancel) st = Status::Unavailable("cancelled");
-  if (!job.cancel_reason.empty()) {
-    if (job.cancel_reason.rfind("error:", 0) == 0) st = Status::Corruption(job.cancel_reason.substr(6));
-    else st = Status::Unavailable(job.cancel_reason);
+  Status st = job.result;   // a cancelled job's result is whatever the cancel made the COPY say
+  if (job.cancel) {
+    const std::string& why = job.cancel_reason;
+    st = why.rfind("error:", 0) == 0 ? Status::Corruption(why.substr(6))
+                                     : Status::Unavailable(why.empty() ? "cancelled" : why);
   }
   if (st.ok()) st = CompleteBootstrapJob();
   if (st.ok()) return Status::Ok();

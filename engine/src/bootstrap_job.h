@@ -63,10 +63,21 @@ struct BootstrapJob {
   double seconds = 0;
   bool binary = true;
   std::string cancel_reason;            // set by the main thread
+  PGcancel* pg_cancel = nullptr;        // cancels the snapshot's COPY (thread-safe in libpq)
 
-  ~BootstrapJob() {
+  // Asks the thread to stop: at its next chunk, and the server to end the COPY now (it may be
+  // waiting on a lock).
+  void Cancel() {
     cancel = true;
+    if (pg_cancel && !done) {
+      char err[256];
+      (void)PQcancel(pg_cancel, err, sizeof err);
+    }
+  }
+  ~BootstrapJob() {
+    Cancel();
     if (thread.joinable()) thread.join();
+    if (pg_cancel) PQfreeCancel(pg_cancel);
   }
 };
 

@@ -92,9 +92,11 @@ def main():
             h.start_engine()
             wait_until("bootstrap_started of st_big",
                        lambda: len(events(h.engine.log_path, "bootstrap_started")) > before, h)
-            st = status(port)
-            if st["bootstrap"]["running"] != 1 or st["bootstrap"]["table"] != "public.st_big":
-                raise TestFailure(f"/status does not show the bootstrap in progress: {st['bootstrap']}")
+            wait_until("/status to show the bootstrap of st_big in progress",
+                       lambda: status(port)["bootstrap"].get("table") == "public.st_big", h, timeout=30)
+            boot = status(port)["bootstrap"]
+            if boot["running"] != 1 or "rows_expected" not in boot:
+                raise TestFailure(f"/status: unexpected bootstrap section {boot}")
             # Other tables keep merging while the COPY waits on the lock.
             wl.run(30)
             h.wait_for_frontier(streams.GROUP_BY[0], h.cluster.primary_lsn(), timeout=120)

@@ -68,7 +68,11 @@ Status SstRuns::Flush() {
   if (!status_.ok() || run_.empty()) return status_;
   auto key = [&](const Entry& e) { return std::string_view(arena_.data() + e.off, e.klen); };
   if (!sorted_) {
-    std::stable_sort(run_.begin(), run_.end(), [&](const Entry& a, const Entry& b) { return key(a) < key(b); });
+    // Ties broken by arrival (arena offset): equal keys stay in put order.
+    std::sort(run_.begin(), run_.end(), [&](const Entry& a, const Entry& b) {
+      int c = key(a).compare(key(b));
+      return c != 0 ? c < 0 : a.off < b.off;
+    });
   }
   size_t i = 0;
   const std::string path = dir_ + "/run-" + std::to_string(static_cast<int>(cf_)) + "-" + std::to_string(files_) + ".sst";

@@ -1,6 +1,6 @@
 // SstRuns: bulk loading of one column family for bootstraps, instead of one WriteBatch per chunk
-// of rows. Puts are appended to an in-memory run (one arena); a full run is sorted by key (a
-// stable sort: for a key put twice in a run the later put wins), written with
+// of rows. Puts are appended to an in-memory run (one arena); a full run is sorted by key (ties
+// in put order: for a key put twice in a run the later put wins), written with
 // rocksdb::SstFileWriter and ingested (IngestExternalFile: atomic and durable, no WAL, no
 // memtable). Runs are ingested in order, each getting a newer sequence number than the last, so
 // across runs the later put wins too — the same "last write wins" as a WriteBatch, which is what
