@@ -37,6 +37,7 @@ Status Engine::Impl::LoadMirrors() {
 }
 
 bool Engine::Impl::SourceInUse(Oid relid) const {
+  if (boot_job && boot_job->relids.count(relid)) return true;   // a running bootstrap reads it
   for (const auto& [id, t] : tables)
     if (!failed.count(id) && t.table->ReadsSource(relid)) return true;
   return false;
