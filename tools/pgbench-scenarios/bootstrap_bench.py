@@ -52,7 +52,7 @@ WIDE = ("CREATE TABLE {t} (id bigint PRIMARY KEY, i1 int, i2 int, i3 bigint, s1 
 CASES = [
     ("narrow_project", "narrow", "SELECT id, a, c FROM narrow"),
     ("narrow_aggregate", "narrow", "SELECT a, count(*) AS n, sum(c) AS s FROM narrow GROUP BY a"),
-    ("wide_project", "wide", "SELECT id, i1, n1, n2, t1, t2, v1, ts1, ts2, d1, f1, f2, b1 FROM wide"),
+    ("wide_project", "wide", "SELECT id, i1, i3, s1, n1, n2, t1, t2, v1, ts1, d1, f1, b1, n3, t3, i4 FROM wide"),
 ]
 
 
