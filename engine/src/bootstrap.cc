@@ -25,6 +25,7 @@
 //  6. Transactions still open at D0 may have touched a source before it was tracked: right
 //     after the snapshot the decoder is rewound to the oldest first-LSN of open transactions,
 //     so they are decoded whole. (Others skip what they already applied.)
+#include <filesystem>
 #include <thread>
 
 #include "bulk/bootstrap_loader.h"
@@ -145,7 +146,7 @@ Status Engine::Impl::LoadFromMirrors(int64_t id, Lsn cut, StreamTable* table) {
   Status st;
   StreamTable::ForEachStatePrefix(id, [&](Cf cf, const std::string& p) { if (st.ok()) st = store->DeletePrefix(cf, p); });
   PGT_RETURN_IF_ERROR(st);
-  BootstrapLoader loader(store.get(), table, BulkDir(), &obs.hub.live(), 0);
+  BootstrapLoader loader(store.get(), table, BulkDir(id), &obs.hub.live(), 0);
   for (const SourceSpec& src : table->plan().sources) {
     PGT_RETURN_IF_ERROR(mirrors.at(src.relid).ForEachRow(store.get(), [&](const Row& row) -> Status {
       return loader.Add(src.relid, nullptr, row);
@@ -219,6 +220,10 @@ Status Engine::Impl::BootstrapTracked(int64_t id, const std::string& name, std::
   if (r < d0)   // e.g. the standby restarted and replays from further back: try again later
     return Status::Unavailable("snapshot LSN " + FormatLsn(r) + " precedes the applied position " + FormatLsn(d0));
 
+  // No loader runs now (at most one job, and a load from the mirrors is done within its poll):
+  // files left by one that crashed go.
+  std::error_code ec;
+  std::filesystem::remove_all(BulkDir(), ec);
   // Steps 4-6 on the bootstrap's own thread (bootstrap_job.h): the main loop goes on meanwhile.
   auto job = std::make_unique<BootstrapJob>();
   job->id = id;

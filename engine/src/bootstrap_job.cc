@@ -174,7 +174,7 @@ Status Engine::Impl::StartBootstrapJob(std::unique_ptr<BootstrapJob> job) {
   BootstrapJob* raw = job.get();
   raw->pg_cancel = PQgetCancel(raw->snap->raw());
   boot_job = std::move(job);
-  raw->thread = std::thread(RunJob, raw, store.get(), &obs.hub.live(), BulkDir());
+  raw->thread = std::thread(RunJob, raw, store.get(), &obs.hub.live(), BulkDir(raw->id));
   return Status::Ok();
 }
 

@@ -223,7 +223,11 @@ struct Engine::Impl {
                               std::unique_ptr<StreamTable> table);
   Status LoadFromMirrors(int64_t id, Lsn cut, StreamTable* table);
   Status ResumeReplayIfWePaused();
-  std::string BulkDir() const { return opts.state_dir + "/bulk-load"; }   // SST files of a bootstrap
+  // SST files of a bootstrap, one directory per table: a bootstrap from the mirrors may run
+  // while a snapshot bootstrap's thread loads another table.
+  std::string BulkDir(int64_t id = -1) const {
+    return opts.state_dir + "/bulk-load" + (id >= 0 ? "/" + std::to_string(id) : std::string());
+  }
   // control.cc
   Status CheckExtensionVersion();
   Status PollControl();
