@@ -4,7 +4,9 @@
 // key), agg (aggregate group state), minmax (MIN/MAX value multisets), pending (output rows not
 // merged yet). Every processed batch of transactions is one atomic, synced write: a Batch is a
 // WriteBatchWithIndex, so reads inside a batch see the batch's own writes (read-your-writes) and
-// nothing reaches disk until Commit(). Not thread-safe: the engine's main thread owns it.
+// nothing reaches disk until Commit(). A StateStore may be used from several threads (RocksDB is
+// thread-safe; a bootstrap's thread writes its own table's keys, bootstrap_job.h); a Batch belongs
+// to one thread.
 #pragma once
 
 #include <functional>
