@@ -294,6 +294,9 @@ Status Engine::Impl::CompleteBootstrapJob() {
   rt.last_merge = Clock::now() - std::chrono::hours(1);   // first merge right away
   obs.hub.live().BootstrapRows(job.rows);
   obs.hub.live().BootstrapEnded(true);
+  // The loop pass that registers the table also merges it first: publish right after that
+  // (as after a bootstrap on the main thread), not up to 250 ms later.
+  obs.last_publish = {};
   PGT_EVENT(kInfo, "bootstrap_done",
             (LogFields{{"table", job.name}, {"rows", job.rows}, {"lsn", FormatLsn(job.cut)}, {"rewind_lsn", FormatLsn(job.rewind)},
                        {"seconds", job.seconds},
