@@ -22,11 +22,12 @@ void ApplyPath::Note(SourceDelta* d, std::string key, std::optional<Row>* before
 }
 
 Status ApplyPath::ApplyChange(Batch* b, SourceMirror* mirror, const Change& c, const std::vector<Reader>& readers,
-                              const ReadersFn& current, const ErrorFn& on_error) {
+                              const ReadersFn& current, const ErrorFn& on_error, const MirrorFn& on_mirror) {
   CheckBatch(b);
   std::optional<Row> old_row, new_row;
   std::string old_key, new_key;
   Status st = mirror->Apply(b, c, &old_row, &new_row, &old_key, &new_key);
+  if (on_mirror) on_mirror(st, old_row, new_row);
   SourceDelta& d = sources_[c.relid];
   bool consolidated = false;
   for (const Reader& r : readers) {

@@ -56,8 +56,12 @@ class ApplyPath {
   // next change may read the row), its effect on the readers recorded in the source's delta.
   // `readers` are the source's maintained readers with whether they apply this transaction.
   // Errors of one reader go to `on_error`; a mirror error goes to every applying reader.
+  // `on_mirror` (optional) sees the mirror's outcome and the old/new rows (a running bootstrap's
+  // catch-up log, bootstrap_job.cc).
+  using MirrorFn = std::function<void(const Status& st, const std::optional<Row>& old_row,
+                                      const std::optional<Row>& new_row)>;
   Status ApplyChange(Batch* b, SourceMirror* mirror, const Change& c, const std::vector<Reader>& readers,
-                     const ReadersFn& current, const ErrorFn& on_error);
+                     const ReadersFn& current, const ErrorFn& on_error, const MirrorFn& on_mirror = nullptr);
   // End of the batch: the consolidated deltas go through the readers' circuits, then every
   // table in `all` finishes its batch (operators and pending output reach the batch).
   Status Finish(Batch* b, const ReadersFn& current, const std::vector<Reader>& all, const ErrorFn& on_error);

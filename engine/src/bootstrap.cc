@@ -13,21 +13,24 @@
 //     (a hot standby makes a commit visible when it replays the record), so the cut is an LSN
 //     cut from the start. (pg_current_snapshot() on a standby reports no in-progress xids, so
 //     it cannot drive the cut there; pausing is also what makes R exact.) R >= D0.
-//  4. Read every source in that one snapshot and load the rows through the circuit (weight +1)
-//     in chunks; rows of sources without a mirror also build their mirror (bootstrap_lsn R).
+//  4. On the bootstrap's own thread (bootstrap_job.h), read every source in that one snapshot
+//     (binary COPY) and load the rows through the circuit (weight +1) in bulk
+//     (bulk/bootstrap_loader.h); rows of sources without a mirror also build their mirror.
+//     Meanwhile the main loop goes on and logs the new table's source changes after R.
 //     Sources that had a mirror keep it (at its own position; it applies the transactions up
 //     to R that this table skips). Nothing is registered until the end, and partial state of
 //     an interrupted bootstrap is wiped first.
-//  5. Register the table (and new mirrors) with bootstrap_lsn = R: transactions ending <= R are
-//     skipped for them, later ones applied.
-//  6. Transactions still open at D0 may have touched a source before it was tracked: rewind
-//     the decoder to the oldest first-LSN of open transactions, so they are decoded whole.
-//     (Others skip what they already applied: their applied LSN only grows.)
+//  5. When the load is done, replay the logged changes and register the table (and new mirrors)
+//     with bootstrap_lsn = R in one commit: their state is then at the applied position.
+//  6. Transactions still open at D0 may have touched a source before it was tracked: right
+//     after the snapshot the decoder is rewound to the oldest first-LSN of open transactions,
+//     so they are decoded whole. (Others skip what they already applied.)
+#include <filesystem>
 #include <thread>
 
+#include "bulk/bootstrap_loader.h"
 #include "engine_impl.h"
 #include "log.h"
-#include "values/text_io.h"
 
 namespace pgt::engine {
 
@@ -35,7 +38,6 @@ std::string TableMetaKey(int64_t id);
 
 namespace {
 constexpr char kPauseMarker[] = "replay_paused_by_engine";
-constexpr size_t kChunkRows = 10000;
 
 Status CheckSourceMatchesPlan(const SourceSpec& spec, const RelationDesc& desc) {
   for (const auto& col : spec.columns) {
@@ -66,6 +68,7 @@ Status Engine::Impl::ResumeReplayIfWePaused() {
 }
 
 Status Engine::Impl::Bootstrap(TableMeta meta) {
+  if (boot_job && boot_job->id == meta.id) return Status::Ok();   // loading (bootstrap_job.cc)
   PGT_RETURN_IF_ERROR(CommitBatch());
   const int64_t id = meta.id;
   const std::string name = meta.name;
@@ -77,6 +80,7 @@ Status Engine::Impl::Bootstrap(TableMeta meta) {
   std::string sources;   // for logs and events: every source, comma-separated
   for (const SourceSpec& src : table->plan().sources) sources += (sources.empty() ? "" : ",") + src.schema + "." + src.name;
   if (unmirrored.empty()) return BootstrapFromMirrors(id, name, sources, std::move(table));
+  if (boot_job) return Status::Unavailable("waiting for the bootstrap of " + boot_job->name + " to finish");
   // D0: everything before it is decoded and applied. After a restart or a rewind the decoder
   // may be re-reading WAL below applied_upto; the snapshot must still not precede applied_upto.
   Lsn d0 = std::max(decoder->decoded_upto(), ckpt.applied_upto);
@@ -85,8 +89,8 @@ Status Engine::Impl::Bootstrap(TableMeta meta) {
             "bootstrap of ", name, " (id ", id, ") from a standby snapshot of ", sources, ", decoded up to ", FormatLsn(d0));
   obs.hub.live().BootstrapStarted(name);
   Status st = BootstrapTracked(id, name, std::move(table), d0);
-  obs.hub.live().BootstrapEnded(st.ok());
   if (!st.ok()) {
+    obs.hub.live().BootstrapEnded(false);
     for (Oid r : unmirrored)
       if (!mirrors.count(r) && !SourceInUse(r)) resolver->Untrack(r);   // nothing reads it: do not decode it
   }
@@ -142,41 +146,25 @@ Status Engine::Impl::LoadFromMirrors(int64_t id, Lsn cut, StreamTable* table) {
   Status st;
   StreamTable::ForEachStatePrefix(id, [&](Cf cf, const std::string& p) { if (st.ok()) st = store->DeletePrefix(cf, p); });
   PGT_RETURN_IF_ERROR(st);
-  Batch b(store.get());
-  size_t nrows = 0;
+  BootstrapLoader loader(store.get(), table, BulkDir(id), &obs.hub.live(), 0);
   for (const SourceSpec& src : table->plan().sources) {
     PGT_RETURN_IF_ERROR(mirrors.at(src.relid).ForEachRow(store.get(), [&](const Row& row) -> Status {
-      PGT_RETURN_IF_ERROR(table->ApplySnapshotRow(&b, src.relid, row));
-      if (++nrows % kChunkRows == 0) {
-        PGT_RETURN_IF_ERROR(table->FinishBatch(&b));
-        PGT_RETURN_IF_ERROR(store->Commit(&b));
-        obs.hub.live().BootstrapRows(static_cast<int64_t>(nrows));
-      }
-      return Status::Ok();
+      return loader.Add(src.relid, nullptr, row);
     }));
   }
-  table->TouchGlobalGroup();
-  PGT_RETURN_IF_ERROR(table->FinishBatch(&b));
+  PGT_RETURN_IF_ERROR(loader.Finish());
+  Batch b(store.get());
   table->meta().bootstrap_lsn = cut;
   b.Put(Cf::kMeta, TableMetaKey(id), table->meta().Encode());
   PGT_RETURN_IF_ERROR(store->Commit(&b));
-  obs.hub.live().BootstrapRows(static_cast<int64_t>(nrows));
+  const int64_t nrows = loader.rows();
   PGT_EVENT(kInfo, "bootstrap_done",
-            (LogFields{{"table", name}, {"rows", static_cast<int64_t>(nrows)}, {"lsn", FormatLsn(cut)},
-                       {"rewind_lsn", FormatLsn(ckpt.restart_lsn)}}),
-            "bootstrap of ", name, ": ", nrows, " mirror rows at ", FormatLsn(cut));
+            (LogFields{{"table", name}, {"rows", nrows}, {"lsn", FormatLsn(cut)},
+                       {"rewind_lsn", FormatLsn(ckpt.restart_lsn)}, {"seconds", loader.seconds()},
+                       {"rows_per_s", static_cast<int64_t>(static_cast<double>(nrows) / std::max(loader.seconds(), 1e-3))}}),
+            "bootstrap of ", name, ": ", nrows, " mirror rows at ", FormatLsn(cut), " in ", loader.seconds(), " s");
   return Status::Ok();
 }
-
-namespace {
-struct SourceRead {
-  const SourceSpec* spec;
-  std::string qualified;                              // current name of the relation
-  std::string cols;                                   // quoted column list
-  std::vector<std::pair<size_t, TypeId>> slots;       // row position, type per column
-  bool build_mirror = false;
-};
-}  // namespace
 
 Status Engine::Impl::BootstrapTracked(int64_t id, const std::string& name, std::unique_ptr<StreamTable> table, Lsn d0) {
   std::vector<SourceRead> reads;
@@ -232,78 +220,19 @@ Status Engine::Impl::BootstrapTracked(int64_t id, const std::string& name, std::
   if (r < d0)   // e.g. the standby restarted and replays from further back: try again later
     return Status::Unavailable("snapshot LSN " + FormatLsn(r) + " precedes the applied position " + FormatLsn(d0));
 
-  // Step 4: every source in the one snapshot, through the circuit.
-  Batch b(store.get());
-  size_t nrows = 0;
-  for (const auto& rd : reads) {
-    const SourceSpec& src = *rd.spec;
-    // The relation read in the snapshot must be the one tracked (not renamed or re-created since).
-    PGT_ASSIGN_OR_RETURN(PgRows same, snap->QueryParams("SELECT to_regclass($1)::oid = $2::oid",
-                                                        {rd.qualified, std::to_string(src.relid)}));
-    if (same.at(0, 0).value_or("f") != "t")
-      return Status::Conflict("source " + rd.qualified + " is no longer relation " + std::to_string(src.relid));
-    std::optional<SourceMirror> mirror;
-    if (rd.build_mirror)
-      mirror.emplace(MirrorMeta{src.relid, src.schema + "." + src.name, src.key_attnums, src.natts, r});
-    std::string copy = "COPY (SELECT " + rd.cols + " FROM ONLY " + rd.qualified + ") TO STDOUT";
-    PGT_RETURN_IF_ERROR(snap->CopyOut(copy, [&](std::string_view line) -> Status {
-      PGT_ASSIGN_OR_RETURN(auto fields, values::SplitCopyTextLine(line));
-      if (fields.size() != rd.slots.size()) return Status::Corruption("snapshot row with wrong column count");
-      Row row(static_cast<size_t>(src.natts), Value::Null(TypeId::kUnknown));
-      for (size_t i = 0; i < rd.slots.size(); ++i) {
-        if (!fields[i]) { row[rd.slots[i].first] = Value::Null(rd.slots[i].second); continue; }
-        PGT_ASSIGN_OR_RETURN(row[rd.slots[i].first], values::ParseText(rd.slots[i].second, *fields[i]));
-      }
-      if (mirror) mirror->PutSnapshotRow(&b, row);
-      PGT_RETURN_IF_ERROR(table->ApplySnapshotRow(&b, src.relid, row));
-      if (++nrows % kChunkRows == 0) {
-        PGT_RETURN_IF_ERROR(table->FinishBatch(&b));
-        PGT_RETURN_IF_ERROR(store->Commit(&b));
-        obs.hub.live().BootstrapRows(static_cast<int64_t>(nrows));
-        if (nrows % 100000 == 0) PGT_LOG_INFO("bootstrap of ", name, ": ", nrows, " rows loaded");
-      }
-      return Status::Ok();
-    }));
-  }
-  PGT_RETURN_IF_ERROR(snap->Exec("COMMIT"));
-  table->TouchGlobalGroup();
-  PGT_RETURN_IF_ERROR(table->FinishBatch(&b));
-
-  // Step 5 + 6: register (table and new mirrors) and rewind in one commit.
-  table->meta().bootstrap_lsn = r;
-  b.Put(Cf::kMeta, TableMetaKey(id), table->meta().Encode());
-  for (const auto& rd : reads) {
-    if (!rd.build_mirror) continue;
-    MirrorMeta mm{rd.spec->relid, rd.spec->schema + "." + rd.spec->name, rd.spec->key_attnums, rd.spec->natts, r};
-    b.Put(Cf::kMeta, SourceMirror::MetaKey(mm.relid), mm.Encode());
-    mirrors.erase(mm.relid);
-    mirrors.emplace(mm.relid, SourceMirror(mm));
-  }
-  Lsn rewind = decoder->restart_lsn();
-  ckpt.restart_lsn = rewind;
-  b.Put(Cf::kMeta, "checkpoint", ckpt.Encode());
-  Status committed = store->Commit(&b);
-  if (!committed.ok()) {
-    for (const auto& rd : reads) if (rd.build_mirror) mirrors.erase(rd.spec->relid);
-    return committed;
-  }
-  TableRuntime& rt = tables[id];
-  rt.table = std::move(table);
-  rt.last_merge = Clock::now() - std::chrono::hours(1);   // first merge right away
-  obs.hub.live().BootstrapRows(static_cast<int64_t>(nrows));
-  PGT_EVENT(kInfo, "bootstrap_done",
-            (LogFields{{"table", name}, {"rows", static_cast<int64_t>(nrows)}, {"lsn", FormatLsn(r)},
-                       {"rewind_lsn", FormatLsn(rewind)}}),
-            "bootstrap of ", name, ": ", nrows, " rows at snapshot LSN ", FormatLsn(r),
-               rewind < decoder->decoded_upto() ? "; re-decoding open transactions from " + FormatLsn(rewind) : std::string());
-  if (rewind < decoder->decoded_upto()) {
-    Status rs = decoder->Start(rewind, 0, true);
-    if (!rs.ok()) {   // the table is registered: recover through the decode-error path
-      PGT_LOG_ERROR("rewinding the decoder failed: ", rs.message());
-      restart_decoder = true;
-    }
-  }
-  return Status::Ok();
+  // No loader runs now (at most one job, and a load from the mirrors is done within its poll):
+  // files left by one that crashed go.
+  std::error_code ec;
+  std::filesystem::remove_all(BulkDir(), ec);
+  // Steps 4-6 on the bootstrap's own thread (bootstrap_job.h): the main loop goes on meanwhile.
+  auto job = std::make_unique<BootstrapJob>();
+  job->id = id;
+  job->name = name;
+  job->table = std::move(table);
+  job->reads = std::move(reads);
+  job->snap = std::move(snap);
+  job->cut = r;
+  return StartBootstrapJob(std::move(job));
 }
 
 }  // namespace pgt::engine

@@ -11,6 +11,7 @@ std::string InflightKey(int64_t id);
 
 Status Engine::Impl::PollCatalog() {
   PGT_RETURN_IF_ERROR(ResumeReplayIfWePaused());   // retried until it succeeds
+  PGT_RETURN_IF_ERROR(PollBootstrapJob());         // bootstrap_job.cc: a finished load is registered
   if (!standby || !standby->healthy()) {
     auto c = PgConn::Connect(opts.standby_conninfo, "standby");
     if (!c.ok()) {
@@ -76,6 +77,7 @@ Status Engine::Impl::PollCatalog() {
       else MarkError(id, st.WithContext("re-bootstrap of " + t.table->meta().name));
     }
   }
+  if (boot_job && !present.count(boot_job->id)) StopBootstrapJob("the stream table was dropped");
   std::vector<int64_t> gone;
   for (auto& [id, t] : tables) if (!present.count(id)) gone.push_back(id);
   for (int64_t id : failed) if (!present.count(id)) gone.push_back(id);
@@ -98,6 +100,7 @@ Status Engine::Impl::Rebootstrap(TableRuntime& t) {
 
 Status Engine::Impl::DropTable(int64_t id) {
   WaitForMerge(id);
+  if (boot_job && boot_job->id == id) StopBootstrapJob("the stream table was dropped or re-planned");
   PGT_RETURN_IF_ERROR(CommitBatch());
   std::vector<Oid> relids;
   auto it = tables.find(id);

@@ -131,6 +131,7 @@ Result<bool> Engine::Impl::RewindToCheckpoint(const LineageVerdict& v,
 }
 
 Status Engine::Impl::HandleDivergence(const LineageVerdict& v) {
+  StopBootstrapJob("the WAL diverged");   // bootstrap_job.cc: its snapshot may be past the switch point
   DropBatch();
   fstats.last_switch_point = v.switch_point;
   fork_limit = std::make_pair(ckpt.tli, v.switch_point);

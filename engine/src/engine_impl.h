@@ -25,6 +25,7 @@
 #include <string>
 #include <thread>
 
+#include "bootstrap_job.h"
 #include "engine/engine.h"
 #include "apply_path.h"
 #include "failover.h"
@@ -313,10 +314,26 @@ struct Engine::Impl {
   Status Bootstrap(TableMeta meta);
   Status Rebootstrap(TableRuntime& t);
   Status BootstrapTracked(int64_t id, const std::string& name, std::unique_ptr<StreamTable> table, Lsn d0);
+  // bootstrap_job.cc: the snapshot load on its own thread, the catch-up log, completion
+  Status StartBootstrapJob(std::unique_ptr<BootstrapJob> job);
+  // A change of a source of the running job (mirror_status null: the source has no mirror).
+  void CaptureForBootstrap(const Transaction& txn, const Change& c, const Status* mirror_status,
+                           const std::optional<Row>* old_row, const std::optional<Row>* new_row);
+  // TRUNCATE (in a transaction ending at end_lsn), rewrite, dropped mirror of a source.
+  void CancelBootstrapReading(Oid relid, const std::string& why, Lsn end_lsn = ~Lsn{0});
+  void StopBootstrapJob(const std::string& why);                    // table dropped, divergence
+  void DiscardBootstrapJob();
+  Status PollBootstrapJob();
+  Status CompleteBootstrapJob();
   Status BootstrapFromMirrors(int64_t id, const std::string& name, const std::string& sources,
                               std::unique_ptr<StreamTable> table);
   Status LoadFromMirrors(int64_t id, Lsn cut, StreamTable* table);
   Status ResumeReplayIfWePaused();
+  // SST files of a bootstrap, one directory per table: a bootstrap from the mirrors may run
+  // while a snapshot bootstrap's thread loads another table.
+  std::string BulkDir(int64_t id = -1) const {
+    return opts.state_dir + "/bulk-load" + (id >= 0 ? "/" + std::to_string(id) : std::string());
+  }
   // control.cc
   Status CheckExtensionVersion();
   Status PollControl();
@@ -356,6 +373,10 @@ struct Engine::Impl {
   bool MergeRunning(int64_t id) const;
   void ResetMergeConnections();             // the primary changed: no merge starts on an old connection
   void ForEachMergeConnection(const std::function<void(PgConn*, MergeWriter*)>& fn);
+
+  // bootstrap_job.h: the snapshot bootstrap running on its own thread (at most one). Declared
+  // last: destroyed (cancelled and joined) before the store it writes to.
+  std::unique_ptr<BootstrapJob> boot_job;
 };
 
 }  // namespace pgt::engine

@@ -175,6 +175,9 @@ void LiveMetrics(Metrics& m, LiveProgress& live, double now) {
           static_cast<double>(live.bootstraps_running.load()));
   m.Gauge("pgtrickle_engine_bootstrap_rows_loaded", "Rows loaded so far by the bootstrap in progress",
           static_cast<double>(live.bootstrap_rows_loaded.load()));
+  m.Gauge("pgtrickle_engine_bootstrap_rows_expected",
+          "Estimated rows of the bootstrap in progress (the sources' reltuples; 0 = unknown or none running)",
+          static_cast<double>(live.bootstraps_running.load() > 0 ? live.bootstrap_rows_expected.load() : 0));
   m.Counter("pgtrickle_engine_bootstrap_rows_total", "Rows loaded by all bootstraps since start",
             static_cast<double>(live.bootstrap_rows_total.load()));
   m.Counter("pgtrickle_engine_bootstraps_completed_total", "Bootstraps completed since start",
@@ -188,6 +191,7 @@ void LiveProgress::Beat() { beat_unix_ms.store(NowUnixMs(), std::memory_order_re
 void LiveProgress::BootstrapStarted(const std::string& table) {
   { std::lock_guard<std::mutex> l(mu); bootstrap_table = table; }
   bootstrap_rows_loaded = 0;
+  bootstrap_rows_expected = 0;
   ++bootstraps_running;
   Beat();
 }
@@ -263,7 +267,8 @@ std::string RenderStatusJson(const EngineSnapshot& s, LiveProgress& live, double
                {"standby_bytes", s.standby_replay_lsn ? Lag(s.standby_replay_lsn, s.decoded_lsn) : 0.0},
                {"standby_seconds", s.lag_standby_seconds}}},
       {"bootstrap", {{"running", live.bootstraps_running.load()}, {"table", boot_table.empty() ? json(nullptr) : json(boot_table)},
-                     {"rows_loaded", live.bootstrap_rows_loaded.load()}}},
+                     {"rows_loaded", live.bootstrap_rows_loaded.load()},
+                     {"rows_expected", live.bootstraps_running.load() > 0 ? live.bootstrap_rows_expected.load() : 0}}},
       {"state_size_bytes", s.state_bytes},
       {"tables", tables},
       {"sources", sources},

@@ -91,6 +91,7 @@ struct LiveProgress {
   std::atomic<int64_t> bootstraps_running{0};
   std::atomic<int64_t> bootstraps_completed{0};
   std::atomic<int64_t> bootstrap_rows_total{0};  // rows loaded by all bootstraps
+  std::atomic<int64_t> bootstrap_rows_expected{0};  // estimate for the one in progress (0 = unknown)
   std::atomic<int64_t> step_started_unix_ms{0};  // a long blocking step (a merge) running; 0 = none
   std::mutex mu;                                 // guards bootstrap_table
   std::string bootstrap_table;

@@ -37,6 +37,7 @@ Status Engine::Impl::LoadMirrors() {
 }
 
 bool Engine::Impl::SourceInUse(Oid relid) const {
+  if (boot_job && boot_job->relids.count(relid)) return true;   // a running bootstrap reads it
   for (const auto& [id, t] : tables)
     if (!failed.count(id) && t.table->ReadsSource(relid)) return true;
   return false;
@@ -61,7 +62,11 @@ Status Engine::Impl::ApplyChangeToSource(const Transaction& txn, const Change& c
     return Status::Ok();
   }
   auto it = mirrors.find(c.relid);
-  if (it == mirrors.end() || txn.end_lsn <= MirrorApplied(it->second)) return Status::Ok();
+  if (it == mirrors.end()) {   // a source whose mirror a running bootstrap builds: logged for it
+    CaptureForBootstrap(txn, c, nullptr, nullptr, nullptr);
+    return Status::Ok();
+  }
+  if (txn.end_lsn <= MirrorApplied(it->second)) return Status::Ok();
   std::vector<ApplyPath::Reader>& readers = apply_readers;
   readers.clear();
   for (auto& [id, t] : tables) {
@@ -71,7 +76,10 @@ Status Engine::Impl::ApplyChangeToSource(const Transaction& txn, const Change& c
   auto on_error = [&](int64_t id, const Status& why) {
     MarkError(id, why.WithContext("applying transaction " + std::to_string(txn.xid) + " at " + FormatLsn(txn.commit_lsn)));
   };
-  PGT_RETURN_IF_ERROR(apply_path.ApplyChange(batch.get(), &it->second, c, readers, ApplyReaders(), on_error));
+  auto capture = [&](const Status& st, const std::optional<Row>& old_row, const std::optional<Row>& new_row) {
+    CaptureForBootstrap(txn, c, &st, &old_row, &new_row);   // bootstrap_job.cc: a running bootstrap's source
+  };
+  PGT_RETURN_IF_ERROR(apply_path.ApplyChange(batch.get(), &it->second, c, readers, ApplyReaders(), on_error, capture));
   for (const ApplyPath::Reader& r : readers) {
     if (!r.applies || failed.count(r.id)) continue;
     TableRuntime& t = tables.at(r.id);
@@ -102,6 +110,7 @@ Status Engine::Impl::FinishApply() {
 // A TRUNCATE may be followed by inserts into the new relfilenode in the same transaction, which
 // row decoding cannot see until the file is known: the mirror is stale (see DropStaleMirror).
 void Engine::Impl::TruncateSource(const Transaction& txn, Oid relid) {
+  CancelBootstrapReading(relid, "a source was truncated at " + FormatLsn(txn.commit_lsn), txn.end_lsn);
   auto it = mirrors.find(relid);
   if (it == mirrors.end() || txn.end_lsn <= MirrorApplied(it->second)) return;
   DropStaleMirror(batch.get(), relid, "was truncated at " + FormatLsn(txn.commit_lsn));
@@ -113,6 +122,7 @@ void Engine::Impl::TruncateSource(const Transaction& txn, Oid relid) {
 // standby snapshot, which rebuilds the mirror. Its rows are wiped before that snapshot
 // (bootstrap.cc) — a registry entry is what makes rows readable.
 void Engine::Impl::DropStaleMirror(Batch* b, Oid relid, const std::string& what) {
+  CancelBootstrapReading(relid, "a source " + what);   // its snapshot is stale too
   auto it = mirrors.find(relid);
   if (it == mirrors.end()) return;
   for (auto& [id, t] : tables) {

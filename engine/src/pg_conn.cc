@@ -119,7 +119,8 @@ Result<int64_t> PgConn::CopyIn(const std::string& copy_sql, const std::string& d
   return copied;
 }
 
-Status PgConn::CopyOutImpl(const std::string& copy_sql, void* ctx, Status (*cb)(void*, const char*, size_t)) {
+Status PgConn::CopyOutImpl(const std::string& copy_sql, void* ctx, Status (*cb)(void*, const char*, size_t),
+                           bool keep_newline) {
   PGresult* r = PQexec(conn_, copy_sql.c_str());
   if (PQresultStatus(r) != PGRES_COPY_OUT) {
     auto rows = TakeRows(conn_, r, what_);
@@ -133,7 +134,7 @@ Status PgConn::CopyOutImpl(const std::string& copy_sql, void* ctx, Status (*cb)(
     if (n == -1) break;
     if (n == -2) return Status::IOError(what_ + ": COPY TO failed: " + ErrorOf(conn_, nullptr));
     size_t len = static_cast<size_t>(n);
-    if (len > 0 && buf[len - 1] == '\n') --len;
+    if (!keep_newline && len > 0 && buf[len - 1] == '\n') --len;
     if (st.ok()) st = cb(ctx, buf, len);
     PQfreemem(buf);
   }

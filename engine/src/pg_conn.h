@@ -6,6 +6,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 #include <libpq-fe.h>
@@ -34,25 +35,26 @@ class PgConn {
   Status Exec(const std::string& sql) { return Query(sql).status(); }
   // COPY ... FROM STDIN with `data` (COPY text format); returns the rows the server copied.
   Result<int64_t> CopyIn(const std::string& copy_sql, const std::string& data);
-  // COPY ... TO STDOUT: calls `on_line` for each line (without the trailing newline).
+  // COPY ... TO STDOUT: calls `on_line` for each line (without the trailing newline; with
+  // `keep_newline`, each CopyData message as sent: binary COPY).
   template <typename F>
-  Status CopyOut(const std::string& copy_sql, F&& on_line);
+  Status CopyOut(const std::string& copy_sql, F&& on_line, bool keep_newline = false);
   bool healthy() const;
   const std::string& what() const { return what_; }
   PGconn* raw() { return conn_; }
 
  private:
   PgConn(PGconn* c, std::string what) : conn_(c), what_(std::move(what)) {}
-  Status CopyOutImpl(const std::string& copy_sql, void* ctx, Status (*cb)(void*, const char*, size_t));
+  Status CopyOutImpl(const std::string& copy_sql, void* ctx, Status (*cb)(void*, const char*, size_t), bool keep_newline);
   PGconn* conn_;
   std::string what_;
 };
 
 template <typename F>
-Status PgConn::CopyOut(const std::string& copy_sql, F&& on_line) {
+Status PgConn::CopyOut(const std::string& copy_sql, F&& on_line, bool keep_newline) {
   return CopyOutImpl(copy_sql, &on_line, [](void* ctx, const char* data, size_t len) -> Status {
-    return (*static_cast<F*>(ctx))(std::string_view(data, len));
-  });
+    return (*static_cast<std::remove_reference_t<F>*>(ctx))(std::string_view(data, len));
+  }, keep_newline);
 }
 
 // Double-quoted identifier (PostgreSQL quote_ident, always quoted).

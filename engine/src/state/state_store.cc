@@ -193,7 +193,13 @@ Batch::~Batch() = default;
 
 size_t Batch::count() const { return wb_->GetWriteBatch()->Count(); }
 
+static Status RoutedRead(Cf cf) {
+  return Status::Internal("read of column family " + std::string(kCfNames[static_cast<int>(cf)]) +
+                          " while it is bulk loaded");
+}
+
 Result<std::optional<std::string>> Batch::Get(Cf cf, std::string_view key) {
+  if (bulk_[static_cast<int>(cf)]) return RoutedRead(cf);
   std::string v;
   auto s = wb_->GetFromBatchAndDB(store_->db_.get(), rocksdb::ReadOptions(), store_->cfs_[static_cast<int>(cf)],
                                   rocksdb::Slice(key.data(), key.size()), &v);
@@ -203,11 +209,13 @@ Result<std::optional<std::string>> Batch::Get(Cf cf, std::string_view key) {
 }
 
 void Batch::Put(Cf cf, std::string_view key, std::string_view value) {
+  if (BulkSink* sink = bulk_[static_cast<int>(cf)]) return sink->Put(key, value);
   wb_->Put(store_->cfs_[static_cast<int>(cf)], rocksdb::Slice(key.data(), key.size()),
            rocksdb::Slice(value.data(), value.size()));
 }
 
 void Batch::Delete(Cf cf, std::string_view key) {
+  if (BulkSink* sink = bulk_[static_cast<int>(cf)]) return sink->Delete(key);
   wb_->Delete(store_->cfs_[static_cast<int>(cf)], rocksdb::Slice(key.data(), key.size()));
 }
 
@@ -216,6 +224,7 @@ Status Batch::Scan(Cf cf, std::string_view prefix, const ScanFn& fn) { return Sc
 Status Batch::ScanReverse(Cf cf, std::string_view prefix, const ScanFn& fn) { return ScanWithBase(cf, prefix, true, fn); }
 
 Status Batch::ScanWithBase(Cf cf, std::string_view prefix, bool reverse, const ScanFn& fn) {
+  if (bulk_[static_cast<int>(cf)]) return RoutedRead(cf);
   auto* h = store_->cfs_[static_cast<int>(cf)];
   std::unique_ptr<rocksdb::Iterator> it(
       wb_->NewIteratorWithBase(h, store_->db_->NewIterator(rocksdb::ReadOptions(), h)));

@@ -4,8 +4,9 @@
 // key), agg (aggregate group state), minmax (MIN/MAX value multisets), pending (output rows not
 // merged yet). Every processed batch of transactions is one atomic, synced write: a Batch is a
 // WriteBatchWithIndex, so reads inside a batch see the batch's own writes (read-your-writes) and
-// nothing reaches disk until Commit(). The main thread owns batches; merge threads read through
-// snapshots and commit their own small batches (RocksDB is thread-safe).
+// nothing reaches disk until Commit(). A StateStore may be used from several threads (RocksDB is
+// thread-safe): merge threads read through snapshots and commit their own small batches; a
+// bootstrap's thread writes its own table's keys (bootstrap_job.h). A Batch belongs to one thread.
 #pragma once
 
 #include <functional>
@@ -45,6 +46,14 @@ class StoreSnapshot {
   const rocksdb::Snapshot* snap_;
 };
 
+// Bulk loading (bootstrap; bulk/sst_runs.h): receives the writes a Batch routes to it.
+class BulkSink {
+ public:
+  virtual ~BulkSink() = default;
+  virtual void Put(std::string_view key, std::string_view value) = 0;
+  virtual void Delete(std::string_view key) = 0;
+};
+
 class Batch {
  public:
   explicit Batch(StateStore* store);
@@ -62,6 +71,10 @@ class Batch {
   // so in-memory caches of one batch's work (operators, pending) can tell that the batch they
   // belong to was committed or dropped.
   uint64_t serial() const { return serial_; }
+  // Bootstrap bulk loading: writes of `cf` go to `sink` instead of this batch (nullptr: back to
+  // the batch). Only for column families nothing reads during the load: a Get or Scan of a
+  // routed family is an error.
+  void RouteToBulk(Cf cf, BulkSink* sink) { bulk_[static_cast<int>(cf)] = sink; }
 
  private:
   friend class StateStore;
@@ -70,6 +83,7 @@ class Batch {
   StateStore* store_;
   std::unique_ptr<rocksdb::WriteBatchWithIndex> wb_;
   uint64_t serial_;
+  BulkSink* bulk_[static_cast<int>(Cf::kCount)] = {};
 };
 
 class StateStore {
@@ -90,6 +104,14 @@ class StateStore {
   // Issue 8: a consistent copy of the committed state in `dir` (must not exist), SST files
   // hard-linked (rocksdb::Checkpoint).
   Status CreateCheckpoint(const std::string& dir);
+  // Bulk loading (implemented in bulk/sst_runs.cc): writes the entries `next` yields (keys
+  // strictly ascending) as one SST file at `path` and ingests it into `cf` (the file is moved
+  // into the store; ingested data is newer than everything before it).
+  struct BulkEntry {
+    std::string_view key, value;
+    bool del = false;
+  };
+  Status IngestSorted(Cf cf, const std::string& path, const std::function<bool(BulkEntry*)>& next);
 
  private:
   friend class Batch;

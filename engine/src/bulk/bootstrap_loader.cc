@@ -1,0 +1,80 @@
+// Bulk loading of a bootstrap; see bootstrap_loader.h.
+#include "bulk/bootstrap_loader.h"
+
+#include <filesystem>
+
+#include "log.h"
+
+namespace pgt::engine {
+namespace {
+constexpr int64_t kChunkRows = 100000;
+constexpr size_t kRunBytes = size_t{64} << 20;   // per column family; bounds the loader's memory
+constexpr auto kEventEvery = std::chrono::seconds(5);
+
+std::string Cleared(const std::string& dir) {
+  std::error_code ec;
+  std::filesystem::remove_all(dir, ec);   // files of a bootstrap that crashed
+  return dir;
+}
+}  // namespace
+
+BootstrapLoader::BootstrapLoader(StateStore* store, StreamTable* table, const std::string& tmp_dir,
+                                 LiveProgress* live, int64_t expected_rows)
+    : store_(store), table_(table), tmp_dir_(Cleared(tmp_dir)), live_(live), expected_(expected_rows),
+      batch_(store), mirror_runs_(store, Cf::kMirror, tmp_dir_, kRunBytes),
+      pending_runs_(store, Cf::kPending, tmp_dir_, kRunBytes),
+      started_(std::chrono::steady_clock::now()), last_event_(started_) {
+  batch_.RouteToBulk(Cf::kMirror, &mirror_runs_);
+  batch_.RouteToBulk(Cf::kPending, &pending_runs_);
+  live_->bootstrap_rows_expected = expected_;
+}
+
+BootstrapLoader::~BootstrapLoader() {
+  std::error_code ec;
+  std::filesystem::remove_all(tmp_dir_, ec);
+}
+
+double BootstrapLoader::seconds() const {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - started_).count();
+}
+
+Status BootstrapLoader::Add(Oid relid, SourceMirror* mirror, const Row& row) {
+  if (mirror) mirror->PutSnapshotRow(&batch_, row);
+  PGT_RETURN_IF_ERROR(table_->ApplySnapshotRow(&batch_, relid, row));
+  if (++rows_ % kChunkRows == 0) PGT_RETURN_IF_ERROR(EndChunk());
+  return Status::Ok();
+}
+
+Status BootstrapLoader::EndChunk() {
+  if (cancel_ && cancel_->load()) return Status::Unavailable("bootstrap cancelled");
+  PGT_RETURN_IF_ERROR(table_->FinishBatch(&batch_));
+  PGT_RETURN_IF_ERROR(mirror_runs_.status());
+  PGT_RETURN_IF_ERROR(pending_runs_.status());
+  if (!batch_.empty()) PGT_RETURN_IF_ERROR(store_->Commit(&batch_));
+  live_->BootstrapRows(rows_);
+  auto now = std::chrono::steady_clock::now();
+  if (now - last_event_ >= kEventEvery) {
+    double dt = std::chrono::duration<double>(now - last_event_).count();
+    auto rate = static_cast<int64_t>(static_cast<double>(rows_ - rows_at_last_event_) / dt);
+    const std::string& name = table_->meta().name;
+    PGT_EVENT(kInfo, "bootstrap_progress",
+              (LogFields{{"table", name}, {"rows", rows_}, {"rows_per_s", rate}, {"rows_expected", expected_}}),
+              "bootstrap of ", name, ": ", rows_, " rows loaded", expected_ > 0 ? " of about " + std::to_string(expected_) : "",
+              " (", rate, " rows/s)");
+    last_event_ = now;
+    rows_at_last_event_ = rows_;
+  }
+  return Status::Ok();
+}
+
+Status BootstrapLoader::Finish() {
+  table_->TouchGlobalGroup();
+  PGT_RETURN_IF_ERROR(table_->FinishBatch(&batch_));
+  PGT_RETURN_IF_ERROR(mirror_runs_.Flush());
+  PGT_RETURN_IF_ERROR(pending_runs_.Flush());
+  if (!batch_.empty()) PGT_RETURN_IF_ERROR(store_->Commit(&batch_));
+  live_->BootstrapRows(rows_);
+  return Status::Ok();
+}
+
+}  // namespace pgt::engine

@@ -1,0 +1,149 @@
+// Bulk loading of bootstraps (issue 10): binary COPY decoding and SST runs.
+#include <gtest/gtest.h>
+
+#include <cstring>
+#include <map>
+
+#include "bulk/copy_binary.h"
+#include "bulk/sst_runs.h"
+#include "test_util.h"
+#include "values/text_io.h"
+
+namespace pgt::engine {
+namespace {
+
+void Be(std::string* out, uint64_t v, int bytes) {
+  for (int i = bytes - 1; i >= 0; --i) out->push_back(static_cast<char>((v >> (8 * i)) & 0xff));
+}
+
+// Numeric send format: ndigits, weight, sign, dscale, base-10000 digits.
+std::string NumericSend(int weight, uint16_t sign, int dscale, std::vector<int> digits) {
+  std::string s;
+  Be(&s, digits.size(), 2);
+  Be(&s, static_cast<uint16_t>(weight), 2);
+  Be(&s, sign, 2);
+  Be(&s, static_cast<uint16_t>(dscale), 2);
+  for (int d : digits) Be(&s, static_cast<uint16_t>(d), 2);
+  return s;
+}
+
+TEST(BulkTest, NumericSendPrintsLikeNumericOutAndTheTextParser) {
+  struct Case { std::string send, text; };
+  std::vector<Case> cases = {
+      {NumericSend(0, 0, 2, {12, 5000}), "12.50"},
+      {NumericSend(-1, 0, 4, {1}), "0.0001"},
+      {NumericSend(1, 0x4000, 2, {123, 4567, 8900}), "-1234567.89"},
+      {NumericSend(0, 0, 3, {}), "0.000"},
+      {NumericSend(1, 0, 0, {1}), "10000"},
+      {NumericSend(-2, 0, 9, {1234, 5000}), "0.000012345"},
+      {NumericSend(2, 0, 0, {7, 0, 1}), "700000001"},
+      {NumericSend(0, 0xC000, 0, {}), "NaN"},
+      {NumericSend(0, 0xD000, 0, {}), "Infinity"},
+      {NumericSend(0, 0xF000, 0, {}), "-Infinity"},
+  };
+  for (const auto& c : cases) {
+    std::string out;
+    ASSERT_TRUE(NumericSendToText(c.send, &out).ok()) << c.text;
+    EXPECT_EQ(out, c.text);
+    auto parsed = values::ParseText(TypeId::kNumeric, c.text);
+    ASSERT_TRUE(parsed.ok());
+    EXPECT_EQ(out, parsed->s) << "binary and text bootstraps must store the same canonical text";
+  }
+  std::string out;
+  EXPECT_FALSE(NumericSendToText(NumericSend(0, 0, 0, {10000}), &out).ok()) << "digit out of range";
+  EXPECT_FALSE(NumericSendToText(NumericSend(0, 0x1234, 0, {1}), &out).ok()) << "bad sign";
+}
+
+// A binary COPY stream of rows (bigint, text, numeric, bool, float8, date) with a NULL.
+std::string Stream() {
+  std::string s("PGCOPY\n\377\r\n\0", 11);
+  Be(&s, 0, 4);
+  Be(&s, 0, 4);
+  auto field = [&](const std::string& bytes) { Be(&s, bytes.size(), 4); s += bytes; };
+  auto null = [&] { Be(&s, 0xffffffffu, 4); };
+  for (int r = 0; r < 2; ++r) {
+    Be(&s, 6, 2);
+    std::string i8; Be(&i8, static_cast<uint64_t>(r == 0 ? -5 : 10), 8); field(i8);
+    if (r == 0) field("h\xc3\xa9llo\n"); else null();
+    field(NumericSend(0, 0, 1, {3, 1000}));
+    field(std::string(1, r == 0 ? 1 : 0));
+    double d = 2.5; uint64_t bits; std::memcpy(&bits, &d, 8); std::string f8; Be(&f8, bits, 8); field(f8);
+    std::string dt; Be(&dt, static_cast<uint32_t>(-1), 4); field(dt);
+  }
+  Be(&s, 0xffff, 2);
+  return s;
+}
+
+TEST(BulkTest, BinaryCopyRowsDecodeWhereverTheStreamIsSplit) {
+  const std::string s = Stream();
+  std::vector<TypeId> types = {TypeId::kInt8, TypeId::kText, TypeId::kNumeric, TypeId::kBool, TypeId::kFloat8, TypeId::kDate};
+  for (size_t cut = 0; cut <= s.size(); ++cut) {
+    BinaryCopyReader reader(types);
+    std::vector<Row> rows;
+    auto on_row = [&](Row& r) { rows.push_back(r); return Status::Ok(); };
+    ASSERT_TRUE(reader.Feed(std::string_view(s).substr(0, cut), on_row).ok());
+    ASSERT_TRUE(reader.Feed(std::string_view(s).substr(cut), on_row).ok());
+    ASSERT_TRUE(reader.Finish().ok()) << cut;
+    ASSERT_EQ(rows.size(), 2u);
+    EXPECT_EQ(rows[0][0], Value::Int(TypeId::kInt8, -5));
+    EXPECT_EQ(rows[0][1], Value::Str(TypeId::kText, "h\xc3\xa9llo\n"));
+    EXPECT_EQ(rows[1][1], Value::Null(TypeId::kText)) << "a NULL after a value keeps no payload";
+    EXPECT_EQ(rows[0][2], Value::Str(TypeId::kNumeric, "3.1"));
+    EXPECT_EQ(rows[0][3], Value::Bool(true));
+    EXPECT_EQ(rows[1][3], Value::Bool(false));
+    EXPECT_EQ(rows[1][4].f, 2.5);
+    EXPECT_EQ(rows[1][5], Value::Int(TypeId::kDate, -1));
+  }
+}
+
+TEST(BulkTest, BinaryCopyRejectsBadInput) {
+  std::vector<TypeId> types = {TypeId::kInt8, TypeId::kText, TypeId::kNumeric, TypeId::kBool, TypeId::kFloat8, TypeId::kDate};
+  auto ok = [](Row&) { return Status::Ok(); };
+  std::string s = Stream();
+  BinaryCopyReader truncated(types);
+  ASSERT_TRUE(truncated.Feed(std::string_view(s).substr(0, s.size() - 2), ok).ok());
+  EXPECT_FALSE(truncated.Finish().ok()) << "no end marker";
+  BinaryCopyReader wrong_width({TypeId::kInt8});
+  EXPECT_FALSE(wrong_width.Feed(s, ok).ok()) << "6 columns, 1 expected";
+  std::string bad = s;
+  bad[0] = 'X';
+  BinaryCopyReader bad_sig(types);
+  EXPECT_FALSE(bad_sig.Feed(bad, ok).ok());
+  BinaryCopyReader ints({TypeId::kInt4, TypeId::kText, TypeId::kNumeric, TypeId::kBool, TypeId::kFloat8, TypeId::kDate});
+  EXPECT_FALSE(ints.Feed(s, ok).ok()) << "an 8-byte int4";
+  EXPECT_FALSE(BinaryCopySupports(TypeId::kJsonb));
+}
+
+TEST(BulkTest, SstRunsIngestSortedWithTheLastPutWinning) {
+  testing::TempDir dir;
+  auto store = StateStore::Open(dir.path() + "/db");
+  ASSERT_TRUE(store.ok());
+  {
+    Batch b(store->get());
+    b.Put(Cf::kPending, "k0", "committed before");
+    b.Put(Cf::kPending, "k5", "old");
+    ASSERT_TRUE((*store)->Commit(&b).ok());
+  }
+  SstRuns runs(store->get(), Cf::kPending, dir.path() + "/tmp", 64);   // tiny runs: many files
+  Batch b(store->get());
+  b.RouteToBulk(Cf::kPending, &runs);
+  for (int i = 9; i >= 1; --i) b.Put(Cf::kPending, "k" + std::to_string(i), "v" + std::to_string(i));
+  b.Put(Cf::kPending, "k3", "D");                      // same run: later put wins
+  for (int i = 0; i < 20; ++i) b.Put(Cf::kPending, "x" + std::to_string(i), "filler");
+  b.Put(Cf::kPending, "k3", "U again");                // a later run wins over an earlier one
+  b.Delete(Cf::kPending, "k0");
+  EXPECT_FALSE(b.Get(Cf::kPending, "k1").ok()) << "a routed family is not readable";
+  EXPECT_TRUE(b.empty()) << "routed writes bypass the batch";
+  ASSERT_TRUE(runs.Flush().ok()) << runs.status().message();
+  EXPECT_GT(runs.files(), 2);
+  std::map<std::string, std::string> got;
+  ASSERT_TRUE((*store)->Scan(Cf::kPending, "k", [&](auto k, auto v) { got[std::string(k)] = v; return true; }).ok());
+  EXPECT_EQ(got.size(), 9u);
+  EXPECT_EQ(got.count("k0"), 0u);
+  EXPECT_EQ(got["k3"], "U again");
+  EXPECT_EQ(got["k5"], "v5");
+  EXPECT_EQ(got["k9"], "v9");
+}
+
+}  // namespace
+}  // namespace pgt::engine

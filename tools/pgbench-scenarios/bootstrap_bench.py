@@ -1,0 +1,205 @@
+#!/usr/bin/python3
+"""Bootstrap throughput of the engine (issue 10): rows/s of a standby-snapshot bootstrap.
+
+One primary + hot standby (tests/harness), a narrow table (id bigint PRIMARY KEY, two int
+columns, one numeric) of --rows rows and a wide one (20 columns: ints, numerics, text,
+timestamps, float8, bool, date) of --wide-rows rows. For each engine binary given with
+--engine LABEL=PATH (at least the build's own, label "new"), and each (table, stream table
+shape) case, in turns (A/B/A/B when --reps > 1): a fresh engine state, the stream table
+created, the engine started; the figure is the engine's own bootstrap timing (the
+bootstrap_started and bootstrap_done events of its JSON log: rows / seconds between them).
+The source mirror is built by the same bootstrap (no mirror exists before it).
+
+    tools/pgbench-scenarios/bootstrap_bench.py --engine base=/tmp/old-engine --rows 10000000
+
+A baseline can be given fewer rows (--baseline-rows) when it is slow: rows/s is per row.
+Prints a table and writes JSON to --out (default ./bench-out/bootstrap.json). Ratios are
+against the binary labelled by --baseline, measured in the same run on the same data.
+Timings on a shared 2-core machine are noisy: the load average before each run is recorded.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import statistics
+import sys
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+REPO = os.path.dirname(os.path.dirname(HERE))
+sys.path.insert(0, os.path.join(REPO, "tests", "integration"))
+
+from common import Engine, Harness, TestFailure, log  # noqa: E402
+
+NARROW = ("CREATE TABLE {t} (id bigint PRIMARY KEY, a int, b int, c numeric(12,2))",
+          "INSERT INTO {t} SELECT g, g % 1000, (g * 7) % 100000, (g % 100000) / 100.0 "
+          "FROM generate_series({lo}, {hi}) g")
+WIDE = ("CREATE TABLE {t} (id bigint PRIMARY KEY, i1 int, i2 int, i3 bigint, s1 smallint, "
+        "n1 numeric, n2 numeric(18,4), t1 text, t2 text, v1 varchar(40), ts1 timestamp, "
+        "ts2 timestamptz, d1 date, f1 float8, f2 float4, b1 bool, n3 numeric, t3 text, "
+        "i4 int, u1 uuid)",
+        "INSERT INTO {t} SELECT g, g % 1000, g * 3, g::bigint * 1000003, (g % 30000)::smallint, "
+        "g * 1.5, (g % 9999) / 7.0, 'row ' || g, md5(g::text), 'v' || (g % 777), "
+        "timestamp '2020-01-01' + g * interval '1 second', "
+        "timestamptz '2021-06-01 12:00+00' + g * interval '1 minute', "
+        "date '2000-01-01' + (g % 9000), g / 3.0, (g % 1000) / 8.0, g % 2 = 0, "
+        "-(g % 123456)::numeric / 1000, repeat('x', g % 50), NULLIF(g % 10, 0), "
+        "md5(g::text)::uuid FROM generate_series({lo}, {hi}) g")
+
+# (case name, table, stream table query)
+CASES = [
+    ("narrow_project", "narrow", "SELECT id, a, c FROM narrow"),
+    ("narrow_aggregate", "narrow", "SELECT a, count(*) AS n, sum(c) AS s FROM narrow GROUP BY a"),
+    ("wide_project", "wide", "SELECT id, i1, i3, s1, n1, n2, t1, t2, v1, ts1, d1, f1, b1, n3, t3, i4 FROM wide"),
+]
+
+
+def load_table(h, ddl, table, rows):
+    create, insert = ddl
+    h.primary_sql(create.format(t=table))
+    step = 1_000_000
+    for lo in range(1, rows + 1, step):
+        h.primary_sql(insert.format(t=table, lo=lo, hi=min(rows, lo + step - 1)))
+    h.primary_sql(f"VACUUM ANALYZE {table}")
+
+
+def events(path, names):
+    out = []
+    if not os.path.exists(path):
+        return out
+    with open(path, errors="replace") as f:
+        for line in f:
+            if not line.startswith("{"):
+                continue
+            try:
+                j = json.loads(line)
+            except ValueError:
+                continue
+            if j.get("event") in names:
+                out.append(j)
+    return out
+
+
+def parse_time(s):
+    # 2026-12-07T11:40:01.123Z
+    t = time.strptime(s[:19], "%Y-%m-%dT%H:%M:%S")
+    return time.mktime(t) + int(s[20:23]) / 1000.0
+
+
+def run_case(h, label, binary, case, rows_limit, timeout, merge):
+    name, table, query = case
+    st = f"public.st_{name}"
+    src = table if rows_limit is None else f"{table}_{rows_limit}"
+    q = query.replace(f"FROM {table}", f"FROM {src}")
+    h.primary_sql(f"SELECT pgtrickle.create_stream_table('{st}', $${q}$$, schedule => '1 second')")
+    state = os.path.join(h.cluster.data_root, f"state-{label}-{name}")
+    logp = os.path.join(h.cluster.log_dir, f"engine-{label}-{name}.log")
+    shutil.rmtree(state, ignore_errors=True)
+    e = Engine(binary, h.cluster, state, logp, ["--log-format", "json"])
+    h.engines.append(e)
+    load = os.getloadavg()[0]
+    e.start()
+    deadline = time.time() + timeout
+    try:
+        while True:
+            done = events(logp, {"bootstrap_done"})
+            if done:
+                break
+            err = events(logp, {"table_error"})
+            if err:
+                raise TestFailure(f"{label}/{name}: {err[0].get('msg')}")
+            e.check_alive()
+            if time.time() > deadline:
+                raise TestFailure(f"{label}/{name}: no bootstrap_done within {timeout}s")
+            time.sleep(0.2)
+        started = events(logp, {"bootstrap_started"})[0]
+        secs = parse_time(done[0]["time"]) - parse_time(started["time"])
+        rows = int(done[0].get("rows", 0))
+        progress = len(events(logp, {"bootstrap_progress"}))
+        if merge:   # the first merge writes every row to the primary: minutes for 10M rows
+            h.wait_for_frontier(st, h.cluster.primary_lsn(), timeout=timeout)
+    finally:
+        e.kill()   # its state is thrown away
+        h.engines.remove(e)
+        h.primary_sql(f"SELECT pgtrickle.drop_stream_table('{st}')")
+        shutil.rmtree(state, ignore_errors=True)
+    r = {"engine": label, "case": name, "rows": rows, "seconds": round(secs, 3),
+         "rows_per_s": round(rows / secs) if secs > 0 else None, "loadavg_1m_before": load,
+         "progress_events": progress}
+    log(f"{label:>8} {name:<18} {rows:>10,} rows in {secs:8.2f} s = "
+        f"{r['rows_per_s'] or 0:>9,} rows/s (load {load:.1f})")
+    return r
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--build-dir", default=os.path.join(REPO, "build"))
+    ap.add_argument("--engine", action="append", default=[],
+                    help="LABEL=PATH of an engine binary (repeatable); the build's is 'new'")
+    ap.add_argument("--baseline", default=None, help="label of the baseline binary")
+    ap.add_argument("--rows", type=int, default=10_000_000)
+    ap.add_argument("--baseline-rows", type=int, default=None,
+                    help="rows of the narrow/wide table for the baseline (a copy of the first N)")
+    ap.add_argument("--wide-rows", type=int, default=1_000_000)
+    ap.add_argument("--cases", default=",".join(c[0] for c in CASES))
+    ap.add_argument("--reps", type=int, default=1)
+    ap.add_argument("--merge", action="store_true",
+                    help="also wait for each stream table's first merge (not part of the figure)")
+    ap.add_argument("--timeout", type=float, default=3600)
+    ap.add_argument("--out", default=os.path.join("bench-out", "bootstrap.json"))
+    a = ap.parse_args(argv)
+    engines = [("new", os.path.join(os.path.abspath(a.build_dir), "engine", "pgtrickle-engine"))]
+    for spec in a.engine:
+        label, _, path = spec.partition("=")
+        engines.insert(0, (label, os.path.abspath(path)))
+    baseline = a.baseline or (engines[0][0] if len(engines) > 1 else None)
+    cases = [c for c in CASES if c[0] in a.cases.split(",")]
+    results = []
+    with Harness(a.build_dir) as h:
+        log(f"loading narrow ({a.rows:,} rows) and wide ({a.wide_rows:,} rows)")
+        t0 = time.time()
+        load_table(h, NARROW, "narrow", a.rows)
+        if any(c[1] == "wide" for c in cases):
+            load_table(h, WIDE, "wide", a.wide_rows)
+        if a.baseline_rows:
+            for t, ddl in (("narrow", NARROW), ("wide", WIDE)):
+                n = min(a.baseline_rows, a.rows if t == "narrow" else a.wide_rows)
+                h.primary_sql(f"CREATE TABLE {t}_{a.baseline_rows} (LIKE {t} INCLUDING ALL)")
+                h.primary_sql(f"INSERT INTO {t}_{a.baseline_rows} SELECT * FROM {t} WHERE id <= {n}")
+                h.primary_sql(f"VACUUM ANALYZE {t}_{a.baseline_rows}")
+        h.cluster.wait_standby_caught_up(timeout=600)
+        log(f"loaded in {time.time() - t0:.0f} s")
+        for rep in range(a.reps):
+            for label, binary in engines:
+                lim = a.baseline_rows if label == baseline else None
+                for case in cases:
+                    r = run_case(h, label, binary, case, lim, a.timeout, a.merge)
+                    r["rep"] = rep
+                    results.append(r)
+    summary = {}
+    for case in cases:
+        per = {}
+        for label, _ in engines:
+            vals = [r["rows_per_s"] for r in results if r["engine"] == label and r["case"] == case[0]
+                    and r["rows_per_s"]]
+            if vals:
+                per[label] = statistics.median(vals)
+        entry = {"rows_per_s": per}
+        if baseline and baseline in per and "new" in per:
+            entry["ratio_new_vs_" + baseline] = round(per["new"] / per[baseline], 2)
+        summary[case[0]] = entry
+    report = {"rows": a.rows, "wide_rows": a.wide_rows, "baseline_rows": a.baseline_rows,
+              "engines": dict(engines), "results": results, "summary": summary,
+              "goal": "narrow table >= 500000 rows/s (10M rows in < 20 s)"}
+    os.makedirs(os.path.dirname(os.path.abspath(a.out)), exist_ok=True)
+    with open(a.out, "w") as f:
+        json.dump(report, f, indent=2)
+    print(json.dumps(summary, indent=2))
+    log(f"report written to {a.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
