@@ -128,8 +128,11 @@ Result<MergeResult> MergeWriter::MergeInTxn(const MergeRequest& req) {
   PGT_RETURN_IF_ERROR(conn_->QueryParams(
       "UPDATE pgtrickle.pgt_stream_tables SET frontier = $2::pg_lsn, engine_epoch = $3, last_refresh_at = now(), "
       "rows_changed_last_cycle = $4, avg_refresh_ms = CASE WHEN avg_refresh_ms IS NULL THEN $5::float8 "
-      "ELSE avg_refresh_ms * 0.9 + $5::float8 * 0.1 END, refresh_count = refresh_count + 1, status = 'ACTIVE', "
-      "last_error = NULL, pending_change_rows = 0 WHERE id = $1",
+      "ELSE avg_refresh_ms * 0.9 + $5::float8 * 0.1 END, refresh_count = refresh_count + 1, "
+      // An ERROR recorded meanwhile (MarkError on the main thread while this merge ran on a merge
+      // thread, or the extension's source-DDL check) is never overwritten by a merge.
+      "status = CASE WHEN status = 'ERROR' THEN status ELSE 'ACTIVE' END, "
+      "last_error = CASE WHEN status = 'ERROR' THEN last_error END, pending_change_rows = 0 WHERE id = $1",
       {id, FormatLsn(req.new_frontier), std::to_string(req.epoch), std::to_string(changed), std::to_string(ms)})
       .status());
   return MergeResult{changed, ms};
