@@ -130,6 +130,34 @@ Result<bool> Engine::Impl::RewindToCheckpoint(const LineageVerdict& v,
   return true;
 }
 
+// A table's merged frontier F can be ahead of the engine's committed position: after a rewind
+// the engine adopts the frontier the new primary kept (merges replicated before the failover),
+// and replays the WAL up to F again. The table's storage then holds the state at F, while the
+// batch's caches compare with the state at the batch's start: source deltas consolidated per key
+// (apply_path.cc), aggregate groups emitted only when their row differs from the batch's start
+// (circuit/aggregate.cc), pending output per row. A row inserted before F and deleted after F
+// in one batch would net to "no change", and the row merged at F would stay in storage forever.
+// So a batch never spans F: it is committed before the first transaction that ends past F
+// (every transaction ending at or before F is in it: they commit in end order). The batch after
+// starts at the state at F, which is what the storage holds. Costs a commit per adopted frontier
+// (only during the replay after a rewind).
+Status Engine::Impl::CutAtAdoptedFrontier(const Transaction& header) {
+  if (batch_txns == 0) return Status::Ok();
+  std::optional<Lsn> cut;
+  for (auto& [id, t] : tables) {
+    const TableMeta& m = t.table->meta();
+    if (!m.has_merged || m.merged_frontier <= ckpt.applied_upto || header.end_lsn <= m.merged_frontier) continue;
+    if (batch_last_end > m.merged_frontier) continue;   // the batch started past F (its first transaction did)
+    cut = cut ? std::min(*cut, m.merged_frontier) : m.merged_frontier;
+  }
+  if (!cut) return Status::Ok();
+  PGT_LOG_DEBUG("batch committed before transaction ", header.xid, " (end ", FormatLsn(header.end_lsn),
+                "): it would span the adopted frontier ", FormatLsn(*cut));
+  // Every transaction ending before this one is applied; this one (ending past F) is not, and a
+  // restart decodes it again (restart at or before its first record).
+  return CommitState(header.commit_lsn, std::min(decoder->restart_lsn(), header.first_lsn));
+}
+
 Status Engine::Impl::HandleDivergence(const LineageVerdict& v) {
   StopBootstrapJob("the WAL diverged");   // bootstrap_job.cc: its snapshot may be past the switch point
   DropBatch();

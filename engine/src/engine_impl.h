@@ -181,6 +181,7 @@ struct Engine::Impl {
   std::set<int64_t> waiting_logged;         // tables whose wait for consistency was logged
   bool restart_decoder = false;             // restart from the checkpoint before decoding on
   size_t batch_txns = 0;
+  Lsn batch_last_end = 0;   // end of the open batch's last transaction (CutAtAdoptedFrontier)
   Clock::time_point batch_started{};
   Clock::time_point last_poll{}, last_heartbeat{}, last_checkpoint_request{}, last_progress_log{};
   // control.cc (issue 12): state read from the primary
@@ -258,6 +259,9 @@ struct Engine::Impl {
   class StreamSink;                         // the decoder's TransactionSink
   std::unique_ptr<TransactionSink> MakeStreamSink();
   bool BeginStreamed(const Transaction& header);
+  // divergence.cc: commits the open batch before the first transaction past a frontier adopted
+  // from a new primary, so that no batch spans it.
+  Status CutAtAdoptedFrontier(const Transaction& header);
   void ApplyStreamed(const Change& c);
   void EndStreamed(const Transaction& header);
   Status CommitChunk();

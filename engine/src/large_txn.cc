@@ -154,6 +154,14 @@ bool Engine::Impl::BeginStreamed(const Transaction& header) {
   }
   // Nothing applies a transaction that ends at or before the applied position (re-decoded WAL).
   if (!s.resume && header.end_lsn <= ckpt.applied_upto) return false;
+  if (!s.resume) {
+    Status cut = CutAtAdoptedFrontier(header);
+    if (!cut.ok()) {
+      streaming.emplace();
+      streaming->error = cut;
+      return false;
+    }
+  }
   streaming = std::move(s);
   return true;
 }
@@ -261,6 +269,7 @@ void Engine::Impl::EndStreamed(const Transaction& header) {
   }
   NoteTransaction(s.seen);
   ++batch_txns;
+  batch_last_end = header.end_lsn;
   streaming.reset();
 }
 
