@@ -156,7 +156,9 @@ class SegmentSource : public WalSource {
     }
     // Decompressed (archive) segments are immutable: keep the one in memory if it covers
     // `start`. A plain file is reopened by name: pg_wal recycles segments by renaming them.
-    if (seg_ && (!seg_->in_memory || !(start >= seg_->start && start < seg_->start + seg_->seg_size)))
+    // A segment that ended early (.partial, or cut at its timeline's end) is looked up again:
+    // the whole file, or the newer timeline's, may be there now.
+    if (seg_ && (!seg_->in_memory || seg_->partial || !(start >= seg_->start && start < seg_->start + seg_->seg_size)))
       seg_.reset();
     return Status::Ok();
   }
@@ -373,6 +375,17 @@ class SegmentSource : public WalSource {
     }
   }
 
+  // A segment of an older timeline read because the newer timeline's file is not there (yet)
+  // holds our history only up to where that newer timeline began: bytes past it belong to the
+  // abandoned timeline (e.g. a promoted server's NNN.partial of its old timeline). It then ends
+  // there like a .partial segment ("nothing more yet"); Start() looks for the file again.
+  static void CapAtTimelineEnd(Segment* seg, Lsn timeline_end) {
+    if (timeline_end == kEndOfTime || timeline_end >= seg->start + seg->seg_size) return;
+    uint64_t keep = timeline_end > seg->start ? timeline_end - seg->start : 0;
+    seg->size = std::min(seg->size, keep);
+    seg->partial = true;
+  }
+
   // Locates and opens the segment containing pos_. false = not there (yet).
   Result<bool> Open() {
     LearnSegSize();
@@ -386,11 +399,16 @@ class SegmentSource : public WalSource {
       std::string name, path;
       bool partial = false;
       Lsn seg_end = pos_ / sz * sz + sz;
-      for (const auto& [tli, begin] : history_) {
+      Lsn timeline_end = kEndOfTime;   // where the timeline of the file found ended (history_)
+      for (size_t i = 0; i < history_.size(); ++i) {
+        const auto& [tli, begin] = history_[i];
         if (begin >= seg_end) continue;   // that timeline began after this segment
         name = SegName(sz, tli);
         PGT_ASSIGN_OR_RETURN(path, Find(name, &partial));
-        if (!path.empty()) break;
+        if (!path.empty()) {
+          if (i > 0) timeline_end = history_[i - 1].second;
+          break;
+        }
       }
       if (path.empty()) continue;
       auto loaded = Load(path, name, partial);
@@ -405,6 +423,7 @@ class SegmentSource : public WalSource {
       seg->start = pos_ / sz * sz;
       if (hs == sz || known_seg_size_ != 0) {
         if (!seg->in_memory && seg->size > sz) seg->size = sz;
+        CapAtTimelineEnd(seg.get(), timeline_end);
         known_seg_size_ = sz;
         seg_ = std::move(seg);
         return true;

@@ -247,6 +247,37 @@ TEST(SourceTest, PgWalRecycledSegmentMeansNoWalYet) {
   EXPECT_EQ(r2.starts, w.starts);
 }
 
+// A promoted server archives its old timeline's last segment as NNN.partial; until the new
+// timeline's file of that segment is archived, the old one is read only up to where the new
+// timeline began (the bytes past it are the abandoned timeline's), and once the new file is
+// there a new Start() reads it.
+TEST(SourceTest, OlderTimelineSegmentEndsWhereTheNewTimelineBegan) {
+  Wal w1;
+  Wal w2(2);
+  constexpr Lsn kSwitch = 0x280000;   // inside segment 2
+  TempDir d;
+  const std::string dir = d.path() + "/wals/";
+  WriteFile(dir + "0000000100000000/" + SegName(1, 1), w1.segs[0]);
+  std::vector<uint8_t> old_tail = w1.segs[1];
+  std::fill(old_tail.begin() + (kSwitch - 2 * kSeg), old_tail.end(), 0x55);   // the abandoned timeline
+  WriteFile(dir + "0000000100000000/" + SegName(2, 1) + ".partial.zst", ZstdCompress(old_tail));
+  std::string hist = "1\t0/280000\tno recovery target specified\n";
+  WriteFile(dir + "00000002.history", std::vector<uint8_t>(hist.begin(), hist.end()));
+  auto src = Archive(d.path());
+  ASSERT_TRUE(src->Start(2 * kSeg, 2).ok());
+  std::vector<uint8_t> got;
+  for (int i = 0; i < 40; i++) ASSERT_TRUE(src->Read(&got, kNoWait).ok());
+  ASSERT_EQ(got.size(), kSwitch - 2 * kSeg) << "read past the switch point from the old timeline's segment";
+  EXPECT_TRUE(std::equal(got.begin(), got.end(), w1.segs[1].begin()));
+  // The new timeline's segment arrives: read from the switch point on.
+  WriteFile(dir + "0000000200000000/" + SegName(2, 2) + ".zst", ZstdCompress(w2.segs[1]));
+  ASSERT_TRUE(src->Start(kSwitch, 2).ok());
+  got.clear();
+  for (int i = 0; i < 40 && got.size() < 3 * kSeg - kSwitch; i++) ASSERT_TRUE(src->Read(&got, kNoWait).ok());
+  ASSERT_EQ(got.size(), 3 * kSeg - kSwitch);
+  EXPECT_TRUE(std::equal(got.begin(), got.end(), w2.segs[1].begin() + (kSwitch - 2 * kSeg)));
+}
+
 TEST(SourceTest, PartialSegmentEndsCleanly) {
   Wal w;
   TempDir d;
