@@ -37,6 +37,12 @@ extern void pgt_catalog_save_search_path(int64 id);
 /* search_path for re-analysing a stored query (the creator's); returns a GUC nest level. */
 extern int	pgt_use_search_path(const char *path);
 extern void pgt_restore_search_path(int level);
+/*
+ * Runs fn(arg) in an internal subtransaction. NULL if it succeeded; else the error's message
+ * (the error is cleared, the subtransaction rolled back, memory context and resource owner
+ * restored): for DDL follow-ups that must not fail the user's command.
+ */
+extern char *pgt_try_in_subxact(void (*fn) (void *), void *arg);
 extern void pgt_api_execute_utility(const char *sql);
 /* SPI_execute_with_args (read-write) marked as the API's own catalog write. */
 extern int	pgt_api_execute_with_args(const char *sql, int nargs, Oid *argtypes,

@@ -66,40 +66,19 @@ renamed_object(Node *parsetree, Oid *relid, Oid *nspid)
 	return OidIsValid(*relid) || OidIsValid(*nspid);
 }
 
-/* Runs sql in a subtransaction; on error returns the message (the caller warns). */
-static char *
-try_execute(const char *sql)
+/*
+ * Set when ddl_command_start made a view: ddl_command_end looks for views only then (a stale
+ * true after a rolled-back command costs one catalog query).
+ */
+static bool views_made = false;
+
+static void
+execute_sql(void *sql)
 {
-	MemoryContext oldcxt = CurrentMemoryContext;
-	ResourceOwner oldowner = CurrentResourceOwner;
-	char	   *failure = NULL;
+	int			rc = SPI_execute((const char *) sql, false, 0);
 
-	BeginInternalSubTransaction(NULL);
-	MemoryContextSwitchTo(oldcxt);
-	PG_TRY();
-	{
-		int			rc = SPI_execute(sql, false, 0);
-
-		if (rc < 0)
-			elog(ERROR, "%s", SPI_result_code_string(rc));
-		ReleaseCurrentSubTransaction();
-		MemoryContextSwitchTo(oldcxt);
-		CurrentResourceOwner = oldowner;
-	}
-	PG_CATCH();
-	{
-		ErrorData  *err;
-
-		MemoryContextSwitchTo(oldcxt);
-		err = CopyErrorData();
-		FlushErrorState();
-		RollbackAndReleaseCurrentSubTransaction();
-		MemoryContextSwitchTo(oldcxt);
-		CurrentResourceOwner = oldowner;
-		failure = err->message;
-	}
-	PG_END_TRY();
-	return failure;
+	if (rc < 0)
+		elog(ERROR, "%s", SPI_result_code_string(rc));
 }
 
 /* ddl_command_start: a temporary view of each affected stream table's query. SPI connected. */
@@ -141,9 +120,12 @@ pgt_renames_at_start(Node *parsetree)
 		int			level = pgt_use_search_path(list_nth(row, 3));
 		char	   *failure;
 
-		failure = try_execute(psprintf("CREATE TEMPORARY VIEW %s AS %s", view, (char *) list_nth(row, 2)));
+		failure = pgt_try_in_subxact(execute_sql,
+									 psprintf("CREATE TEMPORARY VIEW %s AS %s", view, (char *) list_nth(row, 2)));
 		pgt_restore_search_path(level);
-		if (failure)
+		if (!failure)
+			views_made = true;
+		else
 			ereport(WARNING,
 					(errmsg("the stored query of stream table %s is not updated by this rename: %s",
 							(char *) lsecond(row), failure),
@@ -159,6 +141,9 @@ pgt_renames_at_end(void)
 	ListCell   *lc;
 	uint64		i;
 
+	if (!views_made)
+		return;
+	views_made = false;
 	if (!OidIsValid(LookupExplicitNamespace("pg_temp", true)) ||
 		SPI_execute("SELECT c.oid::text, substr(c.relname, length('" DEF_VIEW_PREFIX "') + 1), st.search_path "
 					"FROM pg_class c JOIN " PGT_SCHEMA ".pgt_stream_tables st "

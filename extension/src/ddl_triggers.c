@@ -208,65 +208,51 @@ pgt_on_ddl_command_start(PG_FUNCTION_ARGS)
 	PG_RETURN_VOID();
 }
 
+typedef struct ReplanArgs
+{
+	int64		id;
+	const char *query;
+	const char *search_path;
+} ReplanArgs;
+
+static void
+replan_in_path(void *arg)
+{
+	ReplanArgs *a = arg;
+	int			level = pgt_use_search_path(a->search_path);
+
+	pgt_replan_stream_table(a->id, a->query);
+	pgt_restore_search_path(level);
+}
+
 /* Re-plans one stream table; a query that no longer compiles sets it to ERROR. */
 static void
 replan_or_fail(int64 id, bool restoring)
 {
-	MemoryContext oldcxt = CurrentMemoryContext;
-	ResourceOwner oldowner = CurrentResourceOwner;
 	Oid			argtype = INT8OID;
 	Datum		arg = Int64GetDatum(id);
-	char	   *query;
-	int			rc;
-
+	ReplanArgs	a;
 	char	   *name;
+	char	   *failure;
+	Oid			types[2] = {INT8OID, TEXTOID};
+	Datum		vals[2];
 
-	char	   *path;
-	int			level;
-
-	rc = SPI_execute_with_args("SELECT query, name, search_path FROM " PGT_SCHEMA ".pgt_stream_tables WHERE id = $1",
-							   1, &argtype, &arg, NULL, false, 1);
-	if (rc != SPI_OK_SELECT || SPI_processed != 1)
+	if (SPI_execute_with_args("SELECT query, name, search_path FROM " PGT_SCHEMA ".pgt_stream_tables WHERE id = $1",
+							  1, &argtype, &arg, NULL, false, 1) != SPI_OK_SELECT || SPI_processed != 1)
 		return;
-	query = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
+	a.id = id;
+	a.query = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
 	name = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2);
-	path = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 3);
-
-	BeginInternalSubTransaction(NULL);
-	MemoryContextSwitchTo(oldcxt);
-	PG_TRY();
-	{
-		level = pgt_use_search_path(path);
-		pgt_replan_stream_table(id, query);
-		pgt_restore_search_path(level);
-		ReleaseCurrentSubTransaction();
-		MemoryContextSwitchTo(oldcxt);
-		CurrentResourceOwner = oldowner;
-	}
-	PG_CATCH();
-	{
-		ErrorData  *err;
-		Oid			types[2] = {INT8OID, TEXTOID};
-		Datum		vals[2];
-
-		MemoryContextSwitchTo(oldcxt);
-		err = CopyErrorData();
-		FlushErrorState();
-		RollbackAndReleaseCurrentSubTransaction();
-		MemoryContextSwitchTo(oldcxt);
-		CurrentResourceOwner = oldowner;
-		if (restoring)
-			return;				/* e.g. the key is not restored yet: retried later */
-		vals[0] = Int64GetDatum(id);
-		vals[1] = CStringGetTextDatum(psprintf("source DDL: the query no longer compiles: %s", err->message));
-		SPI_execute_with_args("UPDATE " PGT_SCHEMA ".pgt_stream_tables SET status = 'ERROR', "
-							  "last_error = $2 WHERE id = $1", 2, types, vals, NULL, false, 0);
-		ereport(WARNING,
-				(errmsg("stream table %s is in ERROR after the DDL: %s",
-						name, err->message)));
-		pgt_notify_catalog("alter", id);
-	}
-	PG_END_TRY();
+	a.search_path = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 3);
+	failure = pgt_try_in_subxact(replan_in_path, &a);
+	if (failure == NULL || restoring)
+		return;					/* restoring: e.g. the key is not restored yet: retried later */
+	vals[0] = Int64GetDatum(id);
+	vals[1] = CStringGetTextDatum(psprintf("source DDL: the query no longer compiles: %s", failure));
+	SPI_execute_with_args("UPDATE " PGT_SCHEMA ".pgt_stream_tables SET status = 'ERROR', "
+						  "last_error = $2 WHERE id = $1", 2, types, vals, NULL, false, 0);
+	ereport(WARNING, (errmsg("stream table %s is in ERROR after the DDL: %s", name, failure)));
+	pgt_notify_catalog("alter", id);
 }
 
 Datum
