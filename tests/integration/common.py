@@ -28,6 +28,7 @@ import os
 import random
 import signal
 import subprocess
+import threading
 import sys
 import time
 
@@ -612,7 +613,6 @@ class Workload:
 def run_concurrent(dsn: str, seed: int, n_workers: int, n_transactions: int, table="src",
                    **kw) -> list[Workload]:
     """n_workers threads, each its own connection and id class, seeds seed+worker."""
-    import threading
     wls = [Workload(dsn, seed + w, table=table, worker=w, workers=n_workers, **kw).load_ids()
            for w in range(n_workers)]
     errors = []
@@ -633,3 +633,33 @@ def run_concurrent(dsn: str, seed: int, n_workers: int, n_transactions: int, tab
     if errors:
         raise errors[0]
     return wls
+
+
+def kill_engine_under_load(h, rng, load_step, kills: int, pause=(0.3, 2.5)):
+    """SIGKILL the engine `kills` times at random points (`pause` seconds apart) while a thread
+    calls `load_step()` over and over, restarting the engine each time. An exception of the load
+    is raised here after the kills."""
+    stop = threading.Event()
+    errors = []
+
+    def load():
+        try:
+            while not stop.is_set():
+                load_step()
+        except Exception as e:  # noqa: BLE001
+            errors.append(e)
+
+    t = threading.Thread(target=load)
+    t.start()
+    try:
+        for k in range(kills):
+            time.sleep(rng.uniform(*pause))
+            h.kill_engine()
+            log(f"kill -9 #{k + 1}")
+            time.sleep(rng.uniform(0.0, 0.5))
+            h.start_engine()
+    finally:
+        stop.set()
+        t.join()
+    if errors:
+        raise errors[0]

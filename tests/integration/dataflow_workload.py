@@ -4,12 +4,11 @@ or to ids that do not exist, primary keys changed), deletes that empty groups an
 outer-join partners, multi-statement transactions and rollbacks. No foreign-key constraints,
 so dangling references exist (outer joins see them)."""
 import random
-import threading
 import time
 
 import psycopg2
 
-from common import log
+from common import kill_engine_under_load, log
 
 DDL = [
     "CREATE TABLE customers (id int PRIMARY KEY, name text, region text, tier int)",
@@ -168,30 +167,13 @@ def make_dsn_workload(dsn, seed, **kw):
 def kill_under_load(h, rng, kills: int):
     """SIGKILL the engine `kills` times at random points while a throttled workload runs (the
     point is crashing mid-stream, not load), restarting it each time."""
-    stop = threading.Event()
-    errors = []
+    w = RelatedWorkload(h.cluster.primary_dsn, seed=h.seed + 7)
 
-    def load():
-        try:
-            w = RelatedWorkload(h.cluster.primary_dsn, seed=h.seed + 7)
-            while not stop.is_set():
-                w.run(3)
-                time.sleep(0.2)
-            w.close()
-        except Exception as e:  # noqa: BLE001
-            errors.append(e)
+    def step():
+        w.run(3)
+        time.sleep(0.2)
 
-    t = threading.Thread(target=load)
-    t.start()
     try:
-        for k in range(kills):
-            time.sleep(rng.uniform(0.3, 2.5))
-            h.kill_engine()
-            log(f"kill -9 #{k + 1}")
-            time.sleep(rng.uniform(0.0, 0.5))
-            h.start_engine()
+        kill_engine_under_load(h, rng, step, kills)
     finally:
-        stop.set()
-        t.join()
-    if errors:
-        raise errors[0]
+        w.close()

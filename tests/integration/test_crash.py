@@ -2,10 +2,9 @@
 — while decoding, bootstrapping and merging under load — and restarted; after it catches up
 every stream table equals its query: no change lost or applied twice."""
 import random
-import threading
 import time
 
-from common import Harness, Workload, log, run_concurrent
+from common import Harness, Workload, kill_engine_under_load, log, run_concurrent
 import streams
 
 
@@ -22,32 +21,12 @@ def main():
         h.kill_engine()
         h.start_engine()
 
-        stop = threading.Event()
-        errors = []
+        rounds = iter(range(1_000_000))
 
-        def load():
-            try:
-                i = 0
-                while not stop.is_set():
-                    run_concurrent(h.cluster.primary_dsn, h.seed + 100 + i, n_workers=2, n_transactions=20)
-                    i += 1
-            except Exception as e:  # noqa: BLE001
-                errors.append(e)
+        def step():
+            run_concurrent(h.cluster.primary_dsn, h.seed + 100 + next(rounds), n_workers=2, n_transactions=20)
 
-        t = threading.Thread(target=load)
-        t.start()
-        try:
-            for k in range(6):
-                time.sleep(rng.uniform(0.2, 2.5))
-                h.kill_engine()
-                log(f"kill -9 #{k + 1}")
-                time.sleep(rng.uniform(0.0, 0.5))
-                h.start_engine()
-        finally:
-            stop.set()
-            t.join()
-        if errors:
-            raise errors[0]
+        kill_engine_under_load(h, rng, step, kills=6, pause=(0.2, 2.5))
         streams.check_all(h)
 
         # A clean stop and restart loses nothing either.
