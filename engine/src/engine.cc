@@ -13,6 +13,8 @@ namespace pgt::engine {
 namespace {
 constexpr char kCheckpointKey[] = "checkpoint";
 constexpr size_t kMaxBatchTxns = 2000;
+// How often a table's pending rows are counted for pgt_stream_tables.pending_change_rows.
+constexpr auto kPendingCountPeriod = std::chrono::seconds(10);
 }  // namespace
 
 std::string TableMetaKey(int64_t id) { return "table/" + TablePrefix(id); }
@@ -399,11 +401,15 @@ Status Engine::Impl::Heartbeat() {
   for (auto& [id, t] : tables) {
     // A merge in flight holds the table's catalog row (FOR UPDATE) until it commits.
     if (failed.count(id) || MergeRunning(id)) continue;
-    int64_t pending = 0;
-    PGT_RETURN_IF_ERROR(store->Scan(Cf::kPending, t.table->PendingPrefix(), [&](std::string_view, std::string_view) {
-      ++pending;
-      return true;
-    }));
+    if (Clock::now() - t.pending_counted_at >= kPendingCountPeriod) {
+      t.pending_counted_at = Clock::now();
+      t.pending_rows = 0;
+      PGT_RETURN_IF_ERROR(store->Scan(Cf::kPending, t.table->PendingPrefix(), [&](std::string_view, std::string_view) {
+        ++t.pending_rows;
+        return true;
+      }));
+    }
+    const int64_t pending = t.pending_rows;
     PGT_RETURN_IF_ERROR(primary->QueryParams(
         "UPDATE pgtrickle.pgt_stream_tables SET pending_change_rows = $2 WHERE id = $1 AND pending_change_rows IS DISTINCT FROM $2",
         {std::to_string(id), std::to_string(pending)}).status());

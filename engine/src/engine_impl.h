@@ -63,6 +63,10 @@ struct TableRuntime {
   Clock::time_point last_merge{};
   int64_t source_changes_since_merge = 0;
   int64_t oldest_pending_commit_us = 0;   // 0 = none
+  // pending_change_rows as last counted (Heartbeat): a count walks the table's pending keys and
+  // the tombstones of merged ones, so it is refreshed at most every kPendingCountPeriod.
+  int64_t pending_rows = 0;
+  Clock::time_point pending_counted_at{};
 };
 
 // The decoder's catalog view (source_ddl.cc): the SQL resolver, plus the set of relfilenodes a
