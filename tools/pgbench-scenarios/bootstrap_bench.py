@@ -30,8 +30,10 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(os.path.dirname(HERE))
 sys.path.insert(0, os.path.join(REPO, "tests", "integration"))
+sys.path.insert(0, HERE)
 
 from common import Engine, Harness, TestFailure, log  # noqa: E402
+from bench.common import du_bytes, proc_cpu_s, proc_hwm_kb  # noqa: E402
 
 NARROW = ("CREATE TABLE {t} (id bigint PRIMARY KEY, a int, b int, c numeric(12,2))",
           "INSERT INTO {t} SELECT g, g % 1000, (g * 7) % 100000, (g % 100000) / 100.0 "
@@ -114,6 +116,11 @@ def run_case(h, label, binary, case, rows_limit, timeout, merge):
             if time.time() > deadline:
                 raise TestFailure(f"{label}/{name}: no bootstrap_done within {timeout}s")
             time.sleep(0.2)
+        # Right after bootstrap_done (the engine idles then): its CPU time since start, peak
+        # RSS and state size. Before the first merge, which is not part of the figure.
+        cpu = proc_cpu_s(e.proc.pid)
+        hwm = proc_hwm_kb(e.proc.pid)
+        state_bytes = du_bytes(state)
         started = events(logp, {"bootstrap_started"})[0]
         secs = parse_time(done[0]["time"]) - parse_time(started["time"])
         rows = int(done[0].get("rows", 0))
@@ -127,9 +134,13 @@ def run_case(h, label, binary, case, rows_limit, timeout, merge):
         shutil.rmtree(state, ignore_errors=True)
     r = {"engine": label, "case": name, "rows": rows, "seconds": round(secs, 3),
          "rows_per_s": round(rows / secs) if secs > 0 else None, "loadavg_1m_before": load,
-         "progress_events": progress}
+         "progress_events": progress, "engine_cpu_s": round(cpu, 2),
+         "rows_per_cpu_s": round(rows / cpu) if cpu > 0 else None,
+         "peak_rss_mb": round(hwm / 1024) if hwm else None,
+         "state_mb": round(state_bytes / 2**20) if state_bytes else None}
     log(f"{label:>8} {name:<18} {rows:>10,} rows in {secs:8.2f} s = "
-        f"{r['rows_per_s'] or 0:>9,} rows/s (load {load:.1f})")
+        f"{r['rows_per_s'] or 0:>9,} rows/s, {cpu:6.1f} CPU s, peak RSS {r['peak_rss_mb']} MB, "
+        f"state {r['state_mb']} MB (load {load:.1f})")
     return r
 
 
@@ -180,15 +191,21 @@ def main(argv=None):
                     results.append(r)
     summary = {}
     for case in cases:
-        per = {}
+        per, per_cpu = {}, {}
         for label, _ in engines:
             vals = [r["rows_per_s"] for r in results if r["engine"] == label and r["case"] == case[0]
                     and r["rows_per_s"]]
             if vals:
                 per[label] = statistics.median(vals)
-        entry = {"rows_per_s": per}
+            cvals = [r["rows_per_cpu_s"] for r in results if r["engine"] == label and r["case"] == case[0]
+                     and r["rows_per_cpu_s"]]
+            if cvals:
+                per_cpu[label] = statistics.median(cvals)
+        entry = {"rows_per_s": per, "rows_per_cpu_s": per_cpu}
         if baseline and baseline in per and "new" in per:
             entry["ratio_new_vs_" + baseline] = round(per["new"] / per[baseline], 2)
+        if baseline and baseline in per_cpu and "new" in per_cpu:
+            entry["cpu_ratio_new_vs_" + baseline] = round(per_cpu["new"] / per_cpu[baseline], 2)
         summary[case[0]] = entry
     report = {"rows": a.rows, "wide_rows": a.wide_rows, "baseline_rows": a.baseline_rows,
               "engines": dict(engines), "results": results, "summary": summary,
