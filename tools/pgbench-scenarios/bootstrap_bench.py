@@ -55,6 +55,13 @@ CASES = [
     ("narrow_project", "narrow", "SELECT id, a, c FROM narrow"),
     ("narrow_aggregate", "narrow", "SELECT a, count(*) AS n, sum(c) AS s FROM narrow GROUP BY a"),
     ("wide_project", "wide", "SELECT id, i1, i3, s1, n1, n2, t1, t2, v1, ts1, d1, f1, b1, n3, t3, i4 FROM wide"),
+    # Issue 10 "state at scale": three stream tables over one source (like the runner's
+    # state_at_scale: aggregate per group, a 1 % filter/projection, a global aggregate),
+    # created together; the first builds the mirror from the snapshot, the others load from it.
+    # The figure is source rows / (first bootstrap_started .. last bootstrap_done); peak RSS.
+    ("narrow_three", "narrow", ("SELECT a, count(*) AS n, sum(b) AS s FROM narrow GROUP BY a",
+                                "SELECT id, a, b FROM narrow WHERE b >= 99000",
+                                "SELECT count(*) AS n, avg(c) AS avg_c FROM narrow")),
 ]
 
 
@@ -92,10 +99,12 @@ def parse_time(s):
 
 def run_case(h, label, binary, case, rows_limit, timeout, merge):
     name, table, query = case
-    st = f"public.st_{name}"
+    queries = query if isinstance(query, tuple) else (query,)
+    sts = [f"public.st_{name}" + (f"_{i}" if len(queries) > 1 else "") for i in range(len(queries))]
     src = table if rows_limit is None else f"{table}_{rows_limit}"
-    q = query.replace(f"FROM {table}", f"FROM {src}")
-    h.primary_sql(f"SELECT pgtrickle.create_stream_table('{st}', $${q}$$, schedule => '1 second')")
+    for st, q in zip(sts, queries):
+        q = q.replace(f"FROM {table}", f"FROM {src}")
+        h.primary_sql(f"SELECT pgtrickle.create_stream_table('{st}', $${q}$$, schedule => '1 second')")
     state = os.path.join(h.cluster.data_root, f"state-{label}-{name}")
     logp = os.path.join(h.cluster.log_dir, f"engine-{label}-{name}.log")
     shutil.rmtree(state, ignore_errors=True)
@@ -107,7 +116,7 @@ def run_case(h, label, binary, case, rows_limit, timeout, merge):
     try:
         while True:
             done = events(logp, {"bootstrap_done"})
-            if done:
+            if len(done) >= len(sts):
                 break
             err = events(logp, {"table_error"})
             if err:
@@ -122,15 +131,17 @@ def run_case(h, label, binary, case, rows_limit, timeout, merge):
         hwm = proc_hwm_kb(e.proc.pid)
         state_bytes = du_bytes(state)
         started = events(logp, {"bootstrap_started"})[0]
-        secs = parse_time(done[0]["time"]) - parse_time(started["time"])
-        rows = int(done[0].get("rows", 0))
+        secs = parse_time(done[-1]["time"]) - parse_time(started["time"])
+        rows = int(done[0].get("rows", 0))   # the source's rows (the snapshot bootstrap)
         progress = len(events(logp, {"bootstrap_progress"}))
         if merge:   # the first merge writes every row to the primary: minutes for 10M rows
-            h.wait_for_frontier(st, h.cluster.primary_lsn(), timeout=timeout)
+            for st in sts:
+                h.wait_for_frontier(st, h.cluster.primary_lsn(), timeout=timeout)
     finally:
         e.kill()   # its state is thrown away
         h.engines.remove(e)
-        h.primary_sql(f"SELECT pgtrickle.drop_stream_table('{st}')")
+        for st in sts:
+            h.primary_sql(f"SELECT pgtrickle.drop_stream_table('{st}')")
         shutil.rmtree(state, ignore_errors=True)
     r = {"engine": label, "case": name, "rows": rows, "seconds": round(secs, 3),
          "rows_per_s": round(rows / secs) if secs > 0 else None, "loadavg_1m_before": load,
@@ -154,7 +165,8 @@ def main(argv=None):
     ap.add_argument("--baseline-rows", type=int, default=None,
                     help="rows of the narrow/wide table for the baseline (a copy of the first N)")
     ap.add_argument("--wide-rows", type=int, default=1_000_000)
-    ap.add_argument("--cases", default=",".join(c[0] for c in CASES))
+    ap.add_argument("--cases", default=",".join(c[0] for c in CASES[:3]),
+                    help="comma-separated; also narrow_three (not run by default)")
     ap.add_argument("--reps", type=int, default=1)
     ap.add_argument("--merge", action="store_true",
                     help="also wait for each stream table's first merge (not part of the figure)")
