@@ -198,13 +198,22 @@ void StreamTable::TouchGlobalGroup() {
 }
 
 Status StreamTable::EmitOutput(Batch* batch, const std::string& identity_key, const Row* row) {
+  if (row && row->size() != plan_->output.size())
+    return Status::Internal("output row of " + meta_.name + " has " + std::to_string(row->size()) +
+                            " values, the table has " + std::to_string(plan_->output.size()) + " columns");
+  if (bulk_output_) {
+    values::RowId rid = values::RowIdFromEncodedKey(identity_key);
+    bulk_key_ = TablePrefix(meta_.id);
+    bulk_key_.append(reinterpret_cast<const char*>(rid.bytes), sizeof rid.bytes);
+    bulk_val_.assign(row ? "U" : "D");
+    if (row) values::EncodeRow(*row, &bulk_val_);
+    batch->Put(Cf::kPending, bulk_key_, bulk_val_);
+    return Status::Ok();
+  }
   if (pending_serial_ != batch->serial()) {   // left by a batch that was dropped: discarded
     pending_.clear();
     pending_serial_ = batch->serial();
   }
-  if (row && row->size() != plan_->output.size())
-    return Status::Internal("output row of " + meta_.name + " has " + std::to_string(row->size()) +
-                            " values, the table has " + std::to_string(plan_->output.size()) + " columns");
   std::string& val = pending_[RowIdOf(identity_key)];
   val.clear();
   if (!row) {

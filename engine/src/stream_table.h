@@ -66,6 +66,10 @@ class StreamTable {
   Status FinishBatch(Batch* batch);
   // Bootstrap of an aggregate without GROUP BY: its single row exists even over no input.
   void TouchGlobalGroup();
+  // Bootstrap bulk load (bulk/bootstrap_loader.h): output rows go straight to the batch's
+  // pending writes, which the loader routes to sorted runs that keep the last write per key
+  // (bulk/sst_runs.h) — the consolidation the in-memory pending cache does otherwise.
+  void set_bulk_output(bool on) { bulk_output_ = on; }
 
   // Pending output rows, prefix scan in the pending CF.
   std::string PendingPrefix() const { return TablePrefix(meta_.id); }
@@ -90,6 +94,8 @@ class StreamTable {
   std::vector<std::vector<int>> scan_reads_;
   std::unordered_map<std::string, std::string> pending_;   // row id -> 'U'+row / 'D', this batch
   uint64_t pending_serial_ = 0;                            // the batch pending_ belongs to
+  bool bulk_output_ = false;
+  std::string bulk_key_, bulk_val_;                        // reused by bulk output
 };
 
 // 16-byte row identity (__pgt_row_id) of an encoded identity key, and its uuid text.

@@ -30,8 +30,10 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(os.path.dirname(HERE))
 sys.path.insert(0, os.path.join(REPO, "tests", "integration"))
+sys.path.insert(0, HERE)
 
 from common import Engine, Harness, TestFailure, log  # noqa: E402
+from bench.common import du_bytes, proc_cpu_s, proc_hwm_kb  # noqa: E402
 
 NARROW = ("CREATE TABLE {t} (id bigint PRIMARY KEY, a int, b int, c numeric(12,2))",
           "INSERT INTO {t} SELECT g, g % 1000, (g * 7) % 100000, (g % 100000) / 100.0 "
@@ -53,6 +55,13 @@ CASES = [
     ("narrow_project", "narrow", "SELECT id, a, c FROM narrow"),
     ("narrow_aggregate", "narrow", "SELECT a, count(*) AS n, sum(c) AS s FROM narrow GROUP BY a"),
     ("wide_project", "wide", "SELECT id, i1, i3, s1, n1, n2, t1, t2, v1, ts1, d1, f1, b1, n3, t3, i4 FROM wide"),
+    # Issue 10 "state at scale": three stream tables over one source (like the runner's
+    # state_at_scale: aggregate per group, a 1 % filter/projection, a global aggregate),
+    # created together; the first builds the mirror from the snapshot, the others load from it.
+    # The figure is source rows / (first bootstrap_started .. last bootstrap_done); peak RSS.
+    ("narrow_three", "narrow", ("SELECT a, count(*) AS n, sum(b) AS s FROM narrow GROUP BY a",
+                                "SELECT id, a, b FROM narrow WHERE b >= 99000",
+                                "SELECT count(*) AS n, avg(c) AS avg_c FROM narrow")),
 ]
 
 
@@ -90,10 +99,12 @@ def parse_time(s):
 
 def run_case(h, label, binary, case, rows_limit, timeout, merge):
     name, table, query = case
-    st = f"public.st_{name}"
+    queries = query if isinstance(query, tuple) else (query,)
+    sts = [f"public.st_{name}" + (f"_{i}" if len(queries) > 1 else "") for i in range(len(queries))]
     src = table if rows_limit is None else f"{table}_{rows_limit}"
-    q = query.replace(f"FROM {table}", f"FROM {src}")
-    h.primary_sql(f"SELECT pgtrickle.create_stream_table('{st}', $${q}$$, schedule => '1 second')")
+    for st, q in zip(sts, queries):
+        q = q.replace(f"FROM {table}", f"FROM {src}")
+        h.primary_sql(f"SELECT pgtrickle.create_stream_table('{st}', $${q}$$, schedule => '1 second')")
     state = os.path.join(h.cluster.data_root, f"state-{label}-{name}")
     logp = os.path.join(h.cluster.log_dir, f"engine-{label}-{name}.log")
     shutil.rmtree(state, ignore_errors=True)
@@ -105,7 +116,7 @@ def run_case(h, label, binary, case, rows_limit, timeout, merge):
     try:
         while True:
             done = events(logp, {"bootstrap_done"})
-            if done:
+            if len(done) >= len(sts):
                 break
             err = events(logp, {"table_error"})
             if err:
@@ -114,22 +125,33 @@ def run_case(h, label, binary, case, rows_limit, timeout, merge):
             if time.time() > deadline:
                 raise TestFailure(f"{label}/{name}: no bootstrap_done within {timeout}s")
             time.sleep(0.2)
+        # Right after bootstrap_done (the engine idles then): its CPU time since start, peak
+        # RSS and state size. Before the first merge, which is not part of the figure.
+        cpu = proc_cpu_s(e.proc.pid)
+        hwm = proc_hwm_kb(e.proc.pid)
+        state_bytes = du_bytes(state)
         started = events(logp, {"bootstrap_started"})[0]
-        secs = parse_time(done[0]["time"]) - parse_time(started["time"])
-        rows = int(done[0].get("rows", 0))
+        secs = parse_time(done[-1]["time"]) - parse_time(started["time"])
+        rows = int(done[0].get("rows", 0))   # the source's rows (the snapshot bootstrap)
         progress = len(events(logp, {"bootstrap_progress"}))
         if merge:   # the first merge writes every row to the primary: minutes for 10M rows
-            h.wait_for_frontier(st, h.cluster.primary_lsn(), timeout=timeout)
+            for st in sts:
+                h.wait_for_frontier(st, h.cluster.primary_lsn(), timeout=timeout)
     finally:
         e.kill()   # its state is thrown away
         h.engines.remove(e)
-        h.primary_sql(f"SELECT pgtrickle.drop_stream_table('{st}')")
+        for st in sts:
+            h.primary_sql(f"SELECT pgtrickle.drop_stream_table('{st}')")
         shutil.rmtree(state, ignore_errors=True)
     r = {"engine": label, "case": name, "rows": rows, "seconds": round(secs, 3),
          "rows_per_s": round(rows / secs) if secs > 0 else None, "loadavg_1m_before": load,
-         "progress_events": progress}
+         "progress_events": progress, "engine_cpu_s": round(cpu, 2),
+         "rows_per_cpu_s": round(rows / cpu) if cpu > 0 else None,
+         "peak_rss_mb": round(hwm / 1024) if hwm else None,
+         "state_mb": round(state_bytes / 2**20) if state_bytes else None}
     log(f"{label:>8} {name:<18} {rows:>10,} rows in {secs:8.2f} s = "
-        f"{r['rows_per_s'] or 0:>9,} rows/s (load {load:.1f})")
+        f"{r['rows_per_s'] or 0:>9,} rows/s, {cpu:6.1f} CPU s, peak RSS {r['peak_rss_mb']} MB, "
+        f"state {r['state_mb']} MB (load {load:.1f})")
     return r
 
 
@@ -143,7 +165,8 @@ def main(argv=None):
     ap.add_argument("--baseline-rows", type=int, default=None,
                     help="rows of the narrow/wide table for the baseline (a copy of the first N)")
     ap.add_argument("--wide-rows", type=int, default=1_000_000)
-    ap.add_argument("--cases", default=",".join(c[0] for c in CASES))
+    ap.add_argument("--cases", default=",".join(c[0] for c in CASES[:3]),
+                    help="comma-separated; also narrow_three (not run by default)")
     ap.add_argument("--reps", type=int, default=1)
     ap.add_argument("--merge", action="store_true",
                     help="also wait for each stream table's first merge (not part of the figure)")
@@ -180,15 +203,21 @@ def main(argv=None):
                     results.append(r)
     summary = {}
     for case in cases:
-        per = {}
+        per, per_cpu = {}, {}
         for label, _ in engines:
             vals = [r["rows_per_s"] for r in results if r["engine"] == label and r["case"] == case[0]
                     and r["rows_per_s"]]
             if vals:
                 per[label] = statistics.median(vals)
-        entry = {"rows_per_s": per}
+            cvals = [r["rows_per_cpu_s"] for r in results if r["engine"] == label and r["case"] == case[0]
+                     and r["rows_per_cpu_s"]]
+            if cvals:
+                per_cpu[label] = statistics.median(cvals)
+        entry = {"rows_per_s": per, "rows_per_cpu_s": per_cpu}
         if baseline and baseline in per and "new" in per:
             entry["ratio_new_vs_" + baseline] = round(per["new"] / per[baseline], 2)
+        if baseline and baseline in per_cpu and "new" in per_cpu:
+            entry["cpu_ratio_new_vs_" + baseline] = round(per_cpu["new"] / per_cpu[baseline], 2)
         summary[case[0]] = entry
     report = {"rows": a.rows, "wide_rows": a.wide_rows, "baseline_rows": a.baseline_rows,
               "engines": dict(engines), "results": results, "summary": summary,

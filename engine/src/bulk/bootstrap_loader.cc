@@ -8,7 +8,9 @@
 namespace pgt::engine {
 namespace {
 constexpr int64_t kChunkRows = 100000;
-constexpr size_t kRunBytes = size_t{64} << 20;   // per column family; bounds the loader's memory
+// Per column family; a run is filled while the previous one is written (bulk/sst_runs.h), so
+// the loader holds at most 2 x 2 runs (plus their 32-byte entries).
+constexpr size_t kRunBytes = size_t{32} << 20;
 constexpr auto kEventEvery = std::chrono::seconds(5);
 
 std::string Cleared(const std::string& dir) {
@@ -26,10 +28,12 @@ BootstrapLoader::BootstrapLoader(StateStore* store, StreamTable* table, const st
       started_(std::chrono::steady_clock::now()), last_event_(started_) {
   batch_.RouteToBulk(Cf::kMirror, &mirror_runs_);
   batch_.RouteToBulk(Cf::kPending, &pending_runs_);
+  table_->set_bulk_output(true);
   live_->bootstrap_rows_expected = expected_;
 }
 
 BootstrapLoader::~BootstrapLoader() {
+  table_->set_bulk_output(false);
   std::error_code ec;
   std::filesystem::remove_all(tmp_dir_, ec);
 }
@@ -72,6 +76,7 @@ Status BootstrapLoader::Finish() {
   PGT_RETURN_IF_ERROR(table_->FinishBatch(&batch_));
   PGT_RETURN_IF_ERROR(mirror_runs_.Flush());
   PGT_RETURN_IF_ERROR(pending_runs_.Flush());
+  table_->set_bulk_output(false);
   if (!batch_.empty()) PGT_RETURN_IF_ERROR(store_->Commit(&batch_));
   live_->BootstrapRows(rows_);
   return Status::Ok();

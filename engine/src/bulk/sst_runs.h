@@ -5,16 +5,27 @@
 // memtable). Runs are ingested in order, each getting a newer sequence number than the last, so
 // across runs the later put wins too — the same "last write wins" as a WriteBatch, which is what
 // pending output needs (an aggregate group emitted in one chunk and changed in the next).
-// Keys already in order (a mirror of a table loaded in key order) skip the sort.
+//
+// Pipelined (issue 10): a full run is handed to this object's writer thread, which sorts, writes
+// and ingests it while the caller fills the next run, so decoding and the circuit overlap with
+// sorting, compression and file writes. At most one run waits or is being written (a caller that
+// fills another first waits for it): memory is bounded by two runs. One writer thread, FIFO, keeps
+// the ingestion order. Keys already in order (a mirror of a table loaded in key order) skip the
+// sort; other runs are sorted on fixed-size entries carrying the key's first 16 bytes, so most
+// comparisons are two integer compares (pending output is keyed by a hash: random order).
 //
 // Used through Batch::RouteToBulk (state_store.h): the bootstrap's batch hands every write of
 // the column families that the circuit never reads during a load (mirror rows, pending output)
 // to a run; nothing ingested is readable through a table until the bootstrap registers it.
-// Not thread-safe; one per column family and bootstrap.
+// Put/Delete/Flush belong to one thread (the loader's); not otherwise thread-safe.
 #pragma once
 
+#include <condition_variable>
+#include <memory>
+#include <mutex>
 #include <string>
 #include <string_view>
+#include <thread>
 #include <vector>
 
 #include "state/state_store.h"
@@ -24,34 +35,53 @@ namespace pgt::engine {
 class SstRuns : public BulkSink {
  public:
   // Files are written in `dir` (created; a crashed bootstrap's leftovers are removed by the
-  // caller). A run is flushed when its arena reaches `run_bytes`.
+  // caller). A run is handed to the writer when its arena reaches `run_bytes`.
   SstRuns(StateStore* store, Cf cf, std::string dir, size_t run_bytes);
-  ~SstRuns() override;
+  ~SstRuns() override;   // waits for the writer (a run in flight is still ingested)
   void Put(std::string_view key, std::string_view value) override;
   void Delete(std::string_view key) override;
-  // Writes and ingests what is buffered. The first error is kept and returned by every later call.
+  // Writes and ingests what is buffered and waits for the writer. The first error is kept and
+  // returned by every later call.
   Status Flush();
-  Status status() const { return status_; }
-  int64_t files() const { return files_; }
-  int64_t entries() const { return entries_; }
+  Status status();
+  int64_t files();
+  int64_t entries();
 
- private:
   struct Entry {
-    uint64_t off;        // key at arena_[off], then the value
+    uint64_t h0, h1;     // key bytes [0, 8) and [8, 16), big-endian, zero-padded
+    uint32_t off;        // key at arena[off], then the value
     uint32_t klen, vlen;
     bool del;
   };
+  struct Run {
+    std::string arena;
+    std::vector<Entry> entries;
+    bool sorted = true;  // the keys arrived in strictly ascending order
+  };
+
+ private:
   void Add(std::string_view key, std::string_view value, bool del);
+  void HandOver();                 // the filled run to the writer (waits while it is busy)
+  void WriterLoop();
+  Status WriteRun(Run* run, int64_t file_no);
 
   StateStore* store_;
   Cf cf_;
   std::string dir_;
   size_t run_bytes_;
-  std::string arena_;
-  std::vector<Entry> run_;
-  bool sorted_ = true;          // the run's keys arrived in strictly ascending order
-  Status status_;
+  Run fill_;                       // the run being filled (caller's thread)
+  int64_t handed_ = 0;             // runs handed over (file numbers)
+
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::unique_ptr<Run> queued_;    // the next run for the writer (at most one)
+  int64_t queued_no_ = 0;
+  bool busy_ = false;              // the writer is writing a run
+  bool stop_ = false;
+  Status status_;                  // first error (caller or writer)
   int64_t files_ = 0, entries_ = 0;
+  std::unique_ptr<Run> spare_;     // a written run's buffers, reused for the next fill
+  std::thread writer_;
 };
 
 }  // namespace pgt::engine

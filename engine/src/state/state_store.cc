@@ -81,6 +81,11 @@ Result<std::unique_ptr<StateStore>> StateStore::Open(const std::string& dir) {
   rocksdb::DBOptions dbo;
   dbo.create_if_missing = true;
   dbo.create_missing_column_families = true;
+  // Memory (issue 10, "state at scale": RSS <= 512 MB): RocksDB's defaults allow two 64 MB
+  // memtables per column family, 640 MB over our five. All memtables together are held to
+  // kMemtableBudget: past it the largest is flushed.
+  constexpr size_t kMemtableBudget = size_t{128} << 20;
+  dbo.db_write_buffer_size = kMemtableBudget;
   rocksdb::ColumnFamilyOptions cfo;
   // Point lookups (mirror rows, aggregate groups, MIN/MAX entries) mostly hit or miss in
   // memory: bloom filters skip SST files that lack the key, and one shared block cache keeps hot
@@ -94,6 +99,7 @@ Result<std::unique_ptr<StateStore>> StateStore::Open(const std::string& dir) {
   cfo.table_factory.reset(rocksdb::NewBlockBasedTableFactory(table));
   cfo.compression = rocksdb::kLZ4Compression;     // hot levels: cheap
   cfo.bottommost_compression = rocksdb::kZSTD;    // cold data: small
+  cfo.write_buffer_size = kMemtableBudget / 4;
   std::vector<rocksdb::ColumnFamilyDescriptor> descs;
   descs.emplace_back(rocksdb::kDefaultColumnFamilyName, cfo);
   // Pending output is written by batches and deleted by merges about once per schedule period:
