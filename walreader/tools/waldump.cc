@@ -265,9 +265,9 @@ class PrintSink : public pgt::TransactionSink {
   }
   void EndTransaction(const pgt::Transaction&) override {
     *out_->buf() += jsonl_ ? "]}\n" : "COMMIT\n";
-    // A stream may run until it is stopped: what was decoded is written once the stream has no
-    // more WAL at hand (main loop) or within Output's live delay, not per transaction (a write
-    // per transaction cost more than decoding a one-row transaction).
+    // A stream may run until it is stopped: what was decoded is written once no WAL arrived for
+    // kDryDelay (main loop) or within Output's live delay, not per transaction (a write per
+    // transaction cost more than decoding a one-row transaction).
     if (live_) out_->MaybeFlushLive();
     else out_->MaybeFlush();
   }
