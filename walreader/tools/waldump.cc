@@ -322,8 +322,12 @@ pgt::Status OpenCatalog(const Args& a, pgt::Lsn start, Catalog* out) {
     return pgt::Status::Ok();
   }
   out->db_oid = sql->database_oid();
-  PGT_ASSIGN_OR_RETURN(auto ids, sql->UserTables(a.tables));
-  PGT_RETURN_IF_ERROR(sql->TrackAll(ids, 0));
+  if (a.tables.empty()) {
+    PGT_RETURN_IF_ERROR(sql->TrackUserTables());   // one round trip: on the critical path
+  } else {
+    PGT_ASSIGN_OR_RETURN(auto ids, sql->UserTables(a.tables));
+    PGT_RETURN_IF_ERROR(sql->TrackAll(ids, 0));
+  }
   out->resolver = std::move(sql);
   return pgt::Status::Ok();
 }
