@@ -1,8 +1,8 @@
 // CRC-32C (reflected polynomial 0x82F63B78). The WAL reader checksums every record byte, so this
 // is on the hot path: the SSE4.2 crc32 instruction (8 bytes per instruction, three streams at a
 // time over long inputs) when the CPU has it (checked once at run time, as PostgreSQL's
-// pg_crc32c_choose does), else table-driven
-// slicing-by-8. Both compute the same function; tests compare them on random data.
+// pg_crc32c_choose does), else table-driven slicing-by-8. Both compute the same function; tests
+// compare them on random data.
 #include "crc32c.h"
 
 #include <array>
