@@ -5,6 +5,7 @@
 // engine re-Tracks a table after DDL). Not thread-safe.
 #include <libpq-fe.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstring>
 #include <thread>
@@ -104,13 +105,33 @@ Result<RelationDesc> SqlCatalogResolver::Describe(Oid relid) {
 // them, sent together (one round trip): a resolver set up for every user table used to pay three
 // round trips per table.
 Result<std::vector<RelationDesc>> SqlCatalogResolver::DescribeAll(const std::vector<Oid>& relids) {
-  Impl& m = *impl_;
-  std::vector<RelationDesc> out;
-  if (relids.empty()) return out;
+  if (relids.empty()) return std::vector<RelationDesc>();
   // Inlined (digits and commas only): several statements cannot take parameters.
   std::string ids = "'{";
   for (Oid id : relids) ids += (ids.size() > 2 ? "," : "") + std::to_string(id);
   ids += "}'::oid[]";
+  return DescribeWhere(ids, &relids);
+}
+
+// The user tables of UserTables(""), as an oid[] expression.
+constexpr const char* kUserTablesSql =
+    "select c.oid from pg_class c join pg_namespace n on n.oid = c.relnamespace"
+    " where c.relkind = 'r' and n.nspname not in ('pg_catalog', 'information_schema')"
+    " and n.nspname not like 'pg\\_toast%' and n.nspname <> 'pgtrickle_catalog'";
+
+Status SqlCatalogResolver::TrackUserTables() {
+  PGT_ASSIGN_OR_RETURN(std::vector<RelationDesc> ds,
+                       DescribeWhere(std::string("array(") + kUserTablesSql + ")", nullptr));
+  Index(std::move(ds), kInvalidLsn);
+  return Status::Ok();
+}
+
+// `ids`: an oid[] SQL expression; `relids`: its value when known (then the result follows its
+// order and a missing relation is an error), else null (the relations found, by OID).
+Result<std::vector<RelationDesc>> SqlCatalogResolver::DescribeWhere(
+    const std::string& ids, const std::vector<Oid>* relids) {
+  Impl& m = *impl_;
+  std::vector<RelationDesc> out;
   PGT_ASSIGN_OR_RETURN(auto res, m.QueryBatch(
       "select c.oid, c.relname, n.nspname, pg_relation_filenode(c.oid), c.reltablespace,"
       " c.reltoastrelid, coalesce(pg_relation_filenode(t.oid), 0), coalesce(t.reltablespace, 0),"
@@ -140,8 +161,14 @@ Result<std::vector<RelationDesc>> SqlCatalogResolver::DescribeAll(const std::vec
     Oid o = static_cast<Oid>(std::stoul(s));
     return o == 0 ? m.default_spc : o;
   };
-  out.reserve(relids.size());
-  for (Oid relid : relids) {
+  std::vector<Oid> found;
+  if (relids == nullptr) {   // every relation the query found
+    for (const auto& [relid, at] : rel_at) found.push_back(relid);
+    std::sort(found.begin(), found.end());
+    relids = &found;
+  }
+  out.reserve(relids->size());
+  for (Oid relid : *relids) {
     auto r = rel_at.find(relid);
     if (r == rel_at.end())
       return Status::NotFound("relation with OID " + std::to_string(relid) + " does not exist");
@@ -209,6 +236,12 @@ Status SqlCatalogResolver::TrackAll(const std::vector<Oid>& relids, Lsn at_lsn) 
     }
   }
   PGT_ASSIGN_OR_RETURN(std::vector<RelationDesc> ds, DescribeAll(relids));
+  Index(std::move(ds), at_lsn);
+  return Status::Ok();
+}
+
+void SqlCatalogResolver::Index(std::vector<RelationDesc> ds, Lsn at_lsn) {
+  Impl& m = *impl_;
   for (RelationDesc& d : ds) {
     const Oid relid = d.relid;
     if (at_lsn != kInvalidLsn) d.valid_from = at_lsn;
@@ -217,7 +250,6 @@ Status SqlCatalogResolver::TrackAll(const std::vector<Oid>& relids, Lsn at_lsn) 
     if (d.toast_relid != 0) m.toast_by_loc[d.toast_locator] = relid;
     m.tracked[relid] = std::move(d);
   }
-  return Status::Ok();
 }
 
 void SqlCatalogResolver::Untrack(Oid relid) { impl_->Unindex(relid); }
@@ -245,10 +277,7 @@ const RelationDesc* SqlCatalogResolver::LookupToastOwner(const RelFileLocator& l
 Result<std::vector<Oid>> SqlCatalogResolver::UserTables(const std::string& names) {
   std::vector<Oid> out;
   if (names.empty()) {
-    PGT_ASSIGN_OR_RETURN(auto r, impl_->Query(
-        "select c.oid from pg_class c join pg_namespace n on n.oid = c.relnamespace"
-        " where c.relkind = 'r' and n.nspname not in ('pg_catalog', 'information_schema')"
-        " and n.nspname not like 'pg\\_toast%' and n.nspname <> 'pgtrickle_catalog' order by 1", {}));
+    PGT_ASSIGN_OR_RETURN(auto r, impl_->Query(std::string(kUserTablesSql) + " order by 1", {}));
     for (int i = 0; i < r->rows(); i++) out.push_back(static_cast<Oid>(std::stoul(r->Get(i, 0))));
     return out;
   }

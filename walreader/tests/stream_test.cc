@@ -44,6 +44,16 @@ TEST(Crc32cTest, HardwareAndTableAgreeOnEveryLengthAndAlignment) {
       uint32_t b = internal::Crc32cExtendTable(0x12345678u, buf.data() + off, len);
       ASSERT_EQ(a, b) << "off " << off << " len " << len;
     }
+  // Long inputs take the three-way path (blocks of 3 x 256 and 3 x 2048 bytes, combined by
+  // shift tables): lengths around the block sizes, at several alignments.
+  std::vector<uint8_t> big(40000 + 16);
+  for (auto& b : big) b = static_cast<uint8_t>(rnd());
+  for (size_t off = 0; off < 3; off++)
+    for (size_t len : {767u, 768u, 769u, 1536u, 1543u, 6143u, 6144u, 6151u, 8192u, 8220u, 12288u,
+                       20000u, 40000u})
+      ASSERT_EQ(internal::Crc32cExtend(0x12345678u, big.data() + off, len),
+                internal::Crc32cExtendTable(0x12345678u, big.data() + off, len))
+          << "off " << off << " len " << len;
   // A running CRC in pieces equals the CRC of the whole.
   uint32_t whole = internal::Crc32cExtend(internal::kCrc32cInit, buf.data(), 4096);
   uint32_t parts = internal::Crc32cExtend(internal::kCrc32cInit, buf.data(), 1001);

@@ -101,6 +101,9 @@ class SqlCatalogResolver : public CatalogResolver {
   // Added: OIDs of the database's ordinary tables outside pg_catalog/information_schema, or of
   // the comma-separated `names` (resolved with regclass) when not empty.
   Result<std::vector<Oid>> UserTables(const std::string& names);
+  // Added: TrackAll(UserTables(""), kInvalidLsn) in one round trip instead of two (the CLI's
+  // start: the catalog read is on its critical path).
+  Status TrackUserTables();
   const RelationDesc* Lookup(const RelFileLocator& loc, Lsn lsn) override;
   const RelationDesc* LookupByOid(Oid relid) override;
   const RelationDesc* LookupToastOwner(const RelFileLocator& loc, Lsn lsn) override;
@@ -111,6 +114,9 @@ class SqlCatalogResolver : public CatalogResolver {
 
  private:
   SqlCatalogResolver() = default;
+  Result<std::vector<RelationDesc>> DescribeWhere(const std::string& ids,
+                                                  const std::vector<Oid>* relids);
+  void Index(std::vector<RelationDesc> ds, Lsn at_lsn);
   struct Impl;
   std::unique_ptr<Impl> impl_;
   Oid db_oid_ = 0;
