@@ -3,12 +3,6 @@
 
 namespace pgt::engine {
 
-// Per-batch consolidation of source deltas is OFF: with it, failover drill 4 (async divergence
-// + checkpoint rewind, seed 1492002612) left rows of the abandoned timeline in filter/projection
-// tables on the new primary; the cause is not found yet (each change goes through the circuits
-// at once meanwhile; the operators' batch caches stay). See the known gaps in engine/README.md.
-constexpr bool kConsolidate = false;
-
 void ApplyPath::CheckBatch(Batch* b) {
   if (b->serial() == batch_serial_) return;
   sources_.clear();   // a batch dropped without Finish(): its changes never happened
@@ -37,7 +31,7 @@ Status ApplyPath::ApplyChange(Batch* b, SourceMirror* mirror, const Change& c, c
   SourceDelta& d = sources_[c.relid];
   bool consolidated = false;
   for (const Reader& r : readers) {
-    if (!kConsolidate) d.one_by_one.insert(r.id);
+    if (!r.consolidate) d.one_by_one.insert(r.id);
     if (!r.applies) { d.one_by_one.insert(r.id); continue; }
     if (!st.ok()) { on_error(r.id, st); continue; }
     if (!d.one_by_one.count(r.id)) { consolidated = true; continue; }

@@ -44,6 +44,10 @@ class ApplyPath {
     int64_t id = 0;
     StreamTable* table = nullptr;
     bool applies = true;   // false: the transaction ends at or before the reader's applied position
+    // false: the reader's storage table may reflect a position inside this batch (a frontier
+    // adopted from a new primary after a rewind, ahead of the restored state), so a net-zero
+    // delta over the batch is not "no change" for it: its changes go through one by one.
+    bool consolidate = true;
   };
   // A reader could not apply a change (it stops being maintained; the others go on).
   using ErrorFn = std::function<void(int64_t id, const Status& why)>;

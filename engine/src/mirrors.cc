@@ -71,7 +71,11 @@ Status Engine::Impl::ApplyChangeToSource(const Transaction& txn, const Change& c
   readers.clear();
   for (auto& [id, t] : tables) {
     if (failed.count(id) || t.table->meta().needs_rebootstrap || !t.table->ReadsSource(c.relid)) continue;
-    readers.push_back(ApplyPath::Reader{id, t.table.get(), txn.end_lsn > TableApplied(t)});
+    const TableMeta& m = t.table->meta();
+    // Consolidation compares with the state at the batch's start (the committed position); a
+    // merged frontier past it (adopted after a divergence rewind) may fall inside the batch.
+    readers.push_back(ApplyPath::Reader{id, t.table.get(), txn.end_lsn > TableApplied(t),
+                                        !(m.has_merged && m.merged_frontier > ckpt.applied_upto)});
   }
   auto on_error = [&](int64_t id, const Status& why) {
     MarkError(id, why.WithContext("applying transaction " + std::to_string(txn.xid) + " at " + FormatLsn(txn.commit_lsn)));
