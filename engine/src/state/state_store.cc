@@ -162,7 +162,10 @@ Status StateStore::Scan(const StoreSnapshot& snap, Cf cf, std::string_view prefi
 Status StateStore::Commit(Batch* batch) {
   rocksdb::WriteOptions wo;
   wo.sync = true;
-  rocksdb::WriteBatch sorted;
+  size_t bytes = 12;   // the WriteBatch header; then per entry its type, column family, lengths
+  for (const auto& w : batch->writes_)
+    for (const auto& [k, slot] : w.map) bytes += k.size() + slot.value.size() + 16;
+  rocksdb::WriteBatch sorted(bytes);   // one allocation, no regrowth while the batch is copied
   for (int c = 0; c < static_cast<int>(Cf::kCount); ++c) {
     auto& w = batch->writes_[c];
     for (std::string_view k : w.order) {
