@@ -5,6 +5,7 @@
 #include <rocksdb/utilities/checkpoint.h>
 #include <rocksdb/utilities/table_properties_collectors.h>
 
+#include <algorithm>
 #include <atomic>
 #include <vector>
 
@@ -166,13 +167,21 @@ Status StateStore::Commit(Batch* batch) {
   for (const auto& w : batch->writes_)
     for (const auto& [k, slot] : w.map) bytes += k.size() + slot.value.size() + 16;
   rocksdb::WriteBatch sorted(bytes);   // one allocation, no regrowth while the batch is copied
+  std::vector<std::pair<std::string_view, const Batch::Slot*>> keys;
   for (int c = 0; c < static_cast<int>(Cf::kCount); ++c) {
     auto& w = batch->writes_[c];
-    for (std::string_view k : w.order) {
-      const Batch::Slot& slot = w.map.find(k)->second;
+    keys.clear();
+    keys.reserve(w.map.size());
+    if (w.indexed) {
+      for (std::string_view k : w.order) keys.emplace_back(k, &w.map.find(k)->second);
+    } else {
+      for (const auto& [k, slot] : w.map) keys.emplace_back(k, &slot);
+      std::sort(keys.begin(), keys.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
+    }
+    for (const auto& [k, slot] : keys) {
       rocksdb::Slice key(k.data(), k.size());
-      rocksdb::Status st = slot.del ? sorted.Delete(cfs_[c], key)
-                                    : sorted.Put(cfs_[c], key, rocksdb::Slice(slot.value.data(), slot.value.size()));
+      rocksdb::Status st = slot->del ? sorted.Delete(cfs_[c], key)
+                                     : sorted.Put(cfs_[c], key, rocksdb::Slice(slot->value.data(), slot->value.size()));
       PGT_RETURN_IF_ERROR(FromRocks(st, "batch"));
     }
   }
@@ -207,6 +216,7 @@ void Batch::Clear() {
   for (auto& w : writes_) {
     w.order.clear();
     w.map.clear();
+    w.indexed = false;
   }
   count_ = 0;
 }
@@ -233,7 +243,7 @@ Batch::Slot* Batch::SlotFor(Cf cf, std::string_view key) {
   auto it = w.map.find(key);
   if (it == w.map.end()) {
     it = w.map.emplace(std::string(key), Slot{}).first;
-    w.order.insert(std::string_view(it->first));
+    if (w.indexed) w.order.insert(std::string_view(it->first));
     ++count_;
   }
   return &it->second;
@@ -262,7 +272,11 @@ Status Batch::ScanReverse(Cf cf, std::string_view prefix, const ScanFn& fn) { re
 // scan may or may not be visited (as with any iterator over a changing batch).
 Status Batch::ScanWithBase(Cf cf, std::string_view prefix, bool reverse, const ScanFn& fn) {
   if (bulk_[static_cast<int>(cf)]) return RoutedRead(cf);
-  const auto& w = writes_[static_cast<int>(cf)];
+  auto& w = writes_[static_cast<int>(cf)];
+  if (!w.indexed) {   // the family's first scan in this batch: index its keys from now on
+    for (const auto& [k, slot] : w.map) w.order.insert(std::string_view(k));
+    w.indexed = true;
+  }
   const std::string end = PrefixSuccessor(std::string(prefix));
   BoundedIterator db(store_->db_.get(), store_->cfs_[static_cast<int>(cf)], nullptr, prefix, end);
   rocksdb::Iterator* it = db.get();

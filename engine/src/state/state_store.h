@@ -18,6 +18,7 @@
 #include <string>
 #include <string_view>
 #include <unordered_map>
+#include <vector>
 
 #include "walreader/status.h"
 
@@ -93,10 +94,13 @@ class Batch {
     size_t operator()(std::string_view s) const { return std::hash<std::string_view>()(s); }
   };
   // One column family's writes: the map owns the keys; `order` views them sorted (map nodes
-  // never move, and nothing is erased before Commit clears both).
+  // never move, and nothing is erased before Commit clears both). The ordered index is built
+  // on the family's first scan in the batch and kept from then on; a family never scanned
+  // (mirror, pending) is sorted once at Commit instead.
   struct CfWrites {
     std::unordered_map<std::string, Slot, StrHash, std::equal_to<>> map;
     std::set<std::string_view> order;
+    bool indexed = false;
   };
   Slot* SlotFor(Cf cf, std::string_view key);
   void Clear();
