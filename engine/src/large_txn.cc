@@ -30,7 +30,7 @@
 namespace pgt::engine {
 
 namespace {
-// Bounds the open batch (WriteBatchWithIndex memory) and the work a restart redoes.
+// Bounds the open batch (its in-memory writes) and the work a restart redoes.
 constexpr int64_t kChunkChanges = 20000;
 constexpr auto kChunkPeriod = std::chrono::seconds(2);
 constexpr auto kServicePeriod = std::chrono::milliseconds(100);

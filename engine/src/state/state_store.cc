@@ -3,8 +3,9 @@
 #include <rocksdb/db.h>
 #include <rocksdb/options.h>
 #include <rocksdb/utilities/checkpoint.h>
-#include <rocksdb/utilities/write_batch_with_index.h>
+#include <rocksdb/utilities/table_properties_collectors.h>
 
+#include <algorithm>
 #include <atomic>
 #include <vector>
 
@@ -30,25 +31,36 @@ using ScanFn = std::function<bool(std::string_view, std::string_view)>;
 std::atomic<uint64_t> next_batch_serial{1};
 uint64_t NextBatchSerial() { return next_batch_serial.fetch_add(1, std::memory_order_relaxed); }
 
-// Visits the keys with `prefix` in key order (or reverse order) until `fn` returns false.
-Status ScanPrefix(rocksdb::Iterator* it, std::string_view prefix, bool reverse, const ScanFn& fn) {
-  if (!reverse) {
-    it->Seek(rocksdb::Slice(prefix.data(), prefix.size()));
-  } else {
-    std::string end = PrefixSuccessor(std::string(prefix));
-    if (end.empty()) {
-      it->SeekToLast();
-    } else {
-      it->Seek(end);
-      if (it->Valid()) it->Prev();
-      else it->SeekToLast();
-    }
+// A RocksDB iterator bounded to [lower, upper) (upper "" = unbounded): a scan of a prefix
+// never steps over deleted entries (tombstones) outside it, e.g. the pending rows of other
+// tables merged since the last compaction.
+class BoundedIterator {
+ public:
+  BoundedIterator(rocksdb::DB* db, rocksdb::ColumnFamilyHandle* cf, const rocksdb::Snapshot* snap,
+                  std::string_view lower, const std::string& upper)
+      : lower_(lower), upper_(upper), lo_(lower_), hi_(upper_) {
+    rocksdb::ReadOptions ro;
+    ro.snapshot = snap;
+    ro.iterate_lower_bound = &lo_;
+    if (!upper_.empty()) ro.iterate_upper_bound = &hi_;
+    it_.reset(db->NewIterator(ro, cf));
   }
-  for (; it->Valid() && HasPrefix(it->key(), prefix); reverse ? it->Prev() : it->Next()) {
+  rocksdb::Iterator* get() { return it_.get(); }
+
+ private:
+  std::string lower_, upper_;
+  rocksdb::Slice lo_, hi_;
+  std::unique_ptr<rocksdb::Iterator> it_;
+};
+
+// Visits the keys with `prefix` in key order until `fn` returns false.
+Status ScanPrefix(rocksdb::Iterator* it, std::string_view prefix, const ScanFn& fn) {
+  it->Seek(rocksdb::Slice(prefix.data(), prefix.size()));
+  for (; it->Valid() && HasPrefix(it->key(), prefix); it->Next()) {
     if (!fn(std::string_view(it->key().data(), it->key().size()), std::string_view(it->value().data(), it->value().size())))
       break;
   }
-  return FromRocks(it->status(), reverse ? "reverse scan" : "scan");
+  return FromRocks(it->status(), "scan");
 }
 }  // namespace
 
@@ -100,6 +112,12 @@ Result<std::unique_ptr<StateStore>> StateStore::Open(const std::string& dir) {
   cfo.compression = rocksdb::kLZ4Compression;     // hot levels: cheap
   cfo.bottommost_compression = rocksdb::kZSTD;    // cold data: small
   cfo.write_buffer_size = kMemtableBudget / 4;
+  // Pending rows are deleted once merged and MIN/MAX entries when their count reaches zero:
+  // an SST file dense in deletions is compacted early, so prefix scans and extreme seeks do not
+  // keep stepping over the same tombstones.
+  cfo.table_properties_collector_factories.emplace_back(
+      rocksdb::NewCompactOnDeletionCollectorFactory(/*sliding_window_size=*/10000, /*deletion_trigger=*/5000,
+                                                    /*deletion_ratio=*/0.5));
   std::vector<rocksdb::ColumnFamilyDescriptor> descs;
   descs.emplace_back(rocksdb::kDefaultColumnFamilyName, cfo);
   // Pending output is written by batches and deleted by merges about once per schedule period:
@@ -138,8 +156,8 @@ Result<std::optional<std::string>> StateStore::Get(Cf cf, std::string_view key) 
 }
 
 Status StateStore::Scan(Cf cf, std::string_view prefix, const ScanFn& fn) {
-  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), cfs_[static_cast<int>(cf)]));
-  return ScanPrefix(it.get(), prefix, /*reverse=*/false, fn);
+  BoundedIterator it(db_.get(), cfs_[static_cast<int>(cf)], nullptr, prefix, PrefixSuccessor(std::string(prefix)));
+  return ScanPrefix(it.get(), prefix, fn);
 }
 
 StoreSnapshot::~StoreSnapshot() { db_->ReleaseSnapshot(snap_); }
@@ -149,36 +167,41 @@ std::unique_ptr<StoreSnapshot> StateStore::Snapshot() {
 }
 
 Status StateStore::Scan(const StoreSnapshot& snap, Cf cf, std::string_view prefix, const ScanFn& fn) {
-  rocksdb::ReadOptions ro;
-  ro.snapshot = snap.snap_;
-  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(ro, cfs_[static_cast<int>(cf)]));
-  return ScanPrefix(it.get(), prefix, /*reverse=*/false, fn);
+  BoundedIterator it(db_.get(), cfs_[static_cast<int>(cf)], snap.snap_, prefix, PrefixSuccessor(std::string(prefix)));
+  return ScanPrefix(it.get(), prefix, fn);
 }
 
-// The batch is written in key order, one entry per key (the index holds only the last write of
+// The batch is written in key order, one entry per key (the map holds only the last write of
 // each key): overwritten values never reach the WAL, and the memtable's skiplist inserts keys
 // in order, reusing the previous insert's position instead of a fresh descent per key.
 Status StateStore::Commit(Batch* batch) {
   rocksdb::WriteOptions wo;
   wo.sync = true;
-  rocksdb::WriteBatch sorted(batch->wb_->GetWriteBatch()->GetDataSize());
-  for (auto* h : cfs_) {
-    std::unique_ptr<rocksdb::WBWIIterator> it(batch->wb_->NewIterator(h));
-    for (it->SeekToFirst(); it->Valid(); it->Next()) {
-      const rocksdb::WriteEntry e = it->Entry();
-      rocksdb::Status st;
-      switch (e.type) {
-        case rocksdb::kPutRecord: st = sorted.Put(h, e.key, e.value); break;
-        case rocksdb::kDeleteRecord: st = sorted.Delete(h, e.key); break;
-        default: return Status::Internal("state batch holds an unexpected record type");
-      }
+  size_t bytes = 12;   // the WriteBatch header; then per entry its type, column family, lengths
+  for (const auto& w : batch->writes_)
+    for (const auto& [k, slot] : w.map) bytes += k.size() + slot.value.size() + 16;
+  rocksdb::WriteBatch sorted(bytes);   // one allocation, no regrowth while the batch is copied
+  std::vector<std::pair<std::string_view, const Batch::Slot*>> keys;
+  for (int c = 0; c < static_cast<int>(Cf::kCount); ++c) {
+    auto& w = batch->writes_[c];
+    keys.clear();
+    keys.reserve(w.map.size());
+    if (w.indexed) {
+      for (std::string_view k : w.order) keys.emplace_back(k, &w.map.find(k)->second);
+    } else {
+      for (const auto& [k, slot] : w.map) keys.emplace_back(k, &slot);
+      std::sort(keys.begin(), keys.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
+    }
+    for (const auto& [k, slot] : keys) {
+      rocksdb::Slice key(k.data(), k.size());
+      rocksdb::Status st = slot->del ? sorted.Delete(cfs_[c], key)
+                                     : sorted.Put(cfs_[c], key, rocksdb::Slice(slot->value.data(), slot->value.size()));
       PGT_RETURN_IF_ERROR(FromRocks(st, "batch"));
     }
-    PGT_RETURN_IF_ERROR(FromRocks(it->status(), "batch"));
   }
   auto s = db_->Write(wo, &sorted);
   PGT_RETURN_IF_ERROR(FromRocks(s, "write"));
-  batch->wb_->Clear();
+  batch->Clear();
   batch->serial_ = NextBatchSerial();
   return Status::Ok();
 }
@@ -200,12 +223,17 @@ uint64_t StateStore::ApproximateSize() {
   return total;
 }
 
-Batch::Batch(StateStore* store) : store_(store), wb_(std::make_unique<rocksdb::WriteBatchWithIndex>(
-                                                    rocksdb::BytewiseComparator(), 0, /*overwrite_key=*/true)),
-                                         serial_(NextBatchSerial()) {}
+Batch::Batch(StateStore* store) : store_(store), serial_(NextBatchSerial()) {}
 Batch::~Batch() = default;
 
-size_t Batch::count() const { return wb_->GetWriteBatch()->Count(); }
+void Batch::Clear() {
+  for (auto& w : writes_) {
+    w.order.clear();
+    w.map.clear();
+    w.indexed = false;
+  }
+  count_ = 0;
+}
 
 static Status RoutedRead(Cf cf) {
   return Status::Internal("read of column family " + std::string(kCfNames[static_cast<int>(cf)]) +
@@ -214,35 +242,104 @@ static Status RoutedRead(Cf cf) {
 
 Result<std::optional<std::string>> Batch::Get(Cf cf, std::string_view key) {
   if (bulk_[static_cast<int>(cf)]) return RoutedRead(cf);
-  std::string v;
-  auto s = wb_->GetFromBatchAndDB(store_->db_.get(), rocksdb::ReadOptions(), store_->cfs_[static_cast<int>(cf)],
-                                  rocksdb::Slice(key.data(), key.size()), &v);
-  if (s.IsNotFound()) return std::optional<std::string>();
-  PGT_RETURN_IF_ERROR(FromRocks(s, "get"));
-  return std::optional<std::string>(std::move(v));
+  auto& map = writes_[static_cast<int>(cf)].map;
+  auto it = map.find(key);
+  if (it != map.end()) {
+    if (it->second.del) return std::optional<std::string>();
+    return std::optional<std::string>(it->second.value);
+  }
+  return store_->Get(cf, key);
+}
+
+// The key's slot in the batch, created (and indexed) on its first write.
+Batch::Slot* Batch::SlotFor(Cf cf, std::string_view key) {
+  auto& w = writes_[static_cast<int>(cf)];
+  auto it = w.map.find(key);
+  if (it == w.map.end()) {
+    it = w.map.emplace(std::string(key), Slot{}).first;
+    if (w.indexed) w.order.insert(std::string_view(it->first));
+    ++count_;
+  }
+  return &it->second;
 }
 
 void Batch::Put(Cf cf, std::string_view key, std::string_view value) {
   if (BulkSink* sink = bulk_[static_cast<int>(cf)]) return sink->Put(key, value);
-  wb_->Put(store_->cfs_[static_cast<int>(cf)], rocksdb::Slice(key.data(), key.size()),
-           rocksdb::Slice(value.data(), value.size()));
+  Slot* s = SlotFor(cf, key);
+  s->value.assign(value.data(), value.size());
+  s->del = false;
 }
 
 void Batch::Delete(Cf cf, std::string_view key) {
   if (BulkSink* sink = bulk_[static_cast<int>(cf)]) return sink->Delete(key);
-  wb_->Delete(store_->cfs_[static_cast<int>(cf)], rocksdb::Slice(key.data(), key.size()));
+  Slot* s = SlotFor(cf, key);
+  s->value.clear();
+  s->del = true;
 }
 
 Status Batch::Scan(Cf cf, std::string_view prefix, const ScanFn& fn) { return ScanWithBase(cf, prefix, false, fn); }
 
 Status Batch::ScanReverse(Cf cf, std::string_view prefix, const ScanFn& fn) { return ScanWithBase(cf, prefix, true, fn); }
 
+// The batch's writes merged over the committed state, in key order (or reverse): a key the
+// batch wrote shows the batch's value (or nothing, if deleted). Writes made by `fn` during the
+// scan may or may not be visited (as with any iterator over a changing batch).
 Status Batch::ScanWithBase(Cf cf, std::string_view prefix, bool reverse, const ScanFn& fn) {
   if (bulk_[static_cast<int>(cf)]) return RoutedRead(cf);
-  auto* h = store_->cfs_[static_cast<int>(cf)];
-  std::unique_ptr<rocksdb::Iterator> it(
-      wb_->NewIteratorWithBase(h, store_->db_->NewIterator(rocksdb::ReadOptions(), h)));
-  return ScanPrefix(it.get(), prefix, reverse, fn);
+  auto& w = writes_[static_cast<int>(cf)];
+  if (!w.indexed) {   // the family's first scan in this batch: index its keys from now on
+    for (const auto& [k, slot] : w.map) w.order.insert(std::string_view(k));
+    w.indexed = true;
+  }
+  const std::string end = PrefixSuccessor(std::string(prefix));
+  BoundedIterator db(store_->db_.get(), store_->cfs_[static_cast<int>(cf)], nullptr, prefix, end);
+  rocksdb::Iterator* it = db.get();
+  // The batch's keys with the prefix: [lo, hi).
+  auto lo = w.order.lower_bound(prefix);
+  auto hi = end.empty() ? w.order.end() : w.order.lower_bound(std::string_view(end));
+  auto in_range = [&](std::string_view k) { return HasPrefix(rocksdb::Slice(k.data(), k.size()), prefix); };
+  if (!reverse) {
+    it->Seek(rocksdb::Slice(prefix.data(), prefix.size()));
+    auto bi = lo;
+    for (;;) {
+      const bool db_ok = it->Valid() && HasPrefix(it->key(), prefix);
+      const bool b_ok = bi != hi && in_range(*bi);
+      if (!db_ok && !b_ok) break;
+      int cmp = !db_ok ? 1 : !b_ok ? -1 : it->key().compare(rocksdb::Slice(bi->data(), bi->size()));
+      if (cmp < 0) {   // only in the committed state
+        if (!fn(std::string_view(it->key().data(), it->key().size()), std::string_view(it->value().data(), it->value().size())))
+          break;
+        it->Next();
+        continue;
+      }
+      std::string_view k = *bi;
+      const Slot& slot = w.map.find(k)->second;
+      ++bi;
+      if (cmp == 0) it->Next();   // the batch's write shadows the committed value
+      if (!slot.del && !fn(k, slot.value)) break;
+    }
+  } else {
+    it->SeekToLast();   // the last key below the upper bound
+    auto bi = hi;
+    for (;;) {
+      const bool db_ok = it->Valid() && HasPrefix(it->key(), prefix);
+      const bool b_ok = bi != lo && in_range(*std::prev(bi));
+      if (!db_ok && !b_ok) break;
+      int cmp = !db_ok ? -1 : !b_ok ? 1 : it->key().compare(rocksdb::Slice(std::prev(bi)->data(), std::prev(bi)->size()));
+      if (cmp > 0) {
+        if (!fn(std::string_view(it->key().data(), it->key().size()), std::string_view(it->value().data(), it->value().size())))
+          break;
+        it->Prev();
+        continue;
+      }
+      --bi;
+      std::string_view k = *bi;
+      const Slot& slot = w.map.find(k)->second;
+      if (cmp == 0) it->Prev();
+      if (!slot.del && !fn(k, slot.value)) break;
+    }
+  }
+  return FromRocks(it->status(), reverse ? "reverse scan" : "scan");
 }
 
 Status StateStore::CreateCheckpoint(const std::string& dir) {

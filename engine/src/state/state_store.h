@@ -2,9 +2,11 @@
 //
 // Column families: meta (checkpoint, table registry, in-flight merges), mirror (source rows by
 // key), agg (aggregate group state), minmax (MIN/MAX value multisets), pending (output rows not
-// merged yet). Every processed batch of transactions is one atomic, synced write: a Batch is a
-// WriteBatchWithIndex, so reads inside a batch see the batch's own writes (read-your-writes) and
-// nothing reaches disk until Commit(). A StateStore may be used from several threads (RocksDB is
+// merged yet). Every processed batch of transactions is one atomic, synced write: a Batch keeps
+// its writes in memory (per column family a hash map holding the last write of each key, plus an
+// ordered index of the keys for scans and for the commit), so reads inside a batch see the
+// batch's own writes (read-your-writes: the map first, then RocksDB) and nothing reaches disk
+// until Commit(), which writes the keys in order, one entry each. A StateStore may be used from several threads (RocksDB is
 // thread-safe): merge threads read through snapshots and commit their own small batches; a
 // bootstrap's thread writes its own table's keys (bootstrap_job.h). A Batch belongs to one thread.
 #pragma once
@@ -12,8 +14,11 @@
 #include <functional>
 #include <memory>
 #include <optional>
+#include <set>
 #include <string>
 #include <string_view>
+#include <unordered_map>
+#include <vector>
 
 #include "walreader/status.h"
 
@@ -21,7 +26,6 @@ namespace rocksdb {
 class DB;
 class Snapshot;
 class ColumnFamilyHandle;
-class WriteBatchWithIndex;
 }  // namespace rocksdb
 
 namespace pgt::engine {
@@ -65,8 +69,8 @@ class Batch {
   Status Scan(Cf cf, std::string_view prefix, const std::function<bool(std::string_view, std::string_view)>& fn);
   // The same in reverse key order.
   Status ScanReverse(Cf cf, std::string_view prefix, const std::function<bool(std::string_view, std::string_view)>& fn);
-  size_t count() const;
-  bool empty() const { return count() == 0; }
+  size_t count() const { return count_; }   // distinct keys written
+  bool empty() const { return count_ == 0; }
   // Unique per batch of writes: a new value after every Commit (and for every Batch object),
   // so in-memory caches of one batch's work (operators, pending) can tell that the batch they
   // belong to was committed or dropped.
@@ -80,8 +84,29 @@ class Batch {
   friend class StateStore;
   Status ScanWithBase(Cf cf, std::string_view prefix, bool reverse,
                       const std::function<bool(std::string_view, std::string_view)>& fn);
+  // The last write of one key: a value, or a deletion.
+  struct Slot {
+    std::string value;
+    bool del = false;
+  };
+  struct StrHash {
+    using is_transparent = void;
+    size_t operator()(std::string_view s) const { return std::hash<std::string_view>()(s); }
+  };
+  // One column family's writes: the map owns the keys; `order` views them sorted (map nodes
+  // never move, and nothing is erased before Commit clears both). The ordered index is built
+  // on the family's first scan in the batch and kept from then on; a family never scanned
+  // (mirror, pending) is sorted once at Commit instead.
+  struct CfWrites {
+    std::unordered_map<std::string, Slot, StrHash, std::equal_to<>> map;
+    std::set<std::string_view> order;
+    bool indexed = false;
+  };
+  Slot* SlotFor(Cf cf, std::string_view key);
+  void Clear();
   StateStore* store_;
-  std::unique_ptr<rocksdb::WriteBatchWithIndex> wb_;
+  CfWrites writes_[static_cast<int>(Cf::kCount)];
+  size_t count_ = 0;
   uint64_t serial_;
   BulkSink* bulk_[static_cast<int>(Cf::kCount)] = {};
 };
