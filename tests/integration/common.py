@@ -24,6 +24,7 @@ import csv
 import datetime as dt
 import decimal
 import io
+import json
 import os
 import random
 import signal
@@ -663,3 +664,30 @@ def kill_engine_under_load(h, rng, load_step, kills: int, pause=(0.3, 2.5)):
         t.join()
     if errors:
         raise errors[0]
+
+
+def engine_events(log_path, name, since=0):
+    """The engine's JSON log events named `name`, from byte offset `since` of its log."""
+    out = []
+    with open(log_path, errors="replace") as f:
+        f.seek(since)
+        for line in f:
+            if '"event"' not in line:
+                continue
+            try:
+                e = json.loads(line)
+            except ValueError:
+                continue
+            if e.get("event") == name:
+                out.append(e)
+    return out
+
+
+def wait_until(what, fn, h, timeout=120, period=0.2):
+    """Polls fn() until it is true; the engine must stay alive meanwhile; fails naming `what`."""
+    deadline = time.time() + timeout
+    while not fn():
+        h.engine.check_alive()
+        if time.time() > deadline:
+            raise TestFailure(f"timed out waiting for {what}")
+        time.sleep(period)

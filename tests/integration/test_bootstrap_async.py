@@ -15,25 +15,11 @@ import socket
 import time
 import urllib.request
 
-from common import Harness, TestFailure, Workload, log
+from common import Harness, TestFailure, Workload, engine_events, log, wait_until
 import streams
 
 BIG = ("public.st_big", "SELECT id, a, c FROM big WHERE a % 3 <> 0")
 BIG_AGG = ("public.st_big_agg", "SELECT a % 7 AS g, count(*) AS n, sum(c) AS s FROM big GROUP BY a % 7")
-
-
-def events(path, name):
-    out = []
-    with open(path, errors="replace") as f:
-        for line in f:
-            if line.startswith("{"):
-                try:
-                    j = json.loads(line)
-                except ValueError:
-                    continue
-                if j.get("event") == name:
-                    out.append(j)
-    return out
 
 
 def free_port():
@@ -47,15 +33,6 @@ def free_port():
 def status(port):
     with urllib.request.urlopen(f"http://127.0.0.1:{port}/status", timeout=5) as r:
         return json.loads(r.read().decode())
-
-
-def wait_until(what, fn, h, timeout=120):
-    deadline = time.time() + timeout
-    while not fn():
-        h.engine.check_alive()
-        if time.time() > deadline:
-            raise TestFailure(f"timed out waiting for {what}")
-        time.sleep(0.2)
 
 
 def main():
@@ -88,15 +65,15 @@ def main():
                                          "AND mode = 'AccessExclusiveLock'")[0][0] > 0, h)
 
         for attempt in ("first start", "after kill -9"):
-            before = len(events(h.engine.log_path, "bootstrap_started"))
+            before = len(engine_events(h.engine.log_path, "bootstrap_started"))
             h.start_engine()
             wait_until("bootstrap_started of st_big",
-                       lambda: len(events(h.engine.log_path, "bootstrap_started")) > before, h)
+                       lambda: len(engine_events(h.engine.log_path, "bootstrap_started")) > before, h)
             # Other tables keep merging while the COPY waits on the lock.
             wl.run(30)
             h.wait_for_frontier(streams.GROUP_BY[0], h.cluster.primary_lsn(), timeout=120)
             h.assert_stream_table_matches_query(*streams.GROUP_BY)
-            if [e for e in events(h.engine.log_path, "bootstrap_done") if e.get("table") == "public.st_big"]:
+            if [e for e in engine_events(h.engine.log_path, "bootstrap_done") if e.get("table") == "public.st_big"]:
                 raise TestFailure("the bootstrap of st_big finished while its source was locked")
             wait_until("/status to show the bootstrap of st_big in progress",
                        lambda: status(port)["bootstrap"].get("table") == "public.st_big", h, timeout=30)
@@ -111,7 +88,7 @@ def main():
         locker.close()
         wl.run(20)
         streams.check_all(h, [streams.GROUP_BY, BIG, BIG_AGG], timeout=300)
-        done = [e for e in events(h.engine.log_path, "bootstrap_done") if e.get("table") == "public.st_big"]
+        done = [e for e in engine_events(h.engine.log_path, "bootstrap_done") if e.get("table") == "public.st_big"]
         if not done or done[-1].get("caught_up", 0) <= 0 or done[-1].get("copy_format") != "binary":
             raise TestFailure(f"expected a binary-COPY bootstrap that applied the locker's changes "
                               f"from its catch-up log: {done}")

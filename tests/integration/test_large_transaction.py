@@ -13,12 +13,11 @@ changing. Checked, from the engine's JSON log and the catalog:
   - afterwards every stream table equals its query (two-way EXCEPT ALL).
 No timing is asserted: only orderings of observations.
 """
-import json
 import os
 import threading
 import time
 
-from common import Harness, TestFailure, Workload, log
+from common import Harness, TestFailure, Workload, engine_events, log, wait_until
 import streams
 
 ROWS = int(os.environ.get("PGT_LARGE_TXN_ROWS", "300000"))
@@ -34,28 +33,11 @@ OTHER = streams.OTHER_SOURCE
 
 
 def events(h, name, since=0):
-    out = []
-    with open(h.engine.log_path, errors="replace") as f:
-        f.seek(since)
-        for line in f:
-            if '"event"' not in line:
-                continue
-            try:
-                e = json.loads(line)
-            except ValueError:
-                continue
-            if e.get("event") == name:
-                out.append(e)
-    return out
+    return engine_events(h.engine.log_path, name, since)
 
 
 def wait_event(h, name, since, failure, timeout=600):
-    deadline = time.time() + timeout
-    while not events(h, name, since):
-        if time.time() > deadline:
-            raise TestFailure(failure)
-        h.engine.check_alive()
-        time.sleep(0.1)
+    wait_until(failure, lambda: events(h, name, since), h, timeout=timeout, period=0.1)
     return events(h, name, since)[0]
 
 
