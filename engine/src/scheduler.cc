@@ -264,6 +264,7 @@ void Engine::Impl::FinishMerge(MergeJob& job) {
       if (*cur && **cur == v) b.Delete(Cf::kPending, k);
     }
     if (st.ok()) {
+      t.pending_rows = 0;   // as the merge wrote it; the heartbeat's next recount corrects it
       m.merged_frontier = job.to;
       m.has_merged = true;
       m.replace_on_merge = false;
