@@ -249,6 +249,8 @@ def _merge(sc):
             L.append(f"| {st} | {_v(g['growth'])} | {_verdict(g['growth_goal_met'])} | "
                      f"{_v(g['speedup_at_large'])} | {_verdict(g['speedup_goal_met'])} |")
         L.append("")
+        for st, note in mg.get("merge_growth_notes", {}).items():
+            L += [f"Merge growth of {st} is not like for like: {note}.", ""]
     return L
 
 
