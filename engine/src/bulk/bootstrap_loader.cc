@@ -24,7 +24,7 @@ BootstrapLoader::BootstrapLoader(StateStore* store, StreamTable* table, const st
                                  LiveProgress* live, int64_t expected_rows)
     : store_(store), table_(table), tmp_dir_(Cleared(tmp_dir)), live_(live), expected_(expected_rows),
       batch_(store), mirror_runs_(store, Cf::kMirror, tmp_dir_, kRunBytes),
-      pending_runs_(store, Cf::kPending, tmp_dir_, kRunBytes),
+      pending_runs_(store, Cf::kPending, tmp_dir_, kRunBytes, /*merge_at_end=*/true),
       started_(std::chrono::steady_clock::now()), last_event_(started_) {
   batch_.RouteToBulk(Cf::kMirror, &mirror_runs_);
   batch_.RouteToBulk(Cf::kPending, &pending_runs_);
