@@ -109,7 +109,13 @@ void SstRuns::Add(std::string_view key, std::string_view value, bool del) {
     const Entry& last = fill_.entries.back();
     fill_.sorted = KeyLess(last, std::string_view(fill_.arena.data() + last.off, last.klen), e, key);
   }
-  if (fill_.entries.empty() && fill_.arena.capacity() < run_bytes_) fill_.arena.reserve(run_bytes_ + (1 << 16));
+  if (fill_.entries.empty() && fill_.arena.capacity() < run_bytes_) {
+    // Reserved once per buffer (a written run's buffers are reused): no doubling and copying.
+    // Entries are reserved for the smallest plausible rows (16 bytes of key and value); pages
+    // never written are never touched, so this is address space, not memory.
+    fill_.arena.reserve(run_bytes_ + (1 << 16));
+    fill_.entries.reserve(run_bytes_ / 16);
+  }
   fill_.entries.push_back(e);
   fill_.arena.append(key);
   fill_.arena.append(value);
