@@ -24,7 +24,11 @@ Status StateStore::WriteSorted(Cf cf, const std::string& path, const std::functi
   // compaction rewrites them with ZSTD once they reach the bottom.
   opts.bottommost_compression = rocksdb::kDisableCompressionOption;
   opts.compression = rocksdb::kLZ4Compression;
-  rocksdb::SstFileWriter writer(rocksdb::EnvOptions(), opts, h);
+  // Pages kept in the OS cache (SstFileWriter drops them every 1 MB by default): the files are
+  // read right after the load (a table bootstrapped from the mirror scans it; the first merge
+  // reads the pending rows); with the hint, an ingested mirror was read back from disk, while
+  // a compacted one (the compaction's output is not dropped) was not.
+  rocksdb::SstFileWriter writer(rocksdb::EnvOptions(), opts, h, /*invalidate_page_cache=*/false);
   auto fail = [&](const rocksdb::Status& s, const char* what) {
     return Status::IOError(std::string("bulk load: ") + what + " " + path + ": " + s.ToString());
   };
