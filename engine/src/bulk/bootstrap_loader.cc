@@ -74,6 +74,11 @@ Status BootstrapLoader::EndChunk() {
 Status BootstrapLoader::Finish() {
   table_->TouchGlobalGroup();
   PGT_RETURN_IF_ERROR(table_->FinishBatch(&batch_));
+  // The rest writes what the runs hold; for pending output spilled in several runs that is a
+  // merge of all of them (seconds for millions of rows), without row progress meanwhile.
+  const std::string& name = table_->meta().name;
+  PGT_EVENT(kInfo, "bootstrap_finishing", (LogFields{{"table", name}, {"rows", rows_}}), "bootstrap of ", name,
+            ": all ", rows_, " rows read; writing and ingesting the last sorted runs");
   PGT_RETURN_IF_ERROR(mirror_runs_.Flush());
   PGT_RETURN_IF_ERROR(pending_runs_.Flush());
   table_->set_bulk_output(false);
