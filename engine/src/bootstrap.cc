@@ -50,6 +50,16 @@ Status CheckSourceMatchesPlan(const SourceSpec& spec, const RelationDesc& desc) 
     return Status::Conflict("source " + spec.schema + "." + spec.name + " has a different primary key than at creation");
   return Status::Ok();
 }
+
+// Removes what a failed earlier attempt left under `prefix` before a bulk load: a range deletion
+// only when a key is there. An SST file the load ingests overlapping a range tombstone (in the
+// memtable or a level) cannot go below it: it lands in L0 and is compacted during the load (a
+// fresh table's prefixes are empty, and then its files go straight to the lowest level).
+Status ClearForLoad(StateStore* store, Cf cf, const std::string& prefix) {
+  bool any = false;
+  PGT_RETURN_IF_ERROR(store->Scan(cf, prefix, [&](std::string_view, std::string_view) { any = true; return false; }));
+  return any ? store->DeletePrefix(cf, prefix) : Status::Ok();
+}
 }  // namespace
 
 // Resumes replay if our marker says we paused it (a bootstrap in progress, or one that crashed).
@@ -144,7 +154,7 @@ Status Engine::Impl::BootstrapFromMirrors(int64_t id, const std::string& name, c
 Status Engine::Impl::LoadFromMirrors(int64_t id, Lsn cut, StreamTable* table) {
   const std::string& name = table->meta().name;
   Status st;
-  StreamTable::ForEachStatePrefix(id, [&](Cf cf, const std::string& p) { if (st.ok()) st = store->DeletePrefix(cf, p); });
+  StreamTable::ForEachStatePrefix(id, [&](Cf cf, const std::string& p) { if (st.ok()) st = ClearForLoad(store.get(), cf, p); });
   PGT_RETURN_IF_ERROR(st);
   BootstrapLoader loader(store.get(), table, BulkDir(id), &obs.hub.live(), 0);
   for (const SourceSpec& src : table->plan().sources) {
@@ -183,10 +193,10 @@ Status Engine::Impl::BootstrapTracked(int64_t id, const std::string& name, std::
   }
 
   Status st;
-  StreamTable::ForEachStatePrefix(id, [&](Cf cf, const std::string& p) { if (st.ok()) st = store->DeletePrefix(cf, p); });
+  StreamTable::ForEachStatePrefix(id, [&](Cf cf, const std::string& p) { if (st.ok()) st = ClearForLoad(store.get(), cf, p); });
   PGT_RETURN_IF_ERROR(st);
   for (const auto& rd : reads)
-    if (rd.build_mirror) PGT_RETURN_IF_ERROR(store->DeletePrefix(Cf::kMirror, SourceMirror::Prefix(rd.spec->relid)));
+    if (rd.build_mirror) PGT_RETURN_IF_ERROR(ClearForLoad(store.get(), Cf::kMirror, SourceMirror::Prefix(rd.spec->relid)));
 
   // Snapshot with replay paused (step 3). The marker makes a crashed engine resume replay.
   PGT_ASSIGN_OR_RETURN(auto snap, PgConn::Connect(opts.standby_conninfo, "standby snapshot"));

@@ -171,7 +171,12 @@ bool StreamTable::Unchanged(size_t scan, const Row& old_row, const Row& new_row)
 }
 
 Status StreamTable::ApplySnapshotRow(Batch* batch, Oid relid, const Row& row) {
-  return ApplySourceDelta(batch, relid, std::nullopt, row);
+  // Pushed as is: through ApplySourceDelta's std::optional<Row> every snapshot row was copied.
+  for (ScanNode* scan : circuit_.scans) {
+    if (plan_->sources[static_cast<size_t>(scan->source())].relid != relid) continue;
+    PGT_RETURN_IF_ERROR(scan->PushSource(batch, row, +1));
+  }
+  return Status::Ok();
 }
 
 Status StreamTable::FinishBatch(Batch* batch) {

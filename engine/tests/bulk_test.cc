@@ -2,6 +2,7 @@
 #include <gtest/gtest.h>
 
 #include <cstring>
+#include <filesystem>
 #include <map>
 #include <random>
 
@@ -115,7 +116,20 @@ TEST(BulkTest, BinaryCopyRejectsBadInput) {
   EXPECT_FALSE(BinaryCopySupports(TypeId::kJsonb));
 }
 
-TEST(BulkTest, SstRunsIngestSortedWithTheLastPutWinning) {
+// Both modes: each run ingested as it fills, or (merge_at_end, pending output) runs spilled to
+// scratch files and merged into non-overlapping files at Flush.
+class SstRunsModes : public ::testing::TestWithParam<bool> {};
+INSTANTIATE_TEST_SUITE_P(BulkTest, SstRunsModes, ::testing::Bool());
+
+int64_t ScratchFiles(const std::string& dir) {
+  std::error_code ec;
+  int64_t n = 0;
+  for (auto it = std::filesystem::directory_iterator(dir, ec); !ec && it != std::filesystem::directory_iterator(); ++it) ++n;
+  return n;
+}
+
+TEST_P(SstRunsModes, IngestSortedWithTheLastPutWinning) {
+  const bool merge = GetParam();
   testing::TempDir dir;
   auto store = StateStore::Open(dir.path() + "/db");
   ASSERT_TRUE(store.ok());
@@ -125,7 +139,7 @@ TEST(BulkTest, SstRunsIngestSortedWithTheLastPutWinning) {
     b.Put(Cf::kPending, "k5", "old");
     ASSERT_TRUE((*store)->Commit(&b).ok());
   }
-  SstRuns runs(store->get(), Cf::kPending, dir.path() + "/tmp", 64);   // tiny runs: many files
+  SstRuns runs(store->get(), Cf::kPending, dir.path() + "/tmp", 64, merge);   // tiny runs: many
   Batch b(store->get());
   b.RouteToBulk(Cf::kPending, &runs);
   for (int i = 9; i >= 1; --i) b.Put(Cf::kPending, "k" + std::to_string(i), "v" + std::to_string(i));
@@ -136,7 +150,13 @@ TEST(BulkTest, SstRunsIngestSortedWithTheLastPutWinning) {
   EXPECT_FALSE(b.Get(Cf::kPending, "k1").ok()) << "a routed family is not readable";
   EXPECT_TRUE(b.empty()) << "routed writes bypass the batch";
   ASSERT_TRUE(runs.Flush().ok()) << runs.status().message();
-  EXPECT_GT(runs.files(), 2);
+  if (merge) {
+    EXPECT_GE(runs.files(), 1);   // one per partition
+    EXPECT_LE(runs.files(), 4);
+    EXPECT_EQ(ScratchFiles(dir.path() + "/tmp"), 0) << "scratch runs are removed once merged";
+  } else {
+    EXPECT_GT(runs.files(), 2);
+  }
   std::map<std::string, std::string> got;
   ASSERT_TRUE((*store)->Scan(Cf::kPending, "k", [&](auto k, auto v) { got[std::string(k)] = v; return true; }).ok());
   EXPECT_EQ(got.size(), 9u);
@@ -149,7 +169,8 @@ TEST(BulkTest, SstRunsIngestSortedWithTheLastPutWinning) {
 // Unsorted runs are sorted on 16-byte key heads: keys shorter than 16 bytes, keys sharing their
 // first 16 bytes, zero bytes (which tie with the padding) and repeated keys must still come out
 // in byte order with the last put winning, across runs written by the writer thread.
-TEST(BulkTest, SstRunsSortOnKeyHeadsLikeBytewiseOrder) {
+TEST_P(SstRunsModes, SortOnKeyHeadsLikeBytewiseOrder) {
+  const bool merge = GetParam();
   testing::TempDir dir;
   auto store = StateStore::Open(dir.path() + "/db");
   ASSERT_TRUE(store.ok());
@@ -170,7 +191,7 @@ TEST(BulkTest, SstRunsSortOnKeyHeadsLikeBytewiseOrder) {
   keys.erase(keys.begin());   // RocksDB keys are not empty
   std::map<std::string, std::string> want;
   {
-    SstRuns runs(store->get(), Cf::kPending, dir.path() + "/tmp", 512);   // a few dozen puts per run
+    SstRuns runs(store->get(), Cf::kPending, dir.path() + "/tmp", 512, merge);   // dozens of puts a run
     Batch b(store->get());
     b.RouteToBulk(Cf::kPending, &runs);
     for (int i = 0; i < 2000; ++i) {
@@ -180,7 +201,8 @@ TEST(BulkTest, SstRunsSortOnKeyHeadsLikeBytewiseOrder) {
       want[k] = v;
     }
     ASSERT_TRUE(runs.Flush().ok()) << runs.status().message();
-    EXPECT_GT(runs.files(), 10);
+    if (merge) EXPECT_LE(runs.files(), 4);
+    else EXPECT_GT(runs.files(), 10);
   }
   std::map<std::string, std::string> got;
   std::string prev;
@@ -194,6 +216,22 @@ TEST(BulkTest, SstRunsSortOnKeyHeadsLikeBytewiseOrder) {
   }).ok());
   EXPECT_TRUE(ordered);
   EXPECT_EQ(got, want);
+}
+
+// Merge mode with everything in one run: written and ingested directly, no scratch file.
+TEST(BulkTest, SstRunsMergeModeWritesASingleRunDirectly) {
+  testing::TempDir dir;
+  auto store = StateStore::Open(dir.path() + "/db");
+  ASSERT_TRUE(store.ok());
+  SstRuns runs(store->get(), Cf::kPending, dir.path() + "/tmp", 1 << 20, /*merge_at_end=*/true);
+  for (int i = 0; i < 100; ++i) runs.Put("k" + std::to_string(i % 37), "v" + std::to_string(i));
+  ASSERT_TRUE(runs.Flush().ok()) << runs.status().message();
+  EXPECT_EQ(runs.files(), 1);
+  std::map<std::string, std::string> got;
+  ASSERT_TRUE((*store)->Scan(Cf::kPending, "k", [&](auto k, auto v) { got[std::string(k)] = v; return true; }).ok());
+  EXPECT_EQ(got.size(), 37u);
+  EXPECT_EQ(got["k0"], "v74");
+  EXPECT_EQ(got["k36"], "v73");
 }
 
 }  // namespace

@@ -97,7 +97,7 @@ def parse_time(s):
     return time.mktime(t) + int(s[20:23]) / 1000.0
 
 
-def run_case(h, label, binary, case, rows_limit, timeout, merge):
+def run_case(h, label, binary, case, rows_limit, timeout, merge, rep=0, log_copy_dir=None):
     name, table, query = case
     queries = query if isinstance(query, tuple) else (query,)
     sts = [f"public.st_{name}" + (f"_{i}" if len(queries) > 1 else "") for i in range(len(queries))]
@@ -105,8 +105,10 @@ def run_case(h, label, binary, case, rows_limit, timeout, merge):
     for st, q in zip(sts, queries):
         q = q.replace(f"FROM {table}", f"FROM {src}")
         h.primary_sql(f"SELECT pgtrickle.create_stream_table('{st}', $${q}$$, schedule => '1 second')")
-    state = os.path.join(h.cluster.data_root, f"state-{label}-{name}")
-    logp = os.path.join(h.cluster.log_dir, f"engine-{label}-{name}.log")
+    # Per repetition: the figure is read from this log's events (a reused log would give the
+    # previous repetition's bootstrap_done at once).
+    state = os.path.join(h.cluster.data_root, f"state-{label}-{name}-{rep}")
+    logp = os.path.join(h.cluster.log_dir, f"engine-{label}-{name}-{rep}.log")
     shutil.rmtree(state, ignore_errors=True)
     e = Engine(binary, h.cluster, state, logp, ["--log-format", "json"])
     h.engines.append(e)
@@ -143,6 +145,8 @@ def run_case(h, label, binary, case, rows_limit, timeout, merge):
         for st in sts:
             h.primary_sql(f"SELECT pgtrickle.drop_stream_table('{st}')")
         shutil.rmtree(state, ignore_errors=True)
+        if log_copy_dir and os.path.exists(logp):   # the cluster's log directory is removed
+            shutil.copy(logp, os.path.join(log_copy_dir, os.path.basename(logp)))
     r = {"engine": label, "case": name, "rows": rows, "seconds": round(secs, 3),
          "rows_per_s": round(rows / secs) if secs > 0 else None, "loadavg_1m_before": load,
          "progress_events": progress, "engine_cpu_s": round(cpu, 2),
@@ -173,6 +177,7 @@ def main(argv=None):
     ap.add_argument("--timeout", type=float, default=3600)
     ap.add_argument("--out", default=os.path.join("bench-out", "bootstrap.json"))
     a = ap.parse_args(argv)
+    os.makedirs(os.path.dirname(os.path.abspath(a.out)), exist_ok=True)   # engine logs are copied there
     engines = [("new", os.path.join(os.path.abspath(a.build_dir), "engine", "pgtrickle-engine"))]
     for spec in a.engine:
         label, _, path = spec.partition("=")
@@ -198,7 +203,8 @@ def main(argv=None):
             for label, binary in engines:
                 lim = a.baseline_rows if label == baseline else None
                 for case in cases:
-                    r = run_case(h, label, binary, case, lim, a.timeout, a.merge)
+                    r = run_case(h, label, binary, case, lim, a.timeout, a.merge, rep,
+                                 os.path.dirname(os.path.abspath(a.out)))
                     r["rep"] = rep
                     results.append(r)
     summary = {}

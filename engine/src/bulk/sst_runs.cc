@@ -8,10 +8,15 @@
 #include <algorithm>
 #include <cstring>
 #include <filesystem>
+#include <thread>
+
+#include "bulk/spill_runs.h"
 
 namespace pgt::engine {
 
-Status StateStore::IngestSorted(Cf cf, const std::string& path, const std::function<bool(BulkEntry*)>& next) {
+Status StateStore::WriteSorted(Cf cf, const std::string& path, const std::function<bool(BulkEntry*)>& next,
+                               bool* written) {
+  *written = false;
   rocksdb::ColumnFamilyHandle* h = cfs_[static_cast<int>(cf)];
   rocksdb::Options opts(db_->GetDBOptions(), db_->GetOptions(h));
   // SstFileWriter compresses with the bottommost compression when one is set (ZSTD here,
@@ -19,7 +24,11 @@ Status StateStore::IngestSorted(Cf cf, const std::string& path, const std::funct
   // compaction rewrites them with ZSTD once they reach the bottom.
   opts.bottommost_compression = rocksdb::kDisableCompressionOption;
   opts.compression = rocksdb::kLZ4Compression;
-  rocksdb::SstFileWriter writer(rocksdb::EnvOptions(), opts, h);
+  // Pages kept in the OS cache (SstFileWriter drops them every 1 MB by default): the files are
+  // read right after the load (a table bootstrapped from the mirror scans it; the first merge
+  // reads the pending rows); with the hint, an ingested mirror was read back from disk, while
+  // a compacted one (the compaction's output is not dropped) was not.
+  rocksdb::SstFileWriter writer(rocksdb::EnvOptions(), opts, h, /*invalidate_page_cache=*/false);
   auto fail = [&](const rocksdb::Status& s, const char* what) {
     return Status::IOError(std::string("bulk load: ") + what + " " + path + ": " + s.ToString());
   };
@@ -36,12 +45,24 @@ Status StateStore::IngestSorted(Cf cf, const std::string& path, const std::funct
   if (n == 0) return Status::Ok();
   s = writer.Finish();
   if (!s.ok()) return fail(s, "cannot finish");
+  *written = true;
+  return Status::Ok();
+}
+
+Status StateStore::IngestFiles(Cf cf, const std::vector<std::string>& paths) {
+  if (paths.empty()) return Status::Ok();
   rocksdb::IngestExternalFileOptions io;
   io.move_files = true;            // hard link into the store (same file system): no copy
   io.write_global_seqno = false;   // the sequence number goes to the MANIFEST, not into the file
-  s = db_->IngestExternalFile(h, {path}, io);
-  if (!s.ok()) return fail(s, "cannot ingest");
+  rocksdb::Status s = db_->IngestExternalFile(cfs_[static_cast<int>(cf)], paths, io);
+  if (!s.ok()) return Status::IOError("bulk load: cannot ingest " + paths.front() + ": " + s.ToString());
   return Status::Ok();
+}
+
+Status StateStore::IngestSorted(Cf cf, const std::string& path, const std::function<bool(BulkEntry*)>& next) {
+  bool written = false;
+  PGT_RETURN_IF_ERROR(WriteSorted(cf, path, next, &written));
+  return written ? IngestFiles(cf, {path}) : Status::Ok();
 }
 
 namespace {
@@ -64,8 +85,8 @@ bool KeyEqual(const SstRuns::Entry& a, std::string_view ka, const SstRuns::Entry
 }
 }  // namespace
 
-SstRuns::SstRuns(StateStore* store, Cf cf, std::string dir, size_t run_bytes)
-    : store_(store), cf_(cf), dir_(std::move(dir)), run_bytes_(run_bytes) {
+SstRuns::SstRuns(StateStore* store, Cf cf, std::string dir, size_t run_bytes, bool merge_at_end)
+    : store_(store), cf_(cf), dir_(std::move(dir)), run_bytes_(run_bytes), merge_at_end_(merge_at_end) {
   std::error_code ec;
   std::filesystem::create_directories(dir_, ec);
   if (ec) status_ = Status::IOError("bulk load: cannot create " + dir_ + ": " + ec.message());
@@ -92,21 +113,29 @@ void SstRuns::Add(std::string_view key, std::string_view value, bool del) {
     const Entry& last = fill_.entries.back();
     fill_.sorted = KeyLess(last, std::string_view(fill_.arena.data() + last.off, last.klen), e, key);
   }
-  if (fill_.entries.empty() && fill_.arena.capacity() < run_bytes_) fill_.arena.reserve(run_bytes_ + (1 << 16));
+  if (fill_.entries.empty() && fill_.arena.capacity() < run_bytes_) {
+    // Reserved once per buffer (a written run's buffers are reused): no doubling and copying.
+    // Entries are reserved for the smallest plausible rows (16 bytes of key and value); pages
+    // never written are never touched, so this is address space, not memory.
+    fill_.arena.reserve(run_bytes_ + (1 << 16));
+    fill_.entries.reserve(run_bytes_ / 16);
+  }
   fill_.entries.push_back(e);
   fill_.arena.append(key);
   fill_.arena.append(value);
-  if (fill_.arena.size() >= run_bytes_) HandOver();
+  if (fill_.arena.size() >= run_bytes_) HandOver(false);
 }
 
 void SstRuns::Put(std::string_view key, std::string_view value) { Add(key, value, false); }
 void SstRuns::Delete(std::string_view key) { Add(key, {}, true); }
 
-void SstRuns::HandOver() {
+void SstRuns::HandOver(bool last) {
   if (fill_.entries.empty()) return;
   std::unique_lock<std::mutex> l(mu_);
   cv_.wait(l, [&] { return !queued_ && !busy_; });   // bounded: the previous run is written
   queued_ = std::make_unique<Run>(std::move(fill_));
+  // Merge mode spills every run but the only one of a load that fits in one.
+  queued_spill_ = merge_at_end_ && !(last && handed_ == 0);
   queued_no_ = handed_++;
   if (spare_) {
     fill_ = std::move(*spare_);
@@ -126,10 +155,11 @@ void SstRuns::WriterLoop() {
     if (!queued_) return;
     std::unique_ptr<Run> run = std::move(queued_);
     const int64_t no = queued_no_;
+    const bool spill = queued_spill_;
     const bool skip = !status_.ok();   // after an error nothing more is ingested
     busy_ = true;
     l.unlock();
-    Status st = skip ? Status::Ok() : WriteRun(run.get(), no);
+    Status st = skip ? Status::Ok() : spill ? SpillRun(run.get(), no) : WriteRun(run.get(), no);
     const auto n = static_cast<int64_t>(run->entries.size());
     run->arena.clear();
     run->entries.clear();
@@ -138,7 +168,7 @@ void SstRuns::WriterLoop() {
     busy_ = false;
     if (!st.ok() && status_.ok()) status_ = st;
     if (st.ok() && !skip) {
-      ++files_;
+      if (!spill) ++files_;
       entries_ += n;
     }
     if (!spare_) spare_ = std::move(run);
@@ -146,30 +176,116 @@ void SstRuns::WriterLoop() {
   }
 }
 
-Status SstRuns::WriteRun(Run* run, int64_t file_no) {
+namespace {
+// Sorts a run by key; ties broken by arrival (arena offset): equal keys stay in put order.
+void SortRun(SstRuns::Run* run) {
+  if (run->sorted) return;
   const std::string& arena = run->arena;
-  auto key = [&](const Entry& e) { return std::string_view(arena.data() + e.off, e.klen); };
-  std::vector<Entry>& es = run->entries;
-  if (!run->sorted) {
-    // Ties broken by arrival (arena offset): equal keys stay in put order.
-    std::sort(es.begin(), es.end(), [&](const Entry& a, const Entry& b) {
-      if (KeyLess(a, key(a), b, key(b))) return true;
-      if (KeyLess(b, key(b), a, key(a))) return false;
-      return a.off < b.off;
-    });
-  }
+  auto key = [&](const SstRuns::Entry& e) { return std::string_view(arena.data() + e.off, e.klen); };
+  std::sort(run->entries.begin(), run->entries.end(), [&](const SstRuns::Entry& a, const SstRuns::Entry& b) {
+    if (KeyLess(a, key(a), b, key(b))) return true;
+    if (KeyLess(b, key(b), a, key(a))) return false;
+    return a.off < b.off;
+  });
+}
+
+// In a sorted run, the index of the last put of entries[i]'s key (equal keys are adjacent and
+// in put order: the last one wins).
+size_t LastOfKey(const SstRuns::Run& run, size_t i) {
+  const auto& es = run.entries;
+  auto key = [&](const SstRuns::Entry& e) { return std::string_view(run.arena.data() + e.off, e.klen); };
+  while (i + 1 < es.size() && KeyEqual(es[i + 1], key(es[i + 1]), es[i], key(es[i]))) ++i;
+  return i;
+}
+}  // namespace
+
+Status SstRuns::WriteRun(Run* run, int64_t file_no) {
+  SortRun(run);
+  const std::string& arena = run->arena;
+  const std::vector<Entry>& es = run->entries;
   size_t i = 0;
   const std::string path = dir_ + "/run-" + std::to_string(static_cast<int>(cf_)) + "-" + std::to_string(file_no) + ".sst";
   return store_->IngestSorted(cf_, path, [&](StateStore::BulkEntry* out) {
     if (i >= es.size()) return false;
-    // Equal keys are adjacent and in put order: the last one wins.
-    while (i + 1 < es.size() && KeyEqual(es[i + 1], key(es[i + 1]), es[i], key(es[i]))) ++i;
-    const Entry& e = es[i++];
-    out->key = key(e);
+    const size_t last = LastOfKey(*run, i);
+    const Entry& e = es[last];
+    i = last + 1;
+    out->key = std::string_view(arena.data() + e.off, e.klen);
     out->value = std::string_view(arena.data() + e.off + e.klen, e.vlen);
     out->del = e.del;
     return true;
   });
+}
+
+Status SstRuns::SpillRun(Run* run, int64_t file_no) {
+  SortRun(run);
+  const std::string& arena = run->arena;
+  const std::vector<Entry>& es = run->entries;
+  auto key = [&](const Entry& e) { return std::string_view(arena.data() + e.off, e.klen); };
+  if (spills_.empty()) {
+    // Partitions from the first run's key quantiles (hash keys: about equal shares), one per
+    // core, so the final merge writes its files in parallel.
+    const size_t parts = std::clamp<size_t>(std::thread::hardware_concurrency(), 1, 4);
+    for (size_t p = 1; p < parts; ++p) {
+      std::string_view k = key(es[es.size() * p / parts]);
+      if (splits_.empty() || k > splits_.back()) splits_.emplace_back(k);
+    }
+    spills_.resize(splits_.size() + 1);
+  }
+  size_t part = 0;
+  SpillWriter w;
+  auto open = [&]() -> Status {
+    std::string path = dir_ + "/spill-" + std::to_string(static_cast<int>(cf_)) + "-" + std::to_string(file_no) +
+                       "-" + std::to_string(part) + ".bin";
+    PGT_RETURN_IF_ERROR(w.Open(path));
+    spills_[part].push_back(std::move(path));
+    return Status::Ok();
+  };
+  PGT_RETURN_IF_ERROR(open());
+  for (size_t i = 0; i < es.size(); ++i) {
+    i = LastOfKey(*run, i);
+    const Entry& e = es[i];
+    const std::string_view k = key(e);
+    if (part < splits_.size() && k >= splits_[part]) {
+      PGT_RETURN_IF_ERROR(w.Close());
+      while (part < splits_.size() && k >= splits_[part]) ++part;
+      w = SpillWriter();
+      PGT_RETURN_IF_ERROR(open());
+    }
+    w.Add(k, std::string_view(arena.data() + e.off + e.klen, e.vlen), e.del);
+  }
+  return w.Close();
+}
+
+Status SstRuns::MergeSpills(int64_t* ingested) {
+  std::vector<std::string> out(spills_.size());
+  std::vector<Status> st(spills_.size());
+  std::vector<char> written(spills_.size(), 0);
+  std::vector<std::thread> threads;
+  for (size_t p = 0; p < spills_.size(); ++p) {
+    out[p] = dir_ + "/merged-" + std::to_string(static_cast<int>(cf_)) + "-" + std::to_string(p) + ".sst";
+    threads.emplace_back([&, p] {
+      bool w = false;
+      st[p] = MergeRunsToSst(store_, cf_, spills_[p], out[p], &w);
+      written[p] = w;
+    });
+  }
+  for (auto& t : threads) t.join();
+  std::vector<std::string> files;
+  for (size_t p = 0; p < spills_.size(); ++p) {
+    PGT_RETURN_IF_ERROR(st[p]);
+    if (written[p]) files.push_back(out[p]);
+  }
+  for (const auto& part : spills_) {
+    for (const auto& f : part) {
+      std::error_code ec;
+      std::filesystem::remove(f, ec);
+    }
+  }
+  spills_.clear();
+  PGT_RETURN_IF_ERROR(store_->IngestFiles(cf_, files));
+  *ingested = static_cast<int64_t>(files.size());
+  return Status::Ok();
 }
 
 Status SstRuns::Flush() {
@@ -177,9 +293,20 @@ Status SstRuns::Flush() {
     std::lock_guard<std::mutex> l(mu_);
     if (!status_.ok()) return status_;
   }
-  HandOver();
+  HandOver(true);
   std::unique_lock<std::mutex> l(mu_);
   cv_.wait(l, [&] { return !queued_ && !busy_; });
+  if (!status_.ok() || spills_.empty()) return status_;
+  // The writer is idle and gets no more runs: the merge needs no lock, and the run buffers
+  // are released first (the merge holds only its read buffers).
+  spare_.reset();
+  l.unlock();
+  fill_ = Run{};
+  int64_t ingested = 0;
+  Status st = MergeSpills(&ingested);
+  l.lock();
+  files_ += ingested;
+  if (!st.ok() && status_.ok()) status_ = st;
   return status_;
 }
 

@@ -14,6 +14,11 @@
 // sort; other runs are sorted on fixed-size entries carrying the key's first 16 bytes, so most
 // comparisons are two integer compares (pending output is keyed by a hash: random order).
 //
+// Merge mode (`merge_at_end`, for pending output, keyed by a hash: every run spans the whole key
+// range): runs are not ingested one by one (overlapping L0 files, compacted during the load) but
+// spilled to scratch files and merged at Flush into non-overlapping files ingested at once
+// (bulk/spill_runs.h). A load that fits in one run is written and ingested directly.
+//
 // Used through Batch::RouteToBulk (state_store.h): the bootstrap's batch hands every write of
 // the column families that the circuit never reads during a load (mirror rows, pending output)
 // to a run; nothing ingested is readable through a table until the bootstrap registers it.
@@ -36,7 +41,7 @@ class SstRuns : public BulkSink {
  public:
   // Files are written in `dir` (created; a crashed bootstrap's leftovers are removed by the
   // caller). A run is handed to the writer when its arena reaches `run_bytes`.
-  SstRuns(StateStore* store, Cf cf, std::string dir, size_t run_bytes);
+  SstRuns(StateStore* store, Cf cf, std::string dir, size_t run_bytes, bool merge_at_end = false);
   ~SstRuns() override;   // waits for the writer (a run in flight is still ingested)
   void Put(std::string_view key, std::string_view value) override;
   void Delete(std::string_view key) override;
@@ -61,14 +66,17 @@ class SstRuns : public BulkSink {
 
  private:
   void Add(std::string_view key, std::string_view value, bool del);
-  void HandOver();                 // the filled run to the writer (waits while it is busy)
+  void HandOver(bool last);        // the filled run to the writer (waits while it is busy)
   void WriterLoop();
   Status WriteRun(Run* run, int64_t file_no);
+  Status SpillRun(Run* run, int64_t file_no);   // merge mode: to scratch files, per partition
+  Status MergeSpills(int64_t* ingested);         // merge mode, at Flush: merge and ingest
 
   StateStore* store_;
   Cf cf_;
   std::string dir_;
   size_t run_bytes_;
+  bool merge_at_end_;
   Run fill_;                       // the run being filled (caller's thread)
   int64_t handed_ = 0;             // runs handed over (file numbers)
 
@@ -76,11 +84,17 @@ class SstRuns : public BulkSink {
   std::condition_variable cv_;
   std::unique_ptr<Run> queued_;    // the next run for the writer (at most one)
   int64_t queued_no_ = 0;
+  bool queued_spill_ = false;
   bool busy_ = false;              // the writer is writing a run
   bool stop_ = false;
   Status status_;                  // first error (caller or writer)
   int64_t files_ = 0, entries_ = 0;
   std::unique_ptr<Run> spare_;     // a written run's buffers, reused for the next fill
+  // Merge mode (writer thread, then Flush once the writer is idle): partition bounds chosen from
+  // the first spilled run (partition p holds keys in [splits_[p-1], splits_[p])), and each
+  // partition's scratch files in run order.
+  std::vector<std::string> splits_;
+  std::vector<std::vector<std::string>> spills_;
   std::thread writer_;
 };
 

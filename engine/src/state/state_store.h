@@ -137,6 +137,10 @@ class StateStore {
     bool del = false;
   };
   Status IngestSorted(Cf cf, const std::string& path, const std::function<bool(BulkEntry*)>& next);
+  // The two halves of IngestSorted: the file only (`*written` = false when `next` yields
+  // nothing: no file), and one atomic ingestion of several files (keys must not overlap).
+  Status WriteSorted(Cf cf, const std::string& path, const std::function<bool(BulkEntry*)>& next, bool* written);
+  Status IngestFiles(Cf cf, const std::vector<std::string>& paths);
 
  private:
   friend class Batch;
