@@ -104,16 +104,20 @@ Result<int64_t> PgConn::CopyInStream(const std::string& copy_sql, const std::fun
     return rows.ok() ? Status::Internal(what_ + ": COPY FROM did not start") : rows.status();
   }
   PQclear(r);
-  Status produced = produce([this](std::string_view data) -> Status {
+  bool broken = false;
+  Status produced = produce([&](std::string_view data) -> Status {
     // libpq takes an int length: send in pieces (a 2 GiB+ delta must not wrap around).
     constexpr size_t kPiece = 1 << 20;
     for (size_t off = 0; off < data.size(); off += kPiece) {
       int n = static_cast<int>(std::min(kPiece, data.size() - off));
-      if (PQputCopyData(conn_, data.data() + off, n) != 1)
+      if (PQputCopyData(conn_, data.data() + off, n) != 1) {
+        broken = true;
         return Status::Unavailable(what_ + ": COPY failed: " + ErrorOf(conn_, nullptr));
+      }
     }
     return Status::Ok();
   });
+  if (broken) return produced;
   // A failed producer ends the COPY with an error: the server discards what it received.
   if (PQputCopyEnd(conn_, produced.ok() ? nullptr : "aborted by the engine") != 1 && produced.ok())
     return Status::Unavailable(what_ + ": COPY failed: " + ErrorOf(conn_, nullptr));

@@ -75,7 +75,9 @@ TEST(MergePendingTest, ScansTheSnapshotInChunks) {
         EXPECT_FALSE(r.row.has_value()) << next;
       } else {
         EXPECT_TRUE(r.row.has_value()) << next;
-        if (r.row) EXPECT_EQ((*r.row)[0].i, next);   // the snapshot's value (3, not 333)
+        if (r.row) {
+          EXPECT_EQ((*r.row)[0].i, next);   // the snapshot's value (3, not 333)
+        }
       }
       ++next;
     }
