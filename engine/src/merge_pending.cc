@@ -81,7 +81,8 @@ Status ScanPendingChunks(StateStore* store, const StoreSnapshot& snap, std::stri
   return st;
 }
 
-Status RemoveMergedPending(StateStore* store, const StoreSnapshot& snap, std::string_view prefix, Batch* first) {
+Status RemoveMergedPending(StateStore* store, const StoreSnapshot& snap, std::string_view prefix, Batch* first,
+                           const std::function<void()>& on_first_written) {
   const size_t max_keys = MergeChunkRows();
   Batch later(store);
   Batch* b = first;
@@ -89,17 +90,25 @@ Status RemoveMergedPending(StateStore* store, const StoreSnapshot& snap, std::st
   Status st, late;
   auto commit = [&]() -> bool {
     Status c = store->Commit(b);
-    if (!first_done) { first_done = true; st = c; b = &later; return c.ok(); }
+    if (!first_done) {
+      first_done = true;
+      st = c;
+      b = &later;
+      if (c.ok()) on_first_written();
+      return c.ok();
+    }
     if (!c.ok()) { late = c; return false; }
     if (TestChunkDelay().count() > 0) std::this_thread::sleep_for(TestChunkDelay());
     return true;
   };
   size_t in_batch = 0;
+  int64_t removed = 0, kept = 0;
   Status scan = store->Scan(snap, Cf::kPending, prefix, [&](std::string_view k, std::string_view v) {
     auto cur = store->Get(Cf::kPending, k);
     if (!cur.ok()) { (first_done ? late : st) = cur.status(); return false; }
-    if (!*cur || **cur != v) return true;   // changed (or gone) since the merge read it
+    if (!*cur || **cur != v) { ++kept; return true; }   // changed (or gone) since the merge read it
     b->Delete(Cf::kPending, k);
+    ++removed;
     if (++in_batch < max_keys) return true;
     in_batch = 0;
     return commit();
@@ -108,9 +117,11 @@ Status RemoveMergedPending(StateStore* store, const StoreSnapshot& snap, std::st
   if (!first_done) {
     if (!st.ok()) return st;   // nothing written: the header stays, the outcome is settled later
     commit();
+    PGT_LOG_DEBUG("merged pending rows removed: ", removed, ", changed since the merge read them: ", kept);
     return st;
   }
   if (late.ok() && !b->empty()) commit();
+  PGT_LOG_DEBUG("merged pending rows removed: ", removed, ", changed since the merge read them: ", kept);
   if (!late.ok())
     PGT_LOG_WARN("removing merged pending rows stopped (they stay pending and are merged again): ", late.message());
   return st;

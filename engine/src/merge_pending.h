@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstddef>
+#include <functional>
 #include <string_view>
 
 #include "merge.h"
@@ -29,9 +30,11 @@ Status ScanPendingChunks(StateStore* store, const StoreSnapshot& snap, std::stri
 // whose current committed value is still the snapshot's (it is in the table now; a changed one
 // is merged next time). `first` (the merge's frontier and header writes) is committed together
 // with the first deletions, later deletions in further writes of MergeChunkRows() keys: no
-// deletion is ever durable before the frontier that makes it right. Returns the status of that
-// first write; a later write that fails leaves rows pending (merged again next time, harmless)
-// and is logged.
-Status RemoveMergedPending(StateStore* store, const StoreSnapshot& snap, std::string_view prefix, Batch* first);
+// deletion is ever durable before the frontier that makes it right. `on_first_written` runs
+// once that first write succeeded (the merge's outcome is then recorded). Returns the status of
+// that first write; a later write that fails leaves rows pending (merged again next time,
+// harmless) and is logged.
+Status RemoveMergedPending(StateStore* store, const StoreSnapshot& snap, std::string_view prefix, Batch* first,
+                           const std::function<void()>& on_first_written);
 
 }  // namespace pgt::engine

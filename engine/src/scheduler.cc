@@ -261,8 +261,8 @@ void Engine::Impl::FinishMerge(MergeJob& job) {
     landed.replace_on_merge = false;
     b.Put(Cf::kMeta, TableMetaKey(m.id), landed.Encode());
     b.Delete(Cf::kMeta, InflightKey(m.id));
-    st = RemoveMergedPending(store.get(), *snap, job.pending_prefix, &b);
-    if (st.ok()) {
+    // Called once the frontier is durable, before the rest of the removals.
+    auto landed_written = [&] {
       t.pending_rows = 0;   // as the merge wrote it; the heartbeat's next recount corrects it
       m.merged_frontier = job.to;
       m.has_merged = true;
@@ -270,8 +270,6 @@ void Engine::Impl::FinishMerge(MergeJob& job) {
       // The open batch may hold an older copy of the metadata (e.g. a TRUNCATE marked the table
       // for a re-bootstrap): this one must win when it commits.
       if (!batch->empty()) (void)SaveTableMeta(batch.get(), t);
-    }
-    if (st.ok()) {
       t.source_changes_since_merge = 0;
       t.oldest_pending_commit_us = 0;
       NoteMerge(m.id, true, job.res.rows_changed, job.res.duration_ms / 1000.0);
@@ -282,7 +280,8 @@ void Engine::Impl::FinishMerge(MergeJob& job) {
                              {"duration_ms", job.res.duration_ms}}),
                   "merged ", m.name, ": ", job.res.rows_changed, " row(s), frontier ", FormatLsn(job.to), " in ",
                   static_cast<int64_t>(job.res.duration_ms), " ms");
-    }
+    };
+    st = RemoveMergedPending(store.get(), *snap, job.pending_prefix, &b, landed_written);
   }
   if (st.code() == Status::Code::kNotFound) return;   // dropped on the primary; the poll cleans up
   if (st.ok()) {   // engine-wide bookkeeping on the main thread

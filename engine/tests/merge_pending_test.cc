@@ -130,7 +130,15 @@ TEST(MergePendingTest, RemovesExactlyTheRowsUnchangedSinceTheSnapshot) {
   }
   Batch first(s);
   first.Put(Cf::kMeta, "frontier", "P");
-  ASSERT_TRUE(RemoveMergedPending(s, *snap, TablePrefix(1), &first).ok());
+  int written = 0;
+  ASSERT_TRUE(RemoveMergedPending(s, *snap, TablePrefix(1), &first, [&] {
+    // The frontier is durable, the rest of the removals are not written yet.
+    auto meta = s->Get(Cf::kMeta, "frontier");
+    EXPECT_EQ(meta.ok() ? meta->value_or("") : "", "P");
+    EXPECT_EQ(Pending(s).size(), 44u - 7u);   // 43 + row 45, minus the first 7 removals
+    ++written;
+  }).ok());
+  EXPECT_EQ(written, 1);
   auto meta = s->Get(Cf::kMeta, "frontier");
   ASSERT_TRUE(meta.ok());
   EXPECT_EQ(meta->value_or(""), "P");
@@ -152,7 +160,9 @@ TEST(MergePendingTest, NothingToRemoveStillWritesTheFrontier) {
   auto snap = s->Snapshot();
   Batch first(s);
   first.Put(Cf::kMeta, "frontier", "P");
-  ASSERT_TRUE(RemoveMergedPending(s, *snap, TablePrefix(1), &first).ok());
+  int written = 0;
+  ASSERT_TRUE(RemoveMergedPending(s, *snap, TablePrefix(1), &first, [&] { ++written; }).ok());
+  EXPECT_EQ(written, 1);
   auto meta = s->Get(Cf::kMeta, "frontier");
   ASSERT_TRUE(meta.ok());
   EXPECT_EQ(meta->value_or(""), "P");

@@ -12,12 +12,13 @@ removal write is slowed down (PGT_TEST_MERGE_CHUNK_DELAY_MS) so that, with ~1,50
 after each step every stream table equals its query re-run (the oracle).
 """
 import os
+import re
 import time
 
 os.environ["PGT_TEST_MERGE_CHUNK_ROWS"] = "7"
 os.environ["PGT_TEST_MERGE_CHUNK_DELAY_MS"] = "4"
 
-from common import Harness, TestFailure, Workload, log, run_concurrent  # noqa: E402
+from common import Harness, TestFailure, Workload, log, run_concurrent, wait_until  # noqa: E402
 import streams  # noqa: E402
 
 PROJECTION = ("public.st_rows", "SELECT id, grp, cat, amount, qty, flag, d, ts FROM src")
@@ -36,6 +37,14 @@ def wait_copy_in_flight(h, timeout=60):
         if time.time() > deadline:
             raise TestFailure("no merge COPY seen in flight")
         time.sleep(0.02)
+
+
+def merged_rows(h, since):
+    """The largest row count of a 'merged public.st_rows' line logged past byte `since`."""
+    with open(h.engine.log_path, errors="replace") as f:
+        f.seek(since)
+        counts = [int(m) for m in re.findall(r"merged public\.st_rows: (\d+) row", f.read())]
+    return max(counts, default=0)
 
 
 def changes_meanwhile(h, seed):
@@ -82,12 +91,19 @@ def main():
         streams.check_all(h, TABLES)
         log("restart after a kill mid-COPY: oracle holds")
 
-        # 4. Killed right after a merge landed, while its removals are written (7 keys each).
+        # 4. Killed right after a merge landed, while its removals are written (7 keys each,
+        # 30 ms apart here: ~5 s for ~1,000 rows; the "merged" line is logged once the frontier
+        # is durable, before the rest of the removals).
+        h.stop_engine()
+        os.environ["PGT_TEST_MERGE_CHUNK_DELAY_MS"] = "30"
+        h.start_engine()
+        since = os.path.getsize(h.engine.log_path)
         h.primary_sql("UPDATE src SET flag = NOT coalesce(flag, false)")
-        lsn = h.cluster.primary_lsn()
-        h.wait_for_frontier(PROJECTION[0], lsn, timeout=120)
+        n_rows = h.primary_sql("SELECT count(*) FROM src")[0][0]
+        wait_until("the merge of every row of st_rows", lambda: merged_rows(h, since) >= n_rows, h, period=0.02)
         h.kill_engine()
         log("killed right after a merge landed")
+        os.environ["PGT_TEST_MERGE_CHUNK_DELAY_MS"] = "4"
         changes_meanwhile(h, h.seed + 4)
         h.start_engine()
         streams.check_all(h, TABLES)
