@@ -116,11 +116,10 @@ Status RemoveMergedPending(StateStore* store, const StoreSnapshot& snap, std::st
   if (!scan.ok()) (first_done ? late : st) = scan;
   if (!first_done) {
     if (!st.ok()) return st;   // nothing written: the header stays, the outcome is settled later
+    commit();                  // the frontier, with all (or no) removals
+  } else if (late.ok() && !b->empty()) {
     commit();
-    PGT_LOG_DEBUG("merged pending rows removed: ", removed, ", changed since the merge read them: ", kept);
-    return st;
   }
-  if (late.ok() && !b->empty()) commit();
   PGT_LOG_DEBUG("merged pending rows removed: ", removed, ", changed since the merge read them: ", kept);
   if (!late.ok())
     PGT_LOG_WARN("removing merged pending rows stopped (they stay pending and are merged again): ", late.message());

@@ -51,12 +51,20 @@ std::map<std::string, std::string> Pending(StateStore* store) {
   return out;
 }
 
-TEST(MergePendingTest, ScansTheSnapshotInChunks) {
+class MergePendingTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    auto st = StateStore::Open(dir_.path());
+    ASSERT_TRUE(st.ok()) << st.status().message();
+    store_ = std::move(st).value();
+  }
+  testing::TempDir dir_;
+  std::unique_ptr<StateStore> store_;
+};
+
+TEST_F(MergePendingTest, ScansTheSnapshotInChunks) {
   ASSERT_EQ(MergeChunkRows(), kChunk);
-  testing::TempDir dir;
-  auto store = StateStore::Open(dir.path());
-  ASSERT_TRUE(store.ok());
-  StateStore* s = store->get();
+  StateStore* s = store_.get();
   Fill(s, 50);
   auto snap = s->Snapshot();
   {   // written after the snapshot: not part of the merge
@@ -96,11 +104,8 @@ TEST(MergePendingTest, ScansTheSnapshotInChunks) {
   EXPECT_TRUE(*any);
 }
 
-TEST(MergePendingTest, AnErrorStopsTheScan) {
-  testing::TempDir dir;
-  auto store = StateStore::Open(dir.path());
-  ASSERT_TRUE(store.ok());
-  StateStore* s = store->get();
+TEST_F(MergePendingTest, AnErrorStopsTheScan) {
+  StateStore* s = store_.get();
   Fill(s, 30);
   auto snap = s->Snapshot();
   int calls = 0;
@@ -111,11 +116,8 @@ TEST(MergePendingTest, AnErrorStopsTheScan) {
   EXPECT_EQ(calls, 2);
 }
 
-TEST(MergePendingTest, RemovesExactlyTheRowsUnchangedSinceTheSnapshot) {
-  testing::TempDir dir;
-  auto store = StateStore::Open(dir.path());
-  ASSERT_TRUE(store.ok());
-  StateStore* s = store->get();
+TEST_F(MergePendingTest, RemovesExactlyTheRowsUnchangedSinceTheSnapshot) {
+  StateStore* s = store_.get();
   Fill(s, 40);
   auto snap = s->Snapshot();
   auto before = Pending(s);
@@ -152,11 +154,8 @@ TEST(MergePendingTest, RemovesExactlyTheRowsUnchangedSinceTheSnapshot) {
   EXPECT_EQ(before.size(), 43u);
 }
 
-TEST(MergePendingTest, NothingToRemoveStillWritesTheFrontier) {
-  testing::TempDir dir;
-  auto store = StateStore::Open(dir.path());
-  ASSERT_TRUE(store.ok());
-  StateStore* s = store->get();
+TEST_F(MergePendingTest, NothingToRemoveStillWritesTheFrontier) {
+  StateStore* s = store_.get();
   auto snap = s->Snapshot();
   Batch first(s);
   first.Put(Cf::kMeta, "frontier", "P");
