@@ -115,11 +115,12 @@ struct MergeJob {
   bool held_by_upstreams = false; // ... or less: a table reading stream tables (upstreams.cc)
   bool replace = false;
   int64_t epoch = 0;
+  // The committed state the merge reads (applied position = `to`), kept until FinishMerge, which
+  // removes the pending rows merged by comparing it with the current state; released there.
   std::unique_ptr<StoreSnapshot> snap;
   // outcome
   Status status;
   bool wrote = false;             // the merge transaction committed: frontier = to
-  std::vector<std::pair<std::string, std::string>> merged;   // pending key -> value merged
   MergeResult res;
   std::atomic<bool> done{false};
 };

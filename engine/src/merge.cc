@@ -41,17 +41,21 @@ MergeSql GenerateMergeSql(int64_t table_id, const std::string& storage, const st
 
 std::string BuildDeltaCopyData(const std::vector<PendingRow>& rows, size_t ncols) {
   std::string out;
-  for (const auto& r : rows) {
-    out += r.row ? "U\t" : "D\t";
-    out += FormatRowIdUuid(r.row_id);
-    for (size_t i = 0; i < ncols; ++i) {
-      out.push_back('\t');
-      if (r.row) values::AppendCopyText(&out, (*r.row)[i]);
-      else out += "\\N";
-    }
-    out.push_back('\n');
-  }
+  AppendDeltaCopyData(&out, rows, ncols);
   return out;
+}
+
+void AppendDeltaCopyData(std::string* out, const std::vector<PendingRow>& rows, size_t ncols) {
+  for (const auto& r : rows) {
+    *out += r.row ? "U\t" : "D\t";
+    *out += FormatRowIdUuid(r.row_id);
+    for (size_t i = 0; i < ncols; ++i) {
+      out->push_back('\t');
+      if (r.row) values::AppendCopyText(out, (*r.row)[i]);
+      else *out += "\\N";
+    }
+    out->push_back('\n');
+  }
 }
 
 Result<std::optional<Lsn>> MergeWriter::ReadFrontier(int64_t table_id) {
@@ -78,7 +82,7 @@ Result<MergeResult> MergeWriter::Merge(const MergeRequest& req) {
     return res.status();
   }
   PGT_RETURN_IF_ERROR(conn_->Exec("COMMIT"));
-  if ((!req.rows.empty() || req.replace) && std::find(created_.begin(), created_.end(), req.table_id) == created_.end())
+  if ((req.has_rows || req.replace) && std::find(created_.begin(), created_.end(), req.table_id) == created_.end())
     created_.push_back(req.table_id);
   return res;
 }
@@ -110,19 +114,29 @@ Result<MergeResult> MergeWriter::MergeInTxn(const MergeRequest& req) {
                             ", expected " + (req.expected_frontier ? FormatLsn(*req.expected_frontier) : "NULL"));
   const std::string& storage = *st.at(0, 1);
   int64_t changed = 0;
-  if (!req.rows.empty() || req.replace) {
+  if (req.has_rows || req.replace) {
     MergeSql sql = GenerateMergeSql(req.table_id, storage, *req.columns);
     // Created inside this transaction: remembered only once it commits (see Merge()).
     if (std::find(created_.begin(), created_.end(), req.table_id) == created_.end())
       PGT_RETURN_IF_ERROR(conn_->Exec(sql.create_delta));
-    std::string data = BuildDeltaCopyData(req.rows, req.columns->size());
-    PGT_ASSIGN_OR_RETURN(int64_t copied, conn_->CopyIn(sql.copy, data));
-    if (copied != static_cast<int64_t>(req.rows.size()))
+    // One COPY fed chunk by chunk as the rows are read: the delta never exists whole in memory.
+    int64_t sent = 0;
+    std::string data;
+    PGT_ASSIGN_OR_RETURN(int64_t copied, conn_->CopyInStream(sql.copy, [&](const PgConn::CopyPut& put) -> Status {
+      if (!req.rows) return Status::Ok();
+      return req.rows([&](const std::vector<PendingRow>& chunk) -> Status {
+        data.clear();
+        AppendDeltaCopyData(&data, chunk, req.columns->size());
+        sent += static_cast<int64_t>(chunk.size());
+        return put(data);
+      });
+    }));
+    if (copied != sent)
       return Status::Internal("merge of stream table id " + id + ": the server copied " + std::to_string(copied) +
-                              " delta rows of " + std::to_string(req.rows.size()));
+                              " delta rows of " + std::to_string(sent));
     PGT_RETURN_IF_ERROR(conn_->Exec(req.replace ? sql.apply_replace : sql.apply_deletes));
     PGT_RETURN_IF_ERROR(conn_->Exec(sql.apply_upserts));
-    changed = static_cast<int64_t>(req.rows.size());
+    changed = sent;
   }
   double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
   PGT_RETURN_IF_ERROR(conn_->QueryParams(

@@ -6,7 +6,8 @@
 //     (KEY SHARE: the heartbeat's UPDATE of the row does not wait for merges in flight; an
 //     epoch claim locks the row FOR UPDATE, so it waits for them, and they see a claim made first)
 //   SELECT frontier ... FROM pgt_stream_tables WHERE id FOR UPDATE  -- CAS: frontier must be F
-//   COPY pgt_delta_<id> FROM STDIN                               -- op, row id, user columns
+//   COPY pgt_delta_<id> FROM STDIN                               -- op, row id, user columns,
+//     sent chunk by chunk as the pending rows are read (one COPY: memory is one chunk)
 //   DELETE FROM st USING delta WHERE op = 'D'
 //   INSERT INTO st SELECT ... WHERE op = 'U' ON CONFLICT (__pgt_row_id) DO UPDATE ...
 //   UPDATE pgt_stream_tables SET frontier = P, stats ...
@@ -17,6 +18,7 @@
 // whether it had landed.
 #pragma once
 
+#include <functional>
 #include <optional>
 #include <string>
 #include <vector>
@@ -31,10 +33,17 @@ struct PendingRow {
   std::optional<Row> row;     // nullopt = delete
 };
 
+// The pending rows of a merge, delivered chunk by chunk so that a merge's memory is one chunk
+// whatever the number of rows: a source calls `emit` for each chunk in turn and stops at (and
+// returns) the first error, its own or emit's.
+using PendingChunkFn = std::function<Status(const std::vector<PendingRow>&)>;
+using PendingRowSource = std::function<Status(const PendingChunkFn& emit)>;
+
 struct MergeRequest {
   int64_t table_id = 0;
   const std::vector<OutputColumn>* columns = nullptr;
-  std::vector<PendingRow> rows;
+  bool has_rows = false;                  // `rows` delivers at least one row
+  PendingRowSource rows;
   std::optional<Lsn> expected_frontier;   // nullopt = NULL (first merge)
   Lsn new_frontier = 0;
   int64_t epoch = 0;
@@ -53,6 +62,7 @@ struct MergeSql {
 MergeSql GenerateMergeSql(int64_t table_id, const std::string& storage, const std::vector<OutputColumn>& cols);
 // COPY text lines: op ('U'/'D'), row id (uuid), then `ncols` user columns (NULL for deletes).
 std::string BuildDeltaCopyData(const std::vector<PendingRow>& rows, size_t ncols);
+void AppendDeltaCopyData(std::string* out, const std::vector<PendingRow>& rows, size_t ncols);
 
 struct MergeResult {
   int64_t rows_changed = 0;

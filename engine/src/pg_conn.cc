@@ -94,20 +94,33 @@ Result<PgRows> PgConn::QueryParams(const std::string& sql, const std::vector<std
 }
 
 Result<int64_t> PgConn::CopyIn(const std::string& copy_sql, const std::string& data) {
+  return CopyInStream(copy_sql, [&](const CopyPut& put) { return put(data); });
+}
+
+Result<int64_t> PgConn::CopyInStream(const std::string& copy_sql, const std::function<Status(const CopyPut&)>& produce) {
   PGresult* r = PQexec(conn_, copy_sql.c_str());
   if (PQresultStatus(r) != PGRES_COPY_IN) {
     auto rows = TakeRows(conn_, r, what_);
     return rows.ok() ? Status::Internal(what_ + ": COPY FROM did not start") : rows.status();
   }
   PQclear(r);
-  // libpq takes an int length: send in chunks (a 2 GiB+ delta must not wrap around).
-  constexpr size_t kChunk = 1 << 20;
-  for (size_t off = 0; off < data.size(); off += kChunk) {
-    int n = static_cast<int>(std::min(kChunk, data.size() - off));
-    if (PQputCopyData(conn_, data.data() + off, n) != 1)
-      return Status::Unavailable(what_ + ": COPY failed: " + ErrorOf(conn_, nullptr));
-  }
-  if (PQputCopyEnd(conn_, nullptr) != 1) return Status::Unavailable(what_ + ": COPY failed: " + ErrorOf(conn_, nullptr));
+  bool broken = false;
+  Status produced = produce([&](std::string_view data) -> Status {
+    // libpq takes an int length: send in pieces (a 2 GiB+ delta must not wrap around).
+    constexpr size_t kPiece = 1 << 20;
+    for (size_t off = 0; off < data.size(); off += kPiece) {
+      int n = static_cast<int>(std::min(kPiece, data.size() - off));
+      if (PQputCopyData(conn_, data.data() + off, n) != 1) {
+        broken = true;
+        return Status::Unavailable(what_ + ": COPY failed: " + ErrorOf(conn_, nullptr));
+      }
+    }
+    return Status::Ok();
+  });
+  if (broken) return produced;
+  // A failed producer ends the COPY with an error: the server discards what it received.
+  if (PQputCopyEnd(conn_, produced.ok() ? nullptr : "aborted by the engine") != 1 && produced.ok())
+    return Status::Unavailable(what_ + ": COPY failed: " + ErrorOf(conn_, nullptr));
   Status st;
   int64_t copied = -1;
   while ((r = PQgetResult(conn_)) != nullptr) {
@@ -115,6 +128,7 @@ Result<int64_t> PgConn::CopyIn(const std::string& copy_sql, const std::string& d
     auto rows = TakeRows(conn_, r, what_);
     if (!rows.ok() && st.ok()) st = rows.status();
   }
+  PGT_RETURN_IF_ERROR(produced);
   PGT_RETURN_IF_ERROR(st);
   return copied;
 }

@@ -3,9 +3,11 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <type_traits>
 #include <vector>
 
@@ -35,6 +37,11 @@ class PgConn {
   Status Exec(const std::string& sql) { return Query(sql).status(); }
   // COPY ... FROM STDIN with `data` (COPY text format); returns the rows the server copied.
   Result<int64_t> CopyIn(const std::string& copy_sql, const std::string& data);
+  // The same with the data produced piece by piece: `produce` calls `put` for each piece, which
+  // is sent at once (nothing accumulates here). An error from `produce` (its own or put's)
+  // aborts the COPY, and is returned.
+  using CopyPut = std::function<Status(std::string_view)>;
+  Result<int64_t> CopyInStream(const std::string& copy_sql, const std::function<Status(const CopyPut&)>& produce);
   // COPY ... TO STDOUT: calls `on_line` for each line (without the trailing newline; with
   // `keep_newline`, each CopyData message as sent: binary COPY).
   template <typename F>

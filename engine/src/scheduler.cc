@@ -7,13 +7,19 @@
 // merge landed, so P becomes our merged frontier; = F -> it did not. Either way pending is
 // kept: it holds final row values, so merging it again is harmless, while deleting it could drop
 // rows that changed after P (batches keep being committed while the outcome is unknown).
+//
+// Bounded memory (merge_pending.h): the merge thread streams the pending rows from the job's
+// RocksDB snapshot into the COPY a chunk at a time; the snapshot is kept until FinishMerge, which
+// walks it again to remove the rows still unchanged. The frontier and the header's removal are
+// written with the first of those deletions, never after one: a deletion durable without the
+// frontier P would lose rows if the primary later reported the merge as not landed.
 #include <algorithm>
 
 #include <nlohmann/json.hpp>
 
 #include "engine_impl.h"
 #include "log.h"
-#include "values/codec.h"
+#include "merge_pending.h"
 
 namespace pgt::engine {
 
@@ -197,7 +203,8 @@ std::shared_ptr<MergeJob> Engine::Impl::PrepareMerge(TableRuntime& t) {
 }
 
 // On a merge thread: touches only `job`, its writer's connection and the state store (reads
-// through the job's snapshot, writes the job's in-flight header).
+// through the job's snapshot, writes the job's in-flight header). The snapshot stays with the
+// job: FinishMerge needs it to remove the rows merged.
 void Engine::Impl::RunMerge(StateStore* store, MergeJob& job, MergeWriter* writer) {
   MergeRequest req;
   req.table_id = job.id;
@@ -206,26 +213,14 @@ void Engine::Impl::RunMerge(StateStore* store, MergeJob& job, MergeWriter* write
   req.new_frontier = job.to;
   req.epoch = job.epoch;
   req.replace = job.replace;
-  Status decode_st;
-  job.status = store->Scan(*job.snap, Cf::kPending, job.pending_prefix, [&](std::string_view k, std::string_view v) {
-    PendingRow pr;
-    pr.row_id = std::string(k.substr(8));
-    if (!v.empty() && v[0] == 'U') {
-      auto row = values::DecodeRow(v.substr(1));
-      if (!row.ok()) { decode_st = row.status(); return false; }
-      pr.row = std::move(row).value();
-    }
-    job.merged.emplace_back(std::string(k), std::string(v));
-    req.rows.push_back(std::move(pr));
-    return true;
-  });
-  job.snap.reset();
-  if (job.status.ok()) job.status = decode_st;
-  if (!job.status.ok()) return;
+  auto any = AnyPending(store, *job.snap, job.pending_prefix);
+  if (!any.ok()) { job.status = any.status(); return; }
+  req.has_rows = *any;
+  req.rows = [&](const PendingChunkFn& emit) { return ScanPendingChunks(store, *job.snap, job.pending_prefix, emit); };
   // New rows at an unchanged frontier: only a table reading stream tables (its upstreams have
   // not merged past it yet); it waits, so every merge of it moves its frontier.
-  if (job.from && *job.from == job.to && job.held_by_upstreams && (!req.rows.empty() || req.replace)) return;
-  if (req.rows.empty() && !req.replace && job.from && *job.from == job.to) {
+  if (job.from && *job.from == job.to && job.held_by_upstreams && (req.has_rows || req.replace)) return;
+  if (!req.has_rows && !req.replace && job.from && *job.from == job.to) {
     // Nothing new decoded: only freshness moves (and only while we are the current engine).
     job.status = writer->TouchFreshness(job.id, job.to, job.epoch);
     return;
@@ -248,8 +243,10 @@ void Engine::Impl::RunMerge(StateStore* store, MergeJob& job, MergeWriter* write
 
 // Main thread: the outcome of a merge. Landed: the pending rows merged are removed unless they
 // changed since the snapshot (pending holds final values: an unchanged one is in the table
-// now; a changed one is merged next time), with the new frontier and the header, in one write.
+// now; a changed one is merged next time), the first of them in one write with the new frontier
+// and the header's removal (merge_pending.h). The job's snapshot is released here on every path.
 void Engine::Impl::FinishMerge(MergeJob& job) {
+  std::unique_ptr<StoreSnapshot> snap = std::move(job.snap);
   auto it = tables.find(job.id);
   if (it == tables.end()) return;   // dropped meanwhile (DropTable waited for this merge)
   TableRuntime& t = it->second;
@@ -258,24 +255,21 @@ void Engine::Impl::FinishMerge(MergeJob& job) {
   Status st = job.status;
   if (st.ok() && job.wrote) {
     Batch b(store.get());
-    for (const auto& [k, v] : job.merged) {
-      auto cur = store->Get(Cf::kPending, k);
-      if (!cur.ok()) { st = cur.status(); break; }
-      if (*cur && **cur == v) b.Delete(Cf::kPending, k);
-    }
-    if (st.ok()) {
+    TableMeta landed = m;
+    landed.merged_frontier = job.to;
+    landed.has_merged = true;
+    landed.replace_on_merge = false;
+    b.Put(Cf::kMeta, TableMetaKey(m.id), landed.Encode());
+    b.Delete(Cf::kMeta, InflightKey(m.id));
+    // Called once the frontier is durable, before the rest of the removals.
+    auto landed_written = [&] {
       t.pending_rows = 0;   // as the merge wrote it; the heartbeat's next recount corrects it
       m.merged_frontier = job.to;
       m.has_merged = true;
       m.replace_on_merge = false;
-      b.Put(Cf::kMeta, TableMetaKey(m.id), m.Encode());
-      b.Delete(Cf::kMeta, InflightKey(m.id));
-      st = store->Commit(&b);
       // The open batch may hold an older copy of the metadata (e.g. a TRUNCATE marked the table
       // for a re-bootstrap): this one must win when it commits.
-      if (st.ok() && !batch->empty()) (void)SaveTableMeta(batch.get(), t);
-    }
-    if (st.ok()) {
+      if (!batch->empty()) (void)SaveTableMeta(batch.get(), t);
       t.source_changes_since_merge = 0;
       t.oldest_pending_commit_us = 0;
       NoteMerge(m.id, true, job.res.rows_changed, job.res.duration_ms / 1000.0);
@@ -286,7 +280,8 @@ void Engine::Impl::FinishMerge(MergeJob& job) {
                              {"duration_ms", job.res.duration_ms}}),
                   "merged ", m.name, ": ", job.res.rows_changed, " row(s), frontier ", FormatLsn(job.to), " in ",
                   static_cast<int64_t>(job.res.duration_ms), " ms");
-    }
+    };
+    st = RemoveMergedPending(store.get(), *snap, job.pending_prefix, &b, landed_written);
   }
   if (st.code() == Status::Code::kNotFound) return;   // dropped on the primary; the poll cleans up
   if (st.ok()) {   // engine-wide bookkeeping on the main thread

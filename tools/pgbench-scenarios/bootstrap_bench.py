@@ -13,6 +13,10 @@ The source mirror is built by the same bootstrap (no mirror exists before it).
     tools/pgbench-scenarios/bootstrap_bench.py --engine base=/tmp/old-engine --rows 10000000
 
 A baseline can be given fewer rows (--baseline-rows) when it is slow: rows/s is per row.
+With --merge the first merge (every row of the table) is measured too: wall time from
+bootstrap_done to the new frontier on the primary and until the engine idles again (the pending
+rows merged removed), its CPU seconds, and the highest RSS sampled (every 0.1 s) meanwhile —
+the merge's memory, apart from the bootstrap's peak (issue 10: a merge in bounded memory).
 Prints a table and writes JSON to --out (default ./bench-out/bootstrap.json). Ratios are
 against the binary labelled by --baseline, measured in the same run on the same data.
 Timings on a shared 2-core machine are noisy: the load average before each run is recorded.
@@ -33,7 +37,7 @@ sys.path.insert(0, os.path.join(REPO, "tests", "integration"))
 sys.path.insert(0, HERE)
 
 from common import Engine, Harness, TestFailure, log  # noqa: E402
-from bench.common import du_bytes, proc_cpu_s, proc_hwm_kb  # noqa: E402
+from bench.common import du_bytes, proc_cpu_s, proc_hwm_kb, proc_status_kb  # noqa: E402
 
 NARROW = ("CREATE TABLE {t} (id bigint PRIMARY KEY, a int, b int, c numeric(12,2))",
           "INSERT INTO {t} SELECT g, g % 1000, (g * 7) % 100000, (g % 100000) / 100.0 "
@@ -110,6 +114,8 @@ def run_case(h, label, binary, case, rows_limit, timeout, merge, rep=0, log_copy
     state = os.path.join(h.cluster.data_root, f"state-{label}-{name}-{rep}")
     logp = os.path.join(h.cluster.log_dir, f"engine-{label}-{name}-{rep}.log")
     shutil.rmtree(state, ignore_errors=True)
+    if os.path.exists(logp):   # an earlier rep's log: its events must not count for this one
+        os.rename(logp, f"{logp}.{time.time():.0f}")
     e = Engine(binary, h.cluster, state, logp, ["--log-format", "json"])
     h.engines.append(e)
     load = os.getloadavg()[0]
@@ -136,9 +142,9 @@ def run_case(h, label, binary, case, rows_limit, timeout, merge, rep=0, log_copy
         secs = parse_time(done[-1]["time"]) - parse_time(started["time"])
         rows = int(done[0].get("rows", 0))   # the source's rows (the snapshot bootstrap)
         progress = len(events(logp, {"bootstrap_progress"}))
+        merge_fig = {}
         if merge:   # the first merge writes every row to the primary: minutes for 10M rows
-            for st in sts:
-                h.wait_for_frontier(st, h.cluster.primary_lsn(), timeout=timeout)
+            merge_fig = measure_merge(h, e, sts, cpu, timeout)
     finally:
         e.kill()   # its state is thrown away
         h.engines.remove(e)
@@ -152,11 +158,50 @@ def run_case(h, label, binary, case, rows_limit, timeout, merge, rep=0, log_copy
          "progress_events": progress, "engine_cpu_s": round(cpu, 2),
          "rows_per_cpu_s": round(rows / cpu) if cpu > 0 else None,
          "peak_rss_mb": round(hwm / 1024) if hwm else None,
-         "state_mb": round(state_bytes / 2**20) if state_bytes else None}
+         "state_mb": round(state_bytes / 2**20) if state_bytes else None, **merge_fig}
     log(f"{label:>8} {name:<18} {rows:>10,} rows in {secs:8.2f} s = "
         f"{r['rows_per_s'] or 0:>9,} rows/s, {cpu:6.1f} CPU s, peak RSS {r['peak_rss_mb']} MB, "
         f"state {r['state_mb']} MB (load {load:.1f})")
+    if merge_fig:
+        log(f"{label:>8} {name:<18} first merge: frontier after {merge_fig['merge_frontier_s']:.2f} s, "
+            f"idle after {merge_fig['merge_idle_s']:.2f} s, {merge_fig['merge_cpu_s']:.1f} CPU s, RSS "
+            f"{merge_fig['merge_rss_start_mb']} MB at its start, {merge_fig['merge_peak_rss_mb']} MB at most")
     return r
+
+
+def measure_merge(h, e, sts, cpu_before, timeout):
+    """The first merge after the bootstrap: RSS sampled every 0.1 s from bootstrap_done until the
+    frontier reached the primary's position and the engine's CPU time stopped moving (the main
+    thread's removal of the merged pending rows included)."""
+    pid = e.proc.pid
+    target = h.cluster.primary_lsn()
+    t0 = time.time()
+    rss0 = proc_status_kb(pid, "VmRSS") or 0
+    peak = rss0
+    pending = set(sts)
+    frontier_s = None
+    last_cpu, last_move = proc_cpu_s(pid), time.time()
+    while True:
+        peak = max(peak, proc_status_kb(pid, "VmRSS") or 0)
+        now = time.time()
+        if pending and now - t0 > timeout:
+            raise TestFailure(f"no merge of {sorted(pending)} within {timeout}s")
+        for st in list(pending):
+            if h.primary_sql("SELECT frontier >= %s::pg_lsn FROM pgtrickle.pgt_stream_tables WHERE name = %s",
+                             (target, st))[0][0]:
+                pending.discard(st)
+        if not pending and frontier_s is None:
+            frontier_s = now - t0
+        c = proc_cpu_s(pid)
+        if c - last_cpu > 0.02:
+            last_cpu, last_move = c, now
+        if not pending and now - last_move > 1.0:
+            break
+        e.check_alive()
+        time.sleep(0.1)
+    return {"merge_frontier_s": round(frontier_s, 2), "merge_idle_s": round(last_move - t0, 2),
+            "merge_cpu_s": round(last_cpu - cpu_before, 2), "merge_rss_start_mb": round(rss0 / 1024),
+            "merge_peak_rss_mb": round(peak / 1024), "peak_rss_after_merge_mb": round(proc_hwm_kb(pid) / 1024)}
 
 
 def main(argv=None):
