@@ -270,7 +270,7 @@ void RunOracle(const char* plan, Table (*recompute)(const std::map<int, Row>&), 
     }
     ASSERT_TRUE((*st)->FinishBatch(&b).ok());
     ASSERT_TRUE((*store)->Commit(&b).ok());
-    if (compact && round % 10 == 9) ASSERT_TRUE((*store)->CompactAll(Cf::kMinMax).ok());   // drops count-0 entries
+    if (compact && round % 10 == 9) { ASSERT_TRUE((*store)->CompactAll(Cf::kMinMax).ok()); }   // drops count-0 entries
     if (rng() % 3 == 0 || round == 59) {
       Merge(store->get(), 42, &merged);
       ASSERT_EQ(merged, recompute(model)) << "seed " << seed << " round " << round;

@@ -162,6 +162,9 @@ TEST(StateStoreTest, CountDeltasMergeReadThroughTheBatchAndVanishAtZero) {
   ASSERT_TRUE(b.MergeCount(Cf::kMinMax, "p\x01", -2, "x").ok());
   ASSERT_TRUE(b.MergeCount(Cf::kMinMax, "p\x02", -1, "x").ok());
   ASSERT_TRUE((*store)->Commit(&b).ok());
+  // The first compaction may only merge the deltas (a merge's result is not filtered); the
+  // next one drops the entries at count 0.
+  ASSERT_TRUE((*store)->CompactAll(Cf::kMinMax).ok());
   ASSERT_TRUE((*store)->CompactAll(Cf::kMinMax).ok());
   EXPECT_FALSE((*store)->Get(Cf::kMinMax, "p\x01")->has_value());
   EXPECT_FALSE((*store)->Get(Cf::kMinMax, "p\x02")->has_value());

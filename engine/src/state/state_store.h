@@ -6,7 +6,8 @@
 // its writes in memory (per column family a hash map holding the last write of each key, plus an
 // ordered index of the keys for scans and for the commit), so reads inside a batch see the
 // batch's own writes (read-your-writes: the map first, then RocksDB) and nothing reaches disk
-// until Commit(), which writes the keys in order, one entry each. A StateStore may be used from several threads (RocksDB is
+// until Commit(), which writes the keys in order, one entry each (a count delta of the minmax
+// family as a merge operand, see "Counted entries" below). A StateStore may be used from several threads (RocksDB is
 // thread-safe): merge threads read through snapshots and commit their own small batches; a
 // bootstrap's thread writes its own table's keys (bootstrap_job.h). A Batch belongs to one thread.
 #pragma once
