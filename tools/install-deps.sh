@@ -9,6 +9,7 @@ PACKAGES=(
   postgresql-15 postgresql-server-dev-15 postgresql-contrib-15 libpq-dev
   librocksdb-dev libzstd-dev libboost-dev libgtest-dev libgmock-dev
   nlohmann-json3-dev libxxhash-dev zlib1g-dev liblz4-dev
+  libjemalloc-dev               # engine daemon + apply_bench allocator (engine/README.md, "Speed")
   python3 python3-psycopg2
   zstd                          # tests/harness/ha.py: archive_command / restore_command of the failover drills
   clang-14 libclang-rt-14-dev   # walreader/fuzz/run.sh: clang++-14 + libFuzzer runtime

@@ -273,6 +273,17 @@ Status CommitBatch(Harness* h, Stages* st) {
   return Status::Ok();
 }
 
+// Profiling only the timed part: with APPLY_BENCH_PERF_CTL=<fifo> the bench writes "enable" and
+// "disable" to it around the timed part, for `perf record --control fifo:<fifo> -D -1 ...`.
+void PerfControl(const char* cmd) {
+  const char* fifo = std::getenv("APPLY_BENCH_PERF_CTL");
+  if (!fifo) return;
+  if (FILE* f = std::fopen(fifo, "w")) {
+    std::fprintf(f, "%s\n", cmd);
+    std::fclose(f);
+  }
+}
+
 // Final output of every table: row id -> printed row (pending holds final values; nothing merged).
 using Output = std::map<std::string, std::string>;
 std::string Print(const Row& r) {
@@ -366,6 +377,7 @@ int Run(const Options& o) {
     for (auto& r : h.Readers(relid)) out->push_back(r);
   };
   auto on_error = h.OnError();
+  PerfControl("enable");
   const double cpu0 = CpuSeconds();
   auto wall0 = std::chrono::steady_clock::now();
   int in_batch = 0;
@@ -389,6 +401,7 @@ int Run(const Options& o) {
     if (!st.ok()) { std::fprintf(stderr, "commit: %s\n", st.message().c_str()); return 2; }
   }
   const double cpu = CpuSeconds() - cpu0, wall = Since(wall0);
+  PerfControl("disable");
   std::printf("apply_bench tables=%s mode=%s rows=%d txns=%d changes/txn=%d batch_txns=%d\n", o.tables.c_str(),
               o.mode.c_str(), o.rows, o.txns, o.changes, o.batch_txns);
   std::printf("  load (bootstrap) %.2f s\n", load_s);

@@ -126,6 +126,50 @@ TEST(StateStoreTest, DeletePrefixRemovesOnlyThatPrefixAndSurvivesReopen) {
   EXPECT_EQ((*store)->Get(Cf::kPending, TablePrefix(2) + "x")->value_or(""), "2");
 }
 
+// Counted entries (minmax family): count deltas as merge operands, read back through the batch
+// (Get and scans), committed, stacked, reaching 0 (read as count 0, payload replaced when the
+// value comes back) and dropped by a compaction.
+TEST(StateStoreTest, CountDeltasMergeReadThroughTheBatchAndVanishAtZero) {
+  testing::TempDir dir;
+  auto store = StateStore::Open(dir.path());
+  ASSERT_TRUE(store.ok());
+  Batch b(store->get());
+  auto get = [&](const std::string& k) -> std::pair<int64_t, std::string> {
+    auto v = b.Get(Cf::kMinMax, k);
+    EXPECT_TRUE(v.ok());
+    if (!v.ok() || !*v) return {-999, ""};
+    return {CountOf(**v), (*v)->substr(8)};
+  };
+  ASSERT_TRUE(b.MergeCount(Cf::kMinMax, "p\x01", 2, "first").ok());
+  EXPECT_EQ(get("p\x01"), std::make_pair(int64_t{2}, std::string("first")));
+  ASSERT_TRUE((*store)->Commit(&b).ok());
+  ASSERT_TRUE(b.MergeCount(Cf::kMinMax, "p\x01", 1, "second").ok());   // payload kept: count was 2
+  ASSERT_TRUE(b.MergeCount(Cf::kMinMax, "p\x02", 1, "two").ok());
+  std::string scanned;
+  ASSERT_TRUE(b.Scan(Cf::kMinMax, "p", [&](std::string_view, std::string_view v) {
+    scanned += std::to_string(CountOf(v)) + ":" + std::string(v.substr(8)) + ",";
+    return true;
+  }).ok());
+  EXPECT_EQ(scanned, "3:first,1:two,");
+  ASSERT_TRUE((*store)->Commit(&b).ok());
+  ASSERT_TRUE(b.MergeCount(Cf::kMinMax, "p\x01", -3, "x").ok());
+  ASSERT_TRUE((*store)->Commit(&b).ok());
+  EXPECT_EQ(get("p\x01").first, 0);   // gone, until a compaction drops the entry
+  ASSERT_TRUE(b.MergeCount(Cf::kMinMax, "p\x01", 1, "again").ok());
+  ASSERT_TRUE(b.MergeCount(Cf::kMinMax, "p\x01", 1, "ignored").ok());   // a second delta in one batch
+  EXPECT_EQ(get("p\x01"), std::make_pair(int64_t{2}, std::string("again")));
+  ASSERT_TRUE((*store)->Commit(&b).ok());
+  ASSERT_TRUE(b.MergeCount(Cf::kMinMax, "p\x01", -2, "x").ok());
+  ASSERT_TRUE(b.MergeCount(Cf::kMinMax, "p\x02", -1, "x").ok());
+  ASSERT_TRUE((*store)->Commit(&b).ok());
+  // The first compaction may only merge the deltas (a merge's result is not filtered); the
+  // next one drops the entries at count 0.
+  ASSERT_TRUE((*store)->CompactAll(Cf::kMinMax).ok());
+  ASSERT_TRUE((*store)->CompactAll(Cf::kMinMax).ok());
+  EXPECT_FALSE((*store)->Get(Cf::kMinMax, "p\x01")->has_value());
+  EXPECT_FALSE((*store)->Get(Cf::kMinMax, "p\x02")->has_value());
+}
+
 TEST(StateStoreTest, PrefixSuccessor) {
   EXPECT_EQ(PrefixSuccessor("ab"), "ac");
   EXPECT_EQ(PrefixSuccessor(std::string("a\xff", 2)), "b");

@@ -211,7 +211,7 @@ Status AggregateState::ApplyMinMax(Batch* batch, const std::string& gkey, size_t
   key.push_back(static_cast<char>(agg));
   values::EncodeOrderedKey(v, &key);
   PGT_ASSIGN_OR_RETURN(auto raw, batch->Get(Cf::kMinMax, key));
-  int64_t count = raw ? static_cast<int64_t>(ReadBE64(*raw)) : 0;
+  int64_t count = raw ? CountOf(*raw) : 0;
   count += w;
   if (count < 0) return Status::Corruption("aggregate: MIN/MAX multiset count went negative");
   if (count == 0) {
@@ -220,7 +220,7 @@ Status AggregateState::ApplyMinMax(Batch* batch, const std::string& gkey, size_t
   }
   std::string val;
   AppendBE64(&val, static_cast<uint64_t>(count));
-  if (raw) val.append(*raw, 8, std::string::npos);  // keep the first-seen representation
+  if (raw && CountOf(*raw) != 0) val.append(*raw, 8, std::string::npos);  // keep the first-seen representation
   else values::EncodeRow(Row{v}, &val);
   batch->Put(Cf::kMinMax, key, val);
   return Status::Ok();
@@ -233,7 +233,7 @@ Result<int64_t> AggregateState::ApplyDistinct(Batch* batch, const std::string& g
   key.push_back(static_cast<char>(agg));
   values::EncodeOrderedKey(v, &key);
   PGT_ASSIGN_OR_RETURN(auto raw, batch->Get(Cf::kMinMax, key));
-  int64_t before = raw ? static_cast<int64_t>(ReadBE64(*raw)) : 0;
+  int64_t before = raw ? CountOf(*raw) : 0;
   PGT_RETURN_IF_ERROR(ApplyMinMax(batch, gkey, agg, v, w));
   int64_t after = before + w;
   return before == 0 && after > 0 ? 1 : before > 0 && after == 0 ? -1 : 0;
@@ -244,64 +244,75 @@ Result<Value> AggregateState::SeekMinMax(Batch* batch, const std::string& gkey, 
   std::string prefix = GroupKeyPrefix(gkey);
   prefix.push_back(static_cast<char>(agg));
   std::optional<std::string> found;
-  auto take = [&](std::string_view, std::string_view v) { found = std::string(v); return false; };
+  bool negative = false;
+  auto take = [&](std::string_view, std::string_view v) {
+    const int64_t count = CountOf(v);
+    if (count == 0) return true;   // a value gone (entries at count 0 wait for compaction)
+    negative = count < 0;
+    found = std::string(v);
+    return false;
+  };
   PGT_RETURN_IF_ERROR(max ? batch->ScanReverse(Cf::kMinMax, prefix, take) : batch->Scan(Cf::kMinMax, prefix, take));
+  if (negative) return Status::Corruption("aggregate: MIN/MAX multiset count went negative");
   if (!found) return Value::Null(op_->aggs[agg].result_type);
   PGT_ASSIGN_OR_RETURN(Row r, values::DecodeRow(std::string_view(*found).substr(8)));
   return r.at(0);
 }
 
-// Writes the batch's delta of M for one MIN/MAX and sets the new extreme: the best of the old
-// extreme (unless its last copy went) and the values still present among those changed; a seek
-// only when the old extreme went (or was not cached).
+// Writes the batch's delta of M for one MIN/MAX and sets the new extreme. Each changed value's
+// count delta is a merge operand (Batch::MergeCount: no read). The new extreme is the best of the
+// old one (unless its last copy went) and the values added in this batch: a value with a
+// positive delta is present now; one with a negative delta was present before, so it cannot beat
+// a still present old extreme. Reads: the old extreme's count when it loses copies, the winning
+// added value's stored representation, and a seek only when the old extreme went (or was not
+// cached).
 Status AggregateState::FlushMinMax(Batch* batch, const std::string& gkey, size_t agg, Dirty* d) {
   const bool max = op_->aggs[agg].fn == AggFn::kMax;
   auto& pa = d->st.aggs[agg];
   std::string old_key;
   bool old_valid = pa.extreme_known && !pa.extreme.is_null;
   if (old_valid) values::EncodeOrderedKey(pa.extreme, &old_key);
-  std::optional<std::string> best;   // the best changed value still present, and its representation
-  Value best_value;
+  const std::string* best = nullptr;   // the best value added in this batch (ordered key)
   std::string key = GroupKeyPrefix(gkey);
   key.push_back(static_cast<char>(agg));
   const size_t base = key.size();
+  std::string payload;
   for (auto& [vkey, delta] : d->minmax[agg]) {
     if (delta.w == 0) continue;
     key.resize(base);
     key += vkey;
-    PGT_ASSIGN_OR_RETURN(auto raw, batch->Get(Cf::kMinMax, key));
-    int64_t count = (raw ? static_cast<int64_t>(ReadBE64(*raw)) : 0) + delta.w;
-    if (count < 0) return Status::Corruption("aggregate: MIN/MAX multiset count went negative");
-    if (count == 0) {
-      batch->Delete(Cf::kMinMax, key);
-      if (old_valid && vkey == old_key) old_valid = false;
+    if (delta.w < 0 && old_valid && vkey == old_key) {   // did the extreme's last copy go?
+      PGT_ASSIGN_OR_RETURN(auto raw, batch->Get(Cf::kMinMax, key));
+      int64_t count = (raw ? CountOf(*raw) : 0) + delta.w;
+      if (count < 0) return Status::Corruption("aggregate: MIN/MAX multiset count went negative");
+      if (count == 0) {
+        batch->Delete(Cf::kMinMax, key);
+        old_valid = false;
+      } else {
+        batch->Put(Cf::kMinMax, key, CountedEntry(count, std::string_view(*raw).substr(8)));
+      }
       continue;
     }
-    std::string val;
-    AppendBE64(&val, static_cast<uint64_t>(count));
-    if (raw) val.append(*raw, 8, std::string::npos);   // keep the first-seen representation
-    else values::EncodeRow(Row{delta.v}, &val);
-    batch->Put(Cf::kMinMax, key, val);
-    if (!best || (max ? vkey > *best : vkey < *best)) {
-      best = vkey;
-      if (raw) {
-        PGT_ASSIGN_OR_RETURN(Row r, values::DecodeRow(std::string_view(*raw).substr(8)));
-        best_value = std::move(r.at(0));
-      } else {
-        best_value = delta.v;
-      }
-    }
+    payload.clear();
+    values::EncodeRow(Row{delta.v}, &payload);
+    PGT_RETURN_IF_ERROR(batch->MergeCount(Cf::kMinMax, key, delta.w, payload));
+    if (delta.w > 0 && (!best || (max ? vkey > *best : vkey < *best))) best = &vkey;
   }
-  d->minmax[agg].clear();
+  const bool best_wins = best && (old_valid ? (max ? *best > old_key : *best < old_key)
+                                            : pa.extreme_known && pa.extreme.is_null);   // M was empty
   if (pa.count == 0) {
     pa.extreme = Value::Null(op_->aggs[agg].result_type);
-  } else if (old_valid) {   // the old extreme is still present: only a changed value can beat it
-    if (best && (max ? *best > old_key : *best < old_key)) pa.extreme = std::move(best_value);
-  } else if (pa.extreme_known && pa.extreme.is_null && best) {
-    pa.extreme = std::move(best_value);   // M was empty before the batch: every value is a changed one
-  } else {
+  } else if (best_wins) {   // the stored representation: the first one seen of this value
+    key.resize(base);
+    key += *best;
+    PGT_ASSIGN_OR_RETURN(auto raw, batch->Get(Cf::kMinMax, key));
+    if (!raw || CountOf(*raw) <= 0) return Status::Corruption("aggregate: MIN/MAX multiset count went negative");
+    PGT_ASSIGN_OR_RETURN(Row r, values::DecodeRow(std::string_view(*raw).substr(8)));
+    pa.extreme = std::move(r.at(0));
+  } else if (!old_valid) {
     PGT_ASSIGN_OR_RETURN(pa.extreme, SeekMinMax(batch, gkey, agg, max));
   }
+  d->minmax[agg].clear();
   pa.extreme_known = true;
   return Status::Ok();
 }

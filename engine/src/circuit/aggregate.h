@@ -9,7 +9,9 @@
 //   COUNT(*) = n, COUNT(a) = c, SUM(a) = s if c > 0 else NULL, AVG(a) = s / c (numeric_div),
 //   MIN/MAX(a) = first/last element of M (NULL if empty).
 // COUNT and SUM are linear (O(|ΔR|)); MIN/MAX keep M in RocksDB ordered by value so the new
-// extreme after deleting the old one is one seek, not a rescan. A group with n = 0 disappears,
+// extreme after deleting the old one is one seek, not a rescan. M's entries are counted entries
+// (state_store.h): a batch writes each changed value's count delta as a merge operand, without
+// reading it; an entry at count 0 is a value gone (skipped by seeks, dropped by compaction). A group with n = 0 disappears,
 // except the single group of an aggregate without GROUP BY, which always exists (SQL semantics).
 //
 // As a circuit node its output delta per dirty group is (−old row, +new row): the old row is
@@ -19,9 +21,11 @@
 //
 // Per batch, the dirty groups' states are kept decoded in memory (a write-back cache): a change
 // is folded into its group without touching RocksDB, MIN/MAX inputs are collected as a delta of
-// the multiset M per group, and Flush() writes each group's record and M's changed entries once.
-// The group record caches each MIN/MAX's current extreme, so the old row needs no seek and the
-// new one needs a seek only when the old extreme's last copy was deleted. The cache is bounded:
+// the multiset M per group, and Flush() writes each group's record and M's changed entries once
+// (count deltas). The group record caches each MIN/MAX's current extreme, so the old row needs no
+// seek and the new one needs a read only when the extreme changes: the old extreme's count when
+// it loses copies, the winning added value's stored representation, and a seek only when the old
+// extreme's last copy was deleted. The cache is bounded:
 // past kMaxDirtyGroups groups it is flushed early (emitting the exact delta so far). A cache
 // left by a batch that was dropped (never flushed) is discarded when the next batch arrives.
 //

@@ -1,6 +1,8 @@
 #include "state/state_store.h"
 
+#include <rocksdb/compaction_filter.h>
 #include <rocksdb/db.h>
+#include <rocksdb/merge_operator.h>
 #include <rocksdb/options.h>
 #include <rocksdb/utilities/checkpoint.h>
 #include <rocksdb/utilities/table_properties_collectors.h>
@@ -27,6 +29,49 @@ bool HasPrefix(const rocksdb::Slice& key, std::string_view prefix) {
 }
 
 using ScanFn = std::function<bool(std::string_view, std::string_view)>;
+
+// `base` (nullptr: absent) with the count delta `operand` applied (state_store.h, "Counted
+// entries"): counts add up; an absent entry or one at count 0 takes the operand's payload.
+std::string ApplyCount(const std::string_view* base, std::string_view operand) {
+  const bool present = base && base->size() >= 8 && CountOf(*base) != 0;
+  const int64_t count = (present ? CountOf(*base) : 0) + CountOf(operand);
+  return CountedEntry(count, present ? base->substr(8) : operand.substr(8));
+}
+
+// The minmax family's merge operator: applies count deltas in order. No partial merge: two
+// deltas cannot be combined without the base (whether the count passes 0 in between decides
+// which payload is kept), so RocksDB stacks them until a read or a compaction reaches the base.
+class CountMergeOperator : public rocksdb::MergeOperator {
+ public:
+  bool FullMergeV2(const MergeOperationInput& in, MergeOperationOutput* out) const override {
+    std::string acc;
+    std::string_view base_view;
+    const std::string_view* base = nullptr;
+    if (in.existing_value) {
+      base_view = std::string_view(in.existing_value->data(), in.existing_value->size());
+      base = &base_view;
+    }
+    for (const rocksdb::Slice& op : in.operand_list) {
+      if (op.size() < 8) return false;   // not a count delta: corruption, reported by RocksDB
+      acc = ApplyCount(base, std::string_view(op.data(), op.size()));
+      base_view = acc;
+      base = &base_view;
+    }
+    out->new_value = std::move(acc);
+    return true;
+  }
+  const char* Name() const override { return "pgt.CountMerge"; }
+};
+
+// Drops counted entries whose count reached 0 (left by merges; readers skip them meanwhile).
+// Dropping one at any level is exact: RocksDB turns it into a deletion of the older versions.
+class ZeroCountFilter : public rocksdb::CompactionFilter {
+ public:
+  bool Filter(int, const rocksdb::Slice&, const rocksdb::Slice& value, std::string*, bool*) const override {
+    return value.size() >= 8 && CountOf(std::string_view(value.data(), value.size())) == 0;
+  }
+  const char* Name() const override { return "pgt.ZeroCountFilter"; }
+};
 
 std::atomic<uint64_t> next_batch_serial{1};
 uint64_t NextBatchSerial() { return next_batch_serial.fetch_add(1, std::memory_order_relaxed); }
@@ -73,6 +118,16 @@ uint64_t ReadBE64(std::string_view s) {
   for (int i = 0; i < 8; ++i) v = (v << 8) | static_cast<uint8_t>(s[i]);
   return v;
 }
+
+std::string CountedEntry(int64_t count, std::string_view payload) {
+  std::string e;
+  e.reserve(8 + payload.size());
+  AppendBE64(&e, static_cast<uint64_t>(count));
+  e.append(payload);
+  return e;
+}
+
+int64_t CountOf(std::string_view entry) { return entry.size() < 8 ? 0 : static_cast<int64_t>(ReadBE64(entry)); }
 
 std::string TablePrefix(int64_t table_id) {
   std::string p;
@@ -139,7 +194,15 @@ Result<std::unique_ptr<StateStore>> StateStore::Open(const std::string& dir) {
   rocksdb::ColumnFamilyOptions pending_cfo = cfo;
   pending_cfo.write_buffer_size = 4 << 20;
   pending_cfo.level0_file_num_compaction_trigger = 2;
-  for (const char* n : kCfNames) descs.emplace_back(n, std::string(n) == "pending" ? pending_cfo : cfo);
+  // MIN/MAX and DISTINCT multisets: counted entries (state_store.h), changed by merge operands.
+  static const ZeroCountFilter zero_count_filter;
+  rocksdb::ColumnFamilyOptions minmax_cfo = cfo;
+  minmax_cfo.merge_operator = std::make_shared<CountMergeOperator>();
+  minmax_cfo.compaction_filter = &zero_count_filter;
+  for (const char* n : kCfNames) {
+    const std::string name(n);
+    descs.emplace_back(n, name == "pending" ? pending_cfo : name == "minmax" ? minmax_cfo : cfo);
+  }
   std::vector<rocksdb::ColumnFamilyHandle*> handles;
   rocksdb::DB* raw = nullptr;
   auto s = rocksdb::DB::Open(dbo, dir, descs, &handles, &raw);
@@ -205,8 +268,10 @@ Status StateStore::Commit(Batch* batch) {
     }
     for (const auto& [k, slot] : keys) {
       rocksdb::Slice key(k.data(), k.size());
-      rocksdb::Status st = slot->del ? sorted.Delete(cfs_[c], key)
-                                     : sorted.Put(cfs_[c], key, rocksdb::Slice(slot->value.data(), slot->value.size()));
+      const rocksdb::Slice value(slot->value.data(), slot->value.size());
+      rocksdb::Status st = slot->kind == Batch::SlotKind::kDel   ? sorted.Delete(cfs_[c], key)
+                           : slot->kind == Batch::SlotKind::kPut ? sorted.Put(cfs_[c], key, value)
+                                                                 : sorted.Merge(cfs_[c], key, value);
       PGT_RETURN_IF_ERROR(FromRocks(st, "batch"));
     }
   }
@@ -224,6 +289,15 @@ Status StateStore::DeletePrefix(Cf cf, std::string_view prefix) {
   if (end.empty()) return Status::InvalidArgument("DeletePrefix: empty prefix");
   auto s = db_->DeleteRange(wo, cfs_[static_cast<int>(cf)], rocksdb::Slice(prefix.data(), prefix.size()), end);
   return FromRocks(s, "delete range");
+}
+
+Status StateStore::CompactAll(Cf cf) {
+  rocksdb::FlushOptions fo;
+  rocksdb::ColumnFamilyHandle* h = cfs_[static_cast<int>(cf)];
+  PGT_RETURN_IF_ERROR(FromRocks(db_->Flush(fo, h), "flush"));
+  rocksdb::CompactRangeOptions co;
+  co.bottommost_level_compaction = rocksdb::BottommostLevelCompaction::kForce;
+  return FromRocks(db_->CompactRange(co, h, nullptr, nullptr), "compaction");
 }
 
 uint64_t StateStore::ApproximateSize() {
@@ -256,8 +330,12 @@ Result<std::optional<std::string>> Batch::Get(Cf cf, std::string_view key) {
   auto& map = writes_[static_cast<int>(cf)].map;
   auto it = map.find(key);
   if (it != map.end()) {
-    if (it->second.del) return std::optional<std::string>();
-    return std::optional<std::string>(it->second.value);
+    const Slot& slot = it->second;
+    if (slot.kind == SlotKind::kDel) return std::optional<std::string>();
+    if (slot.kind == SlotKind::kPut) return std::optional<std::string>(slot.value);
+    PGT_ASSIGN_OR_RETURN(auto base, store_->Get(cf, key));   // the committed entry + the delta
+    std::string_view bv = base ? std::string_view(*base) : std::string_view();
+    return std::optional<std::string>(ApplyCount(base ? &bv : nullptr, slot.value));
   }
   return store_->Get(cf, key);
 }
@@ -278,14 +356,47 @@ void Batch::Put(Cf cf, std::string_view key, std::string_view value) {
   if (BulkSink* sink = bulk_[static_cast<int>(cf)]) return sink->Put(key, value);
   Slot* s = SlotFor(cf, key);
   s->value.assign(value.data(), value.size());
-  s->del = false;
+  s->kind = SlotKind::kPut;
 }
 
 void Batch::Delete(Cf cf, std::string_view key) {
   if (BulkSink* sink = bulk_[static_cast<int>(cf)]) return sink->Delete(key);
   Slot* s = SlotFor(cf, key);
   s->value.clear();
-  s->del = true;
+  s->kind = SlotKind::kDel;
+}
+
+Status Batch::MergeCount(Cf cf, std::string_view key, int64_t delta, std::string_view payload) {
+  std::string op = CountedEntry(delta, payload);
+  auto& map = writes_[static_cast<int>(cf)].map;
+  auto it = map.find(key);
+  if (it == map.end()) {   // the usual case: one delta per key and batch, no read
+    Slot* s = SlotFor(cf, key);
+    s->value = std::move(op);
+    s->kind = SlotKind::kMerge;
+    return Status::Ok();
+  }
+  Slot& s = it->second;
+  if (s.kind == SlotKind::kMerge) {   // a second delta (rare): resolve the first over the committed entry
+    PGT_ASSIGN_OR_RETURN(auto base, store_->Get(cf, key));
+    std::string_view bv = base ? std::string_view(*base) : std::string_view();
+    s.value = ApplyCount(base ? &bv : nullptr, s.value);
+    s.kind = SlotKind::kPut;
+  }
+  std::string_view cur = s.value;
+  s.value = ApplyCount(s.kind == SlotKind::kPut ? &cur : nullptr, op);   // after a deletion: absent
+  s.kind = SlotKind::kPut;
+  return Status::Ok();
+}
+
+// What a scan shows for a batch key: its value, or its count delta applied to the committed
+// entry at the iterator (nullptr: none).
+std::string_view Batch::SlotValue(const Slot& slot, rocksdb::Iterator* committed, std::string* buf) {
+  if (slot.kind != SlotKind::kMerge) return slot.value;
+  std::string_view base;
+  if (committed) base = std::string_view(committed->value().data(), committed->value().size());
+  *buf = ApplyCount(committed ? &base : nullptr, slot.value);
+  return *buf;
 }
 
 Status Batch::Scan(Cf cf, std::string_view prefix, const ScanFn& fn) { return ScanWithBase(cf, prefix, false, fn); }
@@ -309,6 +420,7 @@ Status Batch::ScanWithBase(Cf cf, std::string_view prefix, bool reverse, const S
   auto lo = w.order.lower_bound(prefix);
   auto hi = end.empty() ? w.order.end() : w.order.lower_bound(std::string_view(end));
   auto in_range = [&](std::string_view k) { return HasPrefix(rocksdb::Slice(k.data(), k.size()), prefix); };
+  std::string merged;   // a count delta applied to the committed entry
   if (!reverse) {
     it->Seek(rocksdb::Slice(prefix.data(), prefix.size()));
     auto bi = lo;
@@ -326,8 +438,9 @@ Status Batch::ScanWithBase(Cf cf, std::string_view prefix, bool reverse, const S
       std::string_view k = *bi;
       const Slot& slot = w.map.find(k)->second;
       ++bi;
+      std::string_view value = SlotValue(slot, cmp == 0 ? it : nullptr, &merged);
       if (cmp == 0) it->Next();   // the batch's write shadows the committed value
-      if (!slot.del && !fn(k, slot.value)) break;
+      if (!slot.del() && !fn(k, value)) break;
     }
   } else {
     it->SeekToLast();   // the last key below the upper bound
@@ -346,8 +459,9 @@ Status Batch::ScanWithBase(Cf cf, std::string_view prefix, bool reverse, const S
       --bi;
       std::string_view k = *bi;
       const Slot& slot = w.map.find(k)->second;
+      std::string_view value = SlotValue(slot, cmp == 0 ? it : nullptr, &merged);
       if (cmp == 0) it->Prev();
-      if (!slot.del && !fn(k, slot.value)) break;
+      if (!slot.del() && !fn(k, value)) break;
     }
   }
   return FromRocks(it->status(), reverse ? "reverse scan" : "scan");

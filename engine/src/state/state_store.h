@@ -6,7 +6,8 @@
 // its writes in memory (per column family a hash map holding the last write of each key, plus an
 // ordered index of the keys for scans and for the commit), so reads inside a batch see the
 // batch's own writes (read-your-writes: the map first, then RocksDB) and nothing reaches disk
-// until Commit(), which writes the keys in order, one entry each. A StateStore may be used from several threads (RocksDB is
+// until Commit(), which writes the keys in order, one entry each (a count delta of the minmax
+// family as a merge operand, see "Counted entries" below). A StateStore may be used from several threads (RocksDB is
 // thread-safe): merge threads read through snapshots and commit their own small batches; a
 // bootstrap's thread writes its own table's keys (bootstrap_job.h). A Batch belongs to one thread.
 #pragma once
@@ -24,6 +25,7 @@
 
 namespace rocksdb {
 class DB;
+class Iterator;
 class Snapshot;
 class ColumnFamilyHandle;
 }  // namespace rocksdb
@@ -65,6 +67,9 @@ class Batch {
   Result<std::optional<std::string>> Get(Cf cf, std::string_view key);
   void Put(Cf cf, std::string_view key, std::string_view value);
   void Delete(Cf cf, std::string_view key);
+  // A counted entry's delta (minmax family only; see "Counted entries" below): adds `delta` to
+  // the key's count without reading it; `payload` is kept if the entry is absent (count 0).
+  Status MergeCount(Cf cf, std::string_view key, int64_t delta, std::string_view payload);
   // Visits keys with `prefix` in order (batch writes merged over the DB) until `fn` returns false.
   Status Scan(Cf cf, std::string_view prefix, const std::function<bool(std::string_view, std::string_view)>& fn);
   // The same in reverse key order.
@@ -84,10 +89,13 @@ class Batch {
   friend class StateStore;
   Status ScanWithBase(Cf cf, std::string_view prefix, bool reverse,
                       const std::function<bool(std::string_view, std::string_view)>& fn);
-  // The last write of one key: a value, or a deletion.
+  // The last write of one key: a value, a deletion, or a count delta not yet applied to the
+  // committed entry (kMerge: `value` is the operand).
+  enum class SlotKind : uint8_t { kPut, kDel, kMerge };
   struct Slot {
     std::string value;
-    bool del = false;
+    SlotKind kind = SlotKind::kPut;
+    bool del() const { return kind == SlotKind::kDel; }
   };
   struct StrHash {
     using is_transparent = void;
@@ -103,6 +111,7 @@ class Batch {
     bool indexed = false;
   };
   Slot* SlotFor(Cf cf, std::string_view key);
+  static std::string_view SlotValue(const Slot& slot, rocksdb::Iterator* committed, std::string* buf);
   void Clear();
   StateStore* store_;
   CfWrites writes_[static_cast<int>(Cf::kCount)];
@@ -124,6 +133,8 @@ class StateStore {
               const std::function<bool(std::string_view, std::string_view)>& fn);
   Status Commit(Batch* batch);                       // atomic + fsync'd
   Status DeletePrefix(Cf cf, std::string_view prefix);  // range delete, fsync'd
+  // A full manual compaction of `cf` (tests: counted entries at count 0 are dropped).
+  Status CompactAll(Cf cf);
   // Approximate bytes on disk (SST + WAL) for metrics.
   uint64_t ApproximateSize();
   // Issue 8: a consistent copy of the committed state in `dir` (must not exist), SST files
@@ -148,6 +159,15 @@ class StateStore {
   std::unique_ptr<rocksdb::DB> db_;
   rocksdb::ColumnFamilyHandle* cfs_[static_cast<int>(Cf::kCount)] = {};
 };
+
+// Counted entries (the minmax family: MIN/MAX and DISTINCT value multisets): a value is
+// BE64(count, two's complement) followed by a payload (the first representation seen). A count
+// delta is written as a RocksDB merge operand of the same layout (Batch::MergeCount), so a
+// multiset entry changes without a read; counts add up, and the payload of an entry whose count
+// was 0 (absent) is the operand's. An entry whose count reaches 0 is left with count 0 until a
+// compaction drops it: readers treat count 0 as absent (CountOf).
+std::string CountedEntry(int64_t count, std::string_view payload);
+int64_t CountOf(std::string_view entry);
 
 // Big-endian fixed-width encodings: keys sort numerically.
 void AppendBE64(std::string* out, uint64_t v);
