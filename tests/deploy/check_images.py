@@ -32,6 +32,44 @@ def run(argv):
     return p.stdout
 
 
+# In debian:bookworm-slim already (apt itself depends on them).
+SLIM_BASE = {"libc6", "libstdc++6", "libgcc-s1"}
+
+
+def package_of(path):
+    """The Debian package owning a library file (dpkg knows /lib or /usr/lib, as packaged)."""
+    real = os.path.realpath(path)
+    for cand in dict.fromkeys([path, real, re.sub(r"^/usr/lib/", "/lib/", real),
+                               re.sub(r"^/lib/", "/usr/lib/", real)]):
+        p = subprocess.run(["dpkg", "-S", cand], capture_output=True, text=True)
+        if p.returncode == 0:
+            return p.stdout.split(":")[0].strip()
+    fail(f"no Debian package owns {path}")
+
+
+def check_runtime_packages(binary, dockerfile):
+    """Every library the engine links directly (DT_NEEDED) comes from a Debian package that the
+    runtime stage installs (or the slim base has): a library added to the build but not to the
+    image would make the image's engine fail at start."""
+    m = re.search(r"FROM debian:bookworm-slim(.*)", dockerfile, re.S)
+    listed = set(SLIM_BASE)
+    for cmd in re.findall(r"apt-get install(.*?)(?:&&|$)", m.group(1) if m else "", re.S):
+        listed |= {t for t in cmd.replace("\\", " ").split() if not t.startswith("-")}
+    needed = re.findall(r"\(NEEDED\)\s+Shared library: \[([^\]]+)\]", run(["readelf", "-d", binary]))
+    resolved = dict(re.findall(r"^\s*(\S+) => (\S+)", run(["ldd", binary]), re.M))
+    missing = []
+    for lib in needed:
+        path = resolved.get(lib)
+        if not path:
+            fail(f"engine links {lib}, which ldd does not resolve")
+        pkg = package_of(path)
+        if pkg not in listed:
+            missing.append(f"{lib} ({pkg})")
+    if missing:
+        fail("engine/Dockerfile's runtime stage does not install the packages of " + ", ".join(missing))
+    print(f"runtime libraries of the engine: {len(needed)}, all from packages the image installs")
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--build-dir", required=True)
@@ -67,6 +105,7 @@ def main():
         out = run([binary, "--help"])
         if "--http-listen" not in out:
             fail("installed engine does not know --http-listen")
+        check_runtime_packages(binary, eng)
         print(f"staged: {files}; engine: {binary}")
     finally:
         shutil.rmtree(tmp)
