@@ -121,6 +121,10 @@ Status RemoveMergedPending(StateStore* store, const StoreSnapshot& snap, std::st
     commit();
   }
   PGT_LOG_DEBUG("merged pending rows removed: ", removed, ", changed since the merge read them: ", kept);
+  // A large removal (the first merge after a bootstrap removes every row of the table) leaves
+  // as many deletions in the pending memtable: every later merge's scan of this prefix stepped
+  // over them (state_at_scale, 10M rows: a 15-row merge took 15 ms instead of 2-4 ms).
+  if (removed >= kCompactAfterRemovals) store->CompactSoon(Cf::kPending, prefix);
   if (!late.ok())
     PGT_LOG_WARN("removing merged pending rows stopped (they stay pending and are merged again): ", late.message());
   return st;

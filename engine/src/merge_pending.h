@@ -17,6 +17,8 @@ namespace pgt::engine {
 // with a few rows. A chunk also ends past kMergeChunkBytes of encoded values (wide rows).
 size_t MergeChunkRows();
 constexpr size_t kMergeChunkBytes = size_t{4} << 20;
+// Removals after one merge from which the pending prefix is flushed and compacted soon.
+constexpr int64_t kCompactAfterRemovals = 10000;
 
 // True if the snapshot holds a pending row under `prefix`.
 Result<bool> AnyPending(StateStore* store, const StoreSnapshot& snap, std::string_view prefix);

@@ -3,8 +3,10 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <chrono>
 #include <map>
 #include <random>
+#include <thread>
 #include <vector>
 
 #include "test_util.h"
@@ -168,6 +170,35 @@ TEST(StateStoreTest, CountDeltasMergeReadThroughTheBatchAndVanishAtZero) {
   ASSERT_TRUE((*store)->CompactAll(Cf::kMinMax).ok());
   EXPECT_FALSE((*store)->Get(Cf::kMinMax, "p\x01")->has_value());
   EXPECT_FALSE((*store)->Get(Cf::kMinMax, "p\x02")->has_value());
+}
+
+// After a large removal (the first merge after a bootstrap deletes every pending row of a table)
+// the deletions must not stay for good: every later scan of the prefix would step over them.
+TEST(StateStoreTest, CompactSoonDropsTheDeletionsOfAPrefix) {
+  testing::TempDir dir;
+  auto store = StateStore::Open(dir.path());
+  ASSERT_TRUE(store.ok());
+  StateStore* s = store->get();
+  const std::string prefix = "t\x01";
+  auto key = [&](int i) { return prefix + std::to_string(1000000 + i); };
+  Batch put(s);
+  for (int i = 0; i < 30000; ++i) put.Put(Cf::kPending, key(i), "U-row");
+  put.Put(Cf::kPending, "t\x02-other", "U-row");
+  ASSERT_TRUE(s->Commit(&put).ok());
+  ASSERT_TRUE(s->CompactAll(Cf::kPending).ok());   // the rows in SST files, as after a bulk load
+  Batch del(s);
+  for (int i = 0; i < 30000; ++i) del.Delete(Cf::kPending, key(i));
+  ASSERT_TRUE(s->Commit(&del).ok());
+  ASSERT_GE(s->DeletionEntries(Cf::kPending), 30000u);
+  s->CompactSoon(Cf::kPending, prefix);
+  // Background flush and compactions: wait for them (generously; this is not a timing check).
+  for (int i = 0; i < 600 && s->DeletionEntries(Cf::kPending) > 0; ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  EXPECT_EQ(s->DeletionEntries(Cf::kPending), 0u);
+  int seen = 0;
+  ASSERT_TRUE(s->Scan(Cf::kPending, prefix, [&](std::string_view, std::string_view) { ++seen; return true; }).ok());
+  EXPECT_EQ(seen, 0);
+  EXPECT_TRUE(s->Get(Cf::kPending, "t\x02-other")->has_value());
 }
 
 TEST(StateStoreTest, PrefixSuccessor) {

@@ -1,5 +1,7 @@
 #include "state/state_store.h"
 
+#include "log.h"
+
 #include <rocksdb/compaction_filter.h>
 #include <rocksdb/db.h>
 #include <rocksdb/merge_operator.h>
@@ -12,6 +14,7 @@
 #include <vector>
 
 #include <rocksdb/cache.h>
+#include <rocksdb/experimental.h>
 #include <rocksdb/filter_policy.h>
 #include <rocksdb/table.h>
 
@@ -298,6 +301,32 @@ Status StateStore::CompactAll(Cf cf) {
   rocksdb::CompactRangeOptions co;
   co.bottommost_level_compaction = rocksdb::BottommostLevelCompaction::kForce;
   return FromRocks(db_->CompactRange(co, h, nullptr, nullptr), "compaction");
+}
+
+void StateStore::CompactSoon(Cf cf, std::string_view prefix) {
+  rocksdb::ColumnFamilyHandle* h = cfs_[static_cast<int>(cf)];
+  rocksdb::FlushOptions fo;
+  fo.wait = false;
+  fo.allow_write_stall = true;
+  const std::string lo(prefix), hi = PrefixSuccessor(std::string(prefix));
+  const rocksdb::Slice begin(lo), end(hi);
+  // Both only schedule background work; a failure costs speed (scans step over the deletions
+  // until an ordinary compaction drops them), never data: logged, not returned.
+  auto f = db_->Flush(fo, h);
+  auto c = rocksdb::experimental::SuggestCompactRange(db_.get(), h, &begin, hi.empty() ? nullptr : &end);
+  if (!f.ok() || !c.ok())
+    PGT_LOG_WARN("compaction after many deletions not scheduled: ", (f.ok() ? c : f).ToString());
+}
+
+uint64_t StateStore::DeletionEntries(Cf cf) {
+  rocksdb::ColumnFamilyHandle* h = cfs_[static_cast<int>(cf)];
+  uint64_t n = 0, v = 0;
+  if (db_->GetIntProperty(h, "rocksdb.num-deletes-active-mem-table", &v)) n += v;
+  if (db_->GetIntProperty(h, "rocksdb.num-deletes-imm-mem-tables", &v)) n += v;
+  rocksdb::TablePropertiesCollection props;
+  if (db_->GetPropertiesOfAllTables(h, &props).ok())
+    for (const auto& [file, p] : props) n += p->num_deletions;
+  return n;
 }
 
 uint64_t StateStore::ApproximateSize() {

@@ -135,6 +135,12 @@ class StateStore {
   Status DeletePrefix(Cf cf, std::string_view prefix);  // range delete, fsync'd
   // A full manual compaction of `cf` (tests: counted entries at count 0 are dropped).
   Status CompactAll(Cf cf);
+  // After many deletions under `prefix`: flushes `cf`'s memtable without waiting and marks the
+  // SST files overlapping the prefix for compaction, so that the deletions meet the rows they
+  // delete and both go, instead of every later scan of the prefix stepping over them.
+  void CompactSoon(Cf cf, std::string_view prefix);
+  // Deletion entries RocksDB still holds for `cf` (memtables + SST files): what scans step over.
+  uint64_t DeletionEntries(Cf cf);
   // Approximate bytes on disk (SST + WAL) for metrics.
   uint64_t ApproximateSize();
   // Issue 8: a consistent copy of the committed state in `dir` (must not exist), SST files
