@@ -39,12 +39,6 @@ MergeSql GenerateMergeSql(int64_t table_id, const std::string& storage, const st
   return sql;
 }
 
-std::string BuildDeltaCopyData(const std::vector<PendingRow>& rows, size_t ncols) {
-  std::string out;
-  AppendDeltaCopyData(&out, rows, ncols);
-  return out;
-}
-
 void AppendDeltaCopyData(std::string* out, const std::vector<PendingRow>& rows, size_t ncols) {
   for (const auto& r : rows) {
     *out += r.row ? "U\t" : "D\t";

@@ -61,7 +61,6 @@ struct MergeSql {
 // SQL for one table; `storage` is the storage table's quoted qualified name.
 MergeSql GenerateMergeSql(int64_t table_id, const std::string& storage, const std::vector<OutputColumn>& cols);
 // COPY text lines: op ('U'/'D'), row id (uuid), then `ncols` user columns (NULL for deletes).
-std::string BuildDeltaCopyData(const std::vector<PendingRow>& rows, size_t ncols);
 void AppendDeltaCopyData(std::string* out, const std::vector<PendingRow>& rows, size_t ncols);
 
 struct MergeResult {

@@ -93,10 +93,6 @@ Result<PgRows> PgConn::QueryParams(const std::string& sql, const std::vector<std
   return TakeRows(conn_, r, what_);
 }
 
-Result<int64_t> PgConn::CopyIn(const std::string& copy_sql, const std::string& data) {
-  return CopyInStream(copy_sql, [&](const CopyPut& put) { return put(data); });
-}
-
 Result<int64_t> PgConn::CopyInStream(const std::string& copy_sql, const std::function<Status(const CopyPut&)>& produce) {
   PGresult* r = PQexec(conn_, copy_sql.c_str());
   if (PQresultStatus(r) != PGRES_COPY_IN) {

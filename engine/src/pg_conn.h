@@ -35,9 +35,8 @@ class PgConn {
   Result<PgRows> Query(const std::string& sql);
   Result<PgRows> QueryParams(const std::string& sql, const std::vector<std::optional<std::string>>& params);
   Status Exec(const std::string& sql) { return Query(sql).status(); }
-  // COPY ... FROM STDIN with `data` (COPY text format); returns the rows the server copied.
-  Result<int64_t> CopyIn(const std::string& copy_sql, const std::string& data);
-  // The same with the data produced piece by piece: `produce` calls `put` for each piece, which
+  // COPY ... FROM STDIN (COPY text format), returning the rows the server copied; the data is
+  // produced piece by piece: `produce` calls `put` for each piece, which
   // is sent at once (nothing accumulates here). An error from `produce` (its own or put's)
   // aborts the COPY, and is returned.
   using CopyPut = std::function<Status(std::string_view)>;

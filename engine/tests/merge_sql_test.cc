@@ -32,7 +32,9 @@ TEST(MergeSqlTest, DeltaCopyDataEscapesAndMarksDeletes) {
   rows[0].row_id = std::string(16, '\x01');
   rows[0].row = Row{Value::Int(TypeId::kInt4, -5), Value::Str(TypeId::kNumeric, "1.50")};
   rows[1].row_id = std::string(16, '\xab');
-  EXPECT_EQ(BuildDeltaCopyData(rows, 2),
+  std::string data = "before\n";
+  AppendDeltaCopyData(&data, rows, 2);
+  EXPECT_EQ(data, "before\n"
             "U\t01010101-0101-0101-0101-010101010101\t-5\t1.50\n"
             "D\tabababab-abab-abab-abab-abababababab\t\\N\t\\N\n");
 }

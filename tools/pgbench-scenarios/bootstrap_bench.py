@@ -114,8 +114,6 @@ def run_case(h, label, binary, case, rows_limit, timeout, merge, rep=0, log_copy
     state = os.path.join(h.cluster.data_root, f"state-{label}-{name}-{rep}")
     logp = os.path.join(h.cluster.log_dir, f"engine-{label}-{name}-{rep}.log")
     shutil.rmtree(state, ignore_errors=True)
-    if os.path.exists(logp):   # an earlier rep's log: its events must not count for this one
-        os.rename(logp, f"{logp}.{time.time():.0f}")
     e = Engine(binary, h.cluster, state, logp, ["--log-format", "json"])
     h.engines.append(e)
     load = os.getloadavg()[0]
