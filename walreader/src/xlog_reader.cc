@@ -35,6 +35,7 @@ Status XLogReader::Start(Lsn lsn, TimeLineId tli) {
   buf_.clear();
   buf_start_ = page;
   pos_ = page;
+  consumed_ = page;
   target_ = (lsn == page) ? 0 : lsn;
   skip_contrecord_ = true;
   prev_record_ = 0;
@@ -71,15 +72,18 @@ Result<XLogReader::Fill> XLogReader::Ensure(Lsn lsn, size_t n, std::chrono::mill
 }
 
 // The source moved to a timeline that forked at `from`: bytes from there on are not WAL of the
-// timeline being read. Records end at or before pos_, so a fork before pos_ would mean that WAL
-// of the abandoned timeline was already returned: refuse rather than decode a history that was
-// not kept.
+// timeline being read. Records consumed so far end at or before consumed_, so a fork before it
+// would mean that WAL of the abandoned timeline was already returned: refuse rather than decode
+// a history that was not kept. pos_ may lie past the fork without that: when the last record
+// ended on a page boundary, pos_ has already stepped over the next (abandoned) page's header
+// while the torn record after it was being read. The reader then goes back to the fork.
 Status XLogReader::Discard(Lsn from) {
-  if (from < pos_ || from < buf_start_)
+  if (from < consumed_ || from < buf_start_)
     return Status::Corruption("timeline " + std::to_string(source_->timeline()) + " forked at " +
                               FormatLsn(from) + ", before WAL already read up to " +
-                              FormatLsn(pos_));
+                              FormatLsn(consumed_));
   if (from < buf_start_ + buf_.size()) buf_.resize(static_cast<size_t>(from - buf_start_));
+  if (pos_ > from) pos_ = from;
   return Status::Ok();
 }
 
@@ -293,6 +297,7 @@ Result<std::optional<RawRecord>> XLogReader::NextImpl(std::chrono::milliseconds 
     if (rmid == 0 && (info & 0xF0) == 0x40)   // XLOG_SWITCH: the rest of the segment is unused
       next = (rec.end + seg_size_ - 1) / seg_size_ * seg_size_;
     pos_ = next;
+    consumed_ = next;
     prev_record_ = start;
     if (target_ != 0) {
       if (start < target_) continue;

@@ -83,6 +83,7 @@ class XLogReader {
   uint64_t source_reads_ = 0;
   Lsn buf_start_ = 0;
   Lsn pos_ = 0;                 // next record start candidate (or page start)
+  Lsn consumed_ = 0;            // end of the last record read (returned or skipped to a target)
   Lsn target_ = 0;              // exact record start requested by Start (0 = none)
   bool skip_contrecord_ = false;
   Lsn prev_record_ = 0;         // start of the previous record, for xl_prev checks

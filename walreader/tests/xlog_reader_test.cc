@@ -336,6 +336,41 @@ TEST(XLogReaderTest, TimelineForkDiscardsTornOldTimelineBytes) {
   EXPECT_EQ(recs[2].start, d);
 }
 
+// The last complete record ends exactly on a page boundary and the torn record begins on the
+// next page: the reader has stepped over that (abandoned) page's header before the fork is
+// known. The fork lies past every record read, so the reader goes back to it (CI seed 203370 of
+// walreader_timeline_torn failed here with "forked at 0/89E000, before WAL already read up to
+// 0/89E018").
+TEST(XLogReaderTest, TimelineForkAtAPageBoundaryAfterTheNextPageHeaderWasRead) {
+  WalBuilder old_tl(0x3000000, 1 << 20, 1);
+  Lsn a = old_tl.Add(0, 0x20, 0, MainDataOnly({1}));
+  const size_t fill = internal::kXLogBlcksz - (old_tl.end() + 7) / 8 * 8 % internal::kXLogBlcksz;
+  Lsn b = old_tl.Add(0, 0x20, 0, MainDataOnly(std::vector<uint8_t>(fill - 24 - 5, 5)));
+  ASSERT_EQ(old_tl.end() % internal::kXLogBlcksz, 0u);   // B ends on the page boundary
+  const Lsn fork = old_tl.end();
+  old_tl.Add(0, 0x20, 0, MainDataOnly(std::vector<uint8_t>(12000, 6)));   // torn
+  WalBuilder new_tl(0x3000000, 1 << 20, 2);
+  new_tl.Add(0, 0x20, 0, MainDataOnly({1}));
+  new_tl.Add(0, 0x20, 0, MainDataOnly(std::vector<uint8_t>(fill - 24 - 5, 5)));
+  Lsn c = new_tl.Add(0, 0x20, 0, MainDataOnly(std::vector<uint8_t>(100, 7)));
+  ASSERT_EQ(c, fork + 24);
+  ForkingSource src(0x3000000, old_tl.PaddedBytes(), internal::kXLogBlcksz + 200,
+                    new_tl.PaddedBytes(), fork);
+  XLogReader r(&src);
+  ASSERT_TRUE(r.Start(a, 1).ok());
+  std::vector<RawRecord> recs;
+  for (int i = 0; i < 20 && recs.size() < 3; i++) {
+    auto rec = r.Next(kNoWait);
+    ASSERT_TRUE(rec.ok()) << rec.status().ToString();
+    if (rec->has_value()) recs.push_back(std::move(**rec));
+  }
+  ASSERT_EQ(recs.size(), 3u);
+  EXPECT_EQ(recs[1].start, b);
+  EXPECT_EQ(recs[1].end, fork);
+  EXPECT_EQ(recs[2].start, c);
+  EXPECT_EQ(recs[2].bytes.size(), 24u + 2 + 100);   // C of timeline 2, not the torn record
+}
+
 TEST(XLogReaderTest, TimelineForkBeforeDecodedWalIsAnError) {
   WalBuilder old_tl(0x3000000, 1 << 20, 1);
   Lsn a = old_tl.Add(0, 0x20, 0, MainDataOnly({1}));
