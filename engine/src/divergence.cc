@@ -53,6 +53,12 @@ Status Engine::Impl::CheckDivergence() {
   } else if (v.kind == LineageKind::kStale) {
     Condition("history", "the newest timeline " + std::to_string(newest.tli) + " does not continue the WAL the engine "
                          "applied: " + v.reason);
+  } else if (const TimelineSpan* s = FindTimeline(f.newest_history, ckpt.tli);
+             !fork_limit && s != nullptr && s->end != kEndOfTime) {
+    // Not diverged, but the timeline the engine follows has ended: a source still serving it
+    // (a standby not yet following the new one, an engine restarted after a rewind) must not
+    // be read past its end. WalLineageHolds lifts the limit once the source moves on.
+    fork_limit = std::make_pair(ckpt.tli, s->end);
   }
   return Status::Ok();
 }

@@ -331,6 +331,11 @@ Status Engine::Impl::ApplyChange(const Transaction& txn, const Change& c) {
 }
 
 Status Engine::Impl::CommitBatch() {
+  // The batch was dropped and decoding restarts from the committed checkpoint (a transaction
+  // refused by WalLineageHolds, a decoding error): the decoder's position covers transactions
+  // whose changes were thrown away with the batch. Committing it would mark them applied (the
+  // rows they wrote were then missing from the mirrors on the new timeline).
+  if (restart_decoder) return Status::Ok();
   if (streaming && streaming->error.ok()) return CommitChunk();   // inside a transaction: a chunk and its marker
   return CommitState(decoder->decoded_upto(), decoder->restart_lsn());
 }
@@ -344,6 +349,15 @@ Status Engine::Impl::CommitState(Lsn applied, Lsn restart) {
     return Status::Internal("transaction " + std::to_string(marker->xid) + " ending at " + FormatLsn(marker->end_lsn) +
                             " is applied in part, but the batch would mark everything up to " + FormatLsn(applied) +
                             " applied");
+  if (fork_limit && source->timeline() <= fork_limit->first) {
+    // The decoder may have read records of the abandoned timeline past its switch point
+    // (records outside transactions; transactions WalLineageHolds refused). None of them is
+    // applied, and the checkpoint must not say otherwise: "timeline 1 applied past S" reads as
+    // a divergence (drill 4 rewound in a loop), and on the new timeline its transactions up to
+    // that position would be skipped as applied.
+    applied = std::min(applied, fork_limit->second);
+    restart = std::min(restart, fork_limit->second);
+  }
   PGT_RETURN_IF_ERROR(FinishApply());   // mirrors.cc: consolidated deltas and operator caches into the batch
   ckpt.applied_upto = std::max(ckpt.applied_upto, applied);
   ckpt.restart_lsn = restart;

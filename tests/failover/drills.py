@@ -406,8 +406,14 @@ class Drill:
         self.report.update(new_primary=lagger.name, timeline=tli, switch_point=sp)
         self.point("promoted")
         how = self.rng.choice(["rewind", "re-clone"])
+        # Until it is rewound or re-cloned, the engine's standby still serves timeline 1 past
+        # the switch point (WAL the new primary never had): the engine must wait there without
+        # recording any of it as applied. The seed chooses how long that lasts.
+        hold = round(self.rng.uniform(0.0, 5.0), 1)
         self.report["notes"].append(f"engine's standby {eng_standby.name} "
-                                    + ("rewound" if how == "rewind" else "re-cloned"))
+                                    + ("rewound" if how == "rewind" else "re-cloned")
+                                    + f" after {hold} s on the abandoned timeline")
+        time.sleep(hold)
         log(f"the engine's standby {eng_standby.name} is ahead of the switch point: {how}")
         if how == "rewind":
             ha.rewind(eng_standby, lagger)
@@ -641,6 +647,8 @@ class Drill:
         final = self.probe(new, "final")
         self.wait_past(new, final, 180, "final catch-up")
         self.collect_engine_figures()
+        if self.number == 4:
+            self.no_divergence_after_rewind()
         self.oracle(new)
         self.report["forced_stops"] = self.ha.slow_stops
         if self.ha.slow_stops:
@@ -658,6 +666,21 @@ class Drill:
             raise DrillFailure(f"{self.report['resnapshots']} re-snapshot(s) after the event: "
                                f"{self.report['resnapshot_lines'][:5]}")
         self.engine_alive()
+
+    def no_divergence_after_rewind(self):
+        """Once the state is rewound to a checkpoint before the switch point, the engine must
+        never again record WAL of the abandoned timeline past it as applied: a second
+        divergence after the rewind means it did (a source still on the old timeline, or a
+        checkpoint naming the wrong timeline) and, left alone, it rewinds in a loop."""
+        lines = self.log_text(self.event_mark).splitlines()
+        first = next((i for i, ln in enumerate(lines) if "rewound state to checkpoint" in ln), None)
+        if first is None:
+            return
+        again = [ln[:300] for ln in lines[first:] if "WARNING: divergence:" in ln]
+        self.report["divergences_after_rewind"] = again[:5]
+        if again:
+            raise DrillFailure(f"{len(again)} divergence(s) after the state was rewound: "
+                               f"{again[:3]}")
 
     def oracle(self, node):
         rows = self.ha.sql(node, "SELECT stream_table, n_rows, only_in_stream_table, "

@@ -80,10 +80,12 @@ class CompositeSource : public WalSource {
     if (out->size() == b) return Status::Ok();   // the archive does not have it (yet) either
     on_archive_ = true;
     if (!noted_archive_)
-      Note("reading WAL from the archive at " + FormatLsn(pos_) + " (timeline " + std::to_string(tli_) +
+      Note("reading WAL from the archive at " + FormatLsn(pos_) + " (timeline " +
+           std::to_string(o_.archive->timeline() != 0 ? o_.archive->timeline() : tli_) +
            "): the stream cannot serve it: " + problem);
     noted_archive_ = true;
     Account(out->size() - b, true);
+    NoteArchiveTimeline();
     return Status::Ok();
   }
 
@@ -125,7 +127,7 @@ class CompositeSource : public WalSource {
     PGT_RETURN_IF_ERROR(o_.archive->Read(out, std::min(wait, std::chrono::milliseconds(100))));
     if (out->size() > before) {
       Account(out->size() - before, true);
-      if (TimeLineId t = TimelineAt(history_, pos_); t != 0) tli_ = t;
+      NoteArchiveTimeline();
       return Status::Ok();
     }
     if (!o_.stream) return Status::Ok();   // archive only: wait for the next segment
@@ -134,6 +136,16 @@ class CompositeSource : public WalSource {
     next_probe_ = Clock::now() + o_.archive_probe_interval;
     stream_error_.clear();
     return o_.stream->Start(pos_, tli_);   // the switch is logged once the stream delivers
+  }
+
+  // After archive bytes were handed out: timeline() names the timeline at pos_ (the next byte),
+  // which is the newest one any of them belonged to. The archive reads the newest timeline's
+  // files, so a chunk may cross the switch point of the timeline the stream was on: the
+  // consumer records the timeline it applied WAL of (the engine's checkpoint), and a stale
+  // older one there would read as "WAL of the abandoned timeline applied past its end".
+  void NoteArchiveTimeline() {
+    if (TimeLineId t = TimelineAt(history_, pos_); t != 0) tli_ = t;
+    else if (o_.archive->timeline() != 0) tli_ = o_.archive->timeline();
   }
 
   void Account(size_t n, bool archive) {

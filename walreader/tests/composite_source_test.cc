@@ -145,5 +145,27 @@ TEST(CompositeSourceTest, NeverServesArchiveBytesOfAnotherHistory) {
   EXPECT_NE(src->problem().find("ended at 0/BB8"), std::string::npos) << src->problem();
 }
 
+TEST(CompositeSourceTest, ArchiveBytesPastTheSwitchPointReportTheNewTimeline) {
+  // The stream (timeline 1) cannot serve 2800; the archive's newest timeline 2 forked at 3000
+  // and its first chunk runs past 3000: those bytes are timeline 2's, and timeline() must say
+  // so from that read on (drill 4 looped on "timeline 1 ended at S but the engine applied WAL
+  // of it past S" when the first archive read left the stream's timeline 1 in place).
+  Counts c;
+  int stream_starts = 0, archive_starts = 0;
+  auto o = Options(&c);
+  o.stream = std::make_unique<FakeSource>(90000, 99000, 1, "requested starting point is ahead", &stream_starts);
+  o.archive = std::make_unique<FakeSource>(0, 9000, 2, "", &archive_starts);
+  o.archive_history = []() -> Result<TimelineHistory> {
+    return TimelineHistory{{1, 0, 3000}, {2, 3000, kEndOfTime}};
+  };
+  auto src = OpenCompositeSource(std::move(o));
+  ASSERT_TRUE(src->Start(2800, 1).ok());
+  std::vector<uint8_t> out;
+  for (int i = 0; i < 5 && out.empty(); ++i) ASSERT_TRUE(src->Read(&out, std::chrono::milliseconds(1)).ok());
+  ASSERT_EQ(out.size(), 300u);   // [2800, 3100): across the switch point
+  ExpectContinuous(out, 2800);
+  EXPECT_EQ(src->timeline(), 2u);
+}
+
 }  // namespace
 }  // namespace pgt
