@@ -140,6 +140,9 @@ TEST_P(SstRunsModes, IngestSortedWithTheLastPutWinning) {
     ASSERT_TRUE((*store)->Commit(&b).ok());
   }
   SstRuns runs(store->get(), Cf::kPending, dir.path() + "/tmp", 64, merge);   // tiny runs: many
+  std::vector<std::pair<int64_t, int64_t>> progress;
+  runs.set_merge_progress([&](int64_t done, int64_t total) { progress.emplace_back(done, total); },
+                          std::chrono::milliseconds(0));
   Batch b(store->get());
   b.RouteToBulk(Cf::kPending, &runs);
   for (int i = 9; i >= 1; --i) b.Put(Cf::kPending, "k" + std::to_string(i), "v" + std::to_string(i));
@@ -151,6 +154,11 @@ TEST_P(SstRunsModes, IngestSortedWithTheLastPutWinning) {
   EXPECT_TRUE(b.empty()) << "routed writes bypass the batch";
   ASSERT_TRUE(runs.Flush().ok()) << runs.status().message();
   if (merge) {
+    EXPECT_FALSE(progress.empty()) << "the merge reports its final figure";
+    if (!progress.empty()) {
+      EXPECT_GT(progress.back().second, 9);   // every spilled record (dropped older writes too)
+      EXPECT_EQ(progress.back().first, progress.back().second);
+    }
     EXPECT_GE(runs.files(), 1);   // one per partition
     EXPECT_LE(runs.files(), 4);
     EXPECT_EQ(ScratchFiles(dir.path() + "/tmp"), 0) << "scratch runs are removed once merged";

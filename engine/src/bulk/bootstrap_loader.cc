@@ -80,6 +80,16 @@ Status BootstrapLoader::Finish() {
   PGT_EVENT(kInfo, "bootstrap_finishing", (LogFields{{"table", name}, {"rows", rows_}}), "bootstrap of ", name,
             ": all ", rows_, " rows read; writing and ingesting the last sorted runs");
   PGT_RETURN_IF_ERROR(mirror_runs_.Flush());
+  const auto merge_started = std::chrono::steady_clock::now();
+  pending_runs_.set_merge_progress([&](int64_t done, int64_t total) {
+    const bool over = done >= total;
+    const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() -
+                                                                          merge_started).count();
+    PGT_EVENT(kInfo, over ? "bootstrap_merged_runs" : "bootstrap_finishing_progress",
+              (LogFields{{"table", name}, {"records", done}, {"records_total", total}, {"ms", static_cast<int64_t>(ms)}}),
+              "bootstrap of ", name, over ? ": merged " : ": merging sorted runs, ", done,
+              over ? std::string() : " of " + std::to_string(total), " pending record(s) in ", ms, " ms");
+  }, kEventEvery);
   PGT_RETURN_IF_ERROR(pending_runs_.Flush());
   table_->set_bulk_output(false);
   if (!batch_.empty()) PGT_RETURN_IF_ERROR(store_->Commit(&batch_));

@@ -99,7 +99,7 @@ bool SpillReader::Next() {
 }
 
 Status MergeRunsToSst(StateStore* store, Cf cf, const std::vector<std::string>& runs, const std::string& out,
-                      bool* written) {
+                      bool* written, std::atomic<int64_t>* done) {
   std::vector<SpillReader> readers(runs.size());
   // Min-heap of readers by (current key, run): for a key in several runs the earliest run pops
   // first, and the last one popped (the newest write) is the one kept.
@@ -117,6 +117,7 @@ Status MergeRunsToSst(StateStore* store, Cf cf, const std::vector<std::string>& 
   Status st;
   size_t advance = runs.size();   // the reader whose record was handed out last: moved on first
   auto step = [&](size_t r) {
+    if (done) done->fetch_add(1, std::memory_order_relaxed);
     if (readers[r].Next()) {
       heap.push_back(r);
       std::push_heap(heap.begin(), heap.end(), after);

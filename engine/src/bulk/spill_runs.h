@@ -9,6 +9,7 @@
 // one call: non-overlapping files, placed in the lowest level, never compacted by the load.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <cstdio>
 #include <string>
@@ -59,8 +60,9 @@ class SpillReader {
 };
 
 // Merges the scratch files `runs` (each sorted, no key twice; later files win a shared key)
-// into one SST file at `out` for `cf`; `*written` = false when they hold nothing.
+// into one SST file at `out` for `cf`; `*written` = false when they hold nothing. `*done` (if
+// given) counts the records read from the runs, for progress from another thread.
 Status MergeRunsToSst(StateStore* store, Cf cf, const std::vector<std::string>& runs, const std::string& out,
-                      bool* written);
+                      bool* written, std::atomic<int64_t>* done = nullptr);
 
 }  // namespace pgt::engine

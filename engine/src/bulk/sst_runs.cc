@@ -253,6 +253,7 @@ Status SstRuns::SpillRun(Run* run, int64_t file_no) {
       PGT_RETURN_IF_ERROR(open());
     }
     w.Add(k, std::string_view(arena.data() + e.off + e.klen, e.vlen), e.del);
+    ++spilled_;
   }
   return w.Close();
 }
@@ -262,15 +263,27 @@ Status SstRuns::MergeSpills(int64_t* ingested) {
   std::vector<Status> st(spills_.size());
   std::vector<char> written(spills_.size(), 0);
   std::vector<std::thread> threads;
+  std::atomic<int64_t> done{0};
+  std::atomic<size_t> finished{0};
   for (size_t p = 0; p < spills_.size(); ++p) {
     out[p] = dir_ + "/merged-" + std::to_string(static_cast<int>(cf_)) + "-" + std::to_string(p) + ".sst";
     threads.emplace_back([&, p] {
       bool w = false;
-      st[p] = MergeRunsToSst(store_, cf_, spills_[p], out[p], &w);
+      st[p] = MergeRunsToSst(store_, cf_, spills_[p], out[p], &w, &done);
       written[p] = w;
+      finished.fetch_add(1);
     });
   }
+  // Seconds for millions of rows (more for larger tables): progress while the partitions merge.
+  auto last = std::chrono::steady_clock::now();
+  while (merge_progress_ && finished.load() < threads.size()) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    if (std::chrono::steady_clock::now() - last < merge_progress_every_) continue;
+    last = std::chrono::steady_clock::now();
+    merge_progress_(done.load(std::memory_order_relaxed), spilled_);
+  }
   for (auto& t : threads) t.join();
+  if (merge_progress_) merge_progress_(done.load(), spilled_);   // the final figure
   std::vector<std::string> files;
   for (size_t p = 0; p < spills_.size(); ++p) {
     PGT_RETURN_IF_ERROR(st[p]);

@@ -25,7 +25,9 @@
 // Put/Delete/Flush belong to one thread (the loader's); not otherwise thread-safe.
 #pragma once
 
+#include <chrono>
 #include <condition_variable>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -51,6 +53,13 @@ class SstRuns : public BulkSink {
   Status status();
   int64_t files();
   int64_t entries();
+  // Merge mode: called about every `every` from Flush's thread while the spilled runs are
+  // merged, with the records merged so far and the total spilled (later writes of a key in
+  // other runs included), and once when the merge is over (done == total then).
+  void set_merge_progress(std::function<void(int64_t done, int64_t total)> f, std::chrono::milliseconds every) {
+    merge_progress_ = std::move(f);
+    merge_progress_every_ = every;
+  }
 
   struct Entry {
     uint64_t h0, h1;     // key bytes [0, 8) and [8, 16), big-endian, zero-padded
@@ -95,6 +104,9 @@ class SstRuns : public BulkSink {
   // partition's scratch files in run order.
   std::vector<std::string> splits_;
   std::vector<std::vector<std::string>> spills_;
+  int64_t spilled_ = 0;            // records in the scratch files (writer thread, then Flush)
+  std::function<void(int64_t, int64_t)> merge_progress_;
+  std::chrono::milliseconds merge_progress_every_{5000};
   std::thread writer_;
 };
 
