@@ -132,6 +132,8 @@ std::string CountedEntry(int64_t count, std::string_view payload) {
 
 int64_t CountOf(std::string_view entry) { return entry.size() < 8 ? 0 : static_cast<int64_t>(ReadBE64(entry)); }
 
+const char* CfName(Cf cf) { return kCfNames[static_cast<int>(cf)]; }
+
 std::string TablePrefix(int64_t table_id) {
   std::string p;
   AppendBE64(&p, static_cast<uint64_t>(table_id));
@@ -263,6 +265,7 @@ Status StateStore::Commit(Batch* batch) {
     auto& w = batch->writes_[c];
     keys.clear();
     keys.reserve(w.map.size());
+    batch->ops_.committed[c] += w.map.size();
     if (w.indexed) {
       for (std::string_view k : w.order) keys.emplace_back(k, &w.map.find(k)->second);
     } else {
@@ -359,6 +362,7 @@ Result<std::optional<std::string>> Batch::Get(Cf cf, std::string_view key) {
   auto& map = writes_[static_cast<int>(cf)].map;
   auto it = map.find(key);
   if (it != map.end()) {
+    ++ops_.get_hit[static_cast<int>(cf)];
     const Slot& slot = it->second;
     if (slot.kind == SlotKind::kDel) return std::optional<std::string>();
     if (slot.kind == SlotKind::kPut) return std::optional<std::string>(slot.value);
@@ -366,6 +370,7 @@ Result<std::optional<std::string>> Batch::Get(Cf cf, std::string_view key) {
     std::string_view bv = base ? std::string_view(*base) : std::string_view();
     return std::optional<std::string>(ApplyCount(base ? &bv : nullptr, slot.value));
   }
+  ++ops_.get_db[static_cast<int>(cf)];
   return store_->Get(cf, key);
 }
 
@@ -383,6 +388,7 @@ Batch::Slot* Batch::SlotFor(Cf cf, std::string_view key) {
 
 void Batch::Put(Cf cf, std::string_view key, std::string_view value) {
   if (BulkSink* sink = bulk_[static_cast<int>(cf)]) return sink->Put(key, value);
+  ++ops_.put[static_cast<int>(cf)];
   Slot* s = SlotFor(cf, key);
   s->value.assign(value.data(), value.size());
   s->kind = SlotKind::kPut;
@@ -390,12 +396,14 @@ void Batch::Put(Cf cf, std::string_view key, std::string_view value) {
 
 void Batch::Delete(Cf cf, std::string_view key) {
   if (BulkSink* sink = bulk_[static_cast<int>(cf)]) return sink->Delete(key);
+  ++ops_.del[static_cast<int>(cf)];
   Slot* s = SlotFor(cf, key);
   s->value.clear();
   s->kind = SlotKind::kDel;
 }
 
 Status Batch::MergeCount(Cf cf, std::string_view key, int64_t delta, std::string_view payload) {
+  ++ops_.merge[static_cast<int>(cf)];
   std::string op = CountedEntry(delta, payload);
   auto& map = writes_[static_cast<int>(cf)].map;
   auto it = map.find(key);
@@ -437,6 +445,7 @@ Status Batch::ScanReverse(Cf cf, std::string_view prefix, const ScanFn& fn) { re
 // scan may or may not be visited (as with any iterator over a changing batch).
 Status Batch::ScanWithBase(Cf cf, std::string_view prefix, bool reverse, const ScanFn& fn) {
   if (bulk_[static_cast<int>(cf)]) return RoutedRead(cf);
+  ++ops_.scan[static_cast<int>(cf)];
   auto& w = writes_[static_cast<int>(cf)];
   if (!w.indexed) {   // the family's first scan in this batch: index its keys from now on
     for (const auto& [k, slot] : w.map) w.order.insert(std::string_view(k));
