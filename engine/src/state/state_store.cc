@@ -413,9 +413,10 @@ Result<std::optional<std::string>> Batch::Get(Cf cf, std::string_view key) {
 // The key's slot in the batch, created (and indexed) on its first write.
 Batch::Slot* Batch::SlotFor(Cf cf, std::string_view key) {
   auto& w = writes_[static_cast<int>(cf)];
-  auto it = w.map.find(key);
-  if (it == w.map.end()) {
-    it = w.map.emplace(std::string(key), Slot{}).first;
+  // One hash and probe (find, then emplace, hashed twice): most writes are a key's first in the
+  // batch. The key is copied even when present; keys rewritten in a batch (mirror rows) are short.
+  auto [it, fresh] = w.map.try_emplace(std::string(key));
+  if (fresh) {
     if (w.indexed) w.order.insert(std::string_view(it->first));
     ++count_;
   }
