@@ -413,8 +413,9 @@ Result<std::optional<std::string>> Batch::Get(Cf cf, std::string_view key) {
 // The key's slot in the batch, created (and indexed) on its first write.
 Batch::Slot* Batch::SlotFor(Cf cf, std::string_view key) {
   auto& w = writes_[static_cast<int>(cf)];
-  // One hash and probe (find, then emplace, hashed twice): most writes are a key's first in the
-  // batch. The key is copied even when present; keys rewritten in a batch (mirror rows) are short.
+  // One hash and probe (find + emplace hashed the key twice; most writes are a key's first in
+  // the batch). The key is copied even when present: keys rewritten in a batch (mirror rows) are
+  // short enough not to allocate.
   auto [it, fresh] = w.map.try_emplace(std::string(key));
   if (fresh) {
     if (w.indexed) w.order.insert(std::string_view(it->first));
