@@ -38,10 +38,6 @@ struct AggregateState::Dirty {
   std::optional<Row> old_out;
   struct MinMaxDelta { int64_t w = 0; Value v; };
   std::vector<std::unordered_map<std::string, MinMaxDelta>> minmax;
-  // Per MIN/MAX the entry of `minmax` touched last (map nodes never move): an UPDATE arrives as
-  // the old row (−1) then the new row (+1), and a column it did not change gives the same value
-  // twice in a row, found here without hashing.
-  std::vector<std::pair<const std::string, MinMaxDelta>*> last_minmax;
 };
 
 namespace {
@@ -147,7 +143,6 @@ void AggregateState::Store(Batch* batch, const std::string& gkey, const GroupSta
 void AggregateState::CheckBatch(Batch* batch) {
   if (batch->serial() == batch_serial_) return;
   dirty_.clear();   // left by a batch that was dropped: its changes never happened
-  last_ = nullptr;
   batch_serial_ = batch->serial();
 }
 
@@ -162,7 +157,6 @@ Result<AggregateState::Dirty*> AggregateState::Touch(Batch* batch, const std::st
   if (op_->group_by.empty() ? stored : d->st.n > 0) { PGT_ASSIGN_OR_RETURN(d->old_out, Output(batch, gkey, &d->st)); }
   if (d->st.keys.empty() && keys) d->st.keys = *keys;
   d->minmax.resize(op_->aggs.size());
-  d->last_minmax.assign(op_->aggs.size(), nullptr);
   Dirty* raw = d.get();
   dirty_.emplace(gkey, std::move(d));
   return raw;
@@ -178,13 +172,8 @@ Status AggregateState::Apply(Batch* batch, const Row& row, int64_t w, const Emit
   }
   std::string gkey;
   values::EncodeKeyTuple(keys, &gkey);
-  Dirty* d = last_;   // the old and the new row of an UPDATE usually fall in the same group
-  if (!d || gkey != last_gkey_) {
-    if (dirty_.size() >= kMaxDirtyGroups && !dirty_.count(gkey)) PGT_RETURN_IF_ERROR(Flush(batch, emit));
-    PGT_ASSIGN_OR_RETURN(d, Touch(batch, gkey, &keys));
-    last_ = d;
-    last_gkey_ = gkey;
-  }
+  if (dirty_.size() >= kMaxDirtyGroups && !dirty_.count(gkey)) PGT_RETURN_IF_ERROR(Flush(batch, emit));
+  PGT_ASSIGN_OR_RETURN(Dirty* d, Touch(batch, gkey, &keys));
   GroupState& st = d->st;
   st.n += w;
   if (st.n < 0) return Status::Corruption("aggregate: group count went negative (lost or repeated change)");
@@ -209,16 +198,11 @@ Status AggregateState::Apply(Batch* batch, const Row& row, int64_t w, const Emit
         if ((pa.scales[scale_key] += dw) == 0) pa.scales.erase(scale_key);
       }
     } else if (spec.fn == AggFn::kMin || spec.fn == AggFn::kMax) {
-      std::string& vkey = vkey_scratch_;
-      vkey.clear();
+      std::string vkey;
       values::EncodeOrderedKey(v, &vkey);
-      auto*& entry = d->last_minmax[a];
-      if (!entry || entry->first != vkey) {
-        auto [slot, fresh] = d->minmax[a].try_emplace(vkey);
-        if (fresh) slot->second.v = std::move(v);
-        entry = &*slot;
-      }
-      entry->second.w += w;
+      auto [slot, fresh] = d->minmax[a].try_emplace(std::move(vkey));
+      if (fresh) slot->second.v = std::move(v);
+      slot->second.w += w;
     }
   }
   return Status::Ok();
@@ -332,7 +316,6 @@ Status AggregateState::FlushMinMax(Batch* batch, const std::string& gkey, size_t
     PGT_ASSIGN_OR_RETURN(pa.extreme, SeekMinMax(batch, gkey, agg, max));
   }
   d->minmax[agg].clear();
-  d->last_minmax[agg] = nullptr;
   pa.extreme_known = true;
   return Status::Ok();
 }
@@ -384,7 +367,6 @@ Status AggregateState::Flush(Batch* batch, const EmitFn& emit) {
   }
   auto dirty = std::move(dirty_);   // detached: emitting reaches only nodes above this one
   dirty_.clear();
-  last_ = nullptr;
   for (auto& [gkey, d] : dirty) {
     GroupState& st = d->st;
     for (size_t a = 0; a < op_->aggs.size(); ++a) {

@@ -84,9 +84,6 @@ class AggregateState {
   std::string prefix_;
   std::unordered_map<std::string, std::unique_ptr<Dirty>> dirty_;   // encoded group key -> its batch state
   uint64_t batch_serial_ = 0;                                       // the batch dirty_ belongs to
-  Dirty* last_ = nullptr;       // the group Apply touched last (in dirty_), and its key
-  std::string last_gkey_;
-  std::string vkey_scratch_;
   bool touch_global_ = false;
 };
 
