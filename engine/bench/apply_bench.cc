@@ -305,6 +305,19 @@ Result<Output> Pending(StateStore* store, int64_t id) {
   return out;
 }
 
+// The state operations of the timed part per source change, per column family.
+void PrintOps(const BatchOps& ops, int64_t changes) {
+  const double n = static_cast<double>(changes);
+  std::printf("  state ops per change: family  get(batch) get(db) put del merge scan | committed\n");
+  for (int c = 0; c < BatchOps::kCfs; ++c) {
+    std::printf("  %28s  %10.3f %7.3f %5.3f %5.3f %5.3f %5.3f | %.3f\n", CfName(static_cast<Cf>(c)),
+                static_cast<double>(ops.get_hit[c]) / n, static_cast<double>(ops.get_db[c]) / n,
+                static_cast<double>(ops.put[c]) / n, static_cast<double>(ops.del[c]) / n,
+                static_cast<double>(ops.merge[c]) / n, static_cast<double>(ops.scan[c]) / n,
+                static_cast<double>(ops.committed[c]) / n);
+  }
+}
+
 int Run(const Options& o) {
   namespace fs = std::filesystem;
   std::string base = (fs::temp_directory_path() / "pgt-apply-bench-XXXXXX").string();
@@ -408,6 +421,7 @@ int Run(const Options& o) {
   std::printf("  %lld changes in %.3f s wall, %.3f s CPU: %.0f changes per CPU second\n",
               static_cast<long long>(changes), wall, cpu, static_cast<double>(changes) / cpu);
   std::printf("  stages (CPU): apply %.3f s, finish %.3f s, commit %.3f s\n", stages.apply, stages.finish, stages.commit);
+  PrintOps(h.batch->ops(), changes);
   if (h.errors) { std::fprintf(stderr, "%d table errors\n", h.errors); return 1; }
   if (!o.check) return 0;
 

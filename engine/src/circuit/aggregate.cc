@@ -29,12 +29,15 @@ struct AggregateState::GroupState {
 
 // A group touched in this batch: its state now, whether its output row existed and what it was
 // before the batch, and per MIN/MAX the batch's delta of the multiset M (ordered key -> weight,
-// with the first value seen for the key).
+// with the first value seen for the key). The delta is hashed, not ordered: FlushMinMax visits
+// every entry once whatever the order (the best added value by comparison, the writes sorted
+// by the batch's commit), and a group of a wide MIN/MAX collects thousands of values per batch,
+// where the ordered map's string comparisons cost ~10 % of apply_bench's CPU.
 struct AggregateState::Dirty {
   GroupState st;
   std::optional<Row> old_out;
   struct MinMaxDelta { int64_t w = 0; Value v; };
-  std::vector<std::map<std::string, MinMaxDelta>> minmax;
+  std::vector<std::unordered_map<std::string, MinMaxDelta>> minmax;
 };
 
 namespace {

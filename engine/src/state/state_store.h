@@ -33,6 +33,7 @@ class ColumnFamilyHandle;
 namespace pgt::engine {
 
 enum class Cf { kMeta = 0, kMirror, kAgg, kMinMax, kPending, kCount };
+const char* CfName(Cf cf);
 
 class StateStore;
 
@@ -60,6 +61,16 @@ class BulkSink {
   virtual void Delete(std::string_view key) = 0;
 };
 
+// What a Batch was asked to do, per column family (apply_bench reports it per source change):
+// reads answered by the batch's own writes, reads that went to RocksDB, writes by kind (a
+// write of a key already written in the batch counts too: it replaces the first one) and the
+// entries its commits wrote (one per distinct key).
+struct BatchOps {
+  static constexpr int kCfs = static_cast<int>(Cf::kCount);
+  uint64_t get_hit[kCfs] = {}, get_db[kCfs] = {}, put[kCfs] = {}, del[kCfs] = {}, merge[kCfs] = {},
+           scan[kCfs] = {}, committed[kCfs] = {};
+};
+
 class Batch {
  public:
   explicit Batch(StateStore* store);
@@ -84,6 +95,8 @@ class Batch {
   // the batch). Only for column families nothing reads during the load: a Get or Scan of a
   // routed family is an error.
   void RouteToBulk(Cf cf, BulkSink* sink) { bulk_[static_cast<int>(cf)] = sink; }
+  // Counts of this Batch object's operations since it was made (kept across commits).
+  const BatchOps& ops() const { return ops_; }
 
  private:
   friend class StateStore;
@@ -118,6 +131,7 @@ class Batch {
   size_t count_ = 0;
   uint64_t serial_;
   BulkSink* bulk_[static_cast<int>(Cf::kCount)] = {};
+  BatchOps ops_;
 };
 
 class StateStore {
