@@ -308,6 +308,18 @@ class ForkingSource : public WalSource {
   bool forked_ = false;
 };
 
+// Up to `n` records, reading on while the source switches timelines (a call may return none);
+// stops at the first error.
+std::vector<RawRecord> ReadAcrossTheFork(XLogReader& r, size_t n, Status* err) {
+  std::vector<RawRecord> recs;
+  for (int i = 0; i < 20 && recs.size() < n; i++) {
+    auto rec = r.Next(kNoWait);
+    if (!rec.ok()) { *err = rec.status(); break; }
+    if (rec->has_value()) recs.push_back(std::move(**rec));
+  }
+  return recs;
+}
+
 TEST(XLogReaderTest, TimelineForkDiscardsTornOldTimelineBytes) {
   // Old timeline: A, then B spanning pages, torn (the stream stops inside B's continuation).
   WalBuilder old_tl(0x3000000, 1 << 20, 1);
@@ -323,12 +335,9 @@ TEST(XLogReaderTest, TimelineForkDiscardsTornOldTimelineBytes) {
                     new_tl.PaddedBytes(), c);
   XLogReader r(&src);
   ASSERT_TRUE(r.Start(a, 1).ok());
-  std::vector<RawRecord> recs;
-  for (int i = 0; i < 20 && recs.size() < 3; i++) {
-    auto rec = r.Next(kNoWait);
-    ASSERT_TRUE(rec.ok()) << rec.status().ToString();
-    if (rec->has_value()) recs.push_back(std::move(**rec));
-  }
+  Status err;
+  std::vector<RawRecord> recs = ReadAcrossTheFork(r, 3, &err);
+  ASSERT_TRUE(err.ok()) << err.ToString();
   ASSERT_EQ(recs.size(), 3u);
   EXPECT_EQ(recs[0].start, a);
   EXPECT_EQ(recs[1].start, c);
@@ -358,12 +367,9 @@ TEST(XLogReaderTest, TimelineForkAtAPageBoundaryAfterTheNextPageHeaderWasRead) {
                     new_tl.PaddedBytes(), fork);
   XLogReader r(&src);
   ASSERT_TRUE(r.Start(a, 1).ok());
-  std::vector<RawRecord> recs;
-  for (int i = 0; i < 20 && recs.size() < 3; i++) {
-    auto rec = r.Next(kNoWait);
-    ASSERT_TRUE(rec.ok()) << rec.status().ToString();
-    if (rec->has_value()) recs.push_back(std::move(**rec));
-  }
+  Status err;
+  std::vector<RawRecord> recs = ReadAcrossTheFork(r, 3, &err);
+  ASSERT_TRUE(err.ok()) << err.ToString();
   ASSERT_EQ(recs.size(), 3u);
   EXPECT_EQ(recs[1].start, b);
   EXPECT_EQ(recs[1].end, fork);
